@@ -1,0 +1,155 @@
+/*
+ * deferred_unwind.h - deferred user-stack unwinding for user space (C API).
+ *
+ * A sampling point that may not unwind (a signal handler) calls du_request()
+ * and gets a 64-bit cookie at once.  The thread unwinds later, at its next
+ * du_safe_point(), once, and hands (stack, cookie) to every tracer that asked
+ * in that entry context.  Post-processing joins sample and stack by cookie.
+ *
+ * Terms: an *entry context* is the span of one attached thread between two
+ * safe points.  A *tracer* is a registered callback that owns one bit of every
+ * thread's pending word.
+ *
+ * Errors: every function returns 0 or a positive value on success and a
+ * negative errno on failure.  Nothing here prints.
+ *
+ * Context lines: "async-signal-safe" means callable from a signal handler,
+ * nested at any depth, with errno preserved.  "May block" means it may sleep
+ * (mutex or RCU grace period); never call such a function from a handler.
+ *
+ * Link: the CDeferredUnwind library product plus liburcu-memb and
+ * liburcu-common (pkg-config liburcu-memb).
+ */
+#ifndef DEFERRED_UNWIND_H
+#define DEFERRED_UNWIND_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Cookies --------------------------------------------------------------
+ * Two 32-bit halves: the high half is the CPU slot + 1 (the CPU the counter
+ * was drawn from, never 0); the low half is that slot's counter, always odd
+ * (never 0).  A cookie is 0 only when no cookie was given. */
+#define DU_COOKIE_NONE ((uint64_t)0)
+
+/* Context: any, including signal handlers. */
+static inline uint32_t du_cookie_cpu_half(uint64_t cookie) { return (uint32_t)(cookie >> 32); }
+/* Context: any, including signal handlers. */
+static inline uint32_t du_cookie_counter_half(uint64_t cookie) { return (uint32_t)cookie; }
+
+/* ---- Traces ---------------------------------------------------------------*/
+enum du_trace_flags {
+    DU_TRACE_TRUNCATED = 1u << 0, /* the stack was deeper than the cache holds */
+    DU_TRACE_EXITING   = 1u << 1, /* delivered by detach or thread exit: empty */
+    DU_TRACE_NOMEM     = 1u << 2, /* the trace cache could not be allocated: empty */
+};
+
+/* The caller's stack above the du_safe_point() call, innermost first: ips[0]
+ * is the return address into the function that called du_safe_point(). Valid
+ * only during the callback. */
+struct du_trace {
+    const uintptr_t *ips;
+    uint32_t nr;
+    uint32_t flags; /* enum du_trace_flags */
+};
+
+/* Tracer callback.  Runs on the requesting thread, inside du_safe_point(),
+ * du_thread_detach() or the thread-exit destructor; never in a handler.  It
+ * may allocate, sleep, call du_request() (served before the safe point
+ * returns) and du_tracer_register(); du_tracer_cancel(), du_thread_detach()
+ * and du_safe_point() return -EDEADLK there. */
+typedef void (*du_callback)(const struct du_trace *trace, uint64_t cookie, void *arg);
+
+typedef struct du_tracer du_tracer; /* opaque */
+
+/* Maximum number of tracers registered at once (one bit each). */
+#define DU_MAX_TRACERS 61
+
+/* ---- Threads -------------------------------------------------------------- */
+
+/* Attach the calling thread: allocate its state (du_thread_footprint() bytes)
+ * and register it with liburcu.  Returns 0, -EEXIST if already attached,
+ * -ENOMEM.  Context: thread; may block (registry mutexes); not from a handler. */
+int du_thread_attach(void);
+
+/* Detach the calling thread: refuse new requests (-ESHUTDOWN), deliver every
+ * pending request with an empty trace flagged DU_TRACE_EXITING, then free the
+ * state.  A signal arriving during or after detach sees -ESHUTDOWN or
+ * -ESRCH, never freed memory.  Thread exit without detach does the same.
+ * Returns 0, -ESRCH if not attached, -EDEADLK from inside a callback.
+ * Context: thread; may block (callbacks, mutex); not from a handler. */
+int du_thread_detach(void);
+
+/* Whether the calling thread is attached: 1 or 0.
+ * Context: async-signal-safe, lock-free. */
+int du_thread_is_attached(void);
+
+/* Bytes of per-thread state: the fixed part, one cache line.  The trace cache
+ * (du_trace_cache_bytes()) is allocated at the first unwind.
+ * Context: any. */
+uint32_t du_thread_footprint(void);
+uint32_t du_trace_cache_bytes(void);
+/* Number of return addresses the trace cache holds. Context: any. */
+uint32_t du_trace_capacity(void);
+
+/* ---- Tracers -------------------------------------------------------------- */
+
+/* Register a tracer; *out receives it.  name is copied (at most 31 bytes kept).
+ * Returns 0, -EINVAL (null callback or out), -EBUSY when DU_MAX_TRACERS are
+ * registered, -ENOMEM.  Context: thread; may block (registry mutex); may be
+ * called from a callback. */
+int du_tracer_register(du_callback callback, void *arg, const char *name, du_tracer **out);
+
+/* Cancel a tracer.  When it returns 0: no callback of this tracer is running
+ * or will start, on any thread (it waits for running ones, even sleeping
+ * ones: an RCU grace period), and the tracer's bit is clear in every attached
+ * thread, so a tracer that later gets the same bit never sees a stale
+ * request.  Requests for it fail with -ECANCELED from the moment cancel
+ * begins.  Returns 0, -EINVAL (null), -EALREADY (cancelled before), -EDEADLK
+ * (called inside a callback or any RCU read-side section: waiting would hang).
+ * Context: thread; blocks for a grace period; never from a handler. */
+int du_tracer_cancel(du_tracer *tracer);
+
+/* Free a tracer, cancelling it first if needed.  Returns what cancel returned
+ * (-EALREADY is success here); on -EDEADLK nothing is freed.  The pointer is
+ * invalid after 0.  Context: thread; may block; never from a handler. */
+int du_tracer_destroy(du_tracer *tracer);
+
+/* The tracer's bit (2..63) while registered, -1 after cancel.
+ * Context: async-signal-safe, lock-free. */
+int du_tracer_bit(const du_tracer *tracer);
+/* The name given at registration. Context: any. */
+const char *du_tracer_name(const du_tracer *tracer);
+
+/* ---- Requests ------------------------------------------------------------- */
+
+/* Ask for the calling thread's user stack at its next safe point.
+ * *cookie receives this entry context's cookie (0 on error).
+ * Returns 0: this call queued the work (a callback with *cookie will run);
+ *         1: already queued or already delivered in this context (the callback
+ *            with *cookie was or will be delivered);
+ *         -EINVAL: null argument;  -ECANCELED: tracer cancelled;
+ *         -ESRCH: thread not attached;  -ESHUTDOWN: thread detaching/exiting.
+ * Context: async-signal-safe, lock-free, allocation-free, errno preserved;
+ * thread context and signal handlers nested at any depth. */
+int du_request(du_tracer *tracer, uint64_t *cookie);
+
+/* The calling thread's safe point ("return to user space"): if any request
+ * is pending, unwind once (first time in this context), call each requesting
+ * tracer exactly once, serve requests made meanwhile, then end the entry
+ * context (bits and cookie cleared).  Returns the number of callbacks run
+ * (>= 0), -ESRCH if not attached, -EDEADLK from inside a callback.
+ * Context: thread; runs callbacks (which may block); never from a handler. */
+int du_safe_point(void);
+
+/* The calling thread's current cookie, 0 if none assigned in this context.
+ * Context: async-signal-safe, lock-free. */
+uint64_t du_current_cookie(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DEFERRED_UNWIND_H */

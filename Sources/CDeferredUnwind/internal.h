@@ -1,0 +1,158 @@
+/*
+ * internal.h - per-thread state, the pending word's layout, and the rules
+ * that govern them.  Shared by cookie.c, request.c, dispatch.c, registry.c,
+ * thread.c and unwind.c.
+ */
+#ifndef DU_INTERNAL_H
+#define DU_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "include/deferred_unwind.h"
+#include "include/deferred_unwind_debug.h"
+
+/* Every atomic below must be lock-free, or a handler could deadlock on the
+ * hidden lock of the code it interrupted. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic 64-bit must be lock-free");
+_Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "atomic pointers must be lock-free");
+_Static_assert(sizeof(uint64_t) * 8 == 64, "the pending word has 64 bits");
+
+#define DU_IE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#define DU_CACHELINE 64
+
+/*
+ * The pending word (du_thread.mask).
+ *
+ * Bits 0..2 are reserved; bits 3..63 belong to registered tracers, one each.
+ * A tracer bit set means "this tracer asked in this entry context"; it stays
+ * set after the callback ran (du_thread.completed says that) until the reset
+ * at the end of the safe point, so a repeat request is two plain loads and
+ * returns 1 (the kernel's livelock fix: bits are cleared only at reset).
+ *
+ *  PENDING  a dispatch round is due.  Set together with a tracer bit by the
+ *           single fetch-or that claims a request; cleared (bits kept) at the
+ *           start of each dispatch round; the reset refuses to finish while
+ *           it is set, so nothing requested before the reset is dropped.
+ *  CLOSING  the safe point is ending the context: the cookie halves may be
+ *           half-cleared, so a handler that sees CLOSING takes the cookie
+ *           from du_thread.closing_cookie instead.
+ *  EXITING  the thread is detaching or exiting: requests are refused.
+ *
+ * Writers: the owning thread (its requests, in thread context or nested
+ * handlers, and its safe point) and du_tracer_cancel() on another thread,
+ * which only clears the cancelled tracer's bit.  No other thread sets bits:
+ * a request is always for the calling thread.
+ */
+#define DU_PENDING  ((uint64_t)1 << 0)
+#define DU_CLOSING  ((uint64_t)1 << 1)
+#define DU_EXITING  ((uint64_t)1 << 2)
+#define DU_RESERVED_BITS 3
+#define DU_FIRST_TRACER_BIT DU_RESERVED_BITS
+#define DU_TRACER_MASK (~(uint64_t)0 << DU_RESERVED_BITS)
+
+_Static_assert(DU_MAX_TRACERS == 64 - DU_RESERVED_BITS,
+               "DU_MAX_TRACERS in the public header must match the reserved bits");
+_Static_assert((DU_TRACER_MASK & (DU_PENDING | DU_CLOSING | DU_EXITING)) == 0,
+               "reserved bits overlap tracer bits");
+
+/*
+ * Per-thread state: exactly one cache line, owned by the thread it describes.
+ *
+ * Rules:
+ *  - mask: see above.  Cross-thread writer: cancel's scrub (fetch-and).
+ *  - completed: tracer bits whose callback already ran in this context.
+ *    Written by the owning thread in dispatch (fetch-or) and at reset
+ *    (store 0); cancel's scrub clears the cancelled bit, so a tracer that
+ *    reuses the bit in the same context is not taken for completed.
+ *  - cookie_cpu / cookie_cnt: this context's cookie halves; zero'd halves
+ *    are unassigned.  Only the owning thread and its handlers touch them,
+ *    so they need atomicity against a nested handler, not cross-CPU order.
+ *  - closing_cookie: the cookie of the context being closed, valid while
+ *    mask has CLOSING.  Owning thread only.
+ *  - cache, in_dispatch, next/prev: owning thread only, except next/prev,
+ *    which the thread-list mutex guards.
+ */
+struct du_cache;
+
+struct du_thread {
+    _Atomic uint64_t mask;
+    _Atomic uint64_t completed;
+    _Atomic uint32_t cookie_cpu;
+    _Atomic uint32_t cookie_cnt;
+    _Atomic uint64_t closing_cookie;
+    struct du_cache *cache;
+    struct du_thread *next;
+    struct du_thread *prev;
+    uint32_t in_dispatch;
+    uint32_t unwound; /* the cache holds this context's trace */
+} __attribute__((aligned(DU_CACHELINE)));
+
+_Static_assert(sizeof(struct du_thread) == DU_CACHELINE,
+               "per-thread state must stay one cache line");
+
+/* The calling thread's state, NULL when detached.  initial-exec TLS: a
+ * handler's access is a plain %fs-relative load, never a lazy allocation.
+ * Written only by the owning thread; read by its handlers. */
+extern DU_IE_TLS _Atomic(struct du_thread *) du_self;
+
+/*
+ * Trace cache: one 4 KiB page, allocated at the first unwind of a thread.
+ */
+#define DU_CACHE_BYTES 4096u
+struct du_cache {
+    uint32_t nr;
+    uint32_t flags;
+    uintptr_t ips[(DU_CACHE_BYTES - 2 * sizeof(uint32_t)) / sizeof(uintptr_t)];
+};
+_Static_assert(sizeof(struct du_cache) == DU_CACHE_BYTES, "trace cache must be one page");
+#define DU_CACHE_CAPACITY ((uint32_t)(sizeof(((struct du_cache *)0)->ips) / sizeof(uintptr_t)))
+
+/* ---- cookie.c ---- */
+uint64_t du_cookie_get(struct du_thread *th);
+void du_cookie_clear(struct du_thread *th);
+void du_cookie_restore(struct du_thread *th, uint64_t cookie);
+
+/* ---- registry.c ---- */
+struct du_tracer {
+    /* Bit index (3..63) while registered; -1 once cancel began.  Read by
+     * requests inside an RCU read-side section; written under the registry
+     * mutex.  See registry.c for the ordering argument. */
+    _Atomic int bit;
+    du_callback callback;
+    void *arg;
+    char name[32];
+};
+/* Call every tracer whose bit is in `todo` and not completed. Thread context. */
+int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace *trace,
+                     uint64_t cookie);
+/* RCU read-side wrappers with the TSan annotations liburcu 0.13 lacks. */
+void du_rcu_read_lock(void);
+void du_rcu_read_unlock(void);
+
+/* ---- dispatch.c ---- */
+int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
+
+/* ---- thread.c ---- */
+void du_threads_scrub(uint64_t bit);
+
+/* ---- unwind.c ---- */
+void du_unwind(struct du_thread *th, uintptr_t caller, struct du_trace *out);
+void du_cache_free(struct du_thread *th);
+void du_unwind_warm_up(void);
+
+/* ---- step points ---- */
+#ifdef DU_STEP_POINTS
+void du_step_reached(enum du_step step);
+int du_debug_take_alloc_failure(void);
+#define DU_STEP(s) du_step_reached(s)
+#else
+#define DU_STEP(s) ((void)0)
+#endif
+
+#define DU_LIKELY(x) __builtin_expect(!!(x), 1)
+#define DU_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif /* DU_INTERNAL_H */

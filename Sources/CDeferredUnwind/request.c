@@ -1,0 +1,98 @@
+/*
+ * request.c - du_request(): the only entry point meant for signal handlers.
+ *
+ * Rules:
+ *  - A request is always for the calling thread, so apart from cancel's
+ *    scrub every write to the pending word comes from this thread or a
+ *    handler nested on it.  Each handler runs to completion between two
+ *    instructions of the code it interrupted; correctness is "every
+ *    interleaving point leaves a consistent state", which the step points
+ *    (deferred_unwind_debug.h) let the tests visit one by one.
+ *  - The common repeat case (bit already set in this context) is plain
+ *    loads: tracer bit, pending word, cookie halves.  No RMW, no fence.
+ *  - The first request of a tracer in a context claims PENDING and its bit
+ *    with one fetch-or, inside an RCU read-side section, so that cancel's
+ *    grace period orders it before cancel's scrub (registry.c).
+ *  - Nothing here allocates, locks, prints or leaves errno changed.
+ */
+#include <errno.h>
+#include "internal.h"
+
+/* Context: async-signal-safe, lock-free, allocation-free, errno preserved. */
+int du_request(du_tracer *tracer, uint64_t *cookie)
+{
+    int saved_errno = errno;
+    int ret;
+    uint64_t c = DU_COOKIE_NONE;
+
+    if (DU_UNLIKELY(!tracer || !cookie)) {
+        ret = -EINVAL;
+        goto out;
+    }
+    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
+    if (DU_UNLIKELY(!th)) {
+        ret = -ESRCH;
+        goto out;
+    }
+
+    /* Fast path: already asked in this context.  The bit load is relaxed;
+     * a cancel racing with it may still make us answer 1 for a callback it
+     * then suppresses, which the contract allows (cancel began first). */
+    int bit = atomic_load_explicit(&tracer->bit, memory_order_relaxed);
+    if (DU_UNLIKELY(bit < 0)) {
+        ret = -ECANCELED;
+        goto out;
+    }
+    uint64_t b = (uint64_t)1 << bit;
+    uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
+    /* Pairs with the reset's release signal fence before it sets CLOSING:
+     * if we see CLOSING we also see closing_cookie. */
+    atomic_signal_fence(memory_order_acquire);
+    DU_STEP(DU_STEP_REQUEST_BIT_READ);
+    if (DU_UNLIKELY(m & DU_EXITING)) {
+        ret = -ESHUTDOWN;
+        goto out;
+    }
+    if (m & b) {
+        c = (m & DU_CLOSING) ? atomic_load_explicit(&th->closing_cookie, memory_order_relaxed)
+                             : du_cookie_get(th); /* assigned: the bit is set */
+        ret = 1;
+        goto out;
+    }
+
+    /* Slow path: claim.  The read-side section is what cancel waits for:
+     * if this section saw bit >= 0, cancel's grace period cannot end before
+     * our fetch-or is done, and cancel scrubs after the grace period. */
+    du_rcu_read_lock();
+    bit = atomic_load_explicit(&tracer->bit, memory_order_acquire); /* partner: cancel's store of -1 */
+    if (DU_UNLIKELY(bit < 0)) {
+        du_rcu_read_unlock();
+        ret = -ECANCELED;
+        goto out;
+    }
+    b = (uint64_t)1 << bit;
+    /* The cookie is assigned only now, when the claim cannot fail: a
+     * context whose pending word is 0 never holds a cookie, which lets the
+     * safe point's fast path skip the reset. */
+    c = (m & DU_CLOSING) ? atomic_load_explicit(&th->closing_cookie, memory_order_relaxed)
+                         : du_cookie_get(th);
+    DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
+    /* Relaxed: the partners are this thread's dispatch (program order, or a
+     * handler boundary) and cancel's scrub, which is ordered after this by
+     * the grace period, not by this RMW. */
+    uint64_t old = atomic_fetch_or_explicit(&th->mask, DU_PENDING | b, memory_order_relaxed);
+    du_rcu_read_unlock();
+    DU_STEP(DU_STEP_REQUEST_CLAIMED);
+
+    /* A nested handler may have claimed the same bit between our load and
+     * the fetch-or: then it queued the work and we piggy-back. */
+    ret = (old & b) ? 1 : 0;
+    /* EXITING cannot appear here: only detach sets it, in thread context,
+     * which cannot run while we do.  CLOSING can: the reset then sees
+     * PENDING, restores the cookie we returned and dispatches again. */
+out:
+    if (cookie)
+        *cookie = ret >= 0 ? c : DU_COOKIE_NONE;
+    errno = saved_errno;
+    return ret;
+}

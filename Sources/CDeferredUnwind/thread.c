@@ -1,0 +1,143 @@
+/*
+ * thread.c - attach, detach, thread exit, and the list cancel scrubs.
+ *
+ * Rules:
+ *  - du_self is the calling thread's state or NULL.  Only the owning thread
+ *    writes it; its handlers read it.  It is set after the state is fully
+ *    built and cleared before the state is freed, each followed by a signal
+ *    fence, so a handler sees either NULL or a live state.
+ *  - Every attached thread is on du_threads, guarded by du_threads_lock.
+ *    Cancel's scrub walks the list under the lock; detach unlinks under it
+ *    before freeing, so the scrub never touches freed memory.
+ *  - Thread exit without detach: a pthread key destructor runs the same
+ *    teardown.  TLS is still valid while key destructors run.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <urcu/urcu-memb.h>
+#include "internal.h"
+
+DU_IE_TLS _Atomic(struct du_thread *) du_self;
+
+static pthread_mutex_t du_threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct du_thread *du_threads; /* guarded by du_threads_lock */
+static pthread_key_t du_exit_key;
+static pthread_once_t du_exit_key_once = PTHREAD_ONCE_INIT;
+
+static void du_teardown(struct du_thread *th);
+
+static void du_exit_destructor(void *p)
+{
+    struct du_thread *th = p;
+    /* Only this thread's state is ever stored under the key. */
+    if (th && atomic_load_explicit(&du_self, memory_order_relaxed) == th)
+        du_teardown(th);
+}
+
+static void du_make_exit_key(void)
+{
+    /* No way to report failure from pthread_once; attach checks the key. */
+    if (pthread_key_create(&du_exit_key, du_exit_destructor) != 0)
+        du_exit_key = (pthread_key_t)-1;
+}
+
+/* Context: thread; may block (mutexes, liburcu registry). */
+int du_thread_attach(void)
+{
+    if (atomic_load_explicit(&du_self, memory_order_relaxed))
+        return -EEXIST;
+    pthread_once(&du_exit_key_once, du_make_exit_key);
+    if (du_exit_key == (pthread_key_t)-1)
+        return -EAGAIN;
+
+    struct du_thread *th = aligned_alloc(DU_CACHELINE, sizeof(*th));
+    if (!th)
+        return -ENOMEM;
+    *th = (struct du_thread){0};
+    if (pthread_setspecific(du_exit_key, th) != 0) {
+        free(th);
+        return -ENOMEM;
+    }
+    /* Load the unwinder now (it may dlopen and allocate), not in the first
+     * safe point; and register the reader before any request can run. */
+    du_unwind_warm_up();
+    urcu_memb_register_thread();
+
+    pthread_mutex_lock(&du_threads_lock);
+    th->next = du_threads;
+    if (du_threads)
+        du_threads->prev = th;
+    du_threads = th;
+    pthread_mutex_unlock(&du_threads_lock);
+
+    /* Fully built before a handler can see it.  Same-thread partner only. */
+    atomic_signal_fence(memory_order_release);
+    atomic_store_explicit(&du_self, th, memory_order_relaxed);
+    return 0;
+}
+
+static void du_teardown(struct du_thread *th)
+{
+    /* From here requests answer -ESHUTDOWN.  Relaxed: the partners are this
+     * thread's handlers (which run between our instructions) and cancel's
+     * scrub, which never touches EXITING. */
+    atomic_fetch_or_explicit(&th->mask, DU_EXITING, memory_order_relaxed);
+    DU_STEP(DU_STEP_DETACH_EXITING);
+    /* Deliver what was accepted before EXITING, with an empty trace. */
+    du_dispatch(th, 0, 1);
+    DU_STEP(DU_STEP_DETACH_DRAINED);
+
+    atomic_store_explicit(&du_self, NULL, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* no handler sees th past this */
+    pthread_setspecific(du_exit_key, NULL);
+
+    pthread_mutex_lock(&du_threads_lock);
+    if (th->prev)
+        th->prev->next = th->next;
+    else
+        du_threads = th->next;
+    if (th->next)
+        th->next->prev = th->prev;
+    pthread_mutex_unlock(&du_threads_lock);
+
+    urcu_memb_unregister_thread();
+    du_cache_free(th);
+    free(th);
+}
+
+/* Context: thread; may block (callbacks, mutexes); not from a handler. */
+int du_thread_detach(void)
+{
+    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
+    if (!th)
+        return -ESRCH;
+    if (th->in_dispatch)
+        return -EDEADLK;
+    du_teardown(th);
+    return 0;
+}
+
+int du_thread_is_attached(void)
+{
+    return atomic_load_explicit(&du_self, memory_order_relaxed) != NULL;
+}
+
+uint32_t du_thread_footprint(void) { return (uint32_t)sizeof(struct du_thread); }
+uint32_t du_trace_cache_bytes(void) { return DU_CACHE_BYTES; }
+uint32_t du_trace_capacity(void) { return DU_CACHE_CAPACITY; }
+
+/* Cancel's scrub: clear `bit` in every attached thread.  Context: thread;
+ * takes du_threads_lock. */
+void du_threads_scrub(uint64_t bit)
+{
+    pthread_mutex_lock(&du_threads_lock);
+    for (struct du_thread *th = du_threads; th; th = th->next) {
+        /* Relaxed fetch-ands: the grace period already ordered every claim
+         * of this bit before us; the registry lock chain orders us before
+         * the bit's next owner is published (registry.c). */
+        atomic_fetch_and_explicit(&th->mask, ~bit, memory_order_relaxed);
+        atomic_fetch_and_explicit(&th->completed, ~bit, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&du_threads_lock);
+}
