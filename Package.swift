@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "DeferredUnwind", targets: ["DeferredUnwind"]),
         // The C core alone, for tracers written in C: link this and liburcu-memb.
         .library(name: "CDeferredUnwind", type: .dynamic, targets: ["CDeferredUnwind"]),
+        // The stress harness: the project's main job.
+        .executable(name: "unwind-stress", targets: ["unwind-stress"]),
     ],
     targets: [
         .systemLibrary(
@@ -25,9 +27,38 @@ let package = Package(
                 .unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]),
             ]
         ),
+        // The same core sources compiled with the historical designs selectable
+        // at run time, under the duv_ prefix.  Only the stress harness and the
+        // benchmarks link it; the release library above has none of its branches.
+        .target(
+            name: "CDeferredUnwindVariants",
+            dependencies: ["CURCU", "CDeferredUnwind"],
+            cSettings: [
+                .define("DU_VARIANTS"),
+                .unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]),
+            ]
+        ),
         .target(
             name: "DeferredUnwind",
             dependencies: ["CDeferredUnwind"]
+        ),
+        // Signal-side half of the stress harness: handlers, logs (C only).
+        .target(
+            name: "CUnwindStress",
+            dependencies: ["CDeferredUnwind", "CDeferredUnwindVariants"],
+            path: "Stress/CUnwindStress"
+        ),
+        .executableTarget(
+            name: "unwind-stress",
+            dependencies: ["CUnwindStress", "CDeferredUnwind", "CDeferredUnwindVariants"],
+            path: "Stress/unwind-stress"
+        ),
+        // The README's Swift usage example, built by the tests and checked
+        // against the README text.
+        .executableTarget(
+            name: "SwiftUsageExample",
+            dependencies: ["DeferredUnwind"],
+            path: "Examples/SwiftUsage"
         ),
         .testTarget(
             name: "DeferredUnwindTests",

@@ -1,0 +1,63 @@
+/*
+ * deferred_unwind_variants.h - the core compiled with historical designs.
+ *
+ * Every du_X function of deferred_unwind.h and du_cookie_seed_counters()
+ * exists here as duv_X with the same contract, compiled from the same source
+ * files with DU_VARIANTS defined.  duv_select() picks, once, before any
+ * duv_thread_attach(), which historical behaviour those functions have.
+ * Used by the stress harness (which must catch each bug) and the benchmarks
+ * (mutex-dispatch).  Objects of the two libraries must not be mixed: a
+ * du_tracer from duv_tracer_register() goes only to duv_ functions.
+ *
+ * Variants (name: what changes; the race it reintroduces):
+ *  none              the shipped design (same code as CDeferredUnwind)
+ *  cookie48          48-bit counter | CPU << 48, 0 means "none": zero on wrap
+ *  return-local      the first call of a context returns the unassigned local (0)
+ *  naive-percpu      kernel get_cookie transliterated: plain per-CPU counter
+ *                    read/write-back, CPU half written after the CAS
+ *  pending-late      PENDING cleared after the callbacks: requests made
+ *                    during dispatch are lost
+ *  nonatomic-claim   test PENDING, then set it: a handler in between queues twice
+ *  plain-reset       reset clears word then cookie with plain stores
+ *  no-completed      no completed bits: a second round calls tracers again
+ *  cancel-no-wait    cancel does not wait for the grace period
+ *  cancel-no-scrub   cancel does not clear the bit in attached threads
+ *  exit-drops-pending detach/exit frees without delivering pending requests
+ *  mutex-dispatch    v13: callbacks under one global mutex instead of RCU
+ *                    (correct, slow; a design, not a bug)
+ */
+#ifndef DEFERRED_UNWIND_VARIANTS_H
+#define DEFERRED_UNWIND_VARIANTS_H
+
+#include <stdint.h>
+#include "deferred_unwind.h" /* from the CDeferredUnwind target */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Select a variant by name ("none" for the shipped design).  Returns 0 or
+ * -EINVAL (unknown name).
+ * Context: thread, before any duv_thread_attach(). */
+int duv_select(const char *name);
+/* The selected variant's name. Context: any. */
+const char *duv_selected(void);
+/* NULL-terminated list of variant names, "none" first. Context: any. */
+const char *const *duv_variant_names(void);
+
+int duv_thread_attach(void);
+int duv_thread_detach(void);
+int duv_thread_is_attached(void);
+int duv_tracer_register(du_callback callback, void *arg, const char *name, du_tracer **out);
+int duv_tracer_cancel(du_tracer *tracer);
+int duv_tracer_destroy(du_tracer *tracer);
+int duv_tracer_bit(const du_tracer *tracer);
+int duv_request(du_tracer *tracer, uint64_t *cookie);
+int duv_safe_point(void);
+uint64_t duv_current_cookie(void);
+void duv_cookie_seed_counters(uint32_t value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

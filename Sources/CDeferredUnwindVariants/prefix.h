@@ -1,0 +1,57 @@
+/*
+ * prefix.h - rename the core's external symbols to duv_ so this library and
+ * CDeferredUnwind can live in one process.  Included first by every file
+ * here, before the core source it wraps.
+ */
+#ifndef DUV_PREFIX_H
+#define DUV_PREFIX_H
+#define du_thread_attach duv_thread_attach
+#define du_thread_detach duv_thread_detach
+#define du_thread_is_attached duv_thread_is_attached
+#define du_thread_footprint duv_thread_footprint
+#define du_trace_cache_bytes duv_trace_cache_bytes
+#define du_trace_capacity duv_trace_capacity
+#define du_tracer_register duv_tracer_register
+#define du_tracer_cancel duv_tracer_cancel
+#define du_tracer_destroy duv_tracer_destroy
+#define du_tracer_bit duv_tracer_bit
+#define du_tracer_name duv_tracer_name
+#define du_request duv_request
+#define du_safe_point duv_safe_point
+#define du_current_cookie duv_current_cookie
+#define du_cookie_seed_counters duv_cookie_seed_counters
+#define du_cookie_slots duv_cookie_slots
+#define du_debug_step_points_built duv_debug_step_points_built
+/* internal */
+#define du_self duv_self
+#define du_cookie_get duv_cookie_get
+#define du_cookie_clear duv_cookie_clear
+#define du_cookie_restore duv_cookie_restore
+#define du_registry_call duv_registry_call
+#define du_rcu_read_lock duv_rcu_read_lock
+#define du_rcu_read_unlock duv_rcu_read_unlock
+#define du_dispatch duv_dispatch
+#define du_threads_scrub duv_threads_scrub
+#define du_unwind duv_unwind
+#define du_cache_free duv_cache_free
+#define du_unwind_warm_up duv_unwind_warm_up
+
+/* Which historical design runs (variant.c). */
+enum duv_variant {
+    DUV_NONE,
+    DUV_COOKIE48,
+    DUV_RETURN_LOCAL,
+    DUV_NAIVE_PERCPU,
+    DUV_PENDING_LATE,
+    DUV_NONATOMIC_CLAIM,
+    DUV_PLAIN_RESET,
+    DUV_NO_COMPLETED,
+    DUV_CANCEL_NO_WAIT,
+    DUV_CANCEL_NO_SCRUB,
+    DUV_EXIT_DROPS_PENDING,
+    DUV_MUTEX_DISPATCH,
+    DUV_COUNT
+};
+extern enum duv_variant duv_variant;
+#define DUV_IS(v) (duv_variant == DUV_##v)
+#endif

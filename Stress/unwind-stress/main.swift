@@ -1,0 +1,1 @@
+print("unwind-stress: not yet")
