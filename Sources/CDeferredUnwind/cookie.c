@@ -72,9 +72,20 @@ static uint32_t du_slot_draw(uint32_t slot)
     return (v + 2u) | 1u; /* odd: never 0, also across the wrap */
 }
 
+#ifdef DU_VARIANTS
+#include "../CDeferredUnwindVariants/variant_cookie.h"
+#endif
+
 /* Context: async-signal-safe, lock-free; owning thread or its handlers. */
 uint64_t du_cookie_get(struct du_thread *th)
 {
+#ifdef DU_VARIANTS
+    if (DUV_IS(COOKIE48))
+        return duv_cookie48(th);
+    if (DUV_IS(NAIVE_PERCPU))
+        return duv_cookie_naive(th);
+    int first = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed) == 0;
+#endif
     uint32_t cpu = atomic_load_explicit(&th->cookie_cpu, memory_order_relaxed);
     uint32_t cnt;
 
@@ -107,6 +118,10 @@ uint64_t du_cookie_get(struct du_thread *th)
             cnt = expected;
         DU_STEP(DU_STEP_COOKIE_COUNTER_CLAIMED);
     }
+#ifdef DU_VARIANTS
+    if (DUV_IS(RETURN_LOCAL) && first)
+        return 0; /* v4: returned the local that was never assigned */
+#endif
     return ((uint64_t)cpu << 32) | cnt;
 }
 

@@ -31,6 +31,12 @@
 #include <errno.h>
 #include "internal.h"
 
+static void du_reset_cache(struct du_thread *th);
+static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct du_trace *trace);
+#ifdef DU_VARIANTS
+#include "../CDeferredUnwindVariants/variant_dispatch.h"
+#endif
+
 static void du_reset_cache(struct du_thread *th)
 {
     th->unwound = 0;
@@ -42,6 +48,10 @@ static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct 
 {
     /* Relaxed: PENDING's setters are this thread's requests (same thread)
      * and nothing is published through the bit to another thread. */
+#ifdef DU_VARIANTS
+    if (DUV_IS(PENDING_LATE))
+        return duv_round_pending_late(th, caller, exiting, trace);
+#endif
     uint64_t m = atomic_fetch_and_explicit(&th->mask, ~DU_PENDING, memory_order_relaxed);
     DU_STEP(DU_STEP_DISPATCH_PENDING_CLEARED);
     uint64_t todo = m & DU_TRACER_MASK &
@@ -63,6 +73,10 @@ static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct 
 /* Try to end the context (R1..R3).  1: ended; 0: a request is pending. */
 static int du_reset(struct du_thread *th)
 {
+#ifdef DU_VARIANTS
+    if (DUV_IS(PLAIN_RESET))
+        return duv_reset_plain(th);
+#endif
     uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
     if (m & DU_PENDING)
         return 0;

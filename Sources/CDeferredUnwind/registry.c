@@ -62,6 +62,11 @@ static pthread_mutex_t du_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t du_used; /* guarded by du_registry_lock */
 static _Atomic(struct du_tracer *) du_tracers[64];
 
+#ifdef DU_VARIANTS
+/* mutex-dispatch (v13): every thread's callbacks run under this one lock. */
+static pthread_mutex_t duv_callback_lock = PTHREAD_MUTEX_INITIALIZER;
+#endif
+
 /* Context: async-signal-safe on an attached (urcu-registered) thread. */
 void du_rcu_read_lock(void) { urcu_memb_read_lock(); }
 
@@ -114,6 +119,11 @@ int du_tracer_cancel(du_tracer *t)
     /* synchronize_rcu() inside a read-side section waits for itself. */
     if (urcu_memb_read_ongoing())
         return -EDEADLK;
+    /* Inside a callback of this thread (also with mutex-dispatch, where no
+     * read-side section is open): waiting would wait for ourselves. */
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
+    if (self && self->in_dispatch)
+        return -EDEADLK;
 
     pthread_mutex_lock(&du_registry_lock);
     int bit = atomic_load_explicit(&t->bit, memory_order_relaxed); /* written under this lock only */
@@ -133,10 +143,21 @@ int du_tracer_cancel(du_tracer *t)
 
     /* Waits for every callback of t that is running (even sleeping) and
      * for every request that read bit >= 0 to finish its fetch-or. */
+#ifdef DU_VARIANTS
+    if (DUV_IS(MUTEX_DISPATCH)) {
+        /* v13: a running callback holds the lock; taking it waits for it. */
+        pthread_mutex_lock(&duv_callback_lock);
+        pthread_mutex_unlock(&duv_callback_lock);
+    }
+    if (!DUV_IS(CANCEL_NO_WAIT))
+#endif
     urcu_memb_synchronize_rcu();
     DU_TSAN_GP_DONE();
     DU_STEP(DU_STEP_CANCEL_SYNCED);
 
+#ifdef DU_VARIANTS
+    if (!DUV_IS(CANCEL_NO_SCRUB))
+#endif
     du_threads_scrub((uint64_t)1 << bit);
     DU_STEP(DU_STEP_CANCEL_SCRUBBED);
 
@@ -175,6 +196,11 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
 {
     int called = 0;
 
+#ifdef DU_VARIANTS
+    if (DUV_IS(MUTEX_DISPATCH))
+        pthread_mutex_lock(&duv_callback_lock);
+    else
+#endif
     du_rcu_read_lock();
     while (todo) {
         int bit = __builtin_ctzll(todo);
@@ -190,6 +216,10 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
          * ordering comes from that acquire. */
         uint64_t now = atomic_load_explicit(&th->mask, memory_order_relaxed);
         uint64_t done = atomic_load_explicit(&th->completed, memory_order_relaxed);
+#ifdef DU_VARIANTS
+        if (DUV_IS(NO_COMPLETED))
+            done = 0; /* before v14: nothing remembers who was called */
+#endif
         if (!(now & b) || (done & b))
             continue;
         /* Mark before calling: a request from inside the callback then
@@ -201,6 +231,11 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
         t->callback(trace, cookie, t->arg);
         called++;
     }
+#ifdef DU_VARIANTS
+    if (DUV_IS(MUTEX_DISPATCH))
+        pthread_mutex_unlock(&duv_callback_lock);
+    else
+#endif
     du_rcu_read_unlock();
     return called;
 }

@@ -17,6 +17,9 @@
  */
 #include <errno.h>
 #include "internal.h"
+#ifdef DU_VARIANTS
+#include "../CDeferredUnwindVariants/variant_window.h"
+#endif
 
 /* Context: async-signal-safe, lock-free, allocation-free, errno preserved. */
 int du_request(du_tracer *tracer, uint64_t *cookie)
@@ -80,7 +83,21 @@ int du_request(du_tracer *tracer, uint64_t *cookie)
     /* Relaxed: the partners are this thread's dispatch (program order, or a
      * handler boundary) and cancel's scrub, which is ordered after this by
      * the grace period, not by this RMW. */
+#ifdef DU_VARIANTS
+    uint64_t old;
+    if (DUV_IS(NONATOMIC_CLAIM)) {
+        /* Check, then set: a handler between the two claims the same bit
+         * (both answer 0) or sets another bit that the store then drops. */
+        old = atomic_load_explicit(&th->mask, memory_order_relaxed);
+        DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
+        duv_claim_window();
+        atomic_store_explicit(&th->mask, old | DU_PENDING | b, memory_order_relaxed);
+    } else {
+        old = atomic_fetch_or_explicit(&th->mask, DU_PENDING | b, memory_order_relaxed);
+    }
+#else
     uint64_t old = atomic_fetch_or_explicit(&th->mask, DU_PENDING | b, memory_order_relaxed);
+#endif
     du_rcu_read_unlock();
     DU_STEP(DU_STEP_REQUEST_CLAIMED);
 

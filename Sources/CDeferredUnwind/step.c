@@ -15,7 +15,6 @@
  * plain (not atomic): only the owning thread and its handlers touch it. */
 static DU_IE_TLS du_step_hook du_hook;
 static DU_IE_TLS void *du_hook_arg;
-static DU_IE_TLS int du_hook_running;
 static DU_IE_TLS int du_fail_alloc;
 
 static const char *const du_step_names[DU_STEP_COUNT] = {
@@ -53,16 +52,14 @@ void du_debug_set_step_hook(du_step_hook hook, void *arg)
 }
 
 /* Context: wherever the step is (signal handlers included); the hook decides
- * what it may do.  Not re-entered, so a hook's own request does not recurse
- * into the hook: the test re-arms it to go deeper. */
+ * what it may do.  The hook is re-entered when it makes a request that
+ * reaches further steps: that is how a test nests "signals" to depth 2; it
+ * tracks its own depth. */
 void du_step_reached(enum du_step step)
 {
     du_step_hook hook = du_hook;
-    if (!hook || du_hook_running)
-        return;
-    du_hook_running = 1;
-    hook(step, du_hook_arg);
-    du_hook_running = 0;
+    if (hook)
+        hook(step, du_hook_arg);
 }
 
 void du_debug_fail_next_cache_alloc(void) { du_fail_alloc = 1; }

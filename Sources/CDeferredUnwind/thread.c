@@ -85,6 +85,9 @@ static void du_teardown(struct du_thread *th)
     atomic_fetch_or_explicit(&th->mask, DU_EXITING, memory_order_relaxed);
     DU_STEP(DU_STEP_DETACH_EXITING);
     /* Deliver what was accepted before EXITING, with an empty trace. */
+#ifdef DU_VARIANTS
+    if (!DUV_IS(EXIT_DROPS_PENDING))
+#endif
     du_dispatch(th, 0, 1);
     DU_STEP(DU_STEP_DETACH_DRAINED);
 

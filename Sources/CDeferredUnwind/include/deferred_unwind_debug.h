@@ -61,7 +61,8 @@ typedef void (*du_step_hook)(enum du_step step, void *arg);
 const char *du_step_name(enum du_step step);
 
 /* Install (or clear, with NULL) the calling thread's step hook.  The hook is
- * not re-entered: steps reached while it runs are counted but do not call it.
+ * re-entered for the steps its own nested requests reach; it must track its
+ * own depth.
  * Context: thread. DU_STEP_POINTS builds only. */
 void du_debug_set_step_hook(du_step_hook hook, void *arg);
 
