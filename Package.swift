@@ -60,9 +60,14 @@ let package = Package(
             dependencies: ["DeferredUnwind"],
             path: "Examples/SwiftUsage"
         ),
+        // dladdr for the tests (Glibc's Swift overlay does not export it).
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(
             name: "DeferredUnwindTests",
-            dependencies: ["DeferredUnwind", "CDeferredUnwind"]
+            dependencies: ["DeferredUnwind", "CDeferredUnwind", "CTestSupport"],
+            // dladdr names only exported symbols: export the test functions'
+            // so trace tests can check frames by name.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]
         ),
     ],
     swiftLanguageModes: [.v6],
