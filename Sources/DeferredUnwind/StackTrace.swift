@@ -1,0 +1,45 @@
+import CDeferredUnwind
+
+/// One unwound user stack, as handed to a ``Tracer`` callback.
+///
+/// ``frames`` holds return addresses, innermost first: `frames[0]` is the
+/// return address into the function that called
+/// ``DeferredUnwind/safePoint()`` (the Swift wrapper is always inlined, so
+/// that is your code, not this library).  The C core's trace is only valid
+/// during the callback; this is a copy and may be kept.
+///
+/// Context: any (a plain value).
+public struct StackTrace: Sendable, Hashable {
+    /// Return addresses, innermost first.  Empty when ``isThreadExiting`` or
+    /// ``isUnavailable``.
+    public var frames: [UInt]
+    /// The stack was deeper than the trace cache holds
+    /// (``DeferredUnwind/traceCapacity`` frames); the outermost frames are missing.
+    public var isTruncated: Bool
+    /// Delivered by ``DeferredUnwind/detachCurrentThread()`` or by thread exit
+    /// for a request that was still pending: there is no stack to unwind.
+    public var isThreadExiting: Bool
+    /// The trace cache could not be allocated (out of memory): no frames.
+    public var isUnavailable: Bool
+
+    public init(frames: [UInt], isTruncated: Bool = false, isThreadExiting: Bool = false,
+                isUnavailable: Bool = false) {
+        self.frames = frames
+        self.isTruncated = isTruncated
+        self.isThreadExiting = isThreadExiting
+        self.isUnavailable = isUnavailable
+    }
+
+    /// Copies a C trace.  Context: inside a callback (the C trace's lifetime).
+    init(copying trace: UnsafePointer<du_trace>) {
+        let t = trace.pointee
+        if let ips = t.ips, t.nr > 0 {
+            frames = Array(UnsafeBufferPointer(start: ips, count: Int(t.nr))).map { UInt($0) }
+        } else {
+            frames = []
+        }
+        isTruncated = t.flags & DU_TRACE_TRUNCATED.rawValue != 0
+        isThreadExiting = t.flags & DU_TRACE_EXITING.rawValue != 0
+        isUnavailable = t.flags & DU_TRACE_NOMEM.rawValue != 0
+    }
+}

@@ -1,0 +1,137 @@
+import DeferredUnwind
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Runs closures on fresh OS threads.  Attachment is per OS thread and a
+/// Swift task may hop threads at any await, so every test that attaches does
+/// it inside `SwiftAPIThread.run`, which creates a pthread, runs the body
+/// there, joins it and returns the body's result (or rethrows its error).
+/// Assertions stay in the test body: the thread returns values to check.
+enum SwiftAPIThread {
+    struct CreateFailed: Error, CustomStringConvertible {
+        let code: Int32
+        var description: String { "pthread_create failed: \(code)" }
+    }
+
+    private final class Job: @unchecked Sendable {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    /// Runs `body` on a new pthread and joins it (blocking the caller only
+    /// for the body's duration).
+    static func run<T: Sendable>(
+        _ body: @escaping @Sendable () throws -> T
+    ) throws -> T {
+        let result = Mutex<Result<T, any Error>?>(nil)
+        let job = Unmanaged.passRetained(Job {
+            let r = Result { try body() }
+            result.withLock { $0 = r }
+        })
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { arg in
+            guard let arg else { return nil }
+            Unmanaged<Job>.fromOpaque(arg).takeRetainedValue().body()
+            return nil
+        }, job.toOpaque())
+        guard rc == 0 else {
+            job.release()
+            throw CreateFailed(code: rc)
+        }
+        pthread_join(thread, nil)
+        guard let r = result.withLock({ $0 }) else {
+            throw CreateFailed(code: -1)
+        }
+        return try r.get()
+    }
+
+    /// Runs `body` on a new, attached thread; detaches afterwards (unless
+    /// the body detached itself).
+    static func attached<T: Sendable>(
+        _ body: @escaping @Sendable () throws -> T
+    ) throws -> T {
+        try run {
+            try DeferredUnwind.attachCurrentThread()
+            defer {
+                if DeferredUnwind.isCurrentThreadAttached {
+                    try? DeferredUnwind.detachCurrentThread()
+                }
+            }
+            return try body()
+        }
+    }
+}
+
+/// Collects what callbacks saw.  Sendable; callbacks run on other threads.
+final class SwiftAPIRecorder<Element: Sendable>: Sendable {
+    private let storage = Mutex<[Element]>([])
+    func append(_ e: Element) { storage.withLock { $0.append(e) } }
+    var all: [Element] { storage.withLock { $0 } }
+    var count: Int { storage.withLock { $0.count } }
+}
+
+/// One delivery: trace, cookie, and the OS thread it ran on.
+struct SwiftAPIDelivery: Sendable {
+    let trace: StackTrace
+    let cookie: Cookie
+    let thread: UInt
+}
+
+func swiftAPIThreadID() -> UInt {
+    UInt(pthread_self())
+}
+
+/// Captures the outcome of a throwing call (run anywhere, checked later).
+/// An error that is not a DeferredUnwindError becomes `.other(errno: -1)`.
+func swiftAPICatch<T>(_ body: () throws -> T) -> Result<T, DeferredUnwindError> {
+    do { return .success(try body()) } catch let e as DeferredUnwindError {
+        return .failure(e)
+    } catch {
+        return .failure(.other(errno: -1))
+    }
+}
+
+extension Result where Failure == DeferredUnwindError {
+    /// "ok" or the error's case name, for compact comparisons.
+    var swiftAPIStatus: String {
+        switch self {
+        case .success: return "ok"
+        case .failure(let e):
+            switch e {
+            case .notAttached: return "notAttached"
+            case .alreadyAttached: return "alreadyAttached"
+            case .threadExiting: return "threadExiting"
+            case .tracerCancelled: return "tracerCancelled"
+            case .alreadyCancelled: return "alreadyCancelled"
+            case .registryFull: return "registryFull"
+            case .wouldDeadlock: return "wouldDeadlock"
+            case .invalidArgument: return "invalidArgument"
+            case .outOfMemory: return "outOfMemory"
+            case .other(let code): return "other(\(code))"
+            }
+        }
+    }
+}
+
+/// A settable reference shared with callbacks (e.g. the tracer a callback
+/// acts on, set after init).  Clear it to break the cycle.
+final class SwiftAPISlot<T: Sendable>: Sendable {
+    private let storage: Mutex<T?>
+    init(_ value: T? = nil) { storage = Mutex(value) }
+    var value: T? {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
+}
+
+/// A tool, file or symbol a test needs is missing: the test fails (never skips).
+struct SwiftAPIToolMissing: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "missing: \(what)" }
+}
