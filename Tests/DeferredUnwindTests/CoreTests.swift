@@ -2,7 +2,6 @@
 import CDeferredUnwind
 import CTestSupport
 import Glibc
-import Synchronization
 import Testing
 
 @Suite("C core", .serialized, .timeLimit(.minutes(2)))
@@ -67,7 +66,7 @@ struct CoreTests {
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
         let u = try CoreTracer(recorder, index: 1)
-        let inner = Mutex<Int32>(0)
+        let inner = CoreLocked<Int32>(0)
         recorder.actions.withLock { $0[0] = { inner.withLock { $0 = u.request().status } } }
         coreOnFreshThread {
             _ = du_thread_attach()
@@ -123,7 +122,7 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
-        let all = Mutex<[UInt64]>([])
+        let all = CoreLocked<[UInt64]>([])
         var threads: [pthread_t] = []
         final class Job: @unchecked Sendable {
             let body: () -> Void
@@ -210,7 +209,7 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
-        let rc = Mutex<[Int32]>([])
+        let rc = CoreLocked<[Int32]>([])
         recorder.actions.withLock {
             $0[0] = { rc.withLock { $0 = [t.cancel(), du_thread_detach(), du_safe_point()] } }
         }
@@ -228,8 +227,8 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
-        let inCallback = Mutex(false)
-        let finished = Mutex(false)
+        let inCallback = CoreLocked(false)
+        let finished = CoreLocked(false)
         recorder.actions.withLock {
             $0[0] = {
                 inCallback.withLock { $0 = true }
@@ -258,9 +257,9 @@ struct CoreTests {
         let old = try CoreTracer(recorder, index: 0)
         let other = try CoreTracer(recorder, index: 1)
         // A thread requests `old` and waits at its safe point while we cancel.
-        let requested = Mutex(false), proceed = Mutex(false)
-        let result = Mutex<[Int32]>([])
-        let newTracer = Mutex<CoreTracer?>(nil)
+        let requested = CoreLocked(false), proceed = CoreLocked(false)
+        let result = CoreLocked<[Int32]>([])
+        let newTracer = CoreLocked<CoreTracer?>(nil)
         final class Ctx: @unchecked Sendable {
             let body: () -> Void
             init(_ b: @escaping () -> Void) { body = b }
@@ -302,7 +301,7 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let tracers = try (0..<8).map { try CoreTracer(recorder, index: $0) }
-        let statuses = Mutex<[Int32]>([])
+        let statuses = CoreLocked<[Int32]>([])
         // Each callback requests the next tracer and itself again.
         for i in 0..<8 {
             recorder.actions.withLock {
