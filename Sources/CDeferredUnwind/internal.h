@@ -22,6 +22,8 @@ _Static_assert(sizeof(uint64_t) * 8 == 64, "the pending word has 64 bits");
 
 #define DU_IE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 #define DU_CACHELINE 64
+/* Internal functions and data are not exported from the shared library. */
+#define DU_HIDDEN __attribute__((visibility("hidden")))
 
 /*
  * The pending word (du_thread.mask).
@@ -96,7 +98,7 @@ _Static_assert(sizeof(struct du_thread) == DU_CACHELINE,
 /* The calling thread's state, NULL when detached.  initial-exec TLS: a
  * handler's access is a plain %fs-relative load, never a lazy allocation.
  * Written only by the owning thread; read by its handlers. */
-extern DU_IE_TLS _Atomic(struct du_thread *) du_self;
+extern DU_HIDDEN DU_IE_TLS _Atomic(struct du_thread *) du_self;
 
 /*
  * Trace cache: one 4 KiB page, allocated at the first unwind of a thread.
@@ -111,9 +113,9 @@ _Static_assert(sizeof(struct du_cache) == DU_CACHE_BYTES, "trace cache must be o
 #define DU_CACHE_CAPACITY ((uint32_t)(sizeof(((struct du_cache *)0)->ips) / sizeof(uintptr_t)))
 
 /* ---- cookie.c ---- */
-uint64_t du_cookie_get(struct du_thread *th);
-void du_cookie_clear(struct du_thread *th);
-void du_cookie_restore(struct du_thread *th, uint64_t cookie);
+DU_HIDDEN uint64_t du_cookie_get(struct du_thread *th);
+DU_HIDDEN void du_cookie_clear(struct du_thread *th);
+DU_HIDDEN void du_cookie_restore(struct du_thread *th, uint64_t cookie);
 
 /* ---- registry.c ---- */
 struct du_tracer {
@@ -126,27 +128,27 @@ struct du_tracer {
     char name[32];
 };
 /* Call every tracer whose bit is in `todo` and not completed. Thread context. */
-int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace *trace,
+DU_HIDDEN int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace *trace,
                      uint64_t cookie);
 /* RCU read-side wrappers with the TSan annotations liburcu 0.13 lacks. */
-void du_rcu_read_lock(void);
-void du_rcu_read_unlock(void);
+DU_HIDDEN void du_rcu_read_lock(void);
+DU_HIDDEN void du_rcu_read_unlock(void);
 
 /* ---- dispatch.c ---- */
-int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
+DU_HIDDEN int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
 
 /* ---- thread.c ---- */
-void du_threads_scrub(uint64_t bit);
+DU_HIDDEN void du_threads_scrub(uint64_t bit);
 
 /* ---- unwind.c ---- */
-void du_unwind(struct du_thread *th, uintptr_t caller, struct du_trace *out);
-void du_cache_free(struct du_thread *th);
-void du_unwind_warm_up(void);
+DU_HIDDEN void du_unwind(struct du_thread *th, uintptr_t caller, struct du_trace *out);
+DU_HIDDEN void du_cache_free(struct du_thread *th);
+DU_HIDDEN void du_unwind_warm_up(void);
 
 /* ---- step points ---- */
 #ifdef DU_STEP_POINTS
-void du_step_reached(enum du_step step);
-int du_debug_take_alloc_failure(void);
+DU_HIDDEN void du_step_reached(enum du_step step);
+DU_HIDDEN int du_debug_take_alloc_failure(void);
 #define DU_STEP(s) du_step_reached(s)
 #else
 #define DU_STEP(s) ((void)0)

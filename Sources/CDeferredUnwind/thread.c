@@ -18,7 +18,7 @@
 #include <urcu/urcu-memb.h>
 #include "internal.h"
 
-DU_IE_TLS _Atomic(struct du_thread *) du_self;
+DU_HIDDEN DU_IE_TLS _Atomic(struct du_thread *) du_self;
 
 static pthread_mutex_t du_threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct du_thread *du_threads; /* guarded by du_threads_lock */
