@@ -61,7 +61,7 @@ let package = Package(
             path: "Examples/SwiftUsage"
         ),
         // dladdr for the tests (Glibc's Swift overlay does not export it).
-        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
+        .target(name: "CTestSupport", dependencies: ["CDeferredUnwind"], path: "Tests/CTestSupport"),
         .testTarget(
             name: "DeferredUnwindTests",
             dependencies: ["DeferredUnwind", "CDeferredUnwind", "CTestSupport"],

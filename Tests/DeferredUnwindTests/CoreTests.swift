@@ -347,6 +347,72 @@ struct CoreTests {
         #endif
     }
 
+    // Real signals, nesting (two handlers that interrupt each other), while the
+    // thread attaches, requests, reaches safe points and detaches in a loop.
+    @Test func realNestedSignalsAcrossAttachDetach() throws {
+        let recorder = CoreRecorder()
+        let t = try CoreTracer(recorder, index: 0)
+        #expect(du_test_install_request_handlers(SIGUSR1, SIGUSR2, t.handle) == 0)
+        defer {
+            signal(SIGUSR1, SIG_IGN)
+            signal(SIGUSR2, SIG_IGN)
+        }
+        let target = CoreLocked<pthread_t?>(nil)
+        let done = CoreLocked(false), senderStopped = CoreLocked(false)
+        let threadQueued = CoreLocked(0)
+        let worker = coreStartThread {
+            // Threads started from the test's pool thread inherit its blocked
+            // signal mask (libdispatch blocks most): unblock ours.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGUSR1)
+            sigaddset(&set, SIGUSR2)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            target.withLock { $0 = pthread_self() }
+            var queued = 0
+            let start = coreNowNs()
+            var i = 0
+            // At least 3000 rounds and 0.5 s, so the sender gets going.
+            while i < 3000 || coreNowNs() - start < 500_000_000 {
+                i += 1
+                _ = du_thread_attach()
+                for _ in 0..<4 {
+                    if i % 3 == 0, t.request().status == 0 { queued += 1 }
+                    _ = du_safe_point()
+                }
+                _ = du_thread_detach()
+            }
+            threadQueued.withLock { $0 = queued }
+            done.withLock { $0 = true }
+            while !senderStopped.withLock({ $0 }) { usleep(100) } // stay alive for the sender
+        }
+        let sender = coreStartThread {
+            while target.withLock({ $0 }) == nil { usleep(100) }
+            let tid = target.withLock { $0 }!
+            var n = 0
+            while !done.withLock({ $0 }) {
+                pthread_kill(tid, n % 2 == 0 ? SIGUSR1 : SIGUSR2)
+                n += 1
+                if n % 64 == 0 { sched_yield() }
+            }
+            senderStopped.withLock { $0 = true }
+        }
+        pthread_join(sender, nil)
+        pthread_join(worker, nil)
+        let queued = du_test_count(DU_TEST_QUEUED)
+        #expect(du_test_count(DU_TEST_ZERO_COOKIE) == 0)
+        #expect(du_test_count(DU_TEST_ERRNO_SPOILED) == 0)
+        #expect(du_test_count(DU_TEST_OTHER) == 0)
+        #expect(du_test_count(DU_TEST_CANCELLED) == 0)
+        #expect(queued > 0, "no handler request was accepted")
+        // Exactly once and status truth: one callback per request that answered 0.
+        let total = Int(queued) + threadQueued.withLock { $0 }
+        #expect(recorder.snapshot().count == total)
+        print("real signals: handler outcomes queued=\(queued) already=\(du_test_count(DU_TEST_ALREADY)) "
+              + "not-attached=\(du_test_count(DU_TEST_NOT_ATTACHED)) exiting=\(du_test_count(DU_TEST_EXITING)); "
+              + "callbacks=\(recorder.snapshot().count)")
+    }
+
     // 6. Real unwinding
     @Test func traceStartsAtTheSafePointCallerAndIsDeep() throws {
         let recorder = CoreRecorder()
@@ -395,6 +461,12 @@ struct CoreTests {
     if n == 0 { return coreSafePointCaller() - 1 }
     let r = coreRecurse(n - 1) + 1
     return r
+}
+
+func coreNowNs() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 /// Symbol name of a return address (dladdr), "" when unknown.

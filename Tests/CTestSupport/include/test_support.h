@@ -6,4 +6,17 @@
 #include <stdint.h>
 /* Symbol name containing `ip` ("" if unknown), copied into buf. */
 void du_test_symbolize(uintptr_t ip, char *buf, size_t len);
+
+typedef struct du_tracer du_tracer;
+
+enum du_test_outcome {
+    DU_TEST_QUEUED, DU_TEST_ALREADY, DU_TEST_NOT_ATTACHED, DU_TEST_EXITING,
+    DU_TEST_CANCELLED, DU_TEST_OTHER, DU_TEST_ZERO_COOKIE, DU_TEST_ERRNO_SPOILED
+};
+
+/* Install a C handler on both signals (they may interrupt each other) that
+ * calls du_request(tracer) and counts the outcome.  Returns 0 or -errno. */
+int du_test_install_request_handlers(int sig1, int sig2, du_tracer *tracer);
+/* How many handler runs had `outcome` since the install. */
+unsigned long du_test_count(enum du_test_outcome outcome);
 #endif
