@@ -32,6 +32,8 @@
 #include "internal.h"
 
 static void du_reset_cache(struct du_thread *th);
+static void du_round_trace(struct du_thread *th, uintptr_t caller, int exiting,
+                           struct du_trace *trace);
 static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct du_trace *trace);
 #ifdef DU_VARIANTS
 #include "../CDeferredUnwindVariants/variant_dispatch.h"
@@ -41,6 +43,23 @@ static void du_reset_cache(struct du_thread *th)
 {
     th->unwound = 0;
     atomic_store_explicit(&th->completed, 0, memory_order_relaxed); /* partner: cancel's scrub; both only clear */
+}
+
+/* The trace for this round: empty and flagged when exiting, else unwound
+ * once per context (later rounds reuse `trace`, which du_dispatch keeps for
+ * the whole context: a dispatch always runs until the reset). */
+static void du_round_trace(struct du_thread *th, uintptr_t caller, int exiting,
+                           struct du_trace *trace)
+{
+    if (exiting) {
+        trace->ips = NULL;
+        trace->nr = 0;
+        trace->flags = DU_TRACE_EXITING;
+    } else if (!th->unwound) {
+        du_unwind(th, caller, trace);
+        th->unwound = 1;
+        DU_STEP(DU_STEP_DISPATCH_UNWOUND);
+    }
 }
 
 /* One round: returns callbacks run.  Thread context. */
@@ -58,15 +77,7 @@ static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct 
                     ~atomic_load_explicit(&th->completed, memory_order_relaxed);
     if (!todo)
         return 0;
-    if (exiting) {
-        trace->ips = NULL;
-        trace->nr = 0;
-        trace->flags = DU_TRACE_EXITING;
-    } else if (!th->unwound) {
-        du_unwind(th, caller, trace);
-        th->unwound = 1;
-        DU_STEP(DU_STEP_DISPATCH_UNWOUND);
-    }
+    du_round_trace(th, caller, exiting, trace);
     return du_registry_call(th, todo, trace, du_cookie_get(th));
 }
 

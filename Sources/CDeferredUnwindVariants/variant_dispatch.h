@@ -14,14 +14,7 @@ static int duv_round_pending_late(struct du_thread *th, uintptr_t caller, int ex
     uint64_t todo = m & DU_TRACER_MASK & ~atomic_load_explicit(&th->completed, memory_order_relaxed);
     int called = 0;
     if (todo) {
-        if (exiting) {
-            trace->ips = NULL;
-            trace->nr = 0;
-            trace->flags = DU_TRACE_EXITING;
-        } else if (!th->unwound) {
-            du_unwind(th, caller, trace);
-            th->unwound = 1;
-        }
+        du_round_trace(th, caller, exiting, trace);
         called = du_registry_call(th, todo, trace, du_cookie_get(th));
         duv_window();
     }
