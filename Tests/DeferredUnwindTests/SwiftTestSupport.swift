@@ -135,3 +135,23 @@ struct SwiftAPIToolMissing: Error, CustomStringConvertible {
     let what: String
     var description: String { "missing: \(what)" }
 }
+
+/// `Tracer(name:callback:)`, retried for a while on `registryFull`: another
+/// suite running in parallel may fill the process-wide registry for a moment
+/// (the project's test script runs suites one at a time anyway).
+func swiftAPITracer(
+    _ name: String, _ callback: @escaping @Sendable (StackTrace, Cookie) -> Void
+) throws -> Tracer {
+    var tries = 0
+    while true {
+        let result = swiftAPICatch { try Tracer(name: name, callback: callback) }
+        switch result {
+        case .success(let tracer):
+            return tracer
+        case .failure(let error):
+            guard error == .registryFull && tries < 2_000 else { throw error }
+            tries += 1
+            usleep(5_000)
+        }
+    }
+}

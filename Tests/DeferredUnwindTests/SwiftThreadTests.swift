@@ -24,7 +24,7 @@ struct SwiftThreadTests {
 
     @Test("not attached: safePoint, request and currentCookie")
     func notAttached() throws {
-        let tracer = try Tracer(name: "not-attached") { _, _ in }
+        let tracer = try swiftAPITracer("not-attached") { _, _ in }
         let r = try SwiftAPIThread.run { () -> [String] in
             [
                 swiftAPICatch { try DeferredUnwind.safePoint() }.swiftAPIStatus,

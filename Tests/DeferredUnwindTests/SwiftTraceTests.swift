@@ -34,13 +34,16 @@ enum SwiftAPILibc {
         return unsafeBitCast(p, to: type)
     }
 
-    /// The object (its load base) that contains `address`, nil if none.
-    static func objectBase(of address: UInt) throws -> UInt? {
+    /// dladdr(): the containing object's load base, and the nearest
+    /// exported symbol's name and start (the test target links with
+    /// --export-dynamic, so test functions are named).
+    static func lookUp(_ address: UInt) throws -> (base: UInt, symbol: String?, start: UInt)? {
         let fn = try symbol("dladdr", as: DladdrFn.self)
         var info: DlInfo = (nil, nil, nil, nil)
         let ok = withUnsafeMutablePointer(to: &info) { fn(UnsafeRawPointer(bitPattern: address), $0) }
         guard ok != 0, let base = info.1 else { return nil }
-        return UInt(bitPattern: base)
+        let name = info.2.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }
+        return (UInt(bitPattern: base), name, UInt(bitPattern: info.3))
     }
 }
 
@@ -88,7 +91,7 @@ struct SwiftTraceTests {
     @Test("the trace starts in the function that called safePoint(); outer frames match backtrace()")
     func realTrace() throws {
         let recorder = SwiftAPIRecorder<SwiftAPIDelivery>()
-        let tracer = try Tracer(name: "probe") { trace, cookie in
+        let tracer = try swiftAPITracer("probe") { trace, cookie in
             recorder.append(SwiftAPIDelivery(trace: trace, cookie: cookie, thread: swiftAPIThreadID()))
         }
         let r = try SwiftAPIThread.attached { try swiftAPITraceProbe(tracer, recorder) }
@@ -106,9 +109,12 @@ struct SwiftTraceTests {
         #expect(r.before[0] < first && first < r.after[0],
                 "frames[0] \(hex(first)) not in probe [\(hex(r.before[0])), \(hex(r.after[0]))]")
         // Same loaded object as the probe.
-        let base = try SwiftAPILibc.objectBase(of: first)
-        #expect(base != nil)
-        #expect(base == (try SwiftAPILibc.objectBase(of: r.before[0])))
+        // dladdr: the same symbol as the probe's own address, and it is the probe.
+        let got = try #require(try SwiftAPILibc.lookUp(first))
+        let probe = try #require(try SwiftAPILibc.lookUp(r.before[0]))
+        #expect(got.base == probe.base)
+        #expect(got.start == probe.start && got.start != 0)
+        #expect(got.symbol?.contains("swiftAPITraceProbe") == true, "frames[0] is in \(got.symbol ?? "?")")
         // Every outer frame is the probe's caller chain, exactly.
         #expect(Array(d.trace.frames.dropFirst()) == Array(r.before.dropFirst()))
         #expect(Array(r.after.dropFirst()) == Array(r.before.dropFirst()))
@@ -117,7 +123,7 @@ struct SwiftTraceTests {
     @Test("a stack deeper than the cache is truncated at capacity")
     func truncated() throws {
         let recorder = SwiftAPIRecorder<StackTrace>()
-        let tracer = try Tracer(name: "deep") { trace, _ in recorder.append(trace) }
+        let tracer = try swiftAPITracer("deep") { trace, _ in recorder.append(trace) }
         let depth = DeferredUnwind.traceCapacity + 50
         let ran = try SwiftAPIThread.attached { try swiftAPIDeep(depth, tracer) }
         #expect(ran == 1)
@@ -131,7 +137,7 @@ struct SwiftTraceTests {
     @Test("a shallow stack is not truncated")
     func notTruncated() throws {
         let recorder = SwiftAPIRecorder<StackTrace>()
-        let tracer = try Tracer(name: "shallow") { trace, _ in recorder.append(trace) }
+        let tracer = try swiftAPITracer("shallow") { trace, _ in recorder.append(trace) }
         _ = try SwiftAPIThread.attached { try swiftAPIDeep(3, tracer) }
         let traces = recorder.all
         try #require(traces.count == 1)
@@ -143,7 +149,7 @@ struct SwiftTraceTests {
           .enabled(if: du_debug_step_points_built() != 0, "needs a debug build (step points)"))
     func unavailable() throws {
         let recorder = SwiftAPIRecorder<StackTrace>()
-        let tracer = try Tracer(name: "nomem") { trace, _ in recorder.append(trace) }
+        let tracer = try swiftAPITracer("nomem") { trace, _ in recorder.append(trace) }
         let ran = try SwiftAPIThread.attached { () throws -> [Int] in
             du_debug_fail_next_cache_alloc()
             _ = try tracer.request()
