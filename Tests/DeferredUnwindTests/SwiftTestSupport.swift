@@ -24,18 +24,33 @@ enum SwiftAPIThread {
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    /// Runs `body` on a new pthread and joins it (blocking the caller only
-    /// for the body's duration).
-    static func run<T: Sendable>(
+    /// A started thread; `join()` waits for it and returns its result.
+    final class Handle<T: Sendable>: @unchecked Sendable {
+        fileprivate var thread = pthread_t()
+        fileprivate let result = Mutex<Result<T, any Error>?>(nil)
+        private var joined = false
+
+        /// Joins the thread (once) and returns the body's result or rethrows.
+        func join() throws -> T {
+            if !joined {
+                pthread_join(thread, nil)
+                joined = true
+            }
+            guard let r = result.withLock({ $0 }) else { throw CreateFailed(code: -1) }
+            return try r.get()
+        }
+    }
+
+    /// Starts `body` on a new pthread.
+    static func start<T: Sendable>(
         _ body: @escaping @Sendable () throws -> T
-    ) throws -> T {
-        let result = Mutex<Result<T, any Error>?>(nil)
+    ) throws -> Handle<T> {
+        let handle = Handle<T>()
         let job = Unmanaged.passRetained(Job {
             let r = Result { try body() }
-            result.withLock { $0 = r }
+            handle.result.withLock { $0 = r }
         })
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { arg in
+        let rc = pthread_create(&handle.thread, nil, { arg in
             guard let arg else { return nil }
             Unmanaged<Job>.fromOpaque(arg).takeRetainedValue().body()
             return nil
@@ -44,11 +59,15 @@ enum SwiftAPIThread {
             job.release()
             throw CreateFailed(code: rc)
         }
-        pthread_join(thread, nil)
-        guard let r = result.withLock({ $0 }) else {
-            throw CreateFailed(code: -1)
-        }
-        return try r.get()
+        return handle
+    }
+
+    /// Runs `body` on a new pthread and joins it (blocking the caller only
+    /// for the body's duration).
+    static func run<T: Sendable>(
+        _ body: @escaping @Sendable () throws -> T
+    ) throws -> T {
+        try start(body).join()
     }
 
     /// Runs `body` on a new, attached thread; detaches afterwards (unless
