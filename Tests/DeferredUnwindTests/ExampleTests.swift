@@ -121,6 +121,15 @@ struct ExampleTests {
             "-L", build.path, "-lCDeferredUnwind", "-lurcu-memb", "-lurcu-common", "-lpthread",
             "-Wl,-rpath," + build.path, "-o", binary.path,
         ]
+        if tsan {
+            // The toolchain's static TSan runtime has libdispatch interceptors:
+            // link the toolchain's libdispatch and BlocksRuntime, as swiftc does.
+            let runtime = compiler.resolvingSymlinksInPath().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("lib/swift/linux")
+            guard FileManager.default.fileExists(atPath: runtime.appendingPathComponent("libdispatch.so").path)
+            else { throw SwiftAPIToolMissing(what: "\(runtime.path)/libdispatch.so") }
+            args += ["-L", runtime.path, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime.path]
+        }
         let (ccStatus, ccOutput) = try Self.run(compiler, args)
         try #require(ccStatus == 0, "\(compiler.path) \(args.joined(separator: " "))\n\(ccOutput)")
 

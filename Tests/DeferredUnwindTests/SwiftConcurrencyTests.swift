@@ -1,5 +1,4 @@
 import DeferredUnwind
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
