@@ -1,0 +1,70 @@
+// swift-tools-version:6.1
+// The benchmark suite (issue 4).  A package of its own so that users of
+// DeferredUnwind never resolve package-benchmark.  Run from the repo root:
+//   Benchmarks/run.sh            (or: swift package --package-path Benchmarks benchmark)
+import PackageDescription
+import class Foundation.ProcessInfo
+
+// The repo root, for the duv_ wrapper target below (the root package has no
+// product for CDeferredUnwindVariants, so the suite compiles those sources
+// itself, exactly as the root target does: same files, same DU_VARIANTS).
+let root = String(#filePath.dropLast("/Benchmarks/Package.swift".count))
+
+let package = Package(
+    name: "DeferredUnwindBenchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1",
+                 traits: ["MallocInterposer"]),
+        .package(name: "DeferredUnwind", path: ".."),
+    ],
+    targets: [
+        // The core under the duv_ prefix (historical designs, duv_select()).
+        .target(
+            name: "CDUVBench",
+            dependencies: [.product(name: "CDeferredUnwind", package: "DeferredUnwind")],
+            cSettings: [
+                .define("DU_VARIANTS"),
+                .unsafeFlags(["-I\(root)/Sources/CDeferredUnwindVariants/include", "-w"]),
+            ],
+            linkerSettings: [.linkedLibrary("urcu-memb"), .linkedLibrary("urcu-common")]
+        ),
+        // Kernels in C: the measured loops, the lower-bound kernel, signal
+        // handlers, worker threads.  Shared by the Swift suite and the driver.
+        .target(
+            name: "CBenchSupport",
+            dependencies: [
+                "CDUVBench",
+                .product(name: "CDeferredUnwind", package: "DeferredUnwind"),
+            ],
+            cSettings: [
+                .unsafeFlags([
+                    "-I\(root)/Sources/CDeferredUnwindVariants/include",
+                    "-I\(root)/Sources/CDeferredUnwind",
+                    "-I\(root)/Sources/CDeferredUnwindVariants",
+                    "-DDU_VARIANTS",
+                    "-Wall", "-Wextra", "-Wno-unused-parameter",
+                ]),
+            ],
+            linkerSettings: [.linkedLibrary("urcu-memb"), .linkedLibrary("urcu-common")]
+        ),
+        // Plain C driver: instruction counts under valgrind --tool=callgrind and
+        // interleaved A/B timing ratios.  No Swift runtime in the measured path.
+        .executableTarget(
+            name: "du-bench-driver",
+            dependencies: ["CBenchSupport"],
+            cSettings: [.unsafeFlags(["-I\(root)/Sources/CDeferredUnwindVariants/include"])]
+        ),
+        .executableTarget(
+            name: "DeferredUnwindBenchmarks",
+            dependencies: [
+                "CBenchSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/DeferredUnwindBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6],
+    cLanguageStandard: .gnu11
+)

@@ -1,0 +1,1 @@
+#include "../../../Sources/CDeferredUnwindVariants/variant.c"

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Run the DeferredUnwind benchmark suite from anywhere: Benchmarks/run.sh [extra benchmark args]
+# Builds in Benchmarks/.build (release), runs package-benchmark, then the C
+# driver's interleaved ratios.  About 5 minutes on 2 cores after the first build.
+set -e
+cd "$(dirname "$0")"
+swift package --scratch-path .build benchmark --no-progress "$@"
+swift build -c release --scratch-path .build --product du-bench-driver
+./.build/release/du-bench-driver footprint
+./.build/release/du-bench-driver ratios 31
