@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run the DeferredUnwind benchmark suite from anywhere: Benchmarks/run.sh [extra benchmark args]
 # Builds in Benchmarks/.build (release), runs package-benchmark, then the C
-# driver's interleaved ratios.  About 5 minutes on 2 cores after the first build.
+# driver's interleaved ratios.  About 1.5 minutes on 2 cores after the first build (~3 for that).
 set -e
 cd "$(dirname "$0")"
 swift package --scratch-path .build benchmark --no-progress "$@"
