@@ -21,62 +21,47 @@
 #include "../CDeferredUnwindVariants/variant_window.h"
 #endif
 
-/* Context: async-signal-safe, lock-free, allocation-free, errno preserved. */
-int du_request(du_tracer *tracer, uint64_t *cookie)
+/* Cookie of this context when its bit is already set: both halves are in
+ * place unless CLOSING (then closing_cookie holds it). */
+static inline uint64_t du_context_cookie(struct du_thread *th, uint64_t m)
+{
+    if (DU_UNLIKELY(m & DU_CLOSING))
+        return atomic_load_explicit(&th->closing_cookie, memory_order_relaxed);
+    uint32_t cpu = atomic_load_explicit(&th->cookie_cpu, memory_order_relaxed);
+    uint32_t cnt = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
+    if (DU_LIKELY(cpu && cnt))
+        return ((uint64_t)cpu << 32) | cnt;
+    return du_cookie_get(th); /* variants whose halves may be 0 */
+}
+
+/*
+ * Slow path: the first request of this tracer in this context.  Out of line
+ * so the repeat path stays a leaf with no stack frame.  The read-side section
+ * is what cancel waits for: if this section saw bit >= 0, cancel's grace
+ * period cannot end before our fetch-or is done, and cancel scrubs after it.
+ * errno is saved here: cookie assignment calls sched_getcpu(), the only call
+ * on any request path that may write errno.
+ */
+static __attribute__((noinline)) int du_request_claim(struct du_thread *th, du_tracer *tracer,
+                                                      uint64_t m, uint64_t *cookie)
 {
     int saved_errno = errno;
     int ret;
     uint64_t c = DU_COOKIE_NONE;
 
-    if (DU_UNLIKELY(!tracer || !cookie)) {
-        ret = -EINVAL;
-        goto out;
-    }
-    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
-    if (DU_UNLIKELY(!th)) {
-        ret = -ESRCH;
-        goto out;
-    }
-
-    /* Fast path: already asked in this context.  The bit load is relaxed;
-     * a cancel racing with it may still make us answer 1 for a callback it
-     * then suppresses, which the contract allows (cancel began first). */
-    int bit = atomic_load_explicit(&tracer->bit, memory_order_relaxed);
-    if (DU_UNLIKELY(bit < 0)) {
-        ret = -ECANCELED;
-        goto out;
-    }
-    uint64_t b = (uint64_t)1 << bit;
-    uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
-    /* Pairs with the reset's release signal fence before it sets CLOSING:
-     * if we see CLOSING we also see closing_cookie. */
-    atomic_signal_fence(memory_order_acquire);
-    DU_STEP(DU_STEP_REQUEST_BIT_READ);
-    if (DU_UNLIKELY(m & DU_EXITING)) {
-        ret = -ESHUTDOWN;
-        goto out;
-    }
-    if (m & b) {
-        c = (m & DU_CLOSING) ? atomic_load_explicit(&th->closing_cookie, memory_order_relaxed)
-                             : du_cookie_get(th); /* assigned: the bit is set */
-        ret = 1;
-        goto out;
-    }
-
-    /* Slow path: claim.  The read-side section is what cancel waits for:
-     * if this section saw bit >= 0, cancel's grace period cannot end before
-     * our fetch-or is done, and cancel scrubs after the grace period. */
     du_rcu_read_lock();
-    bit = atomic_load_explicit(&tracer->bit, memory_order_acquire); /* partner: cancel's store of -1 */
+    int bit = atomic_load_explicit(&tracer->bit, memory_order_acquire); /* partner: cancel's store of -1 */
     if (DU_UNLIKELY(bit < 0)) {
         du_rcu_read_unlock();
         ret = -ECANCELED;
         goto out;
     }
-    b = (uint64_t)1 << bit;
+    uint64_t b = (uint64_t)1 << bit;
     /* The cookie is assigned only now, when the claim cannot fail: a
      * context whose pending word is 0 never holds a cookie, which lets the
-     * safe point's fast path skip the reset. */
+     * safe point's fast path skip the reset.  `m` still tells CLOSING right:
+     * only the reset, in thread context, changes it, and it cannot run
+     * while we do. */
     c = (m & DU_CLOSING) ? atomic_load_explicit(&th->closing_cookie, memory_order_relaxed)
                          : du_cookie_get(th);
     DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
@@ -89,7 +74,6 @@ int du_request(du_tracer *tracer, uint64_t *cookie)
         /* Check, then set: a handler between the two claims the same bit
          * (both answer 0) or sets another bit that the store then drops. */
         old = atomic_load_explicit(&th->mask, memory_order_relaxed);
-        DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
         duv_claim_window();
         atomic_store_explicit(&th->mask, old | DU_PENDING | b, memory_order_relaxed);
     } else {
@@ -102,14 +86,47 @@ int du_request(du_tracer *tracer, uint64_t *cookie)
     DU_STEP(DU_STEP_REQUEST_CLAIMED);
 
     /* A nested handler may have claimed the same bit between our load and
-     * the fetch-or: then it queued the work and we piggy-back. */
+     * the fetch-or: then it queued the work and we piggy-back.  EXITING
+     * cannot appear here: only detach sets it, in thread context.  CLOSING
+     * can: the reset then sees PENDING, restores the cookie we returned and
+     * dispatches again. */
     ret = (old & b) ? 1 : 0;
-    /* EXITING cannot appear here: only detach sets it, in thread context,
-     * which cannot run while we do.  CLOSING can: the reset then sees
-     * PENDING, restores the cookie we returned and dispatches again. */
 out:
-    if (cookie)
-        *cookie = ret >= 0 ? c : DU_COOKIE_NONE;
+    *cookie = ret >= 0 ? c : DU_COOKIE_NONE;
     errno = saved_errno;
     return ret;
+}
+
+/* Context: async-signal-safe, lock-free, allocation-free, errno preserved.
+ * The repeat path (bit already set) is loads only and calls nothing. */
+int du_request(du_tracer *tracer, uint64_t *cookie)
+{
+    if (DU_UNLIKELY(!tracer || !cookie)) {
+        if (cookie)
+            *cookie = DU_COOKIE_NONE;
+        return -EINVAL;
+    }
+    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
+    /* Relaxed bit load: a cancel racing with it may still make us answer 1
+     * for a callback it then suppresses, which the contract allows (cancel
+     * began first); the claim re-reads it inside the read-side section. */
+    int bit = atomic_load_explicit(&tracer->bit, memory_order_relaxed);
+    if (DU_UNLIKELY(!th || bit < 0)) {
+        *cookie = DU_COOKIE_NONE;
+        return !th ? -ESRCH : -ECANCELED;
+    }
+    uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
+    /* Pairs with the reset's release signal fence before it sets CLOSING:
+     * if we see CLOSING we also see closing_cookie. */
+    atomic_signal_fence(memory_order_acquire);
+    DU_STEP(DU_STEP_REQUEST_BIT_READ);
+    if (DU_UNLIKELY(m & DU_EXITING)) {
+        *cookie = DU_COOKIE_NONE;
+        return -ESHUTDOWN;
+    }
+    if (m & ((uint64_t)1 << bit)) {
+        *cookie = du_context_cookie(th, m);
+        return 1;
+    }
+    return du_request_claim(th, tracer, m, cookie);
 }
