@@ -34,7 +34,7 @@ public struct StackTrace: Sendable, Hashable {
     init(copying trace: UnsafePointer<du_trace>) {
         let t = trace.pointee
         if let ips = t.ips, t.nr > 0 {
-            frames = Array(UnsafeBufferPointer(start: ips, count: Int(t.nr))).map { UInt($0) }
+            frames = Array(UnsafeBufferPointer(start: ips, count: Int(t.nr)))
         } else {
             frames = []
         }
