@@ -7,7 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/ensure-deps.sh
-# The C example test links the C library product on its own; swift test does
-# not build products, so build it first (same flags, same build folder).
-swift build --product CDeferredUnwind "$@"
 swift test --no-parallel "$@"
