@@ -46,7 +46,13 @@ let package = Package(
         .target(
             name: "CUnwindStress",
             dependencies: ["CDeferredUnwind", "CDeferredUnwindVariants"],
-            path: "Stress/CUnwindStress"
+            path: "Stress/CUnwindStress",
+            cSettings: [
+                .define("_GNU_SOURCE"),
+                .unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration",
+                              "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls"]),
+            ],
+            linkerSettings: [.linkedLibrary("rt")]
         ),
         .executableTarget(
             name: "unwind-stress",

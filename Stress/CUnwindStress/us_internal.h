@@ -1,0 +1,223 @@
+/*
+ * us_internal.h - shared state of the stress harness.
+ *
+ * Threads:
+ *  - workers (slots 0..threads-1): attached threads looping over entry
+ *    contexts; they log every request (their own and their handlers') into a
+ *    per-slot ring and check each context at the safe point that ends it.
+ *    A worker may exit (detach or plain thread exit) with requests pending;
+ *    the main thread joins it, checks its last context and starts a new
+ *    thread in the slot.
+ *  - injectors: pthread_kill() random live workers (liveness protocol below).
+ *  - per-worker POSIX timers (SIGEV_THREAD_ID): high-rate ticks.
+ *  - migrator: sched_setaffinity() on live workers.
+ *  - registrar: registers and cancels tracers; frees a cancelled tracer only
+ *    when no handler/callback/request of any worker can still hold it.
+ *  - watchdog: invariant 8.
+ *  - main: status line, thread churn (join + respawn), slices.
+ *
+ * Signal-path rules (us_signal.c): no locks, no malloc, no stdio, errno
+ * saved and restored, initial-exec TLS only, lock-free atomics only.
+ */
+#ifndef US_INTERNAL_H
+#define US_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "deferred_unwind.h"
+#include "deferred_unwind_debug.h"
+#include "deferred_unwind_variants.h"
+#include "include/unwind_stress.h"
+
+#define US_IE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define US_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(US_TSAN)
+#define US_TSAN 1
+#endif
+
+/* ---- the library under test: a function table chosen at startup -------- */
+struct us_api {
+    const char *name; /* "du" or "duv:<variant>" */
+    int (*attach)(void);
+    int (*detach)(void);
+    int (*reg)(du_callback, void *, const char *, du_tracer **);
+    int (*cancel)(du_tracer *);
+    int (*destroy)(du_tracer *);
+    int (*bit)(const du_tracer *);
+    int (*request)(du_tracer *, uint64_t *);
+    int (*safe_point)(void);
+    uint64_t (*current_cookie)(void);
+    void (*seed)(uint32_t);
+};
+extern const struct us_api us_api_du, us_api_duv;
+/* Written by the main thread before any other thread exists; read-only after. */
+extern const struct us_api *us_api;
+
+/* ---- scenario knobs -------------------------------------------------------- */
+enum { REG_STATIC, REG_CHURN, REG_FULL, REG_REUSE };
+struct us_scenario {
+    const char *name;
+    const char *desc;
+    uint32_t timer_us;     /* per-worker POSIX timer period; 0: none */
+    uint32_t inject_us;    /* injector pause (random 0..2x); 0: no injectors */
+    uint32_t migrate_us;   /* migrator pause; 0: no migrator */
+    int reg_mode;          /* REG_* */
+    uint32_t reg_us;       /* registrar pause */
+    int tracers;           /* live tracers the registrar aims for */
+    int cb_sleep_pct, cb_yield_pct, cb_rereq_pct, cb_deadlk_pct;
+    uint32_t cb_sleep_us;
+    int thread_reqs;       /* thread-context requests per context: 0..n */
+    int ctx_sleep_pct;     /* percent of contexts that sleep before the safe point */
+    uint32_t ctx_sleep_us;
+    uint32_t ctx_spin;     /* spin iterations before the safe point, 0..n */
+    int churn;             /* mean contexts before a worker exits; 0: never */
+    int seed_wrap;         /* start cookie counters near the wrap */
+    int handler_reqs;      /* requests per handler: 1..n */
+    int hot_tracers;       /* handlers pick among this many tracers; 0: all */
+    int throughput;        /* scenario 16 */
+};
+extern const struct us_scenario us_scenarios[];
+extern const int us_nscenarios;
+/* The scenario running now (the main thread switches between slices, when
+ * no other harness thread runs). */
+extern const struct us_scenario *us_cur;
+
+/* ---- tracer records ---------------------------------------------------------
+ * A record describes one registered tracer instance.  arg of the callback is
+ * the instance id (never a pointer), so a callback can tell whether its
+ * instance is still the record's. */
+#define US_POOL 4096
+#define US_CSEQ 262144 /* cancel-sequence table, indexed by id mod this */
+enum { ST_FREE, ST_LIVE, ST_CANCELLING, ST_CANCELLED };
+struct us_rec {
+    _Atomic uint64_t id;     /* instance id (0: none) */
+    _Atomic int state;       /* ST_* ; ST_CANCELLED = poisoned */
+    _Atomic(du_tracer *) t;
+    int bit;
+    int sleep, yield, rereq, deadlk; /* callback behaviours */
+    /* registrar-only bookkeeping for deferred free */
+    uint64_t limbo_enter[64]; /* per-slot handler entry counts at removal */
+};
+extern struct us_rec us_pool[US_POOL];
+extern _Atomic uint64_t us_cancel_seq[US_CSEQ]; /* id -> global cancel seq when its cancel began */
+extern _Atomic uint64_t us_cancel_clock;        /* global cancel sequence */
+/* active[bit] = record index + 1, or 0. */
+extern _Atomic int us_active[64];
+
+/* ---- per-worker logs -------------------------------------------------------- */
+enum { PH_RUN = 1, PH_SP, PH_EXIT };
+enum { RF_HANDLER = 1, RF_CB = 2, RF_SAW_CANCELLED = 4, RF_THREAD = 8 };
+struct us_req {
+    uint64_t ctx;
+    uint64_t cookie;
+    uint64_t id;
+    int32_t status;
+    uint8_t phase;
+    uint8_t depth;
+    uint8_t flags;
+    uint8_t sig;
+};
+#define US_RING 16384u
+#define US_RING_MARGIN 64u
+struct us_cb {
+    uint64_t id;
+    uint64_t cookie;
+    uint32_t tflags; /* trace flags */
+    uint16_t phase;
+    uint16_t bad;    /* US_BAD_* found in the callback */
+    uint32_t nr;
+};
+enum { US_BAD_TRACE = 1, US_BAD_POISON = 2 };
+#define US_CBMAX 4096
+#define US_MAXDEPTH 24
+
+struct us_worker {
+    /* identity and liveness */
+    int slot;
+    _Atomic uint64_t gen;
+    pthread_t thread;      /* written by the worker itself (injectors read it) */
+    pthread_t pt;          /* main's copy from pthread_create (join) */
+    pid_t tid;
+    _Atomic int alive;     /* injectors/migrator may target the thread */
+    _Atomic int inflight;  /* injectors/migrator between their alive check and the call */
+    _Atomic int finished;  /* thread function and destructors done, ready to join */
+    int running;           /* main: a pthread exists for this slot (to join) */
+    timer_t timer[2];
+    int has_timer;
+    int exit_mode;
+
+    /* the worker's context, read by its handlers (same thread) */
+    _Atomic uint64_t ctx;
+    _Atomic int phase;
+    _Atomic int hdepth;
+    uint64_t hrng[4];       /* one RNG per nesting level: 0 thread, 1..3 handlers */
+    uintptr_t expect[US_MAXDEPTH + 2];
+    int depth;
+    int leaf_kind;
+
+    /* request ring: producers are the thread and its handlers; consumer the thread */
+    _Atomic uint32_t tail;
+    _Atomic uint32_t head;
+    struct us_req ring[US_RING];
+    struct us_req carry[US_RING];
+    uint32_t ncarry;
+    struct us_req batch[2 * US_RING]; /* the checker's scratch */
+    struct us_cb cbs[US_CBMAX];
+    uint64_t itab[2048 * 5]; /* checker scratch (struct us_inst[2048]) */
+    uint32_t iused[2048];
+    uint32_t ncb;
+    int cb_overflow;
+    int in_cb;
+
+    /* reference counting for deferred tracer free (monotonic across generations) */
+    _Atomic uint64_t h_enter, h_exit;
+
+    /* watchdog */
+    _Atomic int op;
+    _Atomic uint64_t op_start;
+    _Atomic uint64_t ctx_count_gen; /* contexts of this generation */
+
+    /* counters (monotonic; summed by the status thread) */
+    _Atomic uint64_t n_req, n_acc, n_sig, n_nested, n_ctx, n_cb, n_skip, n_exits,
+        n_nomem, n_exiting_cb, n_deadlk;
+} __attribute__((aligned(64)));
+
+extern struct us_worker *us_workers;
+extern int us_nworkers;
+extern US_IE_TLS struct us_worker *us_self;
+
+enum { OP_NONE, OP_SAFEPOINT, OP_DETACH, OP_CANCEL, OP_REGISTER, OP_EXIT, OP_DESTROY };
+
+/* ---- signal side (us_signal.c) ---------------------------------------------- */
+extern int us_sig_a, us_sig_b;
+int us_install_handlers(void);
+/* Request for a tracer picked by rng, log it.  Thread context or handler. */
+void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags);
+/* Log one request made by the caller: usable in any context. */
+void us_log_request(struct us_worker *w, uint64_t id, uint64_t cookie, int status, uint8_t flags,
+                    int depth);
+uint64_t us_rng_next(uint64_t *s);
+
+/* ---- helpers ------------------------------------------------------------------ */
+uint64_t us_now_ns(void);
+/* Report a violation (thread context only): prints, writes JSON, exits 1. */
+__attribute__((noreturn, format(printf, 2, 3))) void us_violation(int invariant,
+                                                                 const char *fmt, ...);
+extern _Atomic int us_stop;        /* slice must stop */
+extern _Atomic int us_violations;
+extern _Atomic uint64_t us_total_cancels, us_total_registers, us_total_ebusy, us_total_spawns;
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * us_signal.c - everything the harness runs inside a signal handler.
+ *
+ * Async-signal-safety rules for this file (checked by review and by TSan's
+ * signal-unsafe-call / errno reports, which are never suppressed):
+ *  - no malloc, no locks, no stdio; only the library's du_request/duv_request
+ *    (async-signal-safe by contract), lock-free atomics and plain stores into
+ *    preallocated per-worker memory;
+ *  - errno saved on entry and restored on exit;
+ *  - the only TLS touched is us_self, initial-exec (a %fs-relative load,
+ *    never a lazy TLS allocation);
+ *  - the two stress signals do not block each other (sa_mask empty), so a
+ *    handler of one can interrupt a handler of the other: nesting depth 2 on
+ *    top of thread context.  Without SA_NODEFER a signal is blocked while its
+ *    own handler runs, which bounds the depth (and the per-depth RNGs) at 2.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "us_internal.h"
+
+/* ---- function tables ----------------------------------------------------- */
+const struct us_api us_api_du = {
+    .name = "du",
+    .attach = du_thread_attach,
+    .detach = du_thread_detach,
+    .reg = du_tracer_register,
+    .cancel = du_tracer_cancel,
+    .destroy = du_tracer_destroy,
+    .bit = du_tracer_bit,
+    .request = du_request,
+    .safe_point = du_safe_point,
+    .current_cookie = du_current_cookie,
+    .seed = du_cookie_seed_counters,
+};
+
+const struct us_api us_api_duv = {
+    .name = "duv",
+    .attach = duv_thread_attach,
+    .detach = duv_thread_detach,
+    .reg = duv_tracer_register,
+    .cancel = duv_tracer_cancel,
+    .destroy = duv_tracer_destroy,
+    .bit = duv_tracer_bit,
+    .request = duv_request,
+    .safe_point = duv_safe_point,
+    .current_cookie = duv_current_cookie,
+    .seed = duv_cookie_seed_counters,
+};
+
+const struct us_api *us_api = &us_api_du;
+
+US_IE_TLS struct us_worker *us_self;
+int us_sig_a, us_sig_b;
+
+/* xorshift64*: a few instructions, no state but the word. */
+uint64_t us_rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Append one record.  Producers: the thread and handlers nested on it; the
+ * fetch-add reserves the slot atomically against a nested handler, and a
+ * record is complete before the thread (the only consumer) runs again. */
+void us_log_request(struct us_worker *w, uint64_t id, uint64_t cookie, int status, uint8_t flags,
+                    int depth)
+{
+    uint32_t idx = atomic_fetch_add_explicit(&w->tail, 1, memory_order_relaxed);
+    struct us_req *e = &w->ring[idx % US_RING];
+    e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
+    e->phase = (uint8_t)atomic_load_explicit(&w->phase, memory_order_relaxed);
+    e->cookie = cookie;
+    e->id = id;
+    e->status = status;
+    e->flags = flags;
+    e->depth = (uint8_t)depth;
+    e->sig = 0;
+    atomic_signal_fence(memory_order_release);
+}
+
+/* Request for n tracers picked at random among the active ones, and log
+ * each result.  Any context: thread, callback, handler at any depth. */
+void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
+{
+    const struct us_scenario *sc = us_cur;
+    int span = sc->hot_tracers ? sc->hot_tracers : sc->tracers + 2;
+    if (span > 61)
+        span = 61;
+    if (depth > 3)
+        depth = 3;
+    for (int i = 0; i < n; i++) {
+        uint32_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
+        uint32_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
+        if (tail - head >= US_RING - US_RING_MARGIN) {
+            /* Never request what we could not log. */
+            atomic_fetch_add_explicit(&w->n_skip, 1, memory_order_relaxed);
+            return;
+        }
+        uint64_t r = us_rng_next(&w->hrng[depth]);
+        int bit = 3 + (int)(r % (uint64_t)span);
+        /* Dekker with the registrar's removal: enter (seq_cst RMW) before
+         * reading the table; the registrar stores to the table and then
+         * reads our counters. */
+        atomic_fetch_add_explicit(&w->h_enter, 1, memory_order_seq_cst);
+        int ri = atomic_load_explicit(&us_active[bit], memory_order_seq_cst);
+        if (ri) {
+            struct us_rec *rec = &us_pool[ri - 1];
+            uint64_t id = atomic_load_explicit(&rec->id, memory_order_acquire);
+            du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
+            int st = atomic_load_explicit(&rec->state, memory_order_acquire);
+            uint8_t f = flags | (st == ST_CANCELLED ? RF_SAW_CANCELLED : 0);
+            int reps = (r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
+            for (int k = 0; k < reps && t; k++) {
+                uint64_t cookie = 0xdeadbeefULL;
+                int ret = us_api->request(t, &cookie);
+                atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
+                if (ret >= 0)
+                    atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
+                us_log_request(w, id, cookie, ret, f, depth);
+            }
+        }
+        /* Release: our uses of rec/t happen before the registrar's free. */
+        atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);
+    }
+}
+
+static void us_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    (void)uc;
+    int saved_errno = errno;
+    struct us_worker *w = us_self;
+    if (w) {
+        int d = atomic_fetch_add_explicit(&w->hdepth, 1, memory_order_relaxed) + 1;
+        atomic_fetch_add_explicit(&w->n_sig, 1, memory_order_relaxed);
+        if (d > 1)
+            atomic_fetch_add_explicit(&w->n_nested, 1, memory_order_relaxed);
+        const struct us_scenario *sc = us_cur;
+        int idx = d > 3 ? 3 : d;
+        int n = 1 + (int)(us_rng_next(&w->hrng[idx]) % (uint64_t)(sc->handler_reqs ? sc->handler_reqs : 1));
+        uint64_t r = us_rng_next(&w->hrng[idx]);
+        if ((r >> 50) % 4 == 0) {
+            /* A longer handler now and then: room for the other signal to
+             * nest on top of this one (nesting depth 2). */
+            for (volatile uint32_t k = 0, m = (uint32_t)(r % 3000); k < m; k++)
+                ;
+        }
+        us_request_some(w, n, d, RF_HANDLER);
+        (void)sig;
+        atomic_fetch_sub_explicit(&w->hdepth, 1, memory_order_relaxed);
+    }
+    errno = saved_errno;
+}
+
+int us_install_handlers(void)
+{
+    us_sig_a = SIGRTMIN + 4;
+    us_sig_b = SIGRTMIN + 5;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = us_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    /* Empty mask: each stress signal may interrupt the other's handler. */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(us_sig_a, &sa, NULL) != 0)
+        return -errno;
+    if (sigaction(us_sig_b, &sa, NULL) != 0)
+        return -errno;
+    return 0;
+}
