@@ -505,11 +505,31 @@ static void us_end_context(struct us_worker *w, uint64_t k)
     atomic_signal_fence(memory_order_acquire);
     uint32_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
     uint32_t nb = 0, nc = 0;
+    /* The ended context's cookie: from its requests made before the safe
+     * point (carried-in ones included), else from this safe point's
+     * callbacks; 0 when nothing was delivered or requested. */
+    uint64_t ck = 0;
+    for (uint32_t i = 0; i < w->ncarry && !ck; i++)
+        if (w->carry[i].status >= 0)
+            ck = w->carry[i].cookie;
+    for (uint32_t i = h; i != T && !ck; i++) {
+        const struct us_req *e = &w->ring[i % US_RING];
+        if (e->ctx == k && e->phase == PH_RUN && e->status >= 0)
+            ck = e->cookie;
+    }
+    if (!ck && w->ncb)
+        ck = w->cbs[0].cookie;
     for (uint32_t i = 0; i < w->ncarry; i++)
         w->batch[nb++] = w->carry[i];
     for (uint32_t i = h; i != T; i++) {
         const struct us_req *e = &w->ring[i % US_RING];
-        int next = e->ctx != k || (e->phase == PH_SP && e->status >= 0 && cur != 0 && e->cookie == cur);
+        /* A request made inside the safe point belongs to the ended context
+         * if it got that context's cookie; one that got another cookie ran
+         * after the reset (the new context: `cur`) -- or is a bug the next
+         * check reports (a cookie nobody delivers). */
+        int next = e->ctx != k ||
+                   (e->phase == PH_SP && e->status >= 0 &&
+                    ((ck && e->cookie != ck && (cur == 0 || e->cookie == cur)) || !ck));
         if (next)
             w->carry[nc++] = *e;
         else

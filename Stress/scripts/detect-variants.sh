@@ -1,0 +1,31 @@
+#!/bin/sh
+# detect-variants.sh - run every historical variant with its default scenario
+# set for several seeds and print the table: variant, seed, seconds to
+# detection (wall clock of the whole process), invariant reported.
+# Fails (exit 1) if any variant survives its bound.
+#   usage: Stress/scripts/detect-variants.sh [binary] [seeds...]
+# The binary defaults to .build/release/unwind-stress (swift build -c release).
+set -u
+BIN=${1:-.build/release/unwind-stress}
+shift 2>/dev/null || true
+SEEDS=${*:-"1 2 3 4 5"}
+BOUND=${BOUND:-10}
+VARIANTS="cookie48 return-local naive-percpu pending-late nonatomic-claim plain-reset no-completed cancel-no-wait cancel-no-scrub exit-drops-pending"
+fail=0
+printf "%-20s %-6s %-8s %s\n" variant seed seconds invariant
+for v in $VARIANTS; do
+  for s in $SEEDS; do
+    out=$(mktemp)
+    t0=$(date +%s.%N)
+    timeout $((BOUND + 20)) "$BIN" --variant "$v" --seed "$s" --duration "$BOUND" >"$out" 2>&1
+    rc=$?
+    t1=$(date +%s.%N)
+    secs=$(echo "$t1 - $t0" | bc)
+    inv=$(grep -o 'VIOLATION of invariant [0-9] ([^)]*)' "$out" | head -1 | sed 's/VIOLATION of //')
+    ok=$(echo "$rc == 1 && $secs <= $BOUND" | bc)
+    [ "$ok" = 1 ] || { fail=1; inv="NOT DETECTED (exit $rc) $inv"; }
+    printf "%-20s %-6s %-8.2f %s\n" "$v" "$s" "$secs" "$inv"
+    rm -f "$out"
+  done
+done
+exit $fail
