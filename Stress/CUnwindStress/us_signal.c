@@ -173,3 +173,15 @@ int us_install_handlers(void)
         return -errno;
     return 0;
 }
+
+#ifdef US_TSAN
+/* Under ThreadSanitizer any report is a failure of the run: stop at the
+ * first one with exit status 1 (a violation).  signal-unsafe-call and errno
+ * reports stay on (they are real bugs on this path); suppressions, if any,
+ * come from TSAN_OPTIONS=suppressions=Stress/tsan.supp. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "halt_on_error=1:exitcode=1:report_signal_unsafe=1:second_deadlock_stack=1";
+}
+#endif
