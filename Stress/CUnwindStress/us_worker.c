@@ -529,7 +529,13 @@ static void us_end_context(struct us_worker *w, uint64_t k)
          * check reports (a cookie nobody delivers). */
         int next = e->ctx != k ||
                    (e->phase == PH_SP && e->status >= 0 &&
-                    ((ck && e->cookie != ck && (cur == 0 || e->cookie == cur)) || !ck));
+                    (ck ? (e->cookie != ck && (cur == 0 || e->cookie == cur))
+                        /* Nothing delivered and nothing asked before the
+                         * safe point: the request is the new context's only
+                         * if it holds the new context's cookie; else it was
+                         * the ended context's (its tracer cancelled, so no
+                         * callback). */
+                        : (cur != 0 && e->cookie == cur)));
         if (next)
             w->carry[nc++] = *e;
         else
