@@ -75,6 +75,10 @@ static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct 
     DU_STEP(DU_STEP_DISPATCH_PENDING_CLEARED);
     uint64_t todo = m & DU_TRACER_MASK &
                     ~atomic_load_explicit(&th->completed, memory_order_relaxed);
+#ifdef DU_VARIANTS
+    if (DUV_IS(NO_COMPLETED))
+        todo = m & DU_TRACER_MASK; /* before v14: every set bit, every round */
+#endif
     if (!todo)
         return 0;
     du_round_trace(th, caller, exiting, trace);

@@ -118,7 +118,7 @@ int du_tracer_cancel(du_tracer *tracer);
  * invalid after 0.  Context: thread; may block; never from a handler. */
 int du_tracer_destroy(du_tracer *tracer);
 
-/* The tracer's bit (2..63) while registered, -1 after cancel.
+/* The tracer's bit (3..63) while registered, -1 after cancel.
  * Context: async-signal-safe, lock-free. */
 int du_tracer_bit(const du_tracer *tracer);
 /* The name given at registration. Context: any. */
