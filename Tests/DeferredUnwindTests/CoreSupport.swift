@@ -28,37 +28,12 @@ final class CoreThreadJob: Sendable {
 
 /// `coreRunOnFreshThread` with a result.
 func coreOnFreshThread<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
-    let result = CoreLocked<T?>(nil)
+    let result = TestLocked<T?>(nil)
     coreRunOnFreshThread {
         let r = body()
         result.withLock { $0 = r }
     }
     return result.withLock { $0 }!
-}
-
-/// A value behind a pthread mutex. (Synchronization.Mutex waits with raw
-/// futex calls on Linux, which ThreadSanitizer does not see: it reports false
-/// races on the protected value. pthread mutexes are intercepted.)
-final class CoreLocked<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
-    }
 }
 
 /// One delivered callback.
@@ -71,9 +46,9 @@ struct CoreDelivery: Sendable, Equatable {
 
 /// Records callbacks of several tracers; `index` tells them apart. Thread-safe.
 final class CoreRecorder: Sendable {
-    let deliveries = CoreLocked<[CoreDelivery]>([])
+    let deliveries = TestLocked<[CoreDelivery]>([])
     /// Per tracer index: a closure run inside the callback (thread context).
-    let actions = CoreLocked<[Int: @Sendable () -> Void]>([:])
+    let actions = TestLocked<[Int: @Sendable () -> Void]>([:])
 
     func snapshot() -> [CoreDelivery] { deliveries.withLock { $0 } }
     func clear() { deliveries.withLock { $0.removeAll() } }

@@ -66,7 +66,7 @@ struct CoreTests {
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
         let u = try CoreTracer(recorder, index: 1)
-        let inner = CoreLocked<Int32>(0)
+        let inner = TestLocked<Int32>(0)
         recorder.actions.withLock { $0[0] = { inner.withLock { $0 = u.request().status } } }
         coreOnFreshThread {
             _ = du_thread_attach()
@@ -122,7 +122,7 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
-        let all = CoreLocked<[UInt64]>([])
+        let all = TestLocked<[UInt64]>([])
         var threads: [pthread_t] = []
         final class Job: @unchecked Sendable {
             let body: () -> Void
@@ -209,7 +209,7 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
-        let rc = CoreLocked<[Int32]>([])
+        let rc = TestLocked<[Int32]>([])
         recorder.actions.withLock {
             $0[0] = { rc.withLock { $0 = [t.cancel(), du_thread_detach(), du_safe_point()] } }
         }
@@ -227,8 +227,8 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
-        let inCallback = CoreLocked(false)
-        let finished = CoreLocked(false)
+        let inCallback = TestLocked(false)
+        let finished = TestLocked(false)
         recorder.actions.withLock {
             $0[0] = {
                 inCallback.withLock { $0 = true }
@@ -257,9 +257,9 @@ struct CoreTests {
         let old = try CoreTracer(recorder, index: 0)
         let other = try CoreTracer(recorder, index: 1)
         // A thread requests `old` and waits at its safe point while we cancel.
-        let requested = CoreLocked(false), proceed = CoreLocked(false)
-        let result = CoreLocked<[Int32]>([])
-        let newTracer = CoreLocked<CoreTracer?>(nil)
+        let requested = TestLocked(false), proceed = TestLocked(false)
+        let result = TestLocked<[Int32]>([])
+        let newTracer = TestLocked<CoreTracer?>(nil)
         final class Ctx: @unchecked Sendable {
             let body: () -> Void
             init(_ b: @escaping () -> Void) { body = b }
@@ -301,7 +301,7 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let tracers = try (0..<8).map { try CoreTracer(recorder, index: $0) }
-        let statuses = CoreLocked<[Int32]>([])
+        let statuses = TestLocked<[Int32]>([])
         // Each callback requests the next tracer and itself again.
         for i in 0..<8 {
             recorder.actions.withLock {
@@ -357,9 +357,9 @@ struct CoreTests {
             signal(SIGUSR1, SIG_IGN)
             signal(SIGUSR2, SIG_IGN)
         }
-        let target = CoreLocked<pthread_t?>(nil)
-        let done = CoreLocked(false), senderStopped = CoreLocked(false)
-        let threadQueued = CoreLocked(0)
+        let target = TestLocked<pthread_t?>(nil)
+        let done = TestLocked(false), senderStopped = TestLocked(false)
+        let threadQueued = TestLocked(0)
         let worker = coreStartThread {
             // Threads started from the test's pool thread inherit its blocked
             // signal mask (libdispatch blocks most): unblock ours.

@@ -26,7 +26,7 @@ enum SwiftAPIThread {
     /// A started thread; `join()` waits for it and returns its result.
     final class Handle<T: Sendable>: @unchecked Sendable {
         fileprivate var thread = pthread_t()
-        fileprivate let result = SwiftAPILocked<Result<T, any Error>?>(nil)
+        fileprivate let result = TestLocked<Result<T, any Error>?>(nil)
         private var joined = false
 
         /// Joins the thread (once) and returns the body's result or rethrows.
@@ -86,35 +86,9 @@ enum SwiftAPIThread {
     }
 }
 
-/// A value behind a pthread mutex.  Not Synchronization.Mutex: on Linux it
-/// is built on raw futexes, which ThreadSanitizer does not see, so every
-/// access through it would be reported as a race.
-final class SwiftAPILocked<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
-    }
-}
-
 /// Collects what callbacks saw.  Sendable; callbacks run on other threads.
 final class SwiftAPIRecorder<Element: Sendable>: Sendable {
-    private let storage = SwiftAPILocked<[Element]>([])
+    private let storage = TestLocked<[Element]>([])
     func append(_ e: Element) { storage.withLock { $0.append(e) } }
     var all: [Element] { storage.withLock { $0 } }
     var count: Int { storage.withLock { $0.count } }
@@ -166,8 +140,8 @@ extension Result where Failure == DeferredUnwindError {
 /// A settable reference shared with callbacks (e.g. the tracer a callback
 /// acts on, set after init).  Clear it to break the cycle.
 final class SwiftAPISlot<T: Sendable>: Sendable {
-    private let storage: SwiftAPILocked<T?>
-    init(_ value: T? = nil) { storage = SwiftAPILocked(value) }
+    private let storage: TestLocked<T?>
+    init(_ value: T? = nil) { storage = TestLocked(value) }
     var value: T? {
         get { storage.withLock { $0 } }
         set { storage.withLock { $0 = newValue } }
