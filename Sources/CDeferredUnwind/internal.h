@@ -74,8 +74,13 @@ _Static_assert((DU_TRACER_MASK & (DU_PENDING | DU_CLOSING | DU_EXITING)) == 0,
  *    so they need atomicity against a nested handler, not cross-CPU order.
  *  - closing_cookie: the cookie of the context being closed, valid while
  *    mask has CLOSING.  Owning thread only.
- *  - cache, in_dispatch, next/prev: owning thread only, except next/prev,
- *    which the thread-list mutex guards.
+ *  - claiming: how many du_request() calls are running on this thread
+ *    (thread context plus nested handlers).  Written only by the owning
+ *    thread and its handlers (load + store: a nested handler restores it);
+ *    read by cancel, which waits for it to be 0 after a membarrier (see
+ *    request.c and registry.c: this is the request side's grace period).
+ *  - cache, in_dispatch, unwound, next/prev: owning thread only, except
+ *    next/prev, which the thread-list mutex guards.
  */
 struct du_cache;
 
@@ -88,8 +93,9 @@ struct du_thread {
     struct du_cache *cache;
     struct du_thread *next;
     struct du_thread *prev;
-    uint32_t in_dispatch;
-    uint32_t unwound; /* the cache holds this context's trace */
+    _Atomic uint32_t claiming; /* du_request()s in progress on this thread (nesting depth) */
+    uint8_t in_dispatch;
+    uint8_t unwound; /* the cache holds this context's trace */
 } __attribute__((aligned(DU_CACHELINE)));
 
 _Static_assert(sizeof(struct du_thread) == DU_CACHELINE,
@@ -118,11 +124,14 @@ DU_HIDDEN void du_cookie_clear(struct du_thread *th);
 DU_HIDDEN void du_cookie_restore(struct du_thread *th, uint64_t cookie);
 
 /* ---- registry.c ---- */
+enum { DU_REGISTERED, DU_CANCELLING, DU_CANCELLED };
 struct du_tracer {
     /* Bit index (3..63) while registered; -1 once cancel began.  Read by
-     * requests inside an RCU read-side section; written under the registry
-     * mutex.  See registry.c for the ordering argument. */
+     * requests inside their claim span; written under the registry mutex.
+     * See registry.c and request.c for the ordering argument. */
     _Atomic int bit;
+    /* DU_REGISTERED -> DU_CANCELLING -> DU_CANCELLED, under the registry mutex. */
+    int cancel_state;
     du_callback callback;
     void *arg;
     char name[32];
@@ -130,7 +139,7 @@ struct du_tracer {
 /* Call every tracer whose bit is in `todo` and not completed. Thread context. */
 DU_HIDDEN int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace *trace,
                      uint64_t cookie);
-/* RCU read-side wrappers with the TSan annotations liburcu 0.13 lacks. */
+/* RCU read-side wrappers (dispatch) with the TSan annotations liburcu 0.13 lacks. */
 DU_HIDDEN void du_rcu_read_lock(void);
 DU_HIDDEN void du_rcu_read_unlock(void);
 
@@ -139,6 +148,13 @@ DU_HIDDEN int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
 
 /* ---- thread.c ---- */
 DU_HIDDEN void du_threads_scrub(uint64_t bit);
+/* Wait until every du_request() that may have read a tracer's bit before
+ * cancel marked it has returned (membarrier, then each thread's claiming). */
+DU_HIDDEN void du_threads_wait_requests(void);
+/* 1 when membarrier(PRIVATE_EXPEDITED) is registered for the process; 0 makes
+ * requests use a full fence instead.  Set once, before the first attach
+ * returns; read-only after. */
+extern DU_HIDDEN int du_have_membarrier;
 
 /* ---- unwind.c ---- */
 DU_HIDDEN void du_unwind(struct du_thread *th, uintptr_t caller, struct du_trace *out);

@@ -1,18 +1,21 @@
 /*
  * registry.c - tracers: one bit each, SRCU-style on liburcu (memb flavor).
  *
- * Readers are dispatch (callbacks run inside a read-side section, and may
- * sleep there) and the claiming step of du_request (a few instructions, in
- * signal handlers too).  Writers are register and cancel; cancel waits for
- * readers with synchronize_rcu().
+ * Two kinds of readers, two grace periods:
+ *  - dispatch: callbacks run inside a liburcu read-side section and may
+ *    sleep there; cancel waits for them with synchronize_rcu();
+ *  - du_request (signal handlers): a per-thread claim counter (request.c);
+ *    cancel waits for it with du_threads_wait_requests() (membarrier, then
+ *    each thread's counter).  Not liburcu: its 0.13 read lock reaches its
+ *    TLS through __tls_get_addr, which may allocate after a dlopen.
+ * Writers are register and cancel.
  *
- * Why memb: its read side is a per-thread counter store plus a compiler
- * barrier, allowed in signal handlers of a registered thread and nestable;
- * grace periods use membarrier(), so readers pay no fence.  mb costs a full
- * fence per read lock (~50 ns); bp registers lazily (mutex, mmap: not for a
- * signal path); qsbr needs every thread to announce quiescent states, which
- * a library that does not own its threads cannot promise; signal is
- * deprecated.  (Docs/Design.md, "Registry".)
+ * Why memb for dispatch: its read side is a per-thread counter store plus a
+ * compiler barrier, nestable; grace periods use membarrier(), so readers pay
+ * no fence.  mb costs a full fence per read lock (~50 ns); bp registers
+ * lazily (mutex, mmap); qsbr needs every thread to announce quiescent
+ * states, which a library that does not own its threads cannot promise;
+ * signal is deprecated.  (Docs/Design.md, "Registry".)
  *
  * Rules:
  *  - du_tracers[bit] is the registered tracer owning `bit`, or NULL.
@@ -59,6 +62,9 @@ static char du_tsan_gp_token;
 #endif
 
 static pthread_mutex_t du_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Broadcast when a cancel finishes, so a concurrent second cancel (or a
+ * destroy) returns only once the tracer is really quiet. */
+static pthread_cond_t du_cancel_done = PTHREAD_COND_INITIALIZER;
 static uint64_t du_used; /* guarded by du_registry_lock */
 static _Atomic(struct du_tracer *) du_tracers[64];
 
@@ -67,7 +73,7 @@ static _Atomic(struct du_tracer *) du_tracers[64];
 static pthread_mutex_t duv_callback_lock = PTHREAD_MUTEX_INITIALIZER;
 #endif
 
-/* Context: async-signal-safe on an attached (urcu-registered) thread. */
+/* Context: thread (dispatch) on an attached (urcu-registered) thread. */
 void du_rcu_read_lock(void) { urcu_memb_read_lock(); }
 
 void du_rcu_read_unlock(void)
@@ -99,8 +105,11 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
     }
     int bit = __builtin_ctzll(free_bits);
     du_used |= (uint64_t)1 << bit;
-    /* Relaxed: t is not yet visible to anyone; the release below publishes it. */
-    atomic_store_explicit(&t->bit, bit, memory_order_relaxed);
+    /* Release, partner: the acquire load in du_request.  It comes after the
+     * scrub that freed this bit (registry lock chain), so a request that
+     * sees this bit also sees its thread's mask and completed word without
+     * the previous owner's bit, however the caller passed it t. */
+    atomic_store_explicit(&t->bit, bit, memory_order_release);
     /* Release, partner: the acquire in du_registry_call.  A dispatcher that
      * sees t also sees t's fields, and (through the registry lock chain)
      * the scrub that freed this bit, so its later load of the pending word
@@ -111,7 +120,8 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
     return 0;
 }
 
-/* Context: thread; blocks for a grace period; never from a handler. */
+/* Context: thread; blocks for two grace periods (requests, callbacks);
+ * never from a handler.  A second cancel waits for the first to finish. */
 int du_tracer_cancel(du_tracer *t)
 {
     if (!t)
@@ -124,25 +134,36 @@ int du_tracer_cancel(du_tracer *t)
     struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     if (self && self->in_dispatch)
         return -EDEADLK;
+    /* From a signal handler that interrupted du_request() on this thread
+     * (a contract violation): the request wait would wait for ourselves. */
+    if (self && atomic_load_explicit(&self->claiming, memory_order_relaxed))
+        return -EDEADLK;
 
     pthread_mutex_lock(&du_registry_lock);
-    int bit = atomic_load_explicit(&t->bit, memory_order_relaxed); /* written under this lock only */
-    if (bit < 0) {
+    if (t->cancel_state != DU_REGISTERED) {
+        /* Cancelled before, or being cancelled by another thread: wait for
+         * that cancel to finish, so "returned" always means "quiet". */
+        while (t->cancel_state != DU_CANCELLED)
+            pthread_cond_wait(&du_cancel_done, &du_registry_lock);
         pthread_mutex_unlock(&du_registry_lock);
         return -EALREADY;
     }
-    /* Relaxed: requests that still read the old bit are covered by the
-     * grace period below (they claim inside a read-side section); the
-     * acquire in du_request's slow path pairs with the grace period's
-     * ordering, not with this store. */
+    t->cancel_state = DU_CANCELLING;
+    int bit = atomic_load_explicit(&t->bit, memory_order_relaxed); /* written under this lock only */
+    /* Relaxed: requests are ordered against it by the claim span
+     * (du_threads_wait_requests), not by this store's order. */
     atomic_store_explicit(&t->bit, -1, memory_order_relaxed);
     /* rcu_assign_pointer(NULL): no new dispatch finds t after the grace period. */
     atomic_store_explicit(&du_tracers[bit], NULL, memory_order_release);
     pthread_mutex_unlock(&du_registry_lock); /* the bit stays in du_used */
     DU_STEP(DU_STEP_CANCEL_MARKED);
 
-    /* Waits for every callback of t that is running (even sleeping) and
-     * for every request that read bit >= 0 to finish its fetch-or. */
+    /* Requests: every du_request() that may have read bit >= 0 has
+     * returned (so its fetch-or is done and it no longer reads t). */
+#ifdef DU_VARIANTS
+    if (!DUV_IS(CANCEL_NO_WAIT))
+#endif
+    du_threads_wait_requests();
 #ifdef DU_VARIANTS
     if (DUV_IS(MUTEX_DISPATCH)) {
         /* v13: a running callback holds the lock; taking it waits for it. */
@@ -151,6 +172,8 @@ int du_tracer_cancel(du_tracer *t)
     }
     if (!DUV_IS(CANCEL_NO_WAIT))
 #endif
+    /* Callbacks: every callback of t that was running (even sleeping) has
+     * returned, and no dispatch can find t any more. */
     urcu_memb_synchronize_rcu();
     DU_TSAN_GP_DONE();
     DU_STEP(DU_STEP_CANCEL_SYNCED);
@@ -163,6 +186,8 @@ int du_tracer_cancel(du_tracer *t)
 
     pthread_mutex_lock(&du_registry_lock);
     du_used &= ~((uint64_t)1 << bit);
+    t->cancel_state = DU_CANCELLED;
+    pthread_cond_broadcast(&du_cancel_done);
     pthread_mutex_unlock(&du_registry_lock);
     return 0;
 }

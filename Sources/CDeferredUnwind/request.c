@@ -8,11 +8,17 @@
  *    instructions of the code it interrupted; correctness is "every
  *    interleaving point leaves a consistent state", which the step points
  *    (deferred_unwind_debug.h) let the tests visit one by one.
+ *  - The whole request, repeat path included, runs between claim_enter and
+ *    claim_exit: a per-thread counter that cancel waits on (registry.c).
+ *    That is the request side's grace period: after cancel marked the
+ *    tracer and waited, no request can still be reading the tracer or be
+ *    about to set its bit, so the scrub is final and destroy may free.
+ *    We do not use liburcu's read lock here: in liburcu 0.13 it reaches its
+ *    thread-local state through __tls_get_addr (general-dynamic TLS), whose
+ *    slow path after a dlopen may allocate: not for a signal handler.
+ *    du_thread is reached through initial-exec TLS instead.
  *  - The common repeat case (bit already set in this context) is plain
- *    loads: tracer bit, pending word, cookie halves.  No RMW, no fence.
- *  - The first request of a tracer in a context claims PENDING and its bit
- *    with one fetch-or, inside an RCU read-side section, so that cancel's
- *    grace period orders it before cancel's scrub (registry.c).
+ *    loads plus the two counter stores.  No RMW, no fence instruction.
  *  - Nothing here allocates, locks, prints or leaves errno changed.
  */
 #include <errno.h>
@@ -20,6 +26,34 @@
 #ifdef DU_VARIANTS
 #include "../CDeferredUnwindVariants/variant_window.h"
 #endif
+
+/*
+ * Enter/leave a request.  Partner: du_threads_wait_requests() on a
+ * cancelling thread, which stores the tracer's bit = -1, runs membarrier()
+ * (a full barrier on every CPU running one of our threads) and then reads
+ * `claiming` with acquire.  Asymmetric Dekker: either cancel reads our
+ * increment (and waits for the decrement), or our later load of the bit is
+ * ordered after cancel's store by the membarrier and sees -1.  Without
+ * membarrier the reader pays the fence itself.  Load + store, not an RMW:
+ * a nested handler's enter/exit pair restores the value between them.
+ */
+static inline void du_claim_enter(struct du_thread *th)
+{
+    uint32_t n = atomic_load_explicit(&th->claiming, memory_order_relaxed);
+    atomic_store_explicit(&th->claiming, n + 1, memory_order_relaxed);
+    if (DU_LIKELY(du_have_membarrier))
+        atomic_signal_fence(memory_order_seq_cst); /* the membarrier is cancel's half */
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Release: every read of the tracer above is done before cancel can see 0
+ * and free it (partner: the acquire load in du_threads_wait_requests). */
+static inline void du_claim_exit(struct du_thread *th)
+{
+    uint32_t n = atomic_load_explicit(&th->claiming, memory_order_relaxed);
+    atomic_store_explicit(&th->claiming, n - 1, memory_order_release);
+}
 
 /* Cookie of this context when its bit is already set: both halves are in
  * place unless CLOSING (then closing_cookie holds it). */
@@ -36,26 +70,16 @@ static inline uint64_t du_context_cookie(struct du_thread *th, uint64_t m)
 
 /*
  * Slow path: the first request of this tracer in this context.  Out of line
- * so the repeat path stays a leaf with no stack frame.  The read-side section
- * is what cancel waits for: if this section saw bit >= 0, cancel's grace
- * period cannot end before our fetch-or is done, and cancel scrubs after it.
- * errno is saved here: cookie assignment calls sched_getcpu(), the only call
- * on any request path that may write errno.
+ * so the repeat path stays a leaf with no stack frame.  Runs inside the
+ * caller's claim span: if we read bit >= 0, cancel waits for our fetch-or
+ * before it scrubs.  errno is saved here: cookie assignment calls
+ * sched_getcpu(), the only call on any request path that may write errno.
  */
-static __attribute__((noinline)) int du_request_claim(struct du_thread *th, du_tracer *tracer,
+static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int bit,
                                                       uint64_t m, uint64_t *cookie)
 {
     int saved_errno = errno;
-    int ret;
-    uint64_t c = DU_COOKIE_NONE;
-
-    du_rcu_read_lock();
-    int bit = atomic_load_explicit(&tracer->bit, memory_order_acquire); /* partner: cancel's store of -1 */
-    if (DU_UNLIKELY(bit < 0)) {
-        du_rcu_read_unlock();
-        ret = -ECANCELED;
-        goto out;
-    }
+    uint64_t c;
     uint64_t b = (uint64_t)1 << bit;
     /* The cookie is assigned only now, when the claim cannot fail: a
      * context whose pending word is 0 never holds a cookie, which lets the
@@ -67,7 +91,7 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, du_t
     DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
     /* Relaxed: the partners are this thread's dispatch (program order, or a
      * handler boundary) and cancel's scrub, which is ordered after this by
-     * the grace period, not by this RMW. */
+     * the claim span (cancel waits for claim_exit), not by this RMW. */
 #ifdef DU_VARIANTS
     uint64_t old;
     if (DUV_IS(NONATOMIC_CLAIM)) {
@@ -82,7 +106,6 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, du_t
 #else
     uint64_t old = atomic_fetch_or_explicit(&th->mask, DU_PENDING | b, memory_order_relaxed);
 #endif
-    du_rcu_read_unlock();
     DU_STEP(DU_STEP_REQUEST_CLAIMED);
 
     /* A nested handler may have claimed the same bit between our load and
@@ -90,30 +113,38 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, du_t
      * cannot appear here: only detach sets it, in thread context.  CLOSING
      * can: the reset then sees PENDING, restores the cookie we returned and
      * dispatches again. */
-    ret = (old & b) ? 1 : 0;
-out:
-    *cookie = ret >= 0 ? c : DU_COOKIE_NONE;
+    *cookie = c;
     errno = saved_errno;
-    return ret;
+    return (old & b) ? 1 : 0;
 }
 
 /* Context: async-signal-safe, lock-free, allocation-free, errno preserved.
- * The repeat path (bit already set) is loads only and calls nothing. */
+ * The repeat path (bit already set) is loads and two stores, and calls nothing. */
 int du_request(du_tracer *tracer, uint64_t *cookie)
 {
+    int ret;
+
     if (DU_UNLIKELY(!tracer || !cookie)) {
         if (cookie)
             *cookie = DU_COOKIE_NONE;
         return -EINVAL;
     }
     struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
-    /* Relaxed bit load: a cancel racing with it may still make us answer 1
-     * for a callback it then suppresses, which the contract allows (cancel
-     * began first); the claim re-reads it inside the read-side section. */
-    int bit = atomic_load_explicit(&tracer->bit, memory_order_relaxed);
-    if (DU_UNLIKELY(!th || bit < 0)) {
+    if (DU_UNLIKELY(!th)) {
         *cookie = DU_COOKIE_NONE;
-        return !th ? -ESRCH : -ECANCELED;
+        return -ESRCH;
+    }
+    du_claim_enter(th);
+    /* Acquire, partner: the release store of the bit in register, which
+     * comes after the scrub that freed the bit (registry lock chain): so we
+     * never see a previous owner's stale bit or completed mark, however the
+     * caller got the tracer pointer.  Cancel's -1 is covered by the claim
+     * span, not by this load's order. */
+    int bit = atomic_load_explicit(&tracer->bit, memory_order_acquire);
+    if (DU_UNLIKELY(bit < 0)) {
+        *cookie = DU_COOKIE_NONE;
+        ret = -ECANCELED;
+        goto out;
     }
     uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
     /* Pairs with the reset's release signal fence before it sets CLOSING:
@@ -122,11 +153,14 @@ int du_request(du_tracer *tracer, uint64_t *cookie)
     DU_STEP(DU_STEP_REQUEST_BIT_READ);
     if (DU_UNLIKELY(m & DU_EXITING)) {
         *cookie = DU_COOKIE_NONE;
-        return -ESHUTDOWN;
-    }
-    if (m & ((uint64_t)1 << bit)) {
+        ret = -ESHUTDOWN;
+    } else if (m & ((uint64_t)1 << bit)) {
         *cookie = du_context_cookie(th, m);
-        return 1;
+        ret = 1;
+    } else {
+        ret = du_request_claim(th, bit, m, cookie);
     }
-    return du_request_claim(th, tracer, m, cookie);
+out:
+    du_claim_exit(th);
+    return ret;
 }

@@ -13,12 +13,17 @@
  *    teardown.  TLS is still valid while key destructors run.
  */
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <urcu/urcu-memb.h>
 #include "internal.h"
 
 DU_HIDDEN DU_IE_TLS _Atomic(struct du_thread *) du_self;
+DU_HIDDEN int du_have_membarrier;
 
 static pthread_mutex_t du_threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct du_thread *du_threads; /* guarded by du_threads_lock */
@@ -40,6 +45,12 @@ static void du_make_exit_key(void)
     /* No way to report failure from pthread_once; attach checks the key. */
     if (pthread_key_create(&du_exit_key, du_exit_destructor) != 0)
         du_exit_key = (pthread_key_t)-1;
+    /* The request side's grace period (du_threads_wait_requests) uses
+     * membarrier(PRIVATE_EXPEDITED); it must be registered once.  Without
+     * it requests pay a full fence instead.  Written before any thread is
+     * attached (pthread_once orders it before every attach returns). */
+    du_have_membarrier =
+        syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0;
 }
 
 /* Context: thread; may block (mutexes, liburcu registry). */
@@ -129,6 +140,29 @@ int du_thread_is_attached(void)
 uint32_t du_thread_footprint(void) { return (uint32_t)sizeof(struct du_thread); }
 uint32_t du_trace_cache_bytes(void) { return DU_CACHE_BYTES; }
 uint32_t du_trace_capacity(void) { return DU_CACHE_CAPACITY; }
+
+/* Cancel's request-side grace period.  Context: thread; blocks.
+ * Partner: du_claim_enter/exit (request.c).  The membarrier is a full
+ * barrier on every CPU running one of our threads, pairing with the
+ * compiler-only barrier after a request's counter increment; the acquire
+ * load pairs with the release decrement.  A thread whose counter reads 0
+ * has no request in progress that could have read the bit before it was
+ * marked; a request that starts later reads -1.  Nonzero: yield and look
+ * again; requests never block, so this ends once the thread runs.  Any one
+ * 0 suffices: the counter counts nesting, so 0 means none in progress. */
+void du_threads_wait_requests(void)
+{
+    if (du_have_membarrier)
+        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+    pthread_mutex_lock(&du_threads_lock);
+    for (struct du_thread *th = du_threads; th; th = th->next) {
+        while (atomic_load_explicit(&th->claiming, memory_order_acquire) != 0)
+            sched_yield();
+    }
+    pthread_mutex_unlock(&du_threads_lock);
+}
 
 /* Cancel's scrub: clear `bit` in every attached thread.  Context: thread;
  * takes du_threads_lock. */

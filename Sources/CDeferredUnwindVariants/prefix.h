@@ -32,6 +32,8 @@
 #define du_rcu_read_unlock duv_rcu_read_unlock
 #define du_dispatch duv_dispatch
 #define du_threads_scrub duv_threads_scrub
+#define du_threads_wait_requests duv_threads_wait_requests
+#define du_have_membarrier duv_have_membarrier
 #define du_unwind duv_unwind
 #define du_cache_free duv_cache_free
 #define du_unwind_warm_up duv_unwind_warm_up

@@ -251,6 +251,63 @@ struct CoreTests {
         pthread_join(tid, nil)
     }
 
+    @Test func secondCancelWaitsForTheFirstToFinish() throws {
+        let recorder = CoreRecorder()
+        defer { recorder.actions.withLock { $0.removeAll() } }
+        let t = try CoreTracer(recorder, index: 0)
+        let inCallback = TestLocked(false), finished = TestLocked(false)
+        recorder.actions.withLock {
+            $0[0] = {
+                inCallback.withLock { $0 = true }
+                usleep(300_000)
+                finished.withLock { $0 = true }
+            }
+        }
+        let worker = coreStartThread {
+            _ = du_thread_attach()
+            _ = t.request()
+            _ = du_safe_point()
+            _ = du_thread_detach()
+        }
+        while !inCallback.withLock({ $0 }) { usleep(1000) }
+        let first = coreStartThread { _ = t.cancel() }
+        usleep(50_000) // let the first cancel mark the tracer and start waiting
+        let second = t.cancel()
+        #expect(second == -EALREADY)
+        #expect(finished.withLock { $0 }, "the second cancel returned while a callback still ran")
+        pthread_join(first, nil)
+        pthread_join(worker, nil)
+    }
+
+    #if DEBUG
+    @Test func cancelWaitsForARequestInProgress() throws {
+        final class Gate: @unchecked Sendable {
+            let inRequest = TestLocked(false), requestDone = TestLocked(false)
+        }
+        let gate = Gate()
+        let recorder = CoreRecorder()
+        let t = try CoreTracer(recorder, index: 0)
+        let hook: du_step_hook = { step, arg in
+            guard step == DU_STEP_REQUEST_BIT_READ else { return }
+            let gate = Unmanaged<Gate>.fromOpaque(arg!).takeUnretainedValue()
+            gate.inRequest.withLock { $0 = true }
+            usleep(200_000) // a handler preempted inside du_request
+        }
+        let worker = coreStartThread {
+            _ = du_thread_attach()
+            du_debug_set_step_hook(hook, Unmanaged.passUnretained(gate).toOpaque())
+            _ = t.request()
+            gate.requestDone.withLock { $0 = true }
+            du_debug_set_step_hook(nil, nil)
+            _ = du_thread_detach()
+        }
+        while !gate.inRequest.withLock({ $0 }) { usleep(1000) }
+        #expect(t.cancel() == 0)
+        #expect(gate.requestDone.withLock { $0 }, "cancel returned while du_request still read the tracer")
+        pthread_join(worker, nil)
+    }
+    #endif
+
     @Test func bitReuseAfterCancelSeesNoStaleRequest() throws {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles

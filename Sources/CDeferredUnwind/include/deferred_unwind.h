@@ -59,8 +59,10 @@ struct du_trace {
 /* Tracer callback.  Runs on the requesting thread, inside du_safe_point(),
  * du_thread_detach() or the thread-exit destructor; never in a handler.  It
  * may allocate, sleep, call du_request() (served before the safe point
- * returns) and du_tracer_register(); du_tracer_cancel(), du_thread_detach()
- * and du_safe_point() return -EDEADLK there. */
+ * returns; -ESHUTDOWN in callbacks run by detach or thread exit) and
+ * du_tracer_register(); du_tracer_cancel(), du_thread_detach() and
+ * du_safe_point() return -EDEADLK there.  It must not exit the thread
+ * (pthread_exit, cancellation): the dispatch could not finish. */
 typedef void (*du_callback)(const struct du_trace *trace, uint64_t cookie, void *arg);
 
 typedef struct du_tracer du_tracer; /* opaque */
@@ -71,8 +73,10 @@ typedef struct du_tracer du_tracer; /* opaque */
 /* ---- Threads -------------------------------------------------------------- */
 
 /* Attach the calling thread: allocate its state (du_thread_footprint() bytes)
- * and register it with liburcu.  Returns 0, -EEXIST if already attached,
- * -ENOMEM.  Context: thread; may block (registry mutexes); not from a handler. */
+ * and register it with liburcu-memb (so the application must not register
+ * or unregister this thread with liburcu-memb itself).  Returns 0, -EEXIST
+ * if already attached, -ENOMEM, -EAGAIN (no pthread key could be created).
+ * Context: thread; may block (registry mutexes); not from a handler. */
 int du_thread_attach(void);
 
 /* Detach the calling thread: refuse new requests (-ESHUTDOWN), deliver every
@@ -105,16 +109,23 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
 
 /* Cancel a tracer.  When it returns 0: no callback of this tracer is running
  * or will start, on any thread (it waits for running ones, even sleeping
- * ones: an RCU grace period), and the tracer's bit is clear in every attached
+ * ones: an RCU grace period), no du_request() of it is still running (it
+ * waits for those too), and the tracer's bit is clear in every attached
  * thread, so a tracer that later gets the same bit never sees a stale
- * request.  Requests for it fail with -ECANCELED from the moment cancel
- * begins.  Returns 0, -EINVAL (null), -EALREADY (cancelled before), -EDEADLK
- * (called inside a callback or any RCU read-side section: waiting would hang).
- * Context: thread; blocks for a grace period; never from a handler. */
+ * request.  Requests that start after cancel began fail with -ECANCELED; a
+ * request racing with it may still answer 0 or 1, and its callback is then
+ * dropped (accepted requests are delivered unless the tracer's cancel began
+ * before the dispatch).  Returns 0; -EALREADY when cancelled before (after
+ * waiting for a cancel still in progress on another thread to finish);
+ * -EDEADLK inside a callback or any RCU read-side section, or from a handler
+ * that interrupted du_request() (waiting would hang); -EINVAL (null).
+ * Context: thread; blocks (two grace periods); never from a handler. */
 int du_tracer_cancel(du_tracer *tracer);
 
 /* Free a tracer, cancelling it first if needed.  Returns what cancel returned
- * (-EALREADY is success here); on -EDEADLK nothing is freed.  The pointer is
+ * (-EALREADY is success here); on -EDEADLK nothing is freed.  du_request()
+ * calls already running on any thread are waited for; none may start once
+ * destroy has begun (stop the signal source first), and the pointer is
  * invalid after 0.  Context: thread; may block; never from a handler. */
 int du_tracer_destroy(du_tracer *tracer);
 
