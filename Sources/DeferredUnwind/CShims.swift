@@ -53,7 +53,7 @@ enum CShim {
         return (ret, cookie)
     }
 
-    /// du_tracer_cancel.  Blocks for an RCU grace period.
+    /// du_tracer_cancel.  Blocks for the request and RCU grace periods.
     static func tracerCancel(_ tracer: OpaquePointer) throws(DeferredUnwindError) {
         _ = try check(du_tracer_cancel(tracer))
     }

@@ -111,7 +111,8 @@ public final class Tracer: Sendable {
     /// - Throws: ``DeferredUnwindError/alreadyCancelled`` the second time;
     ///   ``DeferredUnwindError/wouldDeadlock`` inside any tracer callback.
     ///
-    /// Context: thread, not a callback; blocks for an RCU grace period
+    /// Context: thread, not a callback; blocks for two grace periods (requests
+    /// in flight on any thread, then callbacks; an RCU grace period)
     /// (waits for running callbacks, even sleeping ones).
     public func cancel() throws(DeferredUnwindError) {
         try CShim.tracerCancel(handle.pointer)
