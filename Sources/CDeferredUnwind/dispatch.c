@@ -73,6 +73,9 @@ static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct 
 #endif
     uint64_t m = atomic_fetch_and_explicit(&th->mask, ~DU_PENDING, memory_order_relaxed);
     DU_STEP(DU_STEP_DISPATCH_PENDING_CLEARED);
+    /* Relaxed: completed's writers are this thread and cancel's scrub; a
+     * request that sees a reused bit already saw the scrub (acquire on the
+     * tracer's bit in du_request), and this load is after it. */
     uint64_t todo = m & DU_TRACER_MASK &
                     ~atomic_load_explicit(&th->completed, memory_order_relaxed);
 #ifdef DU_VARIANTS
@@ -92,6 +95,7 @@ static int du_reset(struct du_thread *th)
     if (DUV_IS(PLAIN_RESET))
         return duv_reset_plain(th);
 #endif
+    /* Relaxed: a snapshot; R1's CAS validates it against handlers and scrubs. */
     uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
     if (m & DU_PENDING)
         return 0;
@@ -143,6 +147,7 @@ int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting)
 
     th->in_dispatch = 1;
     for (;;) {
+        /* Relaxed: PENDING is set only by this thread's requests. */
         uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
         if (m & DU_PENDING) {
             called += du_round(th, caller, exiting, &trace);

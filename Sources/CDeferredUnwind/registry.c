@@ -207,6 +207,7 @@ int du_tracer_destroy(du_tracer *t)
 
 int du_tracer_bit(const du_tracer *t)
 {
+    /* Relaxed: a diagnostic snapshot; nothing is read through it. */
     return t ? atomic_load_explicit(&((du_tracer *)t)->bit, memory_order_relaxed) : -EINVAL;
 }
 

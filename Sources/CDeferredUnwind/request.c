@@ -129,6 +129,7 @@ int du_request(du_tracer *tracer, uint64_t *cookie)
             *cookie = DU_COOKIE_NONE;
         return -EINVAL;
     }
+    /* Relaxed: du_self is written only by this thread (thread.c fences it). */
     struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
     if (DU_UNLIKELY(!th)) {
         *cookie = DU_COOKIE_NONE;

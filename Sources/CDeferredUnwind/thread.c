@@ -102,6 +102,7 @@ static void du_teardown(struct du_thread *th)
     du_dispatch(th, 0, 1);
     DU_STEP(DU_STEP_DETACH_DRAINED);
 
+    /* Relaxed + signal fence: the only readers are this thread's handlers. */
     atomic_store_explicit(&du_self, NULL, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* no handler sees th past this */
     pthread_setspecific(du_exit_key, NULL);
@@ -134,7 +135,7 @@ int du_thread_detach(void)
 
 int du_thread_is_attached(void)
 {
-    return atomic_load_explicit(&du_self, memory_order_relaxed) != NULL;
+    return atomic_load_explicit(&du_self, memory_order_relaxed) != NULL; /* own thread's word */
 }
 
 uint32_t du_thread_footprint(void) { return (uint32_t)sizeof(struct du_thread); }
