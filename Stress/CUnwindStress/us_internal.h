@@ -211,13 +211,83 @@ void us_log_request(struct us_worker *w, uint64_t id, uint64_t cookie, int statu
                     int depth);
 uint64_t us_rng_next(uint64_t *s);
 
-/* ---- helpers ------------------------------------------------------------------ */
+/* ---- helpers (us_worker.c) ------------------------------------------------------ */
 uint64_t us_now_ns(void);
-/* Report a violation (thread context only): prints, writes JSON, exits 1. */
-__attribute__((noreturn, format(printf, 2, 3))) void us_violation(int invariant,
-                                                                 const char *fmt, ...);
+void us_pause_us(uint32_t us);
 extern _Atomic int us_stop;        /* slice must stop */
 extern _Atomic int us_violations;
 extern _Atomic uint64_t us_total_cancels, us_total_registers, us_total_ebusy, us_total_spawns;
+
+/* ---- workers, callback, checker (us_worker.c, us_callback.c, us_check.c) ------- */
+extern pthread_key_t us_exit_key;
+int us_make_exit_key(void);
+void *us_worker_main(void *arg);
+void us_check_exited(struct us_worker *w);
+void us_callback(const struct du_trace *trace, uint64_t cookie, void *arg);
+void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, int exiting,
+                      uint64_t S, uint64_t ctxid);
+void us_cookies_reset(void);
+uint64_t us_mix(uint64_t x);
+uint64_t us_cancel_of(uint64_t id);
+const char *us_status_name(int s);
+const char *us_phase_name(int p);
+
+/* ---- run state (written by the main thread between slices; us_run.c) ----------- */
+extern const struct us_config *us_cfg;
+extern uint64_t us_t0;
+extern int us_cur_index;           /* index of us_cur in us_scenarios */
+extern const char *us_phase_label; /* "" or the half of scenario 16 */
+extern _Atomic int us_reg_stop, us_aux_stop;
+extern uint64_t us_bound_ns;       /* watchdog bound (invariant 8) */
+extern int us_tsan_scale;          /* pauses x this under TSan */
+extern int us_load_scale;          /* signal periods x this: threads per CPU, x4 under TSan */
+extern int us_tty;
+
+/* ---- statistics and reports (us_report.c, us_json.c) ---------------------------- */
+struct us_totals {
+    uint64_t req, acc, sig, nested, ctx, cb, skip, exits, nomem, exiting_cb, deadlk;
+    uint64_t cancels, registers, ebusy, spawns;
+};
+struct us_sstat {
+    int slices;
+    double seconds;
+    struct us_totals t;
+};
+extern struct us_sstat us_sstats[US_MAX_SCENARIOS];
+extern double us_ratio, us_rcu_cbps, us_mutex_cbps;
+extern char us_ratio_note[128];
+extern char us_first_violation[2048];
+void us_sum(struct us_totals *t);
+void us_diff(struct us_totals *acc, const struct us_totals *a, const struct us_totals *b);
+double us_elapsed(void);
+void us_status(int force);
+void us_print_summary(void);
+void us_write_json(const char *result);
+/* Report a violation (thread context only): prints, writes JSON, exits 1. */
+__attribute__((noreturn, format(printf, 2, 3))) void us_violation(int invariant,
+                                                                 const char *fmt, ...);
+/* Environment error: prints, exits 2. */
+__attribute__((noreturn, format(printf, 1, 2))) void us_fatal(const char *fmt, ...);
+
+/* ---- registrar (us_registrar.c) --------------------------------------------------- */
+extern uint64_t us_reg_rng;
+void *us_registrar_main(void *arg);
+void us_fill(int target);
+/* Slice end, no worker left: cancel every registered tracer, free them all. */
+void us_registrar_drain(void);
+void us_registrar_dump(void);
+int us_registrar_op(uint64_t *start);
+
+/* ---- injectors, migrator, watchdog, slices ---------------------------------------- */
+struct us_worker *us_target_get(uint64_t r);
+void us_target_put(struct us_worker *w);
+void *us_injector_main(void *arg);
+void *us_migrator_main(void *arg);
+extern _Atomic int us_wd_stop;
+void *us_watchdog_main(void *arg);
+const char *us_op_name(int op);
+uint64_t us_slice_seed(int scen, int occurrence, int salt);
+void us_run_slice(int scen, int occurrence, double seconds, const struct us_api *api);
+int us_variant_default(const char *variant, int *out);
 
 #endif

@@ -4,6 +4,9 @@
  * Periods are for a native build; under TSan they are multiplied (see
  * us_run.c) because TSan delivers signals only at its own safe points.
  */
+#include <string.h>
+#include <stdio.h>
+
 #include "us_internal.h"
 
 #pragma clang diagnostic ignored "-Winitializer-overrides"
@@ -82,3 +85,66 @@ const struct us_scenario us_scenarios[] = {
 };
 const int us_nscenarios = (int)(sizeof(us_scenarios) / sizeof(us_scenarios[0]));
 const struct us_scenario *us_cur = &us_scenarios[0];
+
+/* ---- listing and variants ------------------------------------------------------- */
+int us_scenario_count(void) { return us_nscenarios; }
+const char *us_scenario_name(int i) { return i >= 0 && i < us_nscenarios ? us_scenarios[i].name : NULL; }
+const char *us_scenario_desc(int i) { return i >= 0 && i < us_nscenarios ? us_scenarios[i].desc : NULL; }
+int us_scenario_find(const char *name)
+{
+    for (int i = 0; i < us_nscenarios; i++) {
+        char num[8];
+        snprintf(num, sizeof num, "%d", i + 1);
+        if (strcmp(name, us_scenarios[i].name) == 0 || strcmp(name, num) == 0)
+            return i;
+    }
+    return -1;
+}
+
+const char *const *us_variant_names(void) { return duv_variant_names(); }
+
+static const struct {
+    const char *name, *desc, *scen[3];
+} us_vinfo[] = {
+    {"none", "the shipped design, through the duv_ library", {NULL}},
+    {"cookie48", "48-bit counter | CPU << 48, 0 = none: zero cookie on wrap (race 1)", {"wrap"}},
+    {"return-local", "first call of a context returns the unassigned local 0 (race 2)", {"first-cookie"}},
+    {"naive-percpu", "kernel get_cookie with a plain per-CPU counter and CPU write (races 3, 4)", {"signal-in-cookie", "migration"}},
+    {"pending-late", "PENDING cleared after the callbacks: requests during dispatch lost (race 5)", {"dispatch-requests"}},
+    {"nonatomic-claim", "test PENDING, then set it: work queued twice (race 6)", {"claim-race"}},
+    {"plain-reset", "reset clears word then cookie with plain stores (race 7)", {"reset-race"}},
+    {"no-completed", "no completed bits: a second round calls tracers again (race 8)", {"second-tracer"}},
+    {"cancel-no-wait", "cancel does not wait for the grace period (race 10)", {"cancel-callback"}},
+    {"cancel-no-scrub", "cancel does not clear the bit in attached threads (race 11)", {"bit-reuse"}},
+    {"exit-drops-pending", "detach/exit frees without delivering pending requests (race 13)", {"thread-exit"}},
+    {"mutex-dispatch", "v13: callbacks under one global mutex (correct, slow; race 16)", {"mutex-vs-rcu"}},
+};
+
+const char *us_variant_desc(const char *name)
+{
+    for (size_t i = 0; i < sizeof us_vinfo / sizeof us_vinfo[0]; i++)
+        if (strcmp(us_vinfo[i].name, name) == 0)
+            return us_vinfo[i].desc;
+    return "";
+}
+
+int us_variant_valid(const char *name)
+{
+    for (const char *const *p = duv_variant_names(); *p; p++)
+        if (strcmp(*p, name) == 0)
+            return 1;
+    return 0;
+}
+
+int us_variant_default(const char *variant, int *out)
+{
+    for (size_t i = 0; i < sizeof us_vinfo / sizeof us_vinfo[0]; i++) {
+        if (strcmp(us_vinfo[i].name, variant) != 0)
+            continue;
+        int n = 0;
+        for (int k = 0; k < 3 && us_vinfo[i].scen[k]; k++)
+            out[n++] = us_scenario_find(us_vinfo[i].scen[k]);
+        return n;
+    }
+    return 0;
+}

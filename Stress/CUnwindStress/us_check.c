@@ -1,0 +1,274 @@
+/*
+ * us_check.c - the per-context checker (invariants 1-5 and 9) and the
+ * cookie-uniqueness window (invariant 3).
+ *
+ * How a context is checked.  The worker logs (context id, phase, tracer
+ * instance, status, cookie) for every request made on its thread: in thread
+ * context (phase RUN), from its handlers (any phase), from callbacks (SP).
+ * Callbacks log (instance, cookie, trace verdict).  After du_safe_point()
+ * returns, the worker bumps its context id and reads du_current_cookie():
+ *  - RUN entries of the old id were made before the safe point: they belong
+ *    to the context it ended;
+ *  - SP entries (a handler or callback ran inside the safe point) belong to
+ *    the ended context, unless their cookie is the new context's cookie
+ *    (the handler ran after the reset): those carry over to the next check;
+ *  - the callbacks of this safe point are the ended context's deliveries.
+ * A thread's last context (detach or exit) is checked by the main thread
+ * after pthread_join, with every accepted request expected to be delivered
+ * by the exit drain with an empty DU_TRACE_EXITING trace.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "us_internal.h"
+
+/* ---- cookie uniqueness (invariant 3): a two-generation window ------------- */
+#define US_SET_BITS 20
+#define US_SET_SIZE (1u << US_SET_BITS)
+struct us_set {
+    uint64_t key[US_SET_SIZE];
+    uint64_t owner[US_SET_SIZE];
+    uint32_t n;
+};
+static struct us_set us_sets[2];
+static int us_set_cur;
+static pthread_mutex_t us_set_lock = PTHREAD_MUTEX_INITIALIZER;
+
+uint64_t us_mix(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+static uint64_t us_set_lookup(struct us_set *s, uint64_t key, uint32_t *slot)
+{
+    uint32_t i = (uint32_t)us_mix(key) & (US_SET_SIZE - 1);
+    for (;;) {
+        if (s->key[i] == key) {
+            *slot = i;
+            return s->owner[i];
+        }
+        if (s->key[i] == 0) {
+            *slot = i;
+            return 0;
+        }
+        i = (i + 1) & (US_SET_SIZE - 1);
+    }
+}
+
+void us_cookies_reset(void)
+{
+    pthread_mutex_lock(&us_set_lock);
+    memset(&us_sets, 0, sizeof(us_sets));
+    us_set_cur = 0;
+    pthread_mutex_unlock(&us_set_lock);
+}
+
+/* Returns the previous owner of `cookie`, or 0 after inserting it. */
+static uint64_t us_cookie_insert(uint64_t cookie, uint64_t owner)
+{
+    uint32_t slot;
+    pthread_mutex_lock(&us_set_lock);
+    uint64_t prev = us_set_lookup(&us_sets[us_set_cur ^ 1], cookie, &slot);
+    if (!prev) {
+        struct us_set *s = &us_sets[us_set_cur];
+        prev = us_set_lookup(s, cookie, &slot);
+        if (!prev) {
+            s->key[slot] = cookie;
+            s->owner[slot] = owner;
+            if (++s->n >= US_SET_SIZE / 2) {
+                us_set_cur ^= 1;
+                memset(&us_sets[us_set_cur], 0, sizeof(struct us_set));
+            }
+        }
+    }
+    pthread_mutex_unlock(&us_set_lock);
+    return prev;
+}
+
+
+/* ---- names ---------------------------------------------------------------------- */
+const char *us_status_name(int s)
+{
+    switch (s) {
+    case 0: return "0 (queued)";
+    case 1: return "1 (already queued/delivered)";
+    case -EINVAL: return "-EINVAL";
+    case -ECANCELED: return "-ECANCELED";
+    case -ESRCH: return "-ESRCH";
+    case -ESHUTDOWN: return "-ESHUTDOWN";
+    case -EDEADLK: return "-EDEADLK";
+    case -EBUSY: return "-EBUSY";
+    default: {
+        static _Thread_local char buf[32];
+        snprintf(buf, sizeof(buf), "%d", s);
+        return buf;
+    }
+    }
+}
+
+const char *us_phase_name(int p)
+{
+    return p == PH_RUN ? "thread-context" : p == PH_SP ? "inside-safe-point" : p == PH_EXIT ? "exit/detach" : "?";
+}
+
+uint64_t us_cancel_of(uint64_t id)
+{
+    return atomic_load_explicit(&us_cancel_seq[id % US_CSEQ], memory_order_seq_cst);
+}
+
+/* ---- the per-context check ------------------------------------------------- */
+struct us_inst {
+    uint64_t id;
+    int n0, n1, ncb, nrej;
+    uint64_t cb_cookie;
+};
+#define US_INST 2048
+_Static_assert(sizeof(struct us_inst) * US_INST <= sizeof(((struct us_worker *)0)->itab), "checker scratch");
+
+static struct us_inst *us_inst_get(struct us_inst *tab, uint32_t *used, uint32_t *nused, uint64_t id)
+{
+    uint32_t h = (uint32_t)(us_mix(id) & (US_INST - 1));
+    for (uint32_t i = 0; i < US_INST; i++) {
+        uint32_t k = (h + i) & (US_INST - 1);
+        if (tab[k].id == id)
+            return &tab[k];
+        if (tab[k].id == 0) {
+            tab[k] = (struct us_inst){.id = id};
+            used[(*nused)++] = k;
+            return &tab[k];
+        }
+    }
+    return NULL;
+}
+
+/* Checker scratch: per thread, but heap-allocated on first use (static TLS
+ * would eat the thread stacks). */
+static _Thread_local struct us_inst *us_itab;
+static _Thread_local uint32_t *us_iused;
+static struct us_inst us_itab_main[US_INST]; /* the main thread's (us_check_exited) */
+static uint32_t us_iused_main[US_INST];
+
+/* Check one ended context: requests E[0..n), callbacks w->cbs[0..w->ncb).
+ * S: the global cancel clock read after the context's delivery ended. */
+void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, int exiting,
+                      uint64_t S, uint64_t ctxid)
+{
+    uint32_t nused = 0;
+    uint64_t C = 0;
+    if (!us_itab) {
+        /* The worker's own scratch, or the main thread's when it checks
+         * the last context of a joined worker. */
+        us_itab = us_self ? (struct us_inst *)w->itab : us_itab_main;
+        us_iused = us_self ? w->iused : us_iused_main;
+    }
+    const struct us_req *first = NULL;
+    const char *where = exiting ? "last context (exit/detach)" : "context";
+
+    for (uint32_t i = 0; i < n; i++) {
+        const struct us_req *e = &E[i];
+        int s = e->status;
+        int ok = s == 0 || s == 1 || s == -ECANCELED ||
+                 (e->phase == PH_EXIT && (s == -ESHUTDOWN || s == -ESRCH));
+        if (!ok)
+            us_violation(9, "expected status 0, 1 or -ECANCELED from a request on an attached thread "
+                            "(-ESHUTDOWN/-ESRCH only while exiting); seen %s (tracer #%llu, %s, worker %d, "
+                            "ctx %#llx)",
+                         us_status_name(s), (unsigned long long)e->id, us_phase_name(e->phase), w->slot,
+                         (unsigned long long)ctxid);
+        if (s == -ECANCELED && us_cancel_of(e->id) == 0)
+            us_violation(9, "expected -ECANCELED only after the tracer's cancel began; seen it for tracer "
+                            "#%llu whose cancel never began (worker %d)",
+                         (unsigned long long)e->id, w->slot);
+        if (s < 0)
+            continue;
+        if (e->flags & RF_SAW_CANCELLED)
+            us_violation(6, "expected -ECANCELED for a request made after cancel returned; seen %s with "
+                            "cookie %#llx (tracer #%llu, worker %d)",
+                         us_status_name(s), (unsigned long long)e->cookie, (unsigned long long)e->id,
+                         w->slot);
+        if (e->cookie == 0)
+            us_violation(1, "expected a nonzero cookie from a successful request; seen 0 with status %s "
+                            "(tracer #%llu, %s, depth %d, worker %d)",
+                         us_status_name(s), (unsigned long long)e->id, us_phase_name(e->phase), e->depth,
+                         w->slot);
+        if (!first) {
+            first = e;
+            C = e->cookie;
+        } else if (e->cookie != C) {
+            us_violation(2, "expected every request of one %s to get the same cookie; seen %#llx (tracer #%llu, "
+                            "%s, depth %d) and %#llx (tracer #%llu, %s, depth %d) on worker %d",
+                         where, (unsigned long long)C, (unsigned long long)first->id,
+                         us_phase_name(first->phase), first->depth, (unsigned long long)e->cookie,
+                         (unsigned long long)e->id, us_phase_name(e->phase), e->depth, w->slot);
+        }
+        struct us_inst *in = us_inst_get(us_itab, us_iused, &nused, e->id);
+        if (!in)
+            break;
+        if (s == 0)
+            in->n0++;
+        else
+            in->n1++;
+    }
+    for (uint32_t i = 0; i < w->ncb; i++) {
+        const struct us_cb *c = &w->cbs[i];
+        if (C && c->cookie != C)
+            us_violation(2, "expected the callback to receive the context's cookie %#llx; seen %#llx "
+                            "(tracer #%llu, worker %d)",
+                         (unsigned long long)C, (unsigned long long)c->cookie, (unsigned long long)c->id,
+                         w->slot);
+        struct us_inst *in = us_inst_get(us_itab, us_iused, &nused, c->id);
+        if (!in)
+            break;
+        in->ncb++;
+        in->cb_cookie = c->cookie;
+    }
+    for (uint32_t k = 0; k < nused; k++) {
+        struct us_inst *in = &us_itab[us_iused[k]];
+        uint64_t cs = us_cancel_of(in->id);
+        int cancelled = cs != 0 && cs <= S;
+        if (in->ncb > 1)
+            us_violation(4, "expected exactly one callback per (context, tracer); seen %d callbacks of tracer "
+                            "#%llu with cookie %#llx in one %s (worker %d)",
+                         in->ncb, (unsigned long long)in->id, (unsigned long long)in->cb_cookie, where,
+                         w->slot);
+        if (in->n0 + in->n1 == 0 && in->ncb > 0)
+            us_violation(5, "expected a callback only for a tracer that requested in the context; seen a "
+                            "callback of tracer #%llu (cookie %#llx) with no request for it in that %s "
+                            "(worker %d)",
+                         (unsigned long long)in->id, (unsigned long long)in->cb_cookie, where, w->slot);
+        if (in->n0 > 1)
+            us_violation(9, "expected one request to queue the work (status 0) per (context, tracer); seen "
+                            "%d requests of tracer #%llu return 0 with cookie %#llx (worker %d)",
+                         in->n0, (unsigned long long)in->id, (unsigned long long)C, w->slot);
+        if (in->n0 + in->n1 > 0 && in->ncb == 0 && !cancelled)
+            us_violation(4, "expected exactly one callback for an accepted request (status %s, cookie %#llx, "
+                            "tracer #%llu, not cancelled); seen none in the %s (worker %d, %d queued, %d "
+                            "repeat)",
+                         in->n0 ? "0" : "1", (unsigned long long)C, (unsigned long long)in->id, where, w->slot,
+                         in->n0, in->n1);
+        if (in->n0 == 0 && in->n1 > 0 && !cancelled)
+            us_violation(9, "expected status 1 only after some request queued the work in the context; "
+                            "seen %d requests of tracer #%llu return 1 and none return 0 (cookie %#llx, "
+                            "worker %d)",
+                         in->n1, (unsigned long long)in->id, (unsigned long long)C, w->slot);
+        us_itab[us_iused[k]].id = 0;
+    }
+    if (C == 0 && w->ncb > 0)
+        us_violation(5, "expected no callback in a context without an accepted request; seen %u "
+                        "(tracer #%llu, cookie %#llx, worker %d)",
+                     w->ncb, (unsigned long long)w->cbs[0].id, (unsigned long long)w->cbs[0].cookie, w->slot);
+    if (C) {
+        uint64_t owner = ((uint64_t)(w->slot + 1) << 56) | (ctxid & ((1ull << 56) - 1));
+        uint64_t prev = us_cookie_insert(C, owner);
+        if (prev && prev != owner)
+            us_violation(3, "expected a cookie unique to its context; seen %#llx in worker %d ctx %#llx "
+                            "and before in worker %d ctx %#llx",
+                         (unsigned long long)C, w->slot, (unsigned long long)ctxid, (int)(prev >> 56) - 1,
+                         (unsigned long long)(prev & ((1ull << 56) - 1)));
+    }
+    w->ncb = 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * us_json.c - the --json report: counts per scenario, throughput, the first
+ * violation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "us_internal.h"
+
+static void us_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void us_write_json(const char *result)
+{
+    if (!us_cfg || !us_cfg->json_path)
+        return;
+    FILE *f = fopen(us_cfg->json_path, "w");
+    if (!f) {
+        fprintf(stderr, "unwind-stress: cannot write %s: %s\n", us_cfg->json_path, strerror(errno));
+        return;
+    }
+    struct us_totals t;
+    us_sum(&t);
+    double el = us_elapsed();
+    fprintf(f, "{\n  \"tool\": \"unwind-stress\",\n  \"library\": ");
+    us_json_str(f, us_cfg->variant ? "duv" : "du");
+    fprintf(f, ",\n  \"variant\": ");
+    us_json_str(f, us_cfg->variant ? us_cfg->variant : "none");
+    fprintf(f, ",\n  \"seed\": %llu,\n  \"threads\": %d,\n  \"duration\": %.3f,\n  \"elapsed\": %.3f,\n",
+            (unsigned long long)us_cfg->seed, us_cfg->threads, us_cfg->duration, el);
+    fprintf(f, "  \"result\": \"%s\",\n", result);
+    fprintf(f, "  \"throughput\": {\"requests_per_s\": %.0f, \"contexts_per_s\": %.0f, \"signals_per_s\": %.0f, "
+               "\"callbacks_per_s\": %.0f",
+            t.req / el, t.ctx / el, t.sig / el, t.cb / el);
+    if (us_ratio >= 0)
+        fprintf(f, ", \"rcu_callbacks_per_s\": %.0f, \"mutex_callbacks_per_s\": %.0f, \"rcu_over_mutex\": %.3f",
+                us_rcu_cbps, us_mutex_cbps, us_ratio);
+    fprintf(f, "},\n  \"scenarios\": [\n");
+    int firstp = 1;
+    for (int i = 0; i < us_nscenarios; i++) {
+        struct us_sstat *s = &us_sstats[i];
+        if (!s->slices)
+            continue;
+        fprintf(f, "%s    {\"name\": \"%s\", \"slices\": %d, \"seconds\": %.3f, \"contexts\": %llu, \"requests\": %llu, "
+                   "\"accepted\": %llu, \"signals\": %llu, \"nested_signals\": %llu, \"callbacks\": %llu, "
+                   "\"exiting_callbacks\": %llu, \"cancels\": %llu, \"registers\": %llu, \"ebusy\": %llu, "
+                   "\"thread_spawns\": %llu, \"thread_exits\": %llu, \"deadlk_checks\": %llu, \"skipped_requests\": %llu",
+                firstp ? "" : ",\n", us_scenarios[i].name, s->slices, s->seconds,
+                (unsigned long long)s->t.ctx, (unsigned long long)s->t.req, (unsigned long long)s->t.acc,
+                (unsigned long long)s->t.sig, (unsigned long long)s->t.nested, (unsigned long long)s->t.cb,
+                (unsigned long long)s->t.exiting_cb, (unsigned long long)s->t.cancels,
+                (unsigned long long)s->t.registers, (unsigned long long)s->t.ebusy,
+                (unsigned long long)s->t.spawns, (unsigned long long)s->t.exits,
+                (unsigned long long)s->t.deadlk, (unsigned long long)s->t.skip);
+        if (us_scenarios[i].throughput) {
+            if (us_ratio >= 0)
+                fprintf(f, ", \"rcu_over_mutex\": %.3f", us_ratio);
+            else
+                fprintf(f, ", \"note\": \"%s\"", us_ratio_note);
+        }
+        fprintf(f, "}");
+        firstp = 0;
+    }
+    fprintf(f, "\n  ],\n  \"violations\": [");
+    if (us_first_violation[0]) {
+        fprintf(f, "\n    ");
+        us_json_str(f, us_first_violation);
+        fprintf(f, "\n  ");
+    }
+    fprintf(f, "]\n}\n");
+    fclose(f);
+}

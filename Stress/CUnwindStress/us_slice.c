@@ -1,0 +1,130 @@
+/*
+ * us_slice.c - one slice of one scenario: start the registrar, workers,
+ * injectors and migrator with the scenario's knobs, respawn workers that
+ * exit (checking their last context), stop everything.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "us_internal.h"
+
+uint64_t us_slice_seed(int scen, int occurrence, int salt)
+{
+    uint64_t x = us_cfg->seed ^ ((uint64_t)(scen + 1) * 0x9E3779B97F4A7C15ULL) ^
+                 ((uint64_t)(occurrence + 1) * 0xC2B2AE3D27D4EB4FULL) ^ ((uint64_t)(salt + 7) * 0x165667B19E3779F9ULL);
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 32;
+    return x ? x : 1;
+}
+
+static uint64_t us_slice_rng_seed;
+
+static void us_spawn(struct us_worker *w)
+{
+    uint64_t gen = atomic_load(&w->gen) + 1;
+    atomic_store(&w->gen, gen);
+    atomic_store(&w->finished, 0);
+    atomic_store(&w->tail, 0);
+    atomic_store(&w->head, 0);
+    w->ncarry = 0;
+    w->ncb = 0;
+    w->in_cb = 0;
+    w->has_timer = 0;
+    atomic_store(&w->hdepth, 0);
+    atomic_store(&w->phase, PH_RUN);
+    atomic_store(&w->ctx, gen << 32);
+    atomic_store(&w->op, OP_NONE);
+    uint64_t s = us_slice_rng_seed ^ ((uint64_t)(w->slot + 1) << 40) ^ (gen * 0x9E3779B97F4A7C15ULL);
+    for (int i = 0; i < 4; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        w->hrng[i] = s | 1;
+    }
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 1 << 20);
+    pthread_t pt;
+    int r = pthread_create(&pt, &a, us_worker_main, w);
+    pthread_attr_destroy(&a);
+    if (r != 0)
+        us_fatal("pthread_create: %s", strerror(r));
+    w->pt = pt;
+    w->running = 1;
+    atomic_fetch_add(&us_total_spawns, 1);
+}
+
+static pthread_t us_join_handle(struct us_worker *w) { return w->pt; }
+
+static void us_reap_worker(struct us_worker *w)
+{
+    pthread_join(us_join_handle(w), NULL);
+    w->running = 0;
+    us_check_exited(w);
+}
+
+void us_run_slice(int scen, int occurrence, double seconds, const struct us_api *api)
+{
+    const struct us_scenario *sc = &us_scenarios[scen];
+    us_cur = sc;
+    us_cur_index = scen;
+    if (api != us_api)
+        us_cookies_reset(); /* another library: another cookie space */
+    us_api = api;
+    us_slice_rng_seed = us_slice_seed(scen, occurrence, 0);
+    us_reg_rng = us_slice_seed(scen, occurrence, 1);
+    atomic_store(&us_stop, 0);
+    atomic_store(&us_reg_stop, 0);
+    atomic_store(&us_aux_stop, 0);
+    if (sc->seed_wrap) {
+        /* 2^16 draws per slot before the 32-bit counter wraps. */
+        api->seed(0xFFFFFFFFu - 2u * 65536u);
+        us_cookies_reset();
+    }
+    struct us_totals before, after;
+    us_sum(&before);
+    uint64_t t0 = us_now_ns();
+
+    us_fill(sc->tracers);
+    pthread_t reg, inj[2], mig;
+    int ninj = 0, have_mig = 0;
+    pthread_create(&reg, NULL, us_registrar_main, NULL);
+    for (int i = 0; i < us_nworkers; i++)
+        us_spawn(&us_workers[i]);
+    if (sc->inject_us)
+        for (ninj = 0; ninj < 2; ninj++)
+            pthread_create(&inj[ninj], NULL, us_injector_main, (void *)(uintptr_t)us_slice_seed(scen, occurrence, 10 + ninj));
+    if (sc->migrate_us) {
+        pthread_create(&mig, NULL, us_migrator_main, (void *)(uintptr_t)us_slice_seed(scen, occurrence, 20));
+        have_mig = 1;
+    }
+    uint64_t end = t0 + (uint64_t)(seconds * 1e9);
+    while (us_now_ns() < end) {
+        us_pause_us(5000);
+        for (int i = 0; i < us_nworkers; i++) {
+            struct us_worker *w = &us_workers[i];
+            if (w->running && atomic_load_explicit(&w->finished, memory_order_acquire)) {
+                us_reap_worker(w);
+                us_spawn(w);
+            }
+        }
+        us_status(0);
+    }
+    atomic_store(&us_stop, 1);
+    for (int i = 0; i < us_nworkers; i++)
+        if (us_workers[i].running)
+            us_reap_worker(&us_workers[i]);
+    atomic_store(&us_aux_stop, 1);
+    for (int i = 0; i < ninj; i++)
+        pthread_join(inj[i], NULL);
+    if (have_mig)
+        pthread_join(mig, NULL);
+    atomic_store(&us_reg_stop, 1);
+    pthread_join(reg, NULL);
+    /* No worker left: cancel everything, free everything. */
+    us_registrar_drain();
+    us_sum(&after);
+    us_diff(&us_sstats[scen].t, &before, &after);
+    us_sstats[scen].slices++;
+    us_sstats[scen].seconds += (double)(us_now_ns() - t0) / 1e9;
+}
