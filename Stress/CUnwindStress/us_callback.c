@@ -71,6 +71,12 @@ static int us_trace_ok(struct us_worker *w, const struct du_trace *trace, int ph
 void us_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
 {
     uint64_t id = (uint64_t)(uintptr_t)arg;
+    if (us_in_child) {
+        /* A fork-storm child checks its own deliveries (us_fork.c). */
+        if (us_child_cb_hook)
+            us_child_cb_hook(id, cookie, trace);
+        return;
+    }
     struct us_worker *w = us_self;
     if (!w)
         us_violation(5, "expected callbacks only on worker threads (requests are for the calling thread); "
@@ -136,6 +142,8 @@ void us_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
                             "cancel=%s safe_point=%d detach=%d (tracer #%llu)",
                          us_status_name(a), b, c, (unsigned long long)id);
     }
+    if (us_cur->lifecycle == LC_CHURN && ((r >> 48) % 100) < 30)
+        us_churn_from_callback(w, r); /* register, and cancel/destroy others: -EDEADLK */
     w->in_cb--;
     st = atomic_load_explicit(&rec->state, memory_order_acquire);
     if (st == ST_CANCELLED)

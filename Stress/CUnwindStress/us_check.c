@@ -123,7 +123,7 @@ uint64_t us_cancel_of(uint64_t id)
 /* ---- the per-context check ------------------------------------------------- */
 struct us_inst {
     uint64_t id;
-    int n0, n1, ncb, nrej;
+    int n0, n1, ncb, nmaybe; /* nmaybe: requests a siglongjmp abandoned */
     uint64_t cb_cookie;
 };
 #define US_INST 2048
@@ -167,10 +167,25 @@ void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, i
     }
     const struct us_req *first = NULL;
     const char *where = exiting ? "last context (exit/detach)" : "context";
+    uint32_t nmaybe = 0;
 
     for (uint32_t i = 0; i < n; i++) {
         const struct us_req *e = &E[i];
         int s = e->status;
+        if (e->flags & RF_REPBAD)
+            us_violation(9, "expected every repeat of a request in one handler to answer 1 with the first one's "
+                            "cookie (or -ECANCELED once cancelled); seen another answer (tracer #%llu, first %s, "
+                            "cookie %#llx, worker %d)",
+                         (unsigned long long)e->id, us_status_name(s), (unsigned long long)e->cookie, w->slot);
+        if (s == US_ST_INFLIGHT) {
+            /* Abandoned by a siglongjmp: accepted or not, unknown. */
+            struct us_inst *in = us_inst_get(us_itab, us_iused, &nused, e->id);
+            if (!in)
+                break;
+            in->nmaybe++;
+            nmaybe++;
+            continue;
+        }
         int ok = s == 0 || s == 1 || s == -ECANCELED ||
                  (e->phase == PH_EXIT && (s == -ESHUTDOWN || s == -ESRCH));
         if (!ok)
@@ -213,6 +228,8 @@ void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, i
         else
             in->n1++;
     }
+    if (!C && nmaybe && w->ncb)
+        C = w->cbs[0].cookie; /* only abandoned requests: the callbacks still agree */
     for (uint32_t i = 0; i < w->ncb; i++) {
         const struct us_cb *c = &w->cbs[i];
         if (C && c->cookie != C)
@@ -235,7 +252,7 @@ void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, i
                             "#%llu with cookie %#llx in one %s (worker %d)",
                          in->ncb, (unsigned long long)in->id, (unsigned long long)in->cb_cookie, where,
                          w->slot);
-        if (in->n0 + in->n1 == 0 && in->ncb > 0)
+        if (in->n0 + in->n1 == 0 && in->ncb > 0 && !in->nmaybe)
             us_violation(5, "expected a callback only for a tracer that requested in the context; seen a "
                             "callback of tracer #%llu (cookie %#llx) with no request for it in that %s "
                             "(worker %d)",
@@ -250,7 +267,7 @@ void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, i
                             "repeat)",
                          in->n0 ? "0" : "1", (unsigned long long)C, (unsigned long long)in->id, where, w->slot,
                          in->n0, in->n1);
-        if (in->n0 == 0 && in->n1 > 0 && !cancelled)
+        if (in->n0 == 0 && in->n1 > 0 && !cancelled && !in->nmaybe)
             us_violation(9, "expected status 1 only after some request queued the work in the context; "
                             "seen %d requests of tracer #%llu return 1 and none return 0 (cookie %#llx, "
                             "worker %d)",

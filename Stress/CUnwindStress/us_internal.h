@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -53,6 +54,7 @@ struct us_api {
     const char *name; /* "du" or "duv:<variant>" */
     int (*attach)(void);
     int (*detach)(void);
+    int (*is_attached)(void);
     int (*reg)(du_callback, void *, const char *, du_tracer **);
     int (*cancel)(du_tracer *);
     int (*destroy)(du_tracer *);
@@ -88,6 +90,12 @@ struct us_scenario {
     int handler_reqs;      /* requests per handler: 1..n */
     int hot_tracers;       /* handlers pick among this many tracers; 0: all */
     int throughput;        /* scenario 16 */
+    /* lifecycle scenarios (us_lifecycle.h) */
+    int lifecycle;         /* LC_*: the attack this slice adds; 0: none */
+    int fork_every;        /* fork-storm: a worker forks once per ~this many contexts,
+                              the registrar once per ~this/20 rounds */
+    int lc_threads;        /* driver threads of the lifecycle attack */
+    uint32_t lc_us;        /* their pause (random 0..2x) */
 };
 extern const struct us_scenario us_scenarios[];
 extern const int us_nscenarios;
@@ -101,13 +109,21 @@ extern const struct us_scenario *us_cur;
  * instance is still the record's. */
 #define US_POOL 4096
 #define US_CSEQ 262144 /* cancel-sequence table, indexed by id mod this */
-enum { ST_FREE, ST_LIVE, ST_CANCELLING, ST_CANCELLED };
+/* Records [0, US_REG_POOL) are the registrar's; the rest are tracer-churn's
+ * (us_churn.c), which several threads and callbacks share. */
+#define US_REG_POOL (US_POOL / 2)
+enum { ST_FREE, ST_LIVE, ST_CANCELLING, ST_CANCELLED, ST_RESERVED };
 struct us_rec {
     _Atomic uint64_t id;     /* instance id (0: none) */
     _Atomic int state;       /* ST_* ; ST_CANCELLED = poisoned */
     _Atomic(du_tracer *) t;
     int bit;
     int sleep, yield, rereq, deadlk; /* callback behaviours */
+    /* tracer-churn records only: calls in progress on the record (Dekker with
+     * the reuse: users++ then state, vs state = RESERVED then users), cancels
+     * that answered 0, and the record's generation (its instance ids) */
+    _Atomic int users, cancel0;
+    uint64_t gen;
     /* registrar-only bookkeeping for deferred free */
     uint64_t limbo_enter[64]; /* per-slot handler entry counts at removal */
 };
@@ -119,7 +135,13 @@ extern _Atomic int us_active[64];
 
 /* ---- per-worker logs -------------------------------------------------------- */
 enum { PH_RUN = 1, PH_SP, PH_EXIT };
-enum { RF_HANDLER = 1, RF_CB = 2, RF_SAW_CANCELLED = 4, RF_THREAD = 8 };
+enum { RF_HANDLER = 1, RF_CB = 2, RF_SAW_CANCELLED = 4, RF_THREAD = 8, RF_REPBAD = 16 };
+/* Status of an entry logged before a du_request() that a siglongjmp may
+ * abandon (longjmp-request): the request may or may not have been accepted,
+ * so the entry permits one callback but requires none.  RF_REPBAD: a repeat
+ * of the request in the same handler answered other than 1/-ECANCELED or got
+ * another cookie. */
+#define US_ST_INFLIGHT INT32_MIN
 struct us_req {
     uint64_t ctx;
     uint64_t cookie;
@@ -185,6 +207,15 @@ struct us_worker {
     /* reference counting for deferred tracer free (monotonic across generations) */
     _Atomic uint64_t h_enter, h_exit;
 
+    /* longjmp-request (us_longjmp.c): the outer handler's landing pad */
+    sigjmp_buf lj_pad;
+    _Atomic int lj_armed;       /* the outer handler's request loop runs: a jump may land */
+    uint64_t lj_base;           /* h_enter - h_exit when the outer handler began */
+    _Atomic uint64_t lj_landed; /* landings so far (the thread compares around safe points) */
+    uint64_t lj_checked, lj_seen;
+    int lj_expect_repair;
+    du_tracer *lj_own;          /* the worker's own tracer, for cancel on this thread */
+
     /* watchdog */
     _Atomic int op;
     _Atomic uint64_t op_start;
@@ -199,10 +230,12 @@ extern struct us_worker *us_workers;
 extern int us_nworkers;
 extern US_IE_TLS struct us_worker *us_self;
 
-enum { OP_NONE, OP_SAFEPOINT, OP_DETACH, OP_CANCEL, OP_REGISTER, OP_EXIT, OP_DESTROY };
+enum { OP_NONE, OP_SAFEPOINT, OP_DETACH, OP_CANCEL, OP_REGISTER, OP_EXIT, OP_DESTROY, OP_FORK, OP_WAIT };
 
 /* ---- signal side (us_signal.c) ---------------------------------------------- */
 extern int us_sig_a, us_sig_b;
+/* longjmp-request's outer and jump signals, and the one a child raises. */
+extern int us_sig_outer, us_sig_jump, us_sig_child;
 int us_install_handlers(void);
 /* Request for a tracer picked by rng, log it.  Thread context or handler. */
 void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags);
@@ -247,6 +280,7 @@ extern int us_tty;
 struct us_totals {
     uint64_t req, acc, sig, nested, ctx, cb, skip, exits, nomem, exiting_cb, deadlk;
     uint64_t cancels, registers, ebusy, spawns;
+    uint64_t lc[16]; /* us_lc_count (LCC_*) */
 };
 struct us_sstat {
     int slices;
@@ -289,5 +323,7 @@ const char *us_op_name(int op);
 uint64_t us_slice_seed(int scen, int occurrence, int salt);
 void us_run_slice(int scen, int occurrence, double seconds, const struct us_api *api);
 int us_variant_default(const char *variant, int *out);
+
+#include "us_lifecycle.h"
 
 #endif

@@ -64,6 +64,14 @@ void us_write_json(const char *result)
                 (unsigned long long)s->t.registers, (unsigned long long)s->t.ebusy,
                 (unsigned long long)s->t.spawns, (unsigned long long)s->t.exits,
                 (unsigned long long)s->t.deadlk, (unsigned long long)s->t.skip);
+        if (us_scenarios[i].lifecycle) {
+            static const char *k[LCC_N] = {"forks", "children_ok", "child_callbacks", "exit_callbacks",
+                                           "dlopen_cycles", "landings", "repairs", "churn_calls",
+                                           "same_tracer_calls", "callback_calls"};
+            for (int j = 0; j < LCC_N; j++)
+                if (s->t.lc[j])
+                    fprintf(f, ", \"%s\": %llu", k[j], (unsigned long long)s->t.lc[j]);
+        }
         if (us_scenarios[i].throughput) {
             if (us_ratio >= 0)
                 fprintf(f, ", \"rcu_over_mutex\": %.3f", us_ratio);

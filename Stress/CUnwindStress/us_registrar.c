@@ -32,8 +32,8 @@ static int us_register_one(void)
 {
     int idx = -1;
     static int scan;
-    for (int i = 0; i < US_POOL; i++) {
-        int k = (scan + i) % US_POOL;
+    for (int i = 0; i < US_REG_POOL; i++) {
+        int k = (scan + i) % US_REG_POOL;
         if (atomic_load_explicit(&us_pool[k].state, memory_order_relaxed) == ST_FREE &&
             atomic_load_explicit(&us_pool[k].id, memory_order_relaxed) == 0) {
             idx = k;
@@ -165,7 +165,8 @@ static int us_pick_live(void)
     int n = (int)(us_rng_next(&us_reg_rng) % (uint64_t)us_live_count);
     for (int b = 3; b < 64; b++) {
         int ri = atomic_load_explicit(&us_active[b], memory_order_relaxed);
-        if (ri && atomic_load_explicit(&us_pool[ri - 1].state, memory_order_relaxed) == ST_LIVE && n-- == 0)
+        if (ri && ri - 1 < US_REG_POOL && atomic_load_explicit(&us_pool[ri - 1].state, memory_order_relaxed) == ST_LIVE &&
+            n-- == 0)
             return ri - 1;
     }
     return -1;
@@ -185,6 +186,12 @@ void *us_registrar_main(void *arg)
     uint32_t pause = sc->reg_us * (uint32_t)us_tsan_scale;
     while (!atomic_load_explicit(&us_reg_stop, memory_order_relaxed)) {
         us_reap(0);
+        if (sc->fork_every && us_rng_next(&us_reg_rng) % (uint64_t)(sc->fork_every / 20 + 1) == 0) {
+            /* fork-storm: the registrar forks between its calls (us_fork.c). */
+            us_reg_op_begin(OP_FORK);
+            us_fork_registrar();
+            us_reg_op_end();
+        }
         switch (sc->reg_mode) {
         case REG_STATIC:
             us_pause_us(2000);
@@ -232,7 +239,7 @@ void us_registrar_drain(void)
 {
     for (int b = 3; b < 64; b++) {
         int ri = atomic_load(&us_active[b]);
-        if (ri && atomic_load(&us_pool[ri - 1].state) == ST_LIVE)
+        if (ri && ri - 1 < US_REG_POOL && atomic_load(&us_pool[ri - 1].state) == ST_LIVE)
             us_cancel_one(ri - 1);
     }
     us_reap(1);

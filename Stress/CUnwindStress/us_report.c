@@ -3,6 +3,7 @@
  * violation report with its replay command line (exit 1).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ void us_sum(struct us_totals *t)
     t->registers = atomic_load(&us_total_registers);
     t->ebusy = atomic_load(&us_total_ebusy);
     t->spawns = atomic_load(&us_total_spawns);
+    for (int k = 0; k < LCC_N; k++)
+        t->lc[k] = atomic_load_explicit(&us_lc_count[k], memory_order_relaxed);
 }
 
 void us_diff(struct us_totals *acc, const struct us_totals *a, const struct us_totals *b)
@@ -59,21 +62,30 @@ static const char *us_inv_name(int i)
 {
     static const char *n[] = {"?", "nonzero cookie", "one cookie per context", "unique cookies",
                               "exactly once", "no spurious callbacks", "no callback after cancel",
-                              "real call path", "progress", "truthful status"};
-    return i >= 1 && i <= 9 ? n[i] : "?";
+                              "real call path", "progress", "truthful status", "no crash",
+                              "fork safety", "delivery at exit"};
+    return i >= 1 && i <= INV_EXIT ? n[i] : "?";
 }
 
 static pthread_mutex_t us_report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void us_violation(int inv, const char *fmt, ...)
 {
+    char msg[1600], replay[400];
+    va_list ap;
+    if (us_in_child) {
+        /* A forked child reports to its parent, never to the run's output. */
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        us_child_fail(inv, "%s", msg);
+    }
     if (atomic_fetch_add(&us_violations, 1) != 0) {
         for (;;)
             pause(); /* the first reporter exits the process */
     }
     pthread_mutex_lock(&us_report_lock);
-    char msg[1600], replay[400];
-    va_list ap;
+    us_children_kill_all();
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
@@ -103,8 +115,17 @@ void us_violation(int inv, const char *fmt, ...)
     _exit(1);
 }
 
-__attribute__((noreturn, format(printf, 1, 2))) void us_fatal(const char *fmt, ...)
+void us_fatal(const char *fmt, ...)
 {
+    if (us_in_child) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        us_child_fail(INV_FORK, "environment error: %s", msg);
+    }
+    us_children_kill_all();
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "unwind-stress: error: ");
@@ -113,6 +134,62 @@ __attribute__((noreturn, format(printf, 1, 2))) void us_fatal(const char *fmt, .
     va_end(ap);
     fflush(stderr);
     _exit(2);
+}
+
+/* ---- crashes (invariant 10) ---------------------------------------------------------
+ * A fatal signal in the harness prints the violation with the replay line
+ * (prepared at each slice start: nothing is formatted in the handler) and
+ * exits 1.  In a forked child it restores the default action and returns,
+ * so the fault repeats and kills the child: its parent reports it. */
+static char us_crash_msg[1200];
+static size_t us_crash_len;
+
+void us_crash_prepare(void)
+{
+    char replay[400];
+    us_replay(replay, sizeof replay);
+    int n = snprintf(us_crash_msg, sizeof us_crash_msg,
+                     "\nunwind-stress: VIOLATION of invariant %d (%s)\n  scenario: %s   variant: %s   seed: %llu\n"
+                     "  expected no crash; seen a fatal signal (number above)\n  replay: %s\n"
+                     "SUMMARY unwind-stress: library=%s variant=%s seed=%llu threads=%d scenario=%s violations=1 "
+                     "result=FAIL\n",
+                     INV_CRASH, us_inv_name(INV_CRASH), us_scenarios[us_cur_index].name,
+                     us_cfg->variant ? us_cfg->variant : "none (release du_ library)",
+                     (unsigned long long)us_cfg->seed, replay, us_cfg->variant ? "duv" : "du",
+                     us_cfg->variant ? us_cfg->variant : "none", (unsigned long long)us_cfg->seed,
+                     us_cfg->threads, us_scenarios[us_cur_index].name);
+    us_crash_len = n > 0 && (size_t)n < sizeof us_crash_msg ? (size_t)n : 0;
+}
+
+static void us_crash_handler(int sig)
+{
+    if (us_in_child) {
+        signal(sig, SIG_DFL);
+        return;
+    }
+    char num[48] = "\nunwind-stress: fatal signal ";
+    size_t k = strlen(num);
+    if (sig >= 10)
+        num[k++] = (char)('0' + sig / 10);
+    num[k++] = (char)('0' + sig % 10);
+    if (write(STDERR_FILENO, num, k) < 0 || write(STDOUT_FILENO, us_crash_msg, us_crash_len) < 0)
+        _exit(1);
+    us_children_kill_all(); /* kill(): async-signal-safe */
+    _exit(1);
+}
+
+void us_crash_install(void)
+{
+#ifndef US_TSAN /* TSan reports fatal signals itself */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = us_crash_handler;
+    sa.sa_flags = SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+#endif
 }
 
 /* ---- status line (a terminal only) and summary ------------------------------------- */
@@ -145,19 +222,27 @@ void us_print_summary(void)
     struct us_totals t;
     us_sum(&t);
     double el = us_elapsed();
-    char ratio[96] = "";
+    char ratio[96] = "", lc[320];
     if (us_ratio >= 0)
         snprintf(ratio, sizeof ratio, " rcu_over_mutex=%.2f", us_ratio);
+    snprintf(lc, sizeof lc,
+             " forks=%llu children_ok=%llu exit_callbacks=%llu dlopen_cycles=%llu landings=%llu repairs=%llu "
+             "churn_calls=%llu same_tracer=%llu callback_calls=%llu",
+             (unsigned long long)t.lc[LCC_FORKS], (unsigned long long)t.lc[LCC_CHILD_OK],
+             (unsigned long long)t.lc[LCC_EXIT_CBS], (unsigned long long)t.lc[LCC_DLOPEN_CYCLES],
+             (unsigned long long)t.lc[LCC_LANDINGS], (unsigned long long)t.lc[LCC_REPAIRS],
+             (unsigned long long)t.lc[LCC_CHURN_CALLS], (unsigned long long)t.lc[LCC_SAME_TRACER],
+             (unsigned long long)t.lc[LCC_CB_CALLS]);
     printf("SUMMARY unwind-stress: library=%s variant=%s duration=%.0fs elapsed=%.1fs seed=%llu threads=%d "
            "scenarios=%d contexts=%llu requests=%llu accepted=%llu signals=%llu nested=%llu callbacks=%llu "
-           "exiting_callbacks=%llu cancels=%llu registers=%llu ebusy=%llu spawns=%llu%s violations=%d "
+           "exiting_callbacks=%llu cancels=%llu registers=%llu ebusy=%llu spawns=%llu%s%s violations=%d "
            "result=PASS\n",
            us_cfg->variant ? "duv" : "du", us_cfg->variant ? us_cfg->variant : "none", us_cfg->duration, el, (unsigned long long)us_cfg->seed,
            us_cfg->threads, us_cfg->nscenarios, (unsigned long long)t.ctx, (unsigned long long)t.req,
            (unsigned long long)t.acc, (unsigned long long)t.sig, (unsigned long long)t.nested,
            (unsigned long long)t.cb, (unsigned long long)t.exiting_cb, (unsigned long long)t.cancels,
            (unsigned long long)t.registers, (unsigned long long)t.ebusy, (unsigned long long)t.spawns, ratio,
-           atomic_load(&us_violations));
+           lc, atomic_load(&us_violations));
     if (us_tty) {
         for (int i = 0; i < us_nscenarios; i++)
             if (us_sstats[i].slices)

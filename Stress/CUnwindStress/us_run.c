@@ -79,6 +79,18 @@ int us_run(const struct us_config *cfg)
             c.nscenarios = us_nscenarios;
         }
     }
+    /* Scenarios this build cannot run (printed with the reason). */
+    int kept = 0;
+    for (int i = 0; i < c.nscenarios; i++)
+        if (!us_lc_skipped(us_scenarios[c.scenarios[i]].lifecycle))
+            c.scenarios[kept++] = c.scenarios[i];
+    if (kept == 0) {
+        fprintf(stderr, "unwind-stress: no selected scenario can run in this build\n");
+        return 2;
+    }
+    c.nscenarios = kept;
+    if (us_lc_prepare(c.scenarios, c.nscenarios) != 0)
+        return 2;
 
     us_nworkers = c.threads;
     {
@@ -97,6 +109,7 @@ int us_run(const struct us_config *cfg)
     memset(us_workers, 0, sizeof(struct us_worker) * (size_t)us_nworkers);
     for (int i = 0; i < us_nworkers; i++)
         us_workers[i].slot = i;
+    us_crash_install();
     int r = us_install_handlers();
     if (r) {
         fprintf(stderr, "unwind-stress: sigaction: %s\n", strerror(-r));

@@ -82,6 +82,29 @@ const struct us_scenario us_scenarios[] = {
      .throughput = 1, .timer_us = 0, .inject_us = 0, .migrate_us = 0, .reg_mode = REG_STATIC,
      .tracers = 8, .cb_sleep_pct = 0, .cb_yield_pct = 0, .cb_rereq_pct = 0, .cb_deadlk_pct = 0,
      .thread_reqs = 4, .ctx_sleep_pct = 0, .ctx_spin = 0, .churn = 0},
+    /* The lifecycle scenarios (us_lifecycle.h; Docs/Races.md, "The lifecycle"). */
+    {BASE, .name = "fork-storm",
+     .desc = "a: workers (requests pending) and the registrar fork mid-run: each child uses the library at once, "
+             "nothing delivered twice across fork",
+     .lifecycle = LC_FORK, .fork_every = 3000, .reg_mode = REG_CHURN, .reg_us = 300, .tracers = 6,
+     .cb_sleep_pct = 10, .churn = 0},
+    {BASE, .name = "exit-pending",
+     .desc = "b: children request (handler, thread) then exit()/return from main: each accepted request delivered "
+             "once, flagged DU_TRACE_EXITING",
+     .lifecycle = LC_EXIT, .lc_threads = 1, .lc_us = 200},
+    {BASE, .name = "dlopen-cycle",
+     .desc = "c: an exec'ed child dlopen/dlclose-cycles libCDeferredUnwind.so, threads exit attached: no crash",
+     .lifecycle = LC_DLOPEN, .lc_threads = 1, .lc_us = 200},
+    {BASE, .name = "longjmp-request",
+     .desc = "d: handlers siglongjmp out of du_request: no wedge, exactly once for requests that returned, "
+             "counter repaired at the safe point",
+     .lifecycle = LC_LONGJMP, .lc_threads = 1, .lc_us = 100, .reg_mode = REG_CHURN, .reg_us = 300,
+     .tracers = 6, .hot_tracers = 6, .churn = 300},
+    {BASE, .name = "tracer-churn",
+     .desc = "e: register/cancel/destroy from several threads and callbacks, several on the same tracer: "
+             "documented codes, no hang, no stale delivery",
+     .lifecycle = LC_CHURN, .lc_threads = 3, .lc_us = 60, .reg_mode = REG_STATIC, .tracers = 4,
+     .hot_tracers = 40, .cb_rereq_pct = 20, .churn = 0},
 };
 const int us_nscenarios = (int)(sizeof(us_scenarios) / sizeof(us_scenarios[0]));
 const struct us_scenario *us_cur = &us_scenarios[0];

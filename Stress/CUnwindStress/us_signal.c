@@ -24,6 +24,7 @@ const struct us_api us_api_du = {
     .name = "du",
     .attach = du_thread_attach,
     .detach = du_thread_detach,
+    .is_attached = du_thread_is_attached,
     .reg = du_tracer_register,
     .cancel = du_tracer_cancel,
     .destroy = du_tracer_destroy,
@@ -38,6 +39,7 @@ const struct us_api us_api_duv = {
     .name = "duv",
     .attach = duv_thread_attach,
     .detach = duv_thread_detach,
+    .is_attached = duv_thread_is_attached,
     .reg = duv_tracer_register,
     .cancel = duv_tracer_cancel,
     .destroy = duv_tracer_destroy,
@@ -52,6 +54,7 @@ const struct us_api *us_api = &us_api_du;
 
 US_IE_TLS struct us_worker *us_self;
 int us_sig_a, us_sig_b;
+int us_sig_outer, us_sig_jump, us_sig_child;
 
 /* xorshift64*: a few instructions, no state but the word. */
 uint64_t us_rng_next(uint64_t *s)
@@ -113,7 +116,12 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
             uint64_t id = atomic_load_explicit(&rec->id, memory_order_acquire);
             du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
             int st = atomic_load_explicit(&rec->state, memory_order_acquire);
-            uint8_t f = flags | (st == ST_CANCELLED ? RF_SAW_CANCELLED : 0);
+            /* Acquire loads, partners: the release stores of a reused
+             * tracer-churn record (id, then t, then state).  The id read
+             * again after t: unchanged means t is that instance's. */
+            if (atomic_load_explicit(&rec->id, memory_order_acquire) != id)
+                t = NULL;
+            uint8_t f = flags | (st == ST_CANCELLED || st == ST_RESERVED ? RF_SAW_CANCELLED : 0);
             int reps = (r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
             for (int k = 0; k < reps && t; k++) {
                 uint64_t cookie = 0xdeadbeefULL;
@@ -171,6 +179,10 @@ int us_install_handlers(void)
         return -errno;
     if (sigaction(us_sig_b, &sa, NULL) != 0)
         return -errno;
+    us_sig_outer = SIGRTMIN + 6;
+    us_sig_jump = SIGRTMIN + 7;
+    us_sig_child = SIGRTMIN + 8;
+    us_lj_install();
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * us_slice.c - one slice of one scenario: start the registrar, workers,
  * injectors and migrator with the scenario's knobs, respawn workers that
- * exit (checking their last context), stop everything.
+ * exit (checking their last context), start the lifecycle attack
+ * (us_lifecycle.c), stop everything.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@ static void us_spawn(struct us_worker *w)
     w->ncb = 0;
     w->in_cb = 0;
     w->has_timer = 0;
+    w->lj_own = NULL;
+    w->lj_expect_repair = 0;
     atomic_store(&w->hdepth, 0);
     atomic_store(&w->phase, PH_RUN);
     atomic_store(&w->ctx, gen << 32);
@@ -68,6 +71,7 @@ void us_run_slice(int scen, int occurrence, double seconds, const struct us_api 
     const struct us_scenario *sc = &us_scenarios[scen];
     us_cur = sc;
     us_cur_index = scen;
+    us_crash_prepare();
     if (api != us_api)
         us_cookies_reset(); /* another library: another cookie space */
     us_api = api;
@@ -98,6 +102,7 @@ void us_run_slice(int scen, int occurrence, double seconds, const struct us_api 
         pthread_create(&mig, NULL, us_migrator_main, (void *)(uintptr_t)us_slice_seed(scen, occurrence, 20));
         have_mig = 1;
     }
+    us_lc_slice_start(scen, occurrence);
     uint64_t end = t0 + (uint64_t)(seconds * 1e9);
     while (us_now_ns() < end) {
         us_pause_us(5000);
@@ -121,6 +126,7 @@ void us_run_slice(int scen, int occurrence, double seconds, const struct us_api 
         pthread_join(mig, NULL);
     atomic_store(&us_reg_stop, 1);
     pthread_join(reg, NULL);
+    us_lc_slice_stop();
     /* No worker left: cancel everything, free everything. */
     us_registrar_drain();
     us_sum(&after);

@@ -10,8 +10,9 @@
 /* ---- watchdog (invariant 8) ----------------------------------------------------- */
 const char *us_op_name(int op)
 {
-    static const char *n[] = {"none", "safe-point", "detach", "cancel", "register", "exit", "destroy"};
-    return op >= 0 && op <= OP_DESTROY ? n[op] : "?";
+    static const char *n[] = {"none", "safe-point", "detach", "cancel", "register", "exit", "destroy", "fork",
+                              "wait"};
+    return op >= 0 && op <= OP_WAIT ? n[op] : "?";
 }
 
 static void us_dump_states(void)
@@ -32,6 +33,12 @@ static void us_dump_states(void)
                 (unsigned long long)atomic_load(&w->n_sig));
     }
     us_registrar_dump();
+    for (int i = 0; i < US_OPSLOTS; i++) {
+        int op = atomic_load(&us_opslots[i].op);
+        if (op)
+            fprintf(stderr, "  %s op %s for %.3fs\n", us_opslots[i].who, us_op_name(op),
+                    (double)(now - atomic_load(&us_opslots[i].start)) / 1e9);
+    }
 }
 
 _Atomic int us_wd_stop;
@@ -49,6 +56,17 @@ void *us_watchdog_main(void *arg)
                 us_dump_states();
                 us_violation(8, "expected %s on worker %d to finish within %.1fs; seen it still running after %.1fs",
                              us_op_name(op), i, (double)us_bound_ns / 1e9, (double)(now - st) / 1e9);
+            }
+        }
+        for (int i = 0; i < US_OPSLOTS; i++) {
+            struct us_opslot *o = &us_opslots[i];
+            /* Acquire, partner: us_op_begin's release store of op. */
+            int op = atomic_load_explicit(&o->op, memory_order_acquire);
+            uint64_t st = atomic_load_explicit(&o->start, memory_order_relaxed);
+            if (op != OP_NONE && now > st && now - st > us_bound_ns) {
+                us_dump_states();
+                us_violation(8, "expected the %s's %s to finish within %.1fs; seen it still running after %.1fs",
+                             o->who, us_op_name(op), (double)us_bound_ns / 1e9, (double)(now - st) / 1e9);
             }
         }
         uint64_t st;

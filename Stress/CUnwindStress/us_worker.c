@@ -65,12 +65,18 @@ __attribute__((noinline)) static int us_leaf(struct us_worker *w)
     }
     if (sc->ctx_sleep_pct && (r >> 32) % 100 < (uint64_t)sc->ctx_sleep_pct)
         us_pause_us(50 + (uint32_t)((r >> 40) % (sc->ctx_sleep_us + 1)));
+    if (sc->fork_every && us_rng_next(&w->hrng[0]) % (uint64_t)sc->fork_every == 0)
+        us_fork_worker(w); /* fork-storm: with this context's requests pending */
+    if (sc->lifecycle == LC_LONGJMP)
+        us_lj_before_safe_point(w);
     atomic_store_explicit(&w->phase, PH_SP, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
     atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&w->op, OP_SAFEPOINT, memory_order_release);
     int ret = us_api->safe_point();
     atomic_store_explicit(&w->op, OP_NONE, memory_order_release);
+    if (sc->lifecycle == LC_LONGJMP)
+        us_lj_after_safe_point(w);
     __asm__ volatile("" ::: "memory"); /* no tail call: keep this frame */
     return ret;
 }
@@ -129,6 +135,13 @@ static void us_end_context(struct us_worker *w, uint64_t k)
         w->batch[nb++] = w->carry[i];
     for (uint32_t i = h; i != T; i++) {
         const struct us_req *e = &w->ring[i % US_RING];
+        if (e->status == US_ST_INFLIGHT && e->ctx == k && e->phase == PH_SP) {
+            /* Abandoned inside the safe point: before or after the reset,
+             * unknown; a permission for both contexts. */
+            w->carry[nc++] = *e;
+            w->batch[nb++] = *e;
+            continue;
+        }
         /* A request made inside the safe point belongs to the ended context
          * if it got that context's cookie; one that got another cookie ran
          * after the reset (the new context: `cur`) -- or is a bug the next
@@ -214,6 +227,8 @@ void *us_worker_main(void *arg)
     if (r != 0)
         us_fatal("du_thread_attach failed: %d", r);
     pthread_setspecific(us_exit_key, w);
+    if (sc->lifecycle == LC_LONGJMP)
+        us_lj_worker_start(w);
     if (sc->timer_us) {
         /* Two timers per worker, one per stress signal, at co-prime-ish
          * periods: a tick of one often lands in the other's handler. */
@@ -257,18 +272,24 @@ void *us_worker_main(void *arg)
         atomic_fetch_add_explicit(&w->n_ctx, 1, memory_order_relaxed);
     }
 
+    if (sc->lifecycle == LC_LONGJMP)
+        us_lj_worker_exit(w);
     /* Exit with requests pending, in one of three ways, while signals arrive. */
     atomic_store_explicit(&w->phase, PH_EXIT, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
     us_request_some(w, 1 + (int)(us_rng_next(&w->hrng[0]) % 4), 0, RF_THREAD);
     atomic_fetch_add_explicit(&w->n_exits, 1, memory_order_relaxed);
     w->exit_mode = (int)(us_rng_next(&w->hrng[0]) % 3);
+    if (w->lj_own && w->exit_mode == 1)
+        w->exit_mode = 0; /* longjmp-request: detach repairs the counter, then cancel */
     atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
     if (w->exit_mode == 0 || w->exit_mode == 2) {
         atomic_store_explicit(&w->op, OP_DETACH, memory_order_release);
         r = us_api->detach();
         if (r != 0)
             us_violation(9, "expected du_thread_detach() == 0; seen %d (worker %d)", r, w->slot);
+        if (sc->lifecycle == LC_LONGJMP)
+            us_lj_worker_detached(w);
         atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
         atomic_store_explicit(&w->op, OP_EXIT, memory_order_release);
         if (w->exit_mode == 2) {

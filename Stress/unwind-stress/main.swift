@@ -15,7 +15,7 @@ func usage() -> String {
       --duration <s>    seconds of stress, all slices together (default 60)
       --seed <n>        seed of every random choice (default: from the clock; printed)
       --threads <n>     worker threads (default 2 x online CPUs)
-      --scenario <name> run this scenario (repeatable; name or number 1-16; default all,
+      --scenario <name> run this scenario (repeatable; name or number 1-21; default all,
                         or the variant's own set when --variant is given)
       --variant <name>  run the duv_ library with this historical design (default: the
                         release du_ library)
@@ -37,6 +37,11 @@ func fail(_ msg: String) -> Never {
 }
 
 func main() -> Int32 {
+
+// A child process of the dlopen-cycle scenario (spawned by the harness itself).
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "--lifecycle-child" {
+    return us_lifecycle_child(CommandLine.argc, CommandLine.unsafeArgv)
+}
 
 var duration = 60.0
 var seed: UInt64? = nil

@@ -39,6 +39,10 @@ const char *us_variant_desc(const char *name);
 /* 1 if the duv_ library knows this variant name. */
 int us_variant_valid(const char *name);
 
+/* The exec'ed child of scenario dlopen-cycle: main() calls this when
+ * argv[1] is "--lifecycle-child".  Returns the exit status. */
+int us_lifecycle_child(int argc, char **argv);
+
 /* Run the harness.  Returns the exit status: 0 pass, 1 violation, 2 error.
  * (A violation usually exits the process directly, as soon as found.) */
 int us_run(const struct us_config *cfg);

@@ -1,0 +1,230 @@
+/*
+ * us_child.c - forked children: their table in shared memory, fork with
+ * bookkeeping, the child's report, and the parent's bounded wait.
+ *
+ * The table is one MAP_SHARED mapping made before any thread exists, so
+ * every child writes into the parent's view of its own entry: its current
+ * step (a hang report names it) and, on a violation, the invariant and the
+ * message; then it _exit()s with US_CHILD_FAIL + invariant.  The parent
+ * (the monitor thread for fork-storm's children, the driver for the others)
+ * waits with a bound: past it, the child is killed and that is invariant 8.
+ * A child killed by a signal is invariant 10.  A violation of the parent
+ * kills every child first, so none outlives the run.
+ *
+ * Entry states: FREE -> FORKING (reserved by the forking thread, CAS) ->
+ * MONITORED or OWNED (pid published, release; the monitor acquires) ->
+ * FREE (after waitpid, release; the next CAS acquires).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "us_internal.h"
+
+int us_in_child;
+struct us_child *us_child_me;
+static struct us_child *us_children;
+
+int us_children_init(void)
+{
+    void *p = mmap(NULL, sizeof(struct us_child) * US_NCHILD, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    us_children = p;
+    return 0;
+}
+
+uint64_t us_child_bound_ns(void)
+{
+    uint64_t b = 2 * us_bound_ns; /* 10 s native, 60 s under TSan */
+    return b < 10000000000ull ? 10000000000ull : b;
+}
+
+struct us_child *us_child_reserve(int kind, const char *who)
+{
+    struct us_child *c = NULL;
+    for (int i = 0; i < US_NCHILD && !c; i++) {
+        int expect = CH_FREE;
+        /* Acquire, partner: the release store of CH_FREE after the last
+         * waitpid of this entry (its previous child is gone). */
+        if (atomic_compare_exchange_strong_explicit(&us_children[i].state, &expect, CH_FORKING,
+                                                    memory_order_acquire, memory_order_relaxed))
+            c = &us_children[i];
+    }
+    if (!c)
+        return NULL;
+    c->kind = kind;
+    c->pid = 0;
+    c->inv = 0;
+    c->msg[0] = 0;
+    c->step[0] = 0;
+    snprintf(c->who, sizeof c->who, "%s", who);
+    c->start_ns = us_now_ns();
+    return c;
+}
+
+void us_child_publish(struct us_child *c, pid_t pid, int monitored)
+{
+    if (pid <= 0) {
+        atomic_store_explicit(&c->state, CH_FREE, memory_order_release);
+        return;
+    }
+    c->pid = pid;
+    /* Release, partner: the monitor's acquire load of the state (it then
+     * reads pid and start_ns). */
+    atomic_store_explicit(&c->state, monitored ? CH_MONITORED : CH_OWNED, memory_order_release);
+}
+
+pid_t us_child_fork(int kind, const char *who, int monitored, struct us_child **out)
+{
+    struct us_child *c = us_child_reserve(kind, who);
+    if (!c)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        us_in_child = 1;
+        us_child_me = c;
+        /* The parent's unflushed stdio must not be written twice (exit()
+         * flushes): drop the child's copy of the buffers. */
+        __fpurge(stdout);
+        __fpurge(stderr);
+        return 0;
+    }
+    us_child_publish(c, pid, monitored);
+    if (pid < 0)
+        return -1;
+    if (out)
+        *out = c;
+    return pid;
+}
+
+void us_child_step(const char *step)
+{
+    if (us_child_me)
+        snprintf(us_child_me->step, sizeof us_child_me->step, "%s", step);
+}
+
+void us_child_fail(int inv, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (us_child_me) {
+        vsnprintf(us_child_me->msg, sizeof us_child_me->msg, fmt, ap);
+        us_child_me->inv = inv;
+    }
+    va_end(ap);
+    _exit(US_CHILD_FAIL + inv);
+}
+
+static const char *us_kind_name(int kind)
+{
+    static const char *n[] = {"?", "fork-storm", "exit-pending", "dlopen-cycle", "longjmp", "churn"};
+    return kind >= 0 && kind <= LC_CHURN ? n[kind] : "?";
+}
+
+/* Judge a reaped child; frees its entry when it passed. */
+static void us_child_judge(struct us_child *c, int st, int expect)
+{
+    if (WIFEXITED(st) && WEXITSTATUS(st) == expect) {
+        US_LC_ADD(LCC_CHILD_OK, 1);
+        atomic_store_explicit(&c->state, CH_FREE, memory_order_release);
+        return;
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) > US_CHILD_FAIL && WEXITSTATUS(st) <= US_CHILD_FAIL + INV_EXIT)
+        us_violation(WEXITSTATUS(st) - US_CHILD_FAIL, "%s child pid %d (forked by %s): %s", us_kind_name(c->kind),
+                     (int)c->pid, c->who, c->msg);
+    if (WIFSIGNALED(st))
+        us_violation(INV_CRASH, "expected the %s child pid %d (forked by %s) to exit with status %d; seen it "
+                                "killed by signal %d (%s) at step '%s'",
+                     us_kind_name(c->kind), (int)c->pid, c->who, expect, WTERMSIG(st), strsignal(WTERMSIG(st)),
+                     c->step);
+    us_violation(INV_FORK, "expected the %s child pid %d (forked by %s) to exit with status %d; seen status %d at "
+                           "step '%s' %s",
+                 us_kind_name(c->kind), (int)c->pid, c->who, expect, WEXITSTATUS(st), c->step, c->msg);
+}
+
+static void us_child_hung(struct us_child *c)
+{
+    kill(c->pid, SIGKILL);
+    int st;
+    waitpid(c->pid, &st, 0);
+    us_violation(8, "expected the %s child pid %d (forked by %s) to finish within %.0fs; seen it still running "
+                    "at step '%s' (killed)",
+                 us_kind_name(c->kind), (int)c->pid, c->who, (double)us_child_bound_ns() / 1e9, c->step);
+}
+
+int us_child_wait(struct us_child *c, int expect)
+{
+    uint64_t deadline = c->start_ns + us_child_bound_ns();
+    for (;;) {
+        int st;
+        pid_t r = waitpid(c->pid, &st, WNOHANG);
+        if (r == c->pid) {
+            us_child_judge(c, st, expect);
+            return st;
+        }
+        if (r < 0 && errno != EINTR)
+            us_fatal("waitpid(%d): %s", (int)c->pid, strerror(errno));
+        if (us_now_ns() > deadline)
+            us_child_hung(c);
+        us_pause_us(200);
+    }
+}
+
+/* One pass over the monitored children; returns how many are still running. */
+static int us_monitor_pass(void)
+{
+    int left = 0;
+    uint64_t now = us_now_ns();
+    for (int i = 0; i < US_NCHILD; i++) {
+        struct us_child *c = &us_children[i];
+        /* Acquire, partner: the release store after fork (pid, start_ns). */
+        if (atomic_load_explicit(&c->state, memory_order_acquire) != CH_MONITORED)
+            continue;
+        int st;
+        pid_t r = waitpid(c->pid, &st, WNOHANG);
+        if (r == c->pid) {
+            us_child_judge(c, st, 0);
+            continue;
+        }
+        if (now > c->start_ns && now - c->start_ns > us_child_bound_ns())
+            us_child_hung(c);
+        left++;
+    }
+    return left;
+}
+
+void *us_child_monitor_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&us_aux_stop, memory_order_relaxed)) {
+        us_monitor_pass();
+        us_pause_us(1000);
+    }
+    return NULL;
+}
+
+void us_children_wait_all(void)
+{
+    while (us_monitor_pass() > 0)
+        us_pause_us(1000);
+}
+
+/* From us_violation (thread context): no child outlives the run. */
+void us_children_kill_all(void)
+{
+    if (!us_children || us_in_child)
+        return;
+    for (int i = 0; i < US_NCHILD; i++) {
+        int st = atomic_load_explicit(&us_children[i].state, memory_order_acquire);
+        if ((st == CH_MONITORED || st == CH_OWNED) && us_children[i].pid > 0)
+            kill(us_children[i].pid, SIGKILL);
+    }
+}

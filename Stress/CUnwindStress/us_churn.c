@@ -1,0 +1,297 @@
+/*
+ * us_churn.c - tracer-churn: register, cancel and destroy from several
+ * threads at once and from inside callbacks, several threads on the SAME
+ * tracer, so its bit is reused while other calls on it are still running.
+ *
+ * Churner threads (lc_threads) share the tracer-churn records (us_pool
+ * [US_REG_POOL, +US_CH_N)); workers request them like the registrar's (the
+ * callback is us_callback, arg the instance id), so the per-context checker
+ * sees every stale delivery (invariant 5), lost one (4) and late one (6).
+ *  - gang: a churner publishes a target; every churner calls cancel or
+ *    destroy on it (whoever is first cancels it, the others wait), and each
+ *    registers a new tracer as soon as its call returns -- the lowest free
+ *    bit, often the target's, while the others are still inside theirs;
+ *  - single cancel/destroy of a random churn tracer, then register;
+ *  - old handles (of instances whose cancel returned, kept in a graveyard):
+ *    cancel answers -EALREADY, destroy 0, bit -1, and nothing else changes;
+ *  - from callbacks (us_callback): register (0) and cancel/destroy of another
+ *    tracer (-EDEADLK, nothing cancelled).
+ * Invariant 9: register 0 (never a bit a registered tracer holds), cancel 0
+ * or -EALREADY and at most one 0 per tracer, destroy 0, -EDEADLK inside
+ * callbacks; invariant 8: every call under the watchdog bound.
+ *
+ * Record protocol: FREE/CANCELLED -> RESERVED (CAS; then users must read 0,
+ * Dekker with a caller's users++ then state load, both seq_cst) -> LIVE
+ * (after register; id, t, state published with release) -> CANCELLING (first
+ * call begins) -> CANCELLED (first call returned: poisoned, us_active
+ * cleared, the handle goes to the graveyard).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+
+#include "us_internal.h"
+
+#define US_CH_FIRST US_REG_POOL
+#define US_CH_N 256
+#define US_CH_MAX 24 /* churn tracers registered at once */
+#define US_CH_GRAVE 64
+
+static _Atomic int us_ch_live;          /* registered or registering (relaxed: a bound, not an order) */
+static _Atomic uint32_t us_ch_cursor;   /* where the next reservation scan starts (relaxed) */
+static _Atomic uint64_t us_ch_epoch;    /* gang epochs (relaxed: unique numbers) */
+/* epoch << 40 | generation << 8 | record - US_CH_FIRST; release/acquire */
+static _Atomic uint64_t us_ch_gang;
+static _Atomic(du_tracer *) us_ch_grave[US_CH_GRAVE]; /* relaxed: handles stay valid forever */
+static _Atomic uint32_t us_ch_grave_n;
+
+static uint64_t us_ch_id(int idx, uint64_t gen) { return ((1ull << 30) + gen) * US_POOL + (uint64_t)idx; }
+
+static void us_ch_op(struct us_opslot *op, int what)
+{
+    if (op) {
+        if (what)
+            us_op_begin(op, what);
+        else
+            us_op_end(op);
+    }
+}
+
+/* Register one churn tracer (thread context or a callback). */
+static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
+{
+    if (atomic_fetch_add_explicit(&us_ch_live, 1, memory_order_relaxed) >= US_CH_MAX) {
+        atomic_fetch_sub_explicit(&us_ch_live, 1, memory_order_relaxed);
+        return;
+    }
+    int idx = -1;
+    uint32_t start = atomic_fetch_add_explicit(&us_ch_cursor, 1, memory_order_relaxed);
+    for (int i = 0; i < US_CH_N && idx < 0; i++) {
+        int k = US_CH_FIRST + (int)((start + (uint32_t)i) % US_CH_N);
+        struct us_rec *rec = &us_pool[k];
+        int st = atomic_load_explicit(&rec->state, memory_order_seq_cst);
+        if (st != ST_FREE && st != ST_CANCELLED)
+            continue;
+        if (!atomic_compare_exchange_strong_explicit(&rec->state, &st, ST_RESERVED, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            continue;
+        /* seq_cst, partner: us_ch_kill's users++ then state load. */
+        if (atomic_load_explicit(&rec->users, memory_order_seq_cst) != 0) {
+            atomic_store_explicit(&rec->state, st, memory_order_seq_cst);
+            continue;
+        }
+        idx = k;
+    }
+    if (idx < 0) {
+        atomic_fetch_sub_explicit(&us_ch_live, 1, memory_order_relaxed);
+        return;
+    }
+    struct us_rec *rec = &us_pool[idx];
+    /* Release stores, partners: the acquire loads in us_request_some. */
+    atomic_store_explicit(&rec->t, NULL, memory_order_release);
+    uint64_t id = us_ch_id(idx, ++rec->gen);
+    atomic_store_explicit(&us_cancel_seq[id % US_CSEQ], 0, memory_order_seq_cst);
+    atomic_store_explicit(&rec->cancel0, 0, memory_order_relaxed);
+    rec->sleep = (r & 1) != 0;
+    rec->yield = (r & 2) != 0;
+    rec->rereq = (r & 12) != 0;
+    rec->deadlk = (r & 16) != 0;
+    atomic_store_explicit(&rec->id, id, memory_order_release);
+    du_tracer *t = NULL;
+    us_ch_op(op, OP_REGISTER);
+    int ret = us_api->reg(us_callback, (void *)(uintptr_t)id, "churn", &t);
+    us_ch_op(op, OP_NONE);
+    US_LC_ADD(in_cb ? LCC_CB_CALLS : LCC_CHURN_CALLS, 1);
+    if (ret != 0)
+        us_violation(9, "expected du_tracer_register() == 0%s (at most %d churn tracers: the registry is far from "
+                        "full); seen %s",
+                     in_cb ? " from inside a callback" : "", US_CH_MAX, us_status_name(ret));
+    int bit = us_api->bit(t);
+    if (bit < 3 || bit > 63)
+        us_violation(9, "expected a tracer bit in 3..63; seen %d (tracer #%llu)", bit, (unsigned long long)id);
+    /* The bit's previous owner may have returned from cancel without its
+     * canceller having cleared us_active yet: wait for that, never for a
+     * live owner (a bit given twice). */
+    us_ch_op(op, OP_WAIT);
+    for (;;) {
+        int prev = 0;
+        if (atomic_compare_exchange_strong_explicit(&us_active[bit], &prev, idx + 1, memory_order_seq_cst,
+                                                    memory_order_seq_cst))
+            break;
+        struct us_rec *p = &us_pool[prev - 1];
+        if (atomic_load_explicit(&p->state, memory_order_seq_cst) == ST_LIVE && p->bit == bit &&
+            atomic_load_explicit(&us_active[bit], memory_order_seq_cst) == prev)
+            us_violation(9, "expected du_tracer_register() never to give a bit held by a registered tracer; seen "
+                            "bit %d given to tracer #%llu while tracer #%llu holds it (no cancel of it begun)",
+                         bit, (unsigned long long)id, (unsigned long long)atomic_load(&p->id));
+        sched_yield();
+    }
+    us_ch_op(op, OP_NONE);
+    rec->bit = bit;
+    atomic_store_explicit(&rec->t, t, memory_order_release);
+    atomic_store_explicit(&rec->state, ST_LIVE, memory_order_release);
+}
+
+/* Cancel or destroy the record's instance `want` (0: whichever it holds),
+ * maybe while other threads do the same. */
+static void us_ch_kill(int idx, uint64_t want, int destroy, struct us_opslot *op)
+{
+    struct us_rec *rec = &us_pool[idx];
+    /* seq_cst, partner: us_ch_register's state CAS then users load. */
+    int others = atomic_fetch_add_explicit(&rec->users, 1, memory_order_seq_cst);
+    int st = atomic_load_explicit(&rec->state, memory_order_seq_cst);
+    uint64_t id = atomic_load_explicit(&rec->id, memory_order_acquire);
+    du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
+    if ((st != ST_LIVE && st != ST_CANCELLING) || !t || (want && id != want)) {
+        atomic_fetch_sub_explicit(&rec->users, 1, memory_order_release);
+        return;
+    }
+    if (others)
+        US_LC_ADD(LCC_SAME_TRACER, 1);
+    int live = ST_LIVE;
+    atomic_compare_exchange_strong_explicit(&rec->state, &live, ST_CANCELLING, memory_order_seq_cst,
+                                            memory_order_relaxed);
+    /* The cancel clock before the first call begins (the checker forgives a
+     * missing callback only after it); seq_cst like the registrar's. */
+    uint64_t zero = 0, seq = atomic_fetch_add_explicit(&us_cancel_clock, 1, memory_order_seq_cst) + 1;
+    atomic_compare_exchange_strong_explicit(&us_cancel_seq[id % US_CSEQ], &zero, seq, memory_order_seq_cst,
+                                            memory_order_seq_cst);
+    us_ch_op(op, destroy ? OP_DESTROY : OP_CANCEL);
+    int r = destroy ? us_api->destroy(t) : us_api->cancel(t);
+    us_ch_op(op, OP_NONE);
+    US_LC_ADD(LCC_CHURN_CALLS, 1);
+    if (destroy ? r != 0 : r != 0 && r != -EALREADY)
+        us_violation(9, "expected du_tracer_%s() to answer %s, also with other threads on the same tracer; seen %s "
+                        "(tracer #%llu, %d other calls on it)",
+                     destroy ? "destroy" : "cancel", destroy ? "0" : "0 or -EALREADY", us_status_name(r),
+                     (unsigned long long)id, others);
+    if (!destroy && r == 0 && atomic_fetch_add_explicit(&rec->cancel0, 1, memory_order_relaxed) != 0)
+        us_violation(9, "expected at most one cancel of a tracer to answer 0; seen a second (tracer #%llu)",
+                     (unsigned long long)id);
+    if (!destroy && us_api->bit(t) != -1)
+        us_violation(9, "expected du_tracer_bit() == -1 once cancel returned; seen %d (tracer #%llu)", us_api->bit(t),
+                     (unsigned long long)id);
+    /* Quiet now: poison (a callback of it from here on is invariant 6). */
+    if (atomic_exchange_explicit(&rec->state, ST_CANCELLED, memory_order_seq_cst) != ST_CANCELLED) {
+        int mine = idx + 1;
+        atomic_compare_exchange_strong_explicit(&us_active[rec->bit], &mine, 0, memory_order_seq_cst,
+                                                memory_order_relaxed);
+        atomic_fetch_sub_explicit(&us_ch_live, 1, memory_order_relaxed);
+        uint32_t g = atomic_fetch_add_explicit(&us_ch_grave_n, 1, memory_order_relaxed);
+        atomic_store_explicit(&us_ch_grave[g % US_CH_GRAVE], t, memory_order_relaxed);
+    }
+    /* Release, partner: the reuser's seq_cst load of users. */
+    atomic_fetch_sub_explicit(&rec->users, 1, memory_order_release);
+}
+
+/* A random live churn record, or -1. */
+static int us_ch_pick(uint64_t r)
+{
+    for (int i = 0; i < US_CH_N; i++) {
+        int k = US_CH_FIRST + (int)((r + (uint64_t)i) % US_CH_N);
+        if (atomic_load_explicit(&us_pool[k].state, memory_order_acquire) == ST_LIVE)
+            return k;
+    }
+    return -1;
+}
+
+/* Any handle ever returned stays safe to pass: an old one answers as
+ * cancelled and touches nothing else. */
+static void us_ch_grave_call(uint64_t r, struct us_opslot *op)
+{
+    uint32_t n = atomic_load_explicit(&us_ch_grave_n, memory_order_relaxed);
+    if (!n)
+        return;
+    du_tracer *t = atomic_load_explicit(&us_ch_grave[(r >> 8) % (n < US_CH_GRAVE ? n : US_CH_GRAVE)],
+                                        memory_order_relaxed);
+    if (!t)
+        return;
+    int destroy = (r >> 20) & 1;
+    us_ch_op(op, destroy ? OP_DESTROY : OP_CANCEL);
+    int ret = destroy ? us_api->destroy(t) : us_api->cancel(t);
+    us_ch_op(op, OP_NONE);
+    US_LC_ADD(LCC_CHURN_CALLS, 1);
+    int bit = us_api->bit(t);
+    if (ret != (destroy ? 0 : -EALREADY) || bit != -1)
+        us_violation(9, "expected %s of an old handle (its cancel returned long ago) to answer %s and its bit to stay "
+                        "-1; seen %s, bit %d",
+                     destroy ? "destroy" : "cancel", destroy ? "0" : "-EALREADY", us_status_name(ret), bit);
+}
+
+void *us_churn_main(void *arg)
+{
+    const struct us_lc_arg *a = arg;
+    struct us_opslot *op = &us_opslots[a->index];
+    uint64_t rng = a->seed, seen = 0;
+    uint32_t pause = us_cur->lc_us * (uint32_t)us_tsan_scale;
+    while (!atomic_load_explicit(&us_aux_stop, memory_order_relaxed)) {
+        uint64_t r = us_rng_next(&rng);
+        int destroy = (r >> 4) & 1;
+        /* Acquire, partner: the leader's release store of the target. */
+        uint64_t g = atomic_load_explicit(&us_ch_gang, memory_order_acquire);
+        if ((g >> 40) != (seen >> 40) && g) {
+            seen = g;
+            int idx = US_CH_FIRST + (int)(g & 0xff);
+            us_ch_kill(idx, us_ch_id(idx, (g >> 8) & 0xffffffffu), destroy, op);
+            us_ch_register(0, op, r);
+            continue; /* no pause: the gang arrives together */
+        }
+        if (atomic_load_explicit(&us_ch_live, memory_order_relaxed) < US_CH_MAX / 2)
+            us_ch_register(0, op, r);
+        int what = (int)((r >> 8) % 10), idx;
+        if (what < 4 && (idx = us_ch_pick(r >> 16)) >= 0) {
+            /* Lead a gang on idx. */
+            uint64_t e = (atomic_fetch_add_explicit(&us_ch_epoch, 1, memory_order_relaxed) + 1) & 0xffffff;
+            g = e << 40 | (us_pool[idx].gen & 0xffffffffu) << 8 | (uint64_t)(idx - US_CH_FIRST);
+            atomic_store_explicit(&us_ch_gang, g, memory_order_release);
+            seen = g;
+            us_ch_kill(idx, us_ch_id(idx, us_pool[idx].gen), destroy, op);
+            us_ch_register(0, op, r);
+        } else if (what < 7 && (idx = us_ch_pick(r >> 16)) >= 0) {
+            us_ch_kill(idx, 0, destroy, op);
+            us_ch_register(0, op, r);
+        } else if (what == 7) {
+            us_ch_grave_call(r, op);
+        } else {
+            us_ch_register(0, op, r);
+        }
+        us_pause_us((uint32_t)((r >> 32) % (2 * (uint64_t)pause + 1)));
+    }
+    return NULL;
+}
+
+/* From us_callback, inside a callback on a worker (tracer-churn only). */
+void us_churn_from_callback(struct us_worker *w, uint64_t r)
+{
+    if ((r >> 56) & 1)
+        us_ch_register(1, NULL, r);
+    int idx = us_ch_pick(r >> 8);
+    if (idx < 0)
+        return;
+    struct us_rec *rec = &us_pool[idx];
+    uint64_t id = atomic_load_explicit(&rec->id, memory_order_acquire);
+    du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
+    if (!t || atomic_load_explicit(&rec->id, memory_order_acquire) != id)
+        return;
+    int destroy = (r >> 57) & 1;
+    int ret = destroy ? us_api->destroy(t) : us_api->cancel(t);
+    US_LC_ADD(LCC_CB_CALLS, 1);
+    if (ret != -EDEADLK)
+        us_violation(9, "expected du_tracer_%s() of another tracer from inside a callback to answer -EDEADLK; seen "
+                        "%s (tracer #%llu, worker %d)",
+                     destroy ? "destroy" : "cancel", us_status_name(ret), (unsigned long long)id, w->slot);
+}
+
+/* Slice end, no worker left: cancel every churn tracer still registered. */
+void us_churn_drain(void)
+{
+    struct us_opslot *op = &us_opslots[US_OPSLOTS - 1];
+    snprintf(op->who, sizeof op->who, "churn drain");
+    for (int k = US_CH_FIRST; k < US_CH_FIRST + US_CH_N; k++)
+        us_ch_kill(k, 0, 0, op);
+    for (int i = 0; i < US_CH_GRAVE; i++)
+        atomic_store_explicit(&us_ch_grave[i], NULL, memory_order_relaxed);
+    atomic_store(&us_ch_grave_n, 0);
+    atomic_store(&us_ch_gang, 0);
+    atomic_store(&us_ch_live, 0);
+}

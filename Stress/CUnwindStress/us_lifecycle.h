@@ -1,0 +1,129 @@
+/*
+ * us_lifecycle.h - the lifecycle scenarios: the harness attacks fork, exit,
+ * dlopen/dlclose, siglongjmp out of du_request, and concurrent
+ * register/cancel/destroy of one tracer.  Included by us_internal.h.
+ *
+ *  fork-storm       us_fork.c     workers and the registrar fork mid-run
+ *  exit-pending     us_exit.c     children request, then exit()
+ *  dlopen-cycle     us_dlopen.c   an exec'ed child dlopen/dlclose-cycles the .so
+ *  longjmp-request  us_longjmp.c  a jump signal abandons du_request mid-way
+ *  tracer-churn     us_churn.c    several threads cancel/destroy one tracer
+ *
+ * Children (us_child.c) report through a table in shared memory: the child
+ * writes its current step and, on a violation, the message and invariant,
+ * then _exit(US_CHILD_FAIL + invariant); the parent waits with a bound and
+ * reports (a hang is invariant 8, a crash invariant 10).
+ */
+#ifndef US_LIFECYCLE_H
+#define US_LIFECYCLE_H
+
+#include <sys/types.h>
+
+enum { LC_NONE, LC_FORK, LC_EXIT, LC_DLOPEN, LC_LONGJMP, LC_CHURN };
+
+/* Invariants added by these scenarios (1..9: us_check.c). */
+enum { INV_CRASH = 10, INV_FORK = 11, INV_EXIT = 12 };
+
+/* Counters (summed into the SUMMARY line and the JSON). */
+enum {
+    LCC_FORKS,         /* children forked by fork-storm */
+    LCC_CHILD_OK,      /* children of any scenario that passed */
+    LCC_CHILD_CBS,     /* callbacks checked inside fork-storm children */
+    LCC_EXIT_CBS,      /* DU_TRACE_EXITING callbacks checked after exit() */
+    LCC_DLOPEN_CYCLES, /* dlopen/dlclose cycles in children */
+    LCC_LANDINGS,      /* siglongjmp landings out of the request loop */
+    LCC_REPAIRS,       /* claim counters seen repaired by a safe point */
+    LCC_CHURN_CALLS,   /* register/cancel/destroy calls by tracer-churn */
+    LCC_SAME_TRACER,   /* cancel/destroy calls overlapping another on the same tracer */
+    LCC_CB_CALLS,      /* register/cancel/destroy calls from inside callbacks */
+    LCC_N
+};
+extern _Atomic uint64_t us_lc_count[LCC_N];
+#define US_LC_ADD(k, n) atomic_fetch_add_explicit(&us_lc_count[k], (n), memory_order_relaxed)
+
+/* ---- slices (us_lifecycle.c) ------------------------------------------------ */
+/* Check what the selected scenarios need (the .so for dlopen-cycle); 0 or 2. */
+int us_lc_prepare(const int *scen, int n);
+void us_lc_slice_start(int scen, int occurrence);
+/* After workers, injectors and the registrar stopped: stop the drivers, wait
+ * for every child, drop what the scenario registered. */
+void us_lc_slice_stop(void);
+/* 1 if this build skips the scenario (TSan), with the reason printed once. */
+int us_lc_skipped(int lifecycle);
+
+/* What a driver thread gets: its index (its us_opslots entry) and seed. */
+struct us_lc_arg {
+    int index;
+    uint64_t seed;
+};
+
+/* Operations of driver threads, for the watchdog. */
+#define US_OPSLOTS 8
+struct us_opslot {
+    _Atomic int op;
+    _Atomic uint64_t start;
+    char who[24];
+};
+extern struct us_opslot us_opslots[US_OPSLOTS];
+void us_op_begin(struct us_opslot *s, int op);
+void us_op_end(struct us_opslot *s);
+
+/* ---- children (us_child.c) ------------------------------------------------- */
+#define US_CHILD_FAIL 100 /* exit status base: 100 + invariant */
+#define US_NCHILD 48
+enum { CH_FREE, CH_FORKING, CH_MONITORED, CH_OWNED };
+struct us_child {
+    _Atomic int state;  /* CH_*: parent's bookkeeping */
+    pid_t pid;
+    int kind;           /* LC_* */
+    uint64_t start_ns;
+    char who[48];       /* who forked it */
+    /* written by the child */
+    char step[64];      /* where it is, for a hang report */
+    int inv;            /* invariant it reports violated */
+    char msg[768];
+};
+extern int us_in_child;                /* 1 in a forked child (single thread) */
+extern struct us_child *us_child_me;   /* the child's own table entry */
+int us_children_init(void);
+/* Fork; in the child returns 0 (us_in_child set), in the parent the pid, or
+ * -1 when the table is full or fork failed.  monitored: the monitor thread
+ * waits for it; else the caller does (us_child_wait). */
+pid_t us_child_fork(int kind, const char *who, int monitored, struct us_child **out);
+/* For an exec'ed child (posix_spawn): reserve an entry, then publish the pid. */
+struct us_child *us_child_reserve(int kind, const char *who);
+void us_child_publish(struct us_child *c, pid_t pid, int monitored);
+void us_child_step(const char *step);
+__attribute__((noreturn, format(printf, 2, 3))) void us_child_fail(int inv, const char *fmt, ...);
+/* Parent: wait for an owned child with the bound; report unless it exits
+ * with `expect`.  Returns the wait status. */
+int us_child_wait(struct us_child *c, int expect);
+void *us_child_monitor_main(void *arg);
+/* Wait for every child (the bound applies); kill every child (reports). */
+void us_children_wait_all(void);
+void us_children_kill_all(void);
+uint64_t us_child_bound_ns(void);
+
+/* ---- the scenarios ------------------------------------------------------------ */
+void us_fork_worker(struct us_worker *w);           /* us_fork.c: from us_leaf */
+void us_fork_registrar(void);                       /* us_fork.c: from the registrar */
+extern void (*us_child_cb_hook)(uint64_t id, uint64_t cookie, const struct du_trace *t);
+void *us_exit_driver_main(void *arg);               /* us_exit.c */
+void *us_dlopen_driver_main(void *arg);             /* us_dlopen.c */
+int us_dlopen_find(char *path, size_t len);         /* the .so next to /proc/self/exe */
+void us_lj_install(void);                           /* us_longjmp.c: its two handlers */
+void *us_lj_injector_main(void *arg);
+void us_lj_worker_start(struct us_worker *w);       /* register the worker's own tracer */
+void us_lj_before_safe_point(struct us_worker *w);
+void us_lj_after_safe_point(struct us_worker *w);
+void us_lj_worker_exit(struct us_worker *w);        /* cancel it before the thread goes */
+void us_lj_worker_detached(struct us_worker *w);    /* or after detach repaired the counter */
+void *us_churn_main(void *arg);                     /* us_churn.c */
+void us_churn_from_callback(struct us_worker *w, uint64_t r);
+void us_churn_drain(void);
+/* Crash handler (us_report.c): a fatal signal in the harness is invariant
+ * 10 with the replay line; in a child it kills the child (the parent reports). */
+void us_crash_install(void);
+void us_crash_prepare(void);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * us_longjmp.c - longjmp-request: handlers that siglongjmp out of
+ * du_request() at random points.
+ *
+ * A jump injector sends a worker the outer signal and, a few microseconds
+ * later, the jump signal.  The outer handler sets a sigsetjmp landing pad,
+ * arms it and calls du_request() in a loop (hundreds of repeats on one to
+ * three tracers) while armed; the jump handler, if the pad is armed,
+ * disarms it and siglongjmp()s there -- usually from inside du_request(),
+ * which never returns.  The worker then goes on and later reaches its safe
+ * points.  The contract: the abandoned request leaks the thread's claim
+ * counter until its next safe point or detach; until then cancel on this
+ * thread answers -EDEADLK and cancel elsewhere waits.
+ *
+ * Logging: the entry is written, status US_ST_INFLIGHT, before the first
+ * call, and its status and cookie after it: an abandoned request stays
+ * INFLIGHT, which permits one callback and requires none (us_check.c);
+ * every request that returned is checked as usual (exactly once for 0/1,
+ * no callback after cancel returned).  Repeats must agree with the first
+ * answer: 1 with its cookie or -ECANCELED after 0/1, the same error after an
+ * error (RF_REPBAD otherwise).  The harness's own counters: a landing
+ * closes the h_enter/h_exit section the jump abandoned, so the registrar's
+ * deferred free still sees the worker quiesce.
+ *
+ * Checks on the worker (invariant 9): after a landing, cancel of the
+ * worker's own tracer answers -EDEADLK (leaked) or 0 (the jump hit between
+ * calls); after a safe point with no landing since it began, a thread that
+ * saw -EDEADLK must see 0 (the safe point repaired the counter).  Progress
+ * (invariant 8): the registrar's and the workers' cancels stay under the
+ * watchdog bound.
+ *
+ * Signal path rules as in us_signal.c.  The outer handler blocks the two
+ * stress signals (only the jump signal may interrupt it); the jump signal
+ * blocks them and the outer one.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "us_internal.h"
+
+static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
+{
+    const struct us_scenario *sc = us_cur;
+    int span = sc->hot_tracers ? sc->hot_tracers : sc->tracers + 2;
+    int reps = 50 + (int)(r % 450);
+    int k = 1 + (int)((r >> 16) % 3);
+    for (int i = 0; i < k && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); i++) {
+        uint32_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
+        uint32_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
+        if (tail - head >= US_RING - US_RING_MARGIN) {
+            atomic_fetch_add_explicit(&w->n_skip, 1, memory_order_relaxed);
+            return;
+        }
+        uint64_t r2 = us_rng_next(&w->hrng[depth]);
+        int bit = 3 + (int)(r2 % (uint64_t)span);
+        /* Dekker with the registrar's removal, as in us_request_some. */
+        atomic_fetch_add_explicit(&w->h_enter, 1, memory_order_seq_cst);
+        int ri = atomic_load_explicit(&us_active[bit], memory_order_seq_cst);
+        if (ri) {
+            struct us_rec *rec = &us_pool[ri - 1];
+            /* Acquire loads, partners: the registrar's release stores. */
+            uint64_t id = atomic_load_explicit(&rec->id, memory_order_acquire);
+            du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
+            int st = atomic_load_explicit(&rec->state, memory_order_acquire);
+            if (t && atomic_load_explicit(&rec->id, memory_order_acquire) == id) {
+                uint32_t idx = atomic_fetch_add_explicit(&w->tail, 1, memory_order_relaxed);
+                struct us_req *e = &w->ring[idx % US_RING];
+                e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
+                e->phase = (uint8_t)atomic_load_explicit(&w->phase, memory_order_relaxed);
+                e->cookie = 0;
+                e->id = id;
+                e->flags = RF_HANDLER | (st == ST_CANCELLED || st == ST_RESERVED ? RF_SAW_CANCELLED : 0);
+                e->depth = (uint8_t)depth;
+                e->sig = 1;
+                e->status = US_ST_INFLIGHT;
+                /* The entry is complete before the request starts (same-thread
+                 * partner: the checker, after this handler). */
+                atomic_signal_fence(memory_order_seq_cst);
+                for (int n = 0; n < reps && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); n++) {
+                    uint64_t c = 0xdeadbeefULL;
+                    int ret = us_api->request(t, &c);
+                    atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
+                    if (ret >= 0)
+                        atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
+                    if (e->status == US_ST_INFLIGHT) {
+                        e->cookie = c;
+                        atomic_signal_fence(memory_order_seq_cst); /* cookie before status */
+                        e->status = ret;
+                    } else if (e->status >= 0 ? (ret != 1 && ret != -ECANCELED) || (ret == 1 && c != e->cookie)
+                                              : ret != e->status) {
+                        e->flags |= RF_REPBAD; /* a repeat must agree with the first answer */
+                    }
+                    atomic_signal_fence(memory_order_seq_cst);
+                }
+            }
+        }
+        /* Release: our uses of rec/t happen before the registrar's free. */
+        atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);
+    }
+}
+
+static void us_lj_outer(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    int saved_errno = errno;
+    struct us_worker *w = us_self;
+    if (w) {
+        int d = atomic_fetch_add_explicit(&w->hdepth, 1, memory_order_relaxed) + 1;
+        atomic_fetch_add_explicit(&w->n_sig, 1, memory_order_relaxed);
+        if (d > 1)
+            atomic_fetch_add_explicit(&w->n_nested, 1, memory_order_relaxed);
+        int lvl = d > 3 ? 3 : d;
+        uint64_t r = us_rng_next(&w->hrng[lvl]);
+        /* Sections already open below us (thread context or a handler we
+         * interrupted): a landing must not close those. */
+        w->lj_base = atomic_load_explicit(&w->h_enter, memory_order_relaxed) -
+                     atomic_load_explicit(&w->h_exit, memory_order_relaxed);
+        if (sigsetjmp(w->lj_pad, 1) == 0) {
+            /* Relaxed + signal fences: the partner is the jump handler on
+             * this thread. */
+            atomic_store_explicit(&w->lj_armed, 1, memory_order_relaxed);
+            atomic_signal_fence(memory_order_seq_cst);
+            us_lj_loop(w, lvl, r);
+            atomic_store_explicit(&w->lj_armed, 0, memory_order_relaxed);
+            atomic_signal_fence(memory_order_seq_cst);
+        } else {
+            uint64_t open = atomic_load_explicit(&w->h_enter, memory_order_relaxed) -
+                            atomic_load_explicit(&w->h_exit, memory_order_relaxed) - w->lj_base;
+            /* Release, partner: the registrar's seq_cst loads in us_reap. */
+            if (open)
+                atomic_fetch_add_explicit(&w->h_exit, open, memory_order_release);
+            /* Relaxed: read by this thread (us_lj_*_safe_point) and counted. */
+            atomic_fetch_add_explicit(&w->lj_landed, 1, memory_order_relaxed);
+            US_LC_ADD(LCC_LANDINGS, 1);
+        }
+        atomic_fetch_sub_explicit(&w->hdepth, 1, memory_order_relaxed);
+    }
+    errno = saved_errno;
+}
+
+static void us_lj_jump(int sig)
+{
+    (void)sig;
+    struct us_worker *w = us_self;
+    if (w && atomic_load_explicit(&w->lj_armed, memory_order_relaxed)) {
+        atomic_store_explicit(&w->lj_armed, 0, memory_order_relaxed); /* partner: the outer handler */
+        siglongjmp(w->lj_pad, 1);
+    }
+}
+
+void us_lj_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = us_lj_outer;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, us_sig_a);
+    sigaddset(&sa.sa_mask, us_sig_b);
+    sigaction(us_sig_outer, &sa, NULL);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = us_lj_jump;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, us_sig_a);
+    sigaddset(&sa.sa_mask, us_sig_b);
+    sigaddset(&sa.sa_mask, us_sig_outer);
+    sigaction(us_sig_jump, &sa, NULL);
+}
+
+void *us_lj_injector_main(void *arg)
+{
+    const struct us_lc_arg *a = arg;
+    uint64_t rng = a->seed;
+    uint32_t pause = us_cur->lc_us * (uint32_t)us_load_scale;
+    while (!atomic_load_explicit(&us_aux_stop, memory_order_relaxed)) {
+        uint64_t r = us_rng_next(&rng);
+        struct us_worker *w = us_target_get(r);
+        if (w) {
+            pthread_kill(w->thread, us_sig_outer);
+            /* Let the outer handler start its loop, then jump into it. */
+            uint64_t until = us_now_ns() + (r >> 8) % 30000;
+            while (us_now_ns() < until)
+                ;
+            pthread_kill(w->thread, us_sig_jump);
+            us_target_put(w);
+        }
+        us_pause_us((uint32_t)((r >> 32) % (2 * (uint64_t)pause + 1)));
+    }
+    return NULL;
+}
+
+/* ---- the worker's own tracer: cancel on this thread -------------------------- */
+static void us_lj_own_cb(const struct du_trace *t, uint64_t cookie, void *arg)
+{
+    (void)t;
+    us_violation(5, "expected no callback of worker %d's own tracer (never requested); seen one with cookie %#llx",
+                 (int)(uintptr_t)arg, (unsigned long long)cookie);
+}
+
+static int us_lj_call(struct us_worker *w, int op)
+{
+    atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&w->op, op, memory_order_release); /* partner: the watchdog's acquire */
+    int r = op == OP_REGISTER ? us_api->reg(us_lj_own_cb, (void *)(uintptr_t)w->slot, "longjmp-own", &w->lj_own)
+                              : us_api->cancel(w->lj_own);
+    atomic_store_explicit(&w->op, OP_NONE, memory_order_release);
+    return r;
+}
+
+void us_lj_worker_start(struct us_worker *w)
+{
+    w->lj_own = NULL;
+    w->lj_expect_repair = 0;
+    w->lj_checked = w->lj_seen = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
+    int r = us_lj_call(w, OP_REGISTER);
+    if (r != 0)
+        us_violation(9, "expected du_tracer_register() == 0 for worker %d's own tracer; seen %s", w->slot,
+                     us_status_name(r));
+}
+
+void us_lj_before_safe_point(struct us_worker *w)
+{
+    uint64_t landed = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
+    if (landed != w->lj_checked && w->lj_own && !w->lj_expect_repair) {
+        int r = us_lj_call(w, OP_CANCEL);
+        if (r == -EDEADLK) {
+            w->lj_expect_repair = 1; /* the jump left du_request: leaked until the safe point */
+        } else if (r == 0) {
+            us_lj_worker_start(w); /* the jump hit between calls: nothing leaked */
+        } else {
+            us_violation(9, "expected cancel on worker %d, after a siglongjmp out of its request loop, to answer "
+                            "-EDEADLK (claim counter leaked) or 0; seen %s",
+                         w->slot, us_status_name(r));
+        }
+        w->lj_checked = landed;
+    }
+    w->lj_seen = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
+}
+
+void us_lj_after_safe_point(struct us_worker *w)
+{
+    if (!w->lj_expect_repair)
+        return;
+    int r = us_lj_call(w, OP_CANCEL);
+    uint64_t after = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
+    if (r == 0) {
+        US_LC_ADD(LCC_REPAIRS, 1);
+        us_lj_worker_start(w);
+    } else if (r != -EDEADLK || after == w->lj_seen) {
+        us_violation(9, "expected the safe point to repair worker %d's claim counter, leaked by a siglongjmp out "
+                        "of du_request (cancel on the thread then answers 0); seen %s with no jump since the safe "
+                        "point began",
+                     w->slot, us_status_name(r));
+    }
+    w->lj_checked = after;
+}
+
+/* Before the thread leaves: cancel its own tracer; if the counter is leaked
+ * now, the exit path detaches (which repairs it) and cancels after. */
+void us_lj_worker_exit(struct us_worker *w)
+{
+    if (!w->lj_own)
+        return;
+    int r = us_lj_call(w, OP_CANCEL);
+    if (r == 0)
+        w->lj_own = NULL;
+    else if (r != -EDEADLK)
+        us_violation(9, "expected cancel of worker %d's own tracer to answer 0 or -EDEADLK; seen %s", w->slot,
+                     us_status_name(r));
+}
+
+void us_lj_worker_detached(struct us_worker *w)
+{
+    if (!w->lj_own)
+        return;
+    int r = us_lj_call(w, OP_CANCEL);
+    if (r != 0)
+        us_violation(9, "expected cancel of worker %d's own tracer, after detach repaired its claim counter, to "
+                        "answer 0; seen %s",
+                     w->slot, us_status_name(r));
+    w->lj_own = NULL;
+}
