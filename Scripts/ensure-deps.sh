@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Installs what SwiftPM and the C library's Makefile cannot: liburcu-dev (and
 # pkg-config) from Debian's packages, only when pkg-config cannot already
-# find the liburcu flavors the project builds against (one package has them
-# all): bp for the core and the C library, memb for the SwiftPM targets that
-# still name it.
+# find liburcu-bp, the flavor the core, its SwiftPM targets and the C library
+# build against (liburcu-dev has every flavor).
 set -euo pipefail
-flavors=(liburcu-bp liburcu-memb)
+flavors=(liburcu-bp)
 found() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${flavors[@]}"; }
 if found; then
     exit 0

@@ -12,10 +12,11 @@
  *  - a second thread that attaches, requests and returns without detaching:
  *    the library's pthread key destructor delivers an empty trace flagged
  *    DU_TRACE_EXITING on that thread;
- *  - fork while another attached thread is alive: the child (one thread)
- *    still requests, delivers, registers and cancels (cancel waits for RCU
- *    grace periods, which would hang if the child's RCU state still counted
- *    the parent's threads), then detaches.
+ *  - fork while another attached thread is inside a callback (an RCU
+ *    read-side section): the child (one thread) still requests, delivers,
+ *    registers and cancels (cancel waits for RCU grace periods, which would
+ *    hang if the child still counted the vanished thread as a reader), then
+ *    detaches.
  * Prints one line per check passed; exits 0 only if all passed.
  */
 #include <deferred_unwind.h>
@@ -191,23 +192,42 @@ static int thread_exit_delivers(void)
     return 0;
 }
 
-/* An attached thread that is alive (and parked) while main forks. */
+/*
+ * Another attached thread, parked inside a tracer callback - an RCU
+ * read-side section - while main forks.  The child has no such thread: a
+ * grace period there must not wait for its copy of that reader.
+ */
 static int park_pipe[2];
-static pthread_barrier_t attached;
+static pthread_barrier_t in_callback;
+
+static int parked; /* set by the callback before it parks */
+
+static void on_stack_parked(const struct du_trace *trace, uint64_t cookie, void *arg)
+{
+    char c;
+
+    (void)trace;
+    (void)cookie;
+    (void)arg;
+    parked = 1;
+    pthread_barrier_wait(&in_callback); /* main forks now */
+    while (read(park_pipe[0], &c, 1) < 0 && errno == EINTR)
+        ;
+}
 
 static void *parked_thread(void *arg)
 {
-    char c;
-    int ret;
+    du_tracer *parker = arg;
+    uint64_t cookie;
+    int ok;
 
-    (void)arg;
-    ret = du_thread_attach();
-    pthread_barrier_wait(&attached); /* main forks only after the attach */
-    if (ret != 0)
-        return (void *)1;
-    while (read(park_pipe[0], &c, 1) < 0 && errno == EINTR)
-        ;
-    return du_thread_detach() == 0 ? NULL : (void *)1;
+    ok = du_thread_attach() == 0 && du_request(parker, &cookie) == 0 &&
+         du_safe_point() == 1; /* parks in on_stack_parked */
+    if (!parked)
+        pthread_barrier_wait(&in_callback); /* failed before: release main */
+    if (du_thread_detach() != 0)
+        ok = 0;
+    return ok ? NULL : (void *)1;
 }
 
 /* The child: the library must work in a process forked from a threaded one. */
@@ -235,16 +255,19 @@ static int child_uses_library(void)
     return 0;
 }
 
-static int fork_with_attached_thread(void)
+static int fork_beside_a_callback(void)
 {
+    du_tracer *parker;
     pthread_t t;
     void *thread_ret;
     int status;
 
-    if (pipe(park_pipe) != 0 || pthread_barrier_init(&attached, NULL, 2) != 0 ||
-        pthread_create(&t, NULL, parked_thread, NULL) != 0)
+    if (du_tracer_register(on_stack_parked, NULL, "link-test-parker", &parker) != 0)
+        return fail("du_tracer_register (parker)", 0);
+    if (pipe(park_pipe) != 0 || pthread_barrier_init(&in_callback, NULL, 2) != 0 ||
+        pthread_create(&t, NULL, parked_thread, parker) != 0)
         return fail("pipe/barrier/pthread_create", errno);
-    pthread_barrier_wait(&attached);
+    pthread_barrier_wait(&in_callback); /* the thread is in its callback */
     fflush(stdout); /* or the child's exit would print the parent's buffer again */
     pid_t pid = fork();
     if (pid < 0)
@@ -261,10 +284,12 @@ static int fork_with_attached_thread(void)
     if (WEXITSTATUS(status) != 0)
         return fail("child exit status", WEXITSTATUS(status));
     if (write(park_pipe[1], "x", 1) != 1 || pthread_join(t, &thread_ret) != 0 || thread_ret)
-        return fail("parked thread detach", 0);
+        return fail("parked thread: request, callback, detach", 0);
+    if (du_tracer_destroy(parker) != 0)
+        return fail("du_tracer_destroy (parker)", 0);
     close(park_pipe[0]);
     close(park_pipe[1]);
-    pthread_barrier_destroy(&attached);
+    pthread_barrier_destroy(&in_callback);
     printf("fork: child requested, delivered, registered, cancelled, detached\n");
     return 0;
 }
@@ -287,7 +312,7 @@ int main(void)
     if (sigaction(SIGPROF, &sa, NULL) != 0)
         return fail("sigaction", errno);
 
-    if (sample_with_timer() || thread_exit_delivers() || fork_with_attached_thread())
+    if (sample_with_timer() || thread_exit_delivers() || fork_beside_a_callback())
         return 1;
 
     if (du_tracer_destroy(profiler) != 0)
