@@ -13,6 +13,9 @@ static unsigned du_lc_calls[2];
 static uint64_t du_lc_cookies[2];
 static int du_lc_fork_in_cb; /* tracer 0's callback forks */
 static pid_t du_lc_child_pid; /* 0 in the child */
+static du_tracer *du_lc_t1;    /* requested again by the child inside the callback */
+static uint64_t du_lc_child_cookie; /* what that request returned */
+static int du_lc_child_rc;
 
 static void du_lc_ctx_cb(const struct du_trace *trace, uint64_t cookie, void *arg)
 {
@@ -23,6 +26,10 @@ static void du_lc_ctx_cb(const struct du_trace *trace, uint64_t cookie, void *ar
     if (i == 0 && du_lc_fork_in_cb) {
         du_lc_fork_in_cb = 0;
         du_lc_child_pid = fork();
+        /* In the child: a new context.  Request tracer 1 again: its callback
+         * must come with the child's new cookie, not the parent's. */
+        if (du_lc_child_pid == 0)
+            du_lc_child_rc = du_request(du_lc_t1, &du_lc_child_cookie);
     }
 }
 
@@ -131,17 +138,34 @@ static void *du_lc_cb_fork_main(void *arg)
         x->fail = du_lc_fail(x->msg, x->len, "requests");
         return NULL;
     }
+    int fds[2];
+    if (pipe(fds) != 0) {
+        x->fail = du_lc_fail(x->msg, x->len, "pipe");
+        return NULL;
+    }
+    du_lc_t1 = t[1];
     du_lc_fork_in_cb = 1;
     int rc = du_safe_point();
     if (du_lc_child_pid == 0) {
         char cmsg[256] = "";
-        int f = rc != 1 ? du_lc_fail(cmsg, sizeof(cmsg), "child: safe point ran %d", rc)
-                        : du_lc_child_fresh(cmsg, sizeof(cmsg), 1, t[1]);
-        if (f)
-            fprintf(stderr, "%s\n", cmsg);
+        int f = 0;
+        if (rc != 2 || du_lc_child_rc != 0 || du_lc_calls[1] != 1 ||
+            du_lc_cookies[1] != du_lc_child_cookie || du_lc_child_cookie == c1)
+            f = du_lc_fail(cmsg, sizeof(cmsg), "child: safe point ran %d; tracer 1: %u calls, "
+                           "cookie %llx, want the child's %llx (request %d), not the parent's "
+                           "%llx", rc, du_lc_calls[1], (unsigned long long)du_lc_cookies[1],
+                           (unsigned long long)du_lc_child_cookie, du_lc_child_rc,
+                           (unsigned long long)c1);
+        if (!f) {
+            du_lc_calls[1] = 0;
+            f = du_lc_child_fresh(cmsg, sizeof(cmsg), 1, t[1]);
+        }
+        if (f && write(fds[1], cmsg, strlen(cmsg)) < 0)
+            f = 2;
         _exit(f ? 1 : 0);
     }
-    x->fail = du_lc_wait_child(du_lc_child_pid, -1, x->msg, x->len);
+    close(fds[1]);
+    x->fail = du_lc_wait_child(du_lc_child_pid, fds[0], x->msg, x->len);
     if (!x->fail && (rc != 2 || du_lc_calls[0] != 1 || du_lc_calls[1] != 1 ||
                      du_lc_cookies[1] != c1))
         x->fail = du_lc_fail(x->msg, x->len, "parent: safe point %d, calls %u/%u", rc,
