@@ -32,8 +32,10 @@
  * lifecycle").
  *
  * The variants library (DU_VARIANTS, the harness's second copy of the core)
- * has its own locks and thread list but shares liburcu-bp with the core:
- * only the core calls liburcu's fork hooks, which do not nest.
+ * registers no fork handlers: it shares liburcu-bp with the core, whose
+ * fork hooks do not nest, and its own locks would have to be taken after
+ * liburcu's, which the order of two libraries' atfork handlers cannot
+ * promise.  The harness forks only with the core's API (Docs/Races.md).
  */
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -49,9 +51,7 @@ DU_HIDDEN _Atomic unsigned du_fork_epoch;
 
 static void du_fork_prepare(void)
 {
-#ifndef DU_VARIANTS
     urcu_bp_before_fork();
-#endif
     du_registry_fork_prepare();
     du_threads_fork_prepare();
 }
@@ -60,9 +60,7 @@ static void du_fork_parent(void)
 {
     du_threads_fork_parent();
     du_registry_fork_parent();
-#ifndef DU_VARIANTS
     urcu_bp_after_fork_parent();
-#endif
 }
 
 static void du_fork_child(void)
@@ -76,14 +74,19 @@ static void du_fork_child(void)
     /* The child is one thread: whatever it decides here is seen by every
      * later request of it.  Registration is per process (mm). */
     du_membarrier_register();
-#ifndef DU_VARIANTS
     urcu_bp_after_fork_child();
-#endif
     errno = saved_errno;
 }
 
 /* Context: library initialisation (thread.c), once.  0 or -errno. */
 int du_fork_init(void)
 {
+#ifdef DU_VARIANTS
+    (void)du_fork_prepare;
+    (void)du_fork_parent;
+    (void)du_fork_child;
+    return 0;
+#else
     return -pthread_atfork(du_fork_prepare, du_fork_parent, du_fork_child);
+#endif
 }
