@@ -123,6 +123,16 @@ void us_child_fail(int inv, const char *fmt, ...)
     _exit(US_CHILD_FAIL + inv);
 }
 
+void us_child_raise(int sig, void (*handler)(int))
+{
+#ifdef US_TSAN
+    handler(sig);
+#else
+    (void)handler;
+    raise(sig);
+#endif
+}
+
 static const char *us_kind_name(int kind)
 {
     static const char *n[] = {"?", "fork-storm", "exit-pending", "dlopen-cycle", "longjmp", "churn"};

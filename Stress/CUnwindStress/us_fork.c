@@ -87,6 +87,7 @@ static void us_fork_hook(uint64_t id, uint64_t cookie, const struct du_trace *t)
     }
 }
 
+#ifndef US_TSAN
 /* A thread of the child: attach, request, safe point, exit attached. */
 static void *us_fork_thread(void *arg)
 {
@@ -106,13 +107,14 @@ static void *us_fork_thread(void *arg)
         us_child_fail(INV_FORK, "expected a request in a new context to answer 0; seen %d", r);
     return NULL;
 }
+#endif
 
 static void us_fork_round(int round)
 {
     F.ncb_own = F.ncb_inh = F.ncb_other = 0;
     F.hs_own = F.hs_inh = -999;
     us_child_step("request from a signal handler");
-    raise(us_sig_child);
+    us_child_raise(us_sig_child, us_fork_handler);
     atomic_signal_fence(memory_order_acquire); /* partner: the handler's fence */
     if (F.hs_own != 0 || F.hc_own == 0)
         us_child_fail(INV_FORK, "round %d: expected the child's first request of a context, from a signal "

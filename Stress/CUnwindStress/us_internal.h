@@ -142,6 +142,8 @@ enum { RF_HANDLER = 1, RF_CB = 2, RF_SAW_CANCELLED = 4, RF_THREAD = 8, RF_REPBAD
  * of the request in the same handler answered other than 1/-ECANCELED or got
  * another cookie. */
 #define US_ST_INFLIGHT INT32_MIN
+/* A ring slot a siglongjmp abandoned before it was written: ignored. */
+#define US_ST_VOID (INT32_MIN + 1)
 struct us_req {
     uint64_t ctx;
     uint64_t cookie;
@@ -211,6 +213,8 @@ struct us_worker {
     sigjmp_buf lj_pad;
     _Atomic int lj_armed;       /* the outer handler's request loop runs: a jump may land */
     uint64_t lj_base;           /* h_enter - h_exit when the outer handler began */
+    uint32_t lj_wtail;          /* the ring slot the outer handler is writing ... */
+    int lj_writing;             /* ... while this is 1 (a landing voids it if reserved) */
     _Atomic uint64_t lj_landed; /* landings so far (the thread compares around safe points) */
     uint64_t lj_checked, lj_seen;
     int lj_expect_repair;

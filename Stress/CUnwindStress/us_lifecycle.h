@@ -94,6 +94,10 @@ pid_t us_child_fork(int kind, const char *who, int monitored, struct us_child **
 struct us_child *us_child_reserve(int kind, const char *who);
 void us_child_publish(struct us_child *c, pid_t pid, int monitored);
 void us_child_step(const char *step);
+/* raise(sig) in a child; under TSan the handler is called directly: TSan
+ * ignores interceptors in a child of a multi-threaded fork and never
+ * delivers its asynchronous signals. */
+void us_child_raise(int sig, void (*handler)(int));
 __attribute__((noreturn, format(printf, 2, 3))) void us_child_fail(int inv, const char *fmt, ...);
 /* Parent: wait for an owned child with the bound; report unless it exits
  * with `expect`.  Returns the wait status. */

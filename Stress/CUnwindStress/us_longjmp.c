@@ -43,7 +43,7 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
 {
     const struct us_scenario *sc = us_cur;
     int span = sc->hot_tracers ? sc->hot_tracers : sc->tracers + 2;
-    int reps = 50 + (int)(r % 450);
+    int reps = 100 + (int)(r % 1500);
     int k = 1 + (int)((r >> 16) % 3);
     for (int i = 0; i < k && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); i++) {
         uint32_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
@@ -64,6 +64,12 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
             du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
             int st = atomic_load_explicit(&rec->state, memory_order_acquire);
             if (t && atomic_load_explicit(&rec->id, memory_order_acquire) == id) {
+                /* Only this handler appends while it runs (the stress signals
+                 * are blocked), so the slot is the tail read now; a landing
+                 * between the reservation and the last field voids it. */
+                w->lj_wtail = atomic_load_explicit(&w->tail, memory_order_relaxed);
+                w->lj_writing = 1;
+                atomic_signal_fence(memory_order_seq_cst);
                 uint32_t idx = atomic_fetch_add_explicit(&w->tail, 1, memory_order_relaxed);
                 struct us_req *e = &w->ring[idx % US_RING];
                 e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
@@ -76,6 +82,8 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
                 e->status = US_ST_INFLIGHT;
                 /* The entry is complete before the request starts (same-thread
                  * partner: the checker, after this handler). */
+                atomic_signal_fence(memory_order_seq_cst);
+                w->lj_writing = 0;
                 atomic_signal_fence(memory_order_seq_cst);
                 for (int n = 0; n < reps && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); n++) {
                     uint64_t c = 0xdeadbeefULL;
@@ -118,6 +126,7 @@ static void us_lj_outer(int sig, siginfo_t *si, void *uc)
          * interrupted): a landing must not close those. */
         w->lj_base = atomic_load_explicit(&w->h_enter, memory_order_relaxed) -
                      atomic_load_explicit(&w->h_exit, memory_order_relaxed);
+        w->lj_writing = 0;
         if (sigsetjmp(w->lj_pad, 1) == 0) {
             /* Relaxed + signal fences: the partner is the jump handler on
              * this thread. */
@@ -127,6 +136,12 @@ static void us_lj_outer(int sig, siginfo_t *si, void *uc)
             atomic_store_explicit(&w->lj_armed, 0, memory_order_relaxed);
             atomic_signal_fence(memory_order_seq_cst);
         } else {
+            if (w->lj_writing && atomic_load_explicit(&w->tail, memory_order_relaxed) == w->lj_wtail + 1) {
+                struct us_req *e = &w->ring[w->lj_wtail % US_RING];
+                e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
+                e->status = US_ST_VOID;
+            }
+            w->lj_writing = 0;
             uint64_t open = atomic_load_explicit(&w->h_enter, memory_order_relaxed) -
                             atomic_load_explicit(&w->h_exit, memory_order_relaxed) - w->lj_base;
             /* Release, partner: the registrar's seq_cst loads in us_reap. */
@@ -182,7 +197,7 @@ void *us_lj_injector_main(void *arg)
         if (w) {
             pthread_kill(w->thread, us_sig_outer);
             /* Let the outer handler start its loop, then jump into it. */
-            uint64_t until = us_now_ns() + (r >> 8) % 30000;
+            uint64_t until = us_now_ns() + (r >> 8) % 12000;
             while (us_now_ns() < until)
                 ;
             pthread_kill(w->thread, us_sig_jump);

@@ -161,6 +161,7 @@ void us_crash_prepare(void)
     us_crash_len = n > 0 && (size_t)n < sizeof us_crash_msg ? (size_t)n : 0;
 }
 
+#ifndef US_TSAN
 static void us_crash_handler(int sig)
 {
     if (us_in_child) {
@@ -177,6 +178,7 @@ static void us_crash_handler(int sig)
     us_children_kill_all(); /* kill(): async-signal-safe */
     _exit(1);
 }
+#endif
 
 void us_crash_install(void)
 {

@@ -135,6 +135,8 @@ static void us_end_context(struct us_worker *w, uint64_t k)
         w->batch[nb++] = w->carry[i];
     for (uint32_t i = h; i != T; i++) {
         const struct us_req *e = &w->ring[i % US_RING];
+        if (e->status == US_ST_VOID)
+            continue; /* abandoned before it was written */
         if (e->status == US_ST_INFLIGHT && e->ctx == k && e->phase == PH_SP) {
             /* Abandoned inside the safe point: before or after the reset,
              * unknown; a permission for both contexts. */
