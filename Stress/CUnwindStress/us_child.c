@@ -144,18 +144,19 @@ static void us_child_judge(struct us_child *c, int st, int expect)
 {
     if (WIFEXITED(st) && WEXITSTATUS(st) == expect) {
         US_LC_ADD(LCC_CHILD_OK, 1);
+        /* Release, partner: us_child_reserve's acquire CAS. */
         atomic_store_explicit(&c->state, CH_FREE, memory_order_release);
         return;
     }
     if (WIFEXITED(st) && WEXITSTATUS(st) > US_CHILD_FAIL && WEXITSTATUS(st) <= US_CHILD_FAIL + INV_EXIT)
-        us_violation(WEXITSTATUS(st) - US_CHILD_FAIL, "%s child pid %d (forked by %s): %s", us_kind_name(c->kind),
+        us_violation(WEXITSTATUS(st) - US_CHILD_FAIL, "%s child pid %d (started by %s): %s", us_kind_name(c->kind),
                      (int)c->pid, c->who, c->msg);
     if (WIFSIGNALED(st))
-        us_violation(INV_CRASH, "expected the %s child pid %d (forked by %s) to exit with status %d; seen it "
+        us_violation(INV_CRASH, "expected the %s child pid %d (started by %s) to exit with status %d; seen it "
                                 "killed by signal %d (%s) at step '%s'",
                      us_kind_name(c->kind), (int)c->pid, c->who, expect, WTERMSIG(st), strsignal(WTERMSIG(st)),
                      c->step);
-    us_violation(INV_FORK, "expected the %s child pid %d (forked by %s) to exit with status %d; seen status %d at "
+    us_violation(INV_FORK, "expected the %s child pid %d (started by %s) to exit with status %d; seen status %d at "
                            "step '%s' %s",
                  us_kind_name(c->kind), (int)c->pid, c->who, expect, WEXITSTATUS(st), c->step, c->msg);
 }
@@ -165,7 +166,7 @@ static void us_child_hung(struct us_child *c)
     kill(c->pid, SIGKILL);
     int st;
     waitpid(c->pid, &st, 0);
-    us_violation(8, "expected the %s child pid %d (forked by %s) to finish within %.0fs; seen it still running "
+    us_violation(8, "expected the %s child pid %d (started by %s) to finish within %.0fs; seen it still running "
                     "at step '%s' (killed)",
                  us_kind_name(c->kind), (int)c->pid, c->who, (double)us_child_bound_ns() / 1e9, c->step);
 }
@@ -214,6 +215,7 @@ static int us_monitor_pass(void)
 void *us_child_monitor_main(void *arg)
 {
     (void)arg;
+    /* Relaxed: a stop flag (partner: the main thread's store at slice end). */
     while (!atomic_load_explicit(&us_aux_stop, memory_order_relaxed)) {
         us_monitor_pass();
         us_pause_us(1000);
@@ -233,6 +235,7 @@ void us_children_kill_all(void)
     if (!us_children || us_in_child)
         return;
     for (int i = 0; i < US_NCHILD; i++) {
+        /* Acquire, partner: us_child_publish's release store (pid). */
         int st = atomic_load_explicit(&us_children[i].state, memory_order_acquire);
         if ((st == CH_MONITORED || st == CH_OWNED) && us_children[i].pid > 0)
             kill(us_children[i].pid, SIGKILL);

@@ -60,6 +60,8 @@ static void us_ch_op(struct us_opslot *op, int what)
 /* Register one churn tracer (thread context or a callback). */
 static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
 {
+    /* Relaxed RMWs on us_ch_live and us_ch_cursor: a bound and a starting
+     * point, nothing is published through them. */
     if (atomic_fetch_add_explicit(&us_ch_live, 1, memory_order_relaxed) >= US_CH_MAX) {
         atomic_fetch_sub_explicit(&us_ch_live, 1, memory_order_relaxed);
         return;
@@ -69,6 +71,7 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
     for (int i = 0; i < US_CH_N && idx < 0; i++) {
         int k = US_CH_FIRST + (int)((start + (uint32_t)i) % US_CH_N);
         struct us_rec *rec = &us_pool[k];
+        /* seq_cst, partners: other reservers' CAS and us_ch_kill's state load. */
         int st = atomic_load_explicit(&rec->state, memory_order_seq_cst);
         if (st != ST_FREE && st != ST_CANCELLED)
             continue;
@@ -90,7 +93,9 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
     /* Release stores, partners: the acquire loads in us_request_some. */
     atomic_store_explicit(&rec->t, NULL, memory_order_release);
     uint64_t id = us_ch_id(idx, ++rec->gen);
+    /* seq_cst, partner: the checker's load (us_cancel_of), as the registrar's. */
     atomic_store_explicit(&us_cancel_seq[id % US_CSEQ], 0, memory_order_seq_cst);
+    /* Relaxed: counted by this instance's cancels (RMW), read by none else. */
     atomic_store_explicit(&rec->cancel0, 0, memory_order_relaxed);
     rec->sleep = (r & 1) != 0;
     rec->yield = (r & 2) != 0;
@@ -114,6 +119,7 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
      * live owner (a bit given twice). */
     us_ch_op(op, OP_WAIT);
     for (;;) {
+        /* seq_cst, partner: the canceller's CAS to 0 after its poison store. */
         int prev = 0;
         if (atomic_compare_exchange_strong_explicit(&us_active[bit], &prev, idx + 1, memory_order_seq_cst,
                                                     memory_order_seq_cst))
@@ -171,7 +177,10 @@ static void us_ch_kill(int idx, uint64_t want, int destroy, struct us_opslot *op
     if (!destroy && us_api->bit(t) != -1)
         us_violation(9, "expected du_tracer_bit() == -1 once cancel returned; seen %d (tracer #%llu)", us_api->bit(t),
                      (unsigned long long)id);
-    /* Quiet now: poison (a callback of it from here on is invariant 6). */
+    /* Quiet now: poison (a callback of it from here on is invariant 6).
+     * seq_cst, partners: us_callback's loads of the state, the reuser's CAS.
+     * Then us_active (seq_cst, partner: us_request_some's load and the
+     * registering CAS); the graveyard is relaxed (a handle stays valid). */
     if (atomic_exchange_explicit(&rec->state, ST_CANCELLED, memory_order_seq_cst) != ST_CANCELLED) {
         int mine = idx + 1;
         atomic_compare_exchange_strong_explicit(&us_active[rec->bit], &mine, 0, memory_order_seq_cst,
@@ -189,6 +198,7 @@ static int us_ch_pick(uint64_t r)
 {
     for (int i = 0; i < US_CH_N; i++) {
         int k = US_CH_FIRST + (int)((r + (uint64_t)i) % US_CH_N);
+        /* Acquire, partner: us_ch_register's release store of ST_LIVE. */
         if (atomic_load_explicit(&us_pool[k].state, memory_order_acquire) == ST_LIVE)
             return k;
     }

@@ -258,6 +258,7 @@ void *us_dlopen_driver_main(void *arg)
         us_fatal("%s: not found (see --list: dlopen-cycle)", so);
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = 0;
+    /* Relaxed: a stop flag (partner: the main thread's store at slice end). */
     while (!atomic_load_explicit(&us_aux_stop, memory_order_relaxed)) {
         uint64_t r = us_rng_next(&rng);
         char cycles[16];

@@ -229,6 +229,7 @@ void *us_exit_driver_main(void *arg)
     uint64_t rng = a->seed;
     uint32_t pause = us_cur->lc_us * (uint32_t)us_tsan_scale;
     static struct us_xrec R[64];
+    /* Relaxed: a stop flag (partner: the main thread's store at slice end). */
     while (!atomic_load_explicit(&us_aux_stop, memory_order_relaxed)) {
         uint64_t r = us_rng_next(&rng);
 #ifdef US_TSAN

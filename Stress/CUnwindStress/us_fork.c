@@ -150,6 +150,8 @@ static void us_fork_round(int round)
  * when the fork happened: cancel must not wait for the vanished thread. */
 static void us_fork_cancel_inherited(void)
 {
+    /* Relaxed loads here and in us_fork_child_main: the child's own copy of
+     * the records, no other thread of it writes them. */
     int done = 0;
     for (int i = 0; i < US_REG_POOL && done < 2; i++) {
         struct us_rec *rec = &us_pool[i];
@@ -267,6 +269,7 @@ static __attribute__((noreturn)) void us_fork_child_main(struct us_worker *w, co
 void us_fork_worker(struct us_worker *w)
 {
     struct us_forkinfo fi = {0, 0};
+    /* Relaxed: this worker's own words (its handlers are the only writers). */
     uint64_t k = atomic_load_explicit(&w->ctx, memory_order_relaxed);
     uint32_t t = atomic_load_explicit(&w->tail, memory_order_relaxed);
     for (uint32_t i = atomic_load_explicit(&w->head, memory_order_relaxed); i != t; i++) {
@@ -283,7 +286,7 @@ void us_fork_worker(struct us_worker *w)
     pid_t pid = us_child_fork(LC_FORK, who, 1, NULL);
     if (pid == 0)
         us_fork_child_main(w, &fi);
-    atomic_store_explicit(&w->op, OP_NONE, memory_order_release);
+    atomic_store_explicit(&w->op, OP_NONE, memory_order_release); /* partner: the watchdog's acquire */
     if (pid > 0)
         US_LC_ADD(LCC_FORKS, 1);
 }
