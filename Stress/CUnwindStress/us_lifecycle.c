@@ -31,6 +31,9 @@ void us_op_end(struct us_opslot *s) { atomic_store_explicit(&s->op, OP_NONE, mem
 
 static const char *us_lc_skip_reason(int lifecycle)
 {
+    if ((lifecycle == LC_FORK || lifecycle == LC_EXIT) && us_cfg && us_cfg->variant)
+        return "--variant runs the duv_ copy of the core, which registers no atfork handlers (by design: "
+               "liburcu-bp's fork hooks do not nest); the fork scenarios test the release du_ library";
 #ifdef US_TSAN
     if (lifecycle == LC_DLOPEN)
         return "the dlopen'ed libCDeferredUnwind.so is not TSan-instrumented: its atomics are invisible to "
@@ -46,8 +49,8 @@ int us_lc_skipped(int lifecycle)
     const char *why = us_lc_skip_reason(lifecycle);
     if (why && !told[lifecycle]) {
         told[lifecycle] = 1;
-        printf("unwind-stress: scenario %s skipped in this build: %s\n",
-               lifecycle == LC_DLOPEN ? "dlopen-cycle" : "?", why);
+        static const char *names[] = {"?", "fork-storm", "exit-pending", "dlopen-cycle", "?", "?"};
+        printf("unwind-stress: scenario %s skipped: %s\n", names[lifecycle], why);
         fflush(stdout);
     }
     return why != NULL;
