@@ -20,7 +20,7 @@ for v in $VARIANTS; do
     timeout $((BOUND + 20)) "$BIN" --variant "$v" --seed "$s" --duration "$BOUND" >"$out" 2>&1
     rc=$?
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-    inv=$(grep -o 'VIOLATION of invariant [0-9] ([^)]*)' "$out" | head -1 | sed 's/VIOLATION of //')
+    inv=$(grep -oE 'VIOLATION of invariant [0-9]+ \([^)]*\)' "$out" | head -1 | sed 's/VIOLATION of //')
     if [ "$rc" != 1 ] || [ "$ms" -gt $((BOUND * 1000)) ]; then
       fail=1
       inv="NOT DETECTED (exit $rc) $inv"
