@@ -4,8 +4,14 @@ import CTestSupport
 import Glibc
 import Testing
 
-@Suite("C core", .serialized, .timeLimit(.minutes(2)))
-struct CoreTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("C core", .timeLimit(.minutes(2)))
+    struct CoreTests {}
+}
+
+extension LibraryStateTests.CoreTests {
     // 1. Threads
     @Test func footprintIsOneCacheLinePlusLazyPage() {
         #expect(du_thread_footprint() == 64)

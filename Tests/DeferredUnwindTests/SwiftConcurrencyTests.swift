@@ -7,8 +7,14 @@ import Glibc
 import Musl
 #endif
 
-@Suite("Swift API: several threads", .serialized, .timeLimit(.minutes(1)))
-struct SwiftConcurrencyTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Swift API: several threads", .timeLimit(.minutes(1)))
+    struct SwiftConcurrencyTests {}
+}
+
+extension LibraryStateTests.SwiftConcurrencyTests {
     struct Delivered: Sendable, Hashable {
         let tracer: Int
         let thread: UInt

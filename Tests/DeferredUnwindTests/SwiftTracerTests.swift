@@ -23,8 +23,14 @@ final class SwiftAPISentinel: Sendable {
     deinit { died.value = true }
 }
 
-@Suite("Swift API: tracers and requests", .serialized, .timeLimit(.minutes(1)))
-struct SwiftTracerTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Swift API: tracers and requests", .timeLimit(.minutes(1)))
+    struct SwiftTracerTests {}
+}
+
+extension LibraryStateTests.SwiftTracerTests {
     @Test("request: queued, then alreadyRequested with the same cookie; the callback gets it")
     func statuses() throws {
         let (tracer, recorder) = try swiftAPIRecordingTracer("statuses")
