@@ -272,7 +272,7 @@ extension LibraryStateTests.SwiftTracerTests {
     @Test("registry full: 61 tracers, the 62nd throws registryFull (in a child process)")
     func registryFull() async {
         // A child process has no other tracers, so the count is exact, and the
-        // full registry cannot disturb tests running in parallel here.
+        // full registry cannot disturb the other tests of this process.
         await #expect(processExitsWith: .success) {
             var tracers: [Tracer] = []
             for i in 0..<DeferredUnwind.maxTracers {
