@@ -6,7 +6,9 @@ let package = Package(
     products: [
         // Swift API.
         .library(name: "DeferredUnwind", targets: ["DeferredUnwind"]),
-        // The C core alone, for tracers written in C: link this and liburcu-memb.
+        // The C core as a shared library for Swift users' builds.  C tracers
+        // link libdeferred_unwind.so from `make` instead (Docs/CLibrary.md):
+        // SwiftPM links its dynamic products against the Swift runtime.
         .library(name: "CDeferredUnwind", type: .dynamic, targets: ["CDeferredUnwind"]),
         // The stress harness: the project's main job.
         .executable(name: "unwind-stress", targets: ["unwind-stress"]),
@@ -15,7 +17,7 @@ let package = Package(
         .systemLibrary(
             name: "CURCU",
             path: "Sources/CURCU",
-            pkgConfig: "liburcu-memb",
+            pkgConfig: "liburcu-bp",
             providers: [.apt(["liburcu-dev"])]
         ),
         .target(
@@ -24,7 +26,18 @@ let package = Package(
             cSettings: [
                 // Step points exist only in debug builds; release never defines this.
                 .define("DU_STEP_POINTS", .when(configuration: .debug)),
+                // Counter seeding for the tests and the harness: compiled in,
+                // but hidden (not exported by libCDeferredUnwind.so); the C
+                // library from `make` does not compile it at all.
+                .define("DU_TEST_HOOKS"),
                 .unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]),
+            ],
+            linkerSettings: [
+                // Bind every symbol at load (no lazy PLT resolution inside a
+                // signal handler) and stay mapped after dlclose (a thread's
+                // exit destructor and the atfork handlers point into us).
+                .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "now",
+                              "-Xlinker", "-z", "-Xlinker", "nodelete"]),
             ]
         ),
         // The same core sources compiled with the historical designs selectable
@@ -35,6 +48,7 @@ let package = Package(
             dependencies: ["CURCU", "CDeferredUnwind"],
             cSettings: [
                 .define("DU_VARIANTS"),
+                .define("DU_TEST_HOOKS"),
                 .unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]),
             ]
         ),

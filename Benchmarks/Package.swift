@@ -27,7 +27,7 @@ let package = Package(
                 .define("DU_VARIANTS"),
                 .unsafeFlags(["-I\(root)/Sources/CDeferredUnwindVariants/include", "-w"]),
             ],
-            linkerSettings: [.linkedLibrary("urcu-memb"), .linkedLibrary("urcu-common")]
+            linkerSettings: [.linkedLibrary("urcu-bp"), .linkedLibrary("urcu-common")]
         ),
         // Kernels in C: the measured loops, the lower-bound kernel, signal
         // handlers, worker threads.  Shared by the Swift suite and the driver.
@@ -46,7 +46,7 @@ let package = Package(
                     "-Wall", "-Wextra", "-Wno-unused-parameter",
                 ]),
             ],
-            linkerSettings: [.linkedLibrary("urcu-memb"), .linkedLibrary("urcu-common")]
+            linkerSettings: [.linkedLibrary("urcu-bp"), .linkedLibrary("urcu-common")]
         ),
         // Plain C driver: instruction counts under valgrind --tool=callgrind and
         // interleaved A/B timing ratios.  No Swift runtime in the measured path.

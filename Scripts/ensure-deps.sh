@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs what SwiftPM cannot: liburcu-dev (and pkg-config) from Debian's
-# packages, only when pkg-config cannot already find liburcu-memb.
+# Installs what SwiftPM and the C library's Makefile cannot: liburcu-dev (and
+# pkg-config) from Debian's packages, only when pkg-config cannot already
+# find liburcu-bp, the flavor the core, its SwiftPM targets and the C library
+# build against (liburcu-dev has every flavor).
 set -euo pipefail
-if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists liburcu-memb; then
+flavors=(liburcu-bp)
+found() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${flavors[@]}"; }
+if found; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "error: liburcu-memb not found by pkg-config and apt-get is not available;" \
+    echo "error: ${flavors[*]} not found by pkg-config and apt-get is not available;" \
          "install liburcu (>= 0.13) and pkg-config" >&2
     exit 2
 fi
@@ -20,4 +24,4 @@ fi
 echo "Installing liburcu-dev and pkg-config with apt-get..." >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq liburcu-dev pkg-config >/dev/null
-pkg-config --exists liburcu-memb || { echo "error: liburcu-memb still not found" >&2; exit 2; }
+found || { echo "error: ${flavors[*]} still not found by pkg-config" >&2; exit 2; }

@@ -1,7 +1,9 @@
 /* A C tracer: a SIGPROF handler requests the stack (async-signal-safe), the
- * thread delivers it at its next safe point.  Build:
- *   cc -I Sources/CDeferredUnwind/include example.c -L <build dir> \
- *      -lCDeferredUnwind -lurcu-memb -lurcu-common -Wl,-rpath,<build dir>
+ * thread delivers it at its next safe point.  Build and run, with the
+ * library installed into <prefix> (Scripts/c-library.sh: .build-c/prefix):
+ *   export PKG_CONFIG_PATH=<prefix>/lib/pkgconfig
+ *   cc example.c $(pkg-config --cflags --libs deferred_unwind)
+ *   LD_LIBRARY_PATH=<prefix>/lib ./a.out
  */
 #include <deferred_unwind.h>
 #include <signal.h>

@@ -141,14 +141,17 @@ void du_cookie_restore(struct du_thread *th, uint64_t cookie)
     atomic_store_explicit(&th->cookie_cnt, du_cookie_counter_half(cookie), memory_order_relaxed);
 }
 
-/* Context: thread, before requests start (tests and the stress harness). */
-void du_cookie_seed_counters(uint32_t value)
+#ifdef DU_TEST_HOOKS
+/* Context: thread, before requests start (tests and the stress harness).
+ * Hidden: linked into the tests and the harness, never exported. */
+DU_HIDDEN void du_cookie_seed_counters(uint32_t value)
 {
     for (uint32_t i = 0; i < DU_COOKIE_SLOTS; i++)
         atomic_store_explicit(&du_slots[i].counter, value, memory_order_relaxed);
 }
 
-uint32_t du_cookie_slots(void) { return DU_COOKIE_SLOTS; }
+DU_HIDDEN uint32_t du_cookie_slots(void) { return DU_COOKIE_SLOTS; }
+#endif
 
 /* Context: async-signal-safe, lock-free. */
 uint64_t du_current_cookie(void)

@@ -167,6 +167,7 @@ __attribute__((noinline)) int du_safe_point(void)
     struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
     if (DU_UNLIKELY(!th))
         return -ESRCH;
+    du_claim_repair(th); /* a load of our own line; see internal.h */
     /* Fast path: nothing requested in this context.  A request landing
      * right after this load is served at the next safe point, as in the
      * kernel, where a request after the return-to-user check waits for the

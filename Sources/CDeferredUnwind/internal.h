@@ -24,6 +24,8 @@ _Static_assert(sizeof(uint64_t) * 8 == 64, "the pending word has 64 bits");
 #define DU_CACHELINE 64
 /* Internal functions and data are not exported from the shared library. */
 #define DU_HIDDEN __attribute__((visibility("hidden")))
+#define DU_LIKELY(x) __builtin_expect(!!(x), 1)
+#define DU_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /*
  * The pending word (du_thread.mask).
@@ -124,37 +126,116 @@ DU_HIDDEN void du_cookie_clear(struct du_thread *th);
 DU_HIDDEN void du_cookie_restore(struct du_thread *th, uint64_t cookie);
 
 /* ---- registry.c ---- */
-enum { DU_REGISTERED, DU_CANCELLING, DU_CANCELLED };
-struct du_tracer {
-    /* Bit index (3..63) while registered; -1 once cancel began.  Read by
-     * requests inside their claim span; written under the registry mutex.
-     * See registry.c and request.c for the ordering argument. */
-    _Atomic int bit;
-    /* DU_REGISTERED -> DU_CANCELLING -> DU_CANCELLED, under the registry mutex. */
-    int cancel_state;
+/*
+ * Tracer handles.  A du_tracer * is not a pointer to memory: it encodes
+ * (generation << DU_SLOT_SHIFT) | slot, where slot is the tracer's bit and
+ * generation counts the tracers that ever held that slot (from 1, so a
+ * handle is never NULL).  The slot table is static and never freed, so a
+ * call with any handle ever returned - after cancel, after destroy, racing
+ * with a destroy on another thread - reads valid memory and is answered
+ * from the generation: an older one is a cancelled tracer (-EALREADY /
+ * -ECANCELED), a newer one was never issued (-EINVAL).  No use-after-free
+ * or double free is possible, so destroy needs no exclusivity.
+ */
+#define DU_SLOT_SHIFT 6
+_Static_assert((1u << DU_SLOT_SHIFT) == 64, "a slot index is a bit of the 64-bit pending word");
+
+enum { DU_SLOT_FREE, DU_SLOT_REGISTERED, DU_SLOT_CANCELLING };
+
+/*
+ * Rules for a slot (one per bit; bits 0..2 are never issued):
+ *  - live: the handle while registered, 0 from the moment cancel began.
+ *    Written under du_registry_lock with release (register: partner, the
+ *    acquire loads in du_tracer_live_bit and du_registry_call, which then
+ *    see the fields below and the scrub that freed the bit) or relaxed
+ *    (cancel: requests are ordered by the claim span, dispatch by the grace
+ *    period).
+ *  - gen: the generation of the slot's latest handle.  Written under the
+ *    lock (register); read under it, or relaxed for a name lookup.
+ *  - state, callback, arg, name: written under the lock; callback, arg and
+ *    name only by register, which reuses a slot only after the previous
+ *    owner's cancel waited for every reader (both grace periods).
+ */
+struct du_tracer_slot {
+    _Atomic uint64_t live;
+    _Atomic uint64_t gen;
+    int state;
     du_callback callback;
     void *arg;
     char name[32];
 };
+
+extern DU_HIDDEN struct du_tracer_slot du_tracer_slots[64];
+
+static inline uint64_t du_handle_value(const du_tracer *t) { return (uint64_t)(uintptr_t)t; }
+static inline unsigned du_handle_slot(uint64_t h) { return (unsigned)(h & 63u); }
+static inline uint64_t du_handle_gen(uint64_t h) { return h >> DU_SLOT_SHIFT; }
+
+/* The bit of `t` if it is a registered tracer's handle, else -1.
+ * Context: async-signal-safe, lock-free; inline for du_request's repeat path. */
+static inline int du_tracer_live_bit(const du_tracer *t)
+{
+    uint64_t h = du_handle_value(t);
+    unsigned slot = du_handle_slot(h);
+    /* Acquire, partner: the release store of live in register, which comes
+     * after the scrub that freed this bit (registry lock chain): a request
+     * that sees the handle never sees the previous owner's stale bit or
+     * completed mark.  Cancel's 0 is covered by the claim span, not by
+     * this load's order. */
+    if (DU_UNLIKELY(slot < DU_FIRST_TRACER_BIT) ||
+        atomic_load_explicit(&du_tracer_slots[slot].live, memory_order_acquire) != h)
+        return -1;
+    return (int)slot;
+}
 /* Call every tracer whose bit is in `todo` and not completed. Thread context. */
 DU_HIDDEN int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace *trace,
                      uint64_t cookie);
 /* RCU read-side wrappers (dispatch) with the TSan annotations liburcu 0.13 lacks. */
 DU_HIDDEN void du_rcu_read_lock(void);
 DU_HIDDEN void du_rcu_read_unlock(void);
+/* fork.c's atfork steps for the registry (see registry.c). */
+DU_HIDDEN void du_registry_fork_prepare(void);
+DU_HIDDEN void du_registry_fork_parent(void);
+DU_HIDDEN uint64_t du_registry_fork_child(void);
 
 /* ---- dispatch.c ---- */
 DU_HIDDEN int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
 
 /* ---- thread.c ---- */
 DU_HIDDEN void du_threads_scrub(uint64_t bit);
-/* Wait until every du_request() that may have read a tracer's bit before
- * cancel marked it has returned (membarrier, then each thread's claiming). */
+/* Wait until every du_request() that may have read a tracer's handle as
+ * live before cancel marked it has returned (membarrier, then each thread's
+ * claiming), holding no lock while it waits. */
 DU_HIDDEN void du_threads_wait_requests(void);
 /* 1 when membarrier(PRIVATE_EXPEDITED) is registered for the process; 0 makes
- * requests use a full fence instead.  Set once, before the first attach
- * returns; read-only after. */
+ * requests use a full fence instead.  Written by du_library_init (ordered
+ * before every attach and cancel by pthread_once) and in a fork child. */
 extern DU_HIDDEN int du_have_membarrier;
+DU_HIDDEN void du_membarrier_register(void);
+/* Once per process (constructor, then pthread_once): 0 or -errno. */
+DU_HIDDEN int du_library_init(void);
+DU_HIDDEN void du_threads_fork_prepare(void);
+DU_HIDDEN void du_threads_fork_parent(void);
+DU_HIDDEN void du_threads_fork_child(uint64_t scrub);
+
+/*
+ * Thread context only (safe point, detach, exit): no request of this thread
+ * can be running, so a nonzero claim count was leaked by a handler that left
+ * du_request() with siglongjmp.  Reset it.  Release, partner: the acquire
+ * loads in du_threads_wait_requests (whatever the abandoned request read of
+ * a tracer is done; it will never run again).
+ */
+static inline void du_claim_repair(struct du_thread *th)
+{
+    if (DU_UNLIKELY(atomic_load_explicit(&th->claiming, memory_order_relaxed) != 0))
+        atomic_store_explicit(&th->claiming, 0, memory_order_release);
+}
+
+/* ---- fork.c ---- */
+DU_HIDDEN int du_fork_init(void);
+/* Bumped in every fork child; a dispatch that sees it change stops calling
+ * the parent's tracers for the parent's context. */
+extern DU_HIDDEN _Atomic unsigned du_fork_epoch;
 
 /* ---- unwind.c ---- */
 DU_HIDDEN void du_unwind(struct du_thread *th, uintptr_t caller, struct du_trace *out);
@@ -170,7 +251,5 @@ DU_HIDDEN int du_debug_take_alloc_failure(void);
 #define DU_STEP(s) ((void)0)
 #endif
 
-#define DU_LIKELY(x) __builtin_expect(!!(x), 1)
-#define DU_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #endif /* DU_INTERNAL_H */

@@ -1,5 +1,5 @@
 /*
- * registry.c - tracers: one bit each, SRCU-style on liburcu (memb flavor).
+ * registry.c - tracers: one bit each, SRCU-style on liburcu (bp flavor).
  *
  * Two kinds of readers, two grace periods:
  *  - dispatch: callbacks run inside a liburcu read-side section and may
@@ -10,31 +10,35 @@
  *    TLS through __tls_get_addr, which may allocate after a dlopen.
  * Writers are register and cancel.
  *
- * Why memb for dispatch: its read side is a per-thread counter store plus a
- * compiler barrier, nestable; grace periods use membarrier(), so readers pay
- * no fence.  mb costs a full fence per read lock (~50 ns); bp registers
- * lazily (mutex, mmap); qsbr needs every thread to announce quiescent
- * states, which a library that does not own its threads cannot promise;
- * signal is deprecated.  (Docs/Design.md, "Registry".)
+ * Why bp for dispatch: it is the only liburcu flavor that survives fork()
+ * without exec (urcu_bp_before_fork/after_fork_*, called from our atfork
+ * handlers in fork.c; memb, mb and qsbr require every reader to unregister
+ * before a fork).  Its read side, once the thread is registered (attach
+ * does it explicitly, so no read lock ever registers lazily), is memb's: a
+ * counter store and a compiler barrier, grace periods by membarrier().
+ * Measured against memb in Docs/Performance.md.  qsbr needs every thread to
+ * announce quiescent states, which a library that does not own its threads
+ * cannot promise; signal is deprecated.  (Docs/Design.md, "Registry".)
  *
  * Rules:
- *  - du_tracers[bit] is the registered tracer owning `bit`, or NULL.
- *    Published with release, read with acquire (rcu_assign_pointer /
- *    rcu_dereference; C11 spelled out so ThreadSanitizer sees it).
+ *  - du_tracer_slots[bit] is the slot of the tracer owning `bit` (below); a
+ *    registered tracer's handle is in its live word, published with
+ *    release and read with acquire (rcu_assign_pointer/rcu_dereference, in
+ *    C11 so ThreadSanitizer sees it).
  *  - du_used is the set of bits not available for a new tracer: registered
  *    ones and ones still being cancelled.  Zero'd bits are available.
  *    Guarded by du_registry_lock.
  *  - A bit goes back to du_used's zero'd state only after every attached
  *    thread's copy of it was scrubbed, so the next owner of the bit never
  *    sees a request made for the previous one.
- *  - Cancel never holds du_registry_lock across the grace period: a
- *    callback (a reader) may call du_tracer_register(), which takes it.
+ *  - Cancel never holds du_registry_lock across a grace period: a callback
+ *    (a reader) may call du_tracer_register(), which takes it.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <urcu/urcu-memb.h>
+#include <urcu/urcu-bp.h>
 #include "internal.h"
 
 #if defined(__has_feature)
@@ -65,8 +69,8 @@ static pthread_mutex_t du_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Broadcast when a cancel finishes, so a concurrent second cancel (or a
  * destroy) returns only once the tracer is really quiet. */
 static pthread_cond_t du_cancel_done = PTHREAD_COND_INITIALIZER;
-static uint64_t du_used; /* guarded by du_registry_lock */
-static _Atomic(struct du_tracer *) du_tracers[64];
+static uint64_t du_used; /* bits of REGISTERED and CANCELLING slots; guarded by du_registry_lock */
+DU_HIDDEN struct du_tracer_slot du_tracer_slots[64];
 
 #ifdef DU_VARIANTS
 /* mutex-dispatch (v13): every thread's callbacks run under this one lock. */
@@ -74,12 +78,12 @@ static pthread_mutex_t duv_callback_lock = PTHREAD_MUTEX_INITIALIZER;
 #endif
 
 /* Context: thread (dispatch) on an attached (urcu-registered) thread. */
-void du_rcu_read_lock(void) { urcu_memb_read_lock(); }
+void du_rcu_read_lock(void) { urcu_bp_read_lock(); }
 
 void du_rcu_read_unlock(void)
 {
     DU_TSAN_READER_DONE();
-    urcu_memb_read_unlock();
+    urcu_bp_read_unlock();
 }
 
 /* Context: thread; may block on the registry mutex. */
@@ -87,36 +91,53 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
 {
     if (!callback || !out)
         return -EINVAL;
-    struct du_tracer *t = calloc(1, sizeof(*t));
-    if (!t)
-        return -ENOMEM;
-    t->callback = callback;
-    t->arg = arg;
-    if (name) {
-        strncpy(t->name, name, sizeof(t->name) - 1);
-    }
-
     pthread_mutex_lock(&du_registry_lock);
     uint64_t free_bits = ~du_used & DU_TRACER_MASK;
     if (!free_bits) {
         pthread_mutex_unlock(&du_registry_lock);
-        free(t);
         return -EBUSY;
     }
     int bit = __builtin_ctzll(free_bits);
+    struct du_tracer_slot *s = &du_tracer_slots[bit];
+    uint64_t gen = atomic_load_explicit(&s->gen, memory_order_relaxed) + 1; /* under the lock */
+    uint64_t h = (gen << DU_SLOT_SHIFT) | (uint64_t)bit;
+    /* Relaxed: other readers of gen hold the lock, or only compare it. */
+    atomic_store_explicit(&s->gen, gen, memory_order_relaxed);
+    s->callback = callback;
+    s->arg = arg;
+    memset(s->name, 0, sizeof(s->name));
+    if (name)
+        strncpy(s->name, name, sizeof(s->name) - 1);
+    s->state = DU_SLOT_REGISTERED;
     du_used |= (uint64_t)1 << bit;
-    /* Release, partner: the acquire load in du_request.  It comes after the
-     * scrub that freed this bit (registry lock chain), so a request that
-     * sees this bit also sees its thread's mask and completed word without
-     * the previous owner's bit, however the caller passed it t. */
-    atomic_store_explicit(&t->bit, bit, memory_order_release);
-    /* Release, partner: the acquire in du_registry_call.  A dispatcher that
-     * sees t also sees t's fields, and (through the registry lock chain)
-     * the scrub that freed this bit, so its later load of the pending word
-     * cannot return the previous owner's request. */
-    atomic_store_explicit(&du_tracers[bit], t, memory_order_release);
+    /* Release, partners: the acquire loads in du_tracer_live_bit (requests)
+     * and du_registry_call (dispatch).  It comes after the scrub that freed
+     * this bit (registry lock chain), so whoever sees h also sees its
+     * thread's pending and completed words without the previous owner's
+     * bit, and the callback fields above. */
+    atomic_store_explicit(&s->live, h, memory_order_release);
     pthread_mutex_unlock(&du_registry_lock);
-    *out = t;
+    *out = (du_tracer *)(uintptr_t)h;
+    return 0;
+}
+
+/* Checks that make waiting impossible on this thread.  0 or -EDEADLK. */
+static int du_cancel_may_wait(void)
+{
+    /* synchronize_rcu() inside a read-side section waits for itself. */
+    if (urcu_bp_read_ongoing())
+        return -EDEADLK;
+    /* Inside a callback of this thread (also with mutex-dispatch, where no
+     * read-side section is open): waiting would wait for ourselves. */
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
+    if (self && self->in_dispatch)
+        return -EDEADLK;
+    /* From a signal handler that interrupted du_request() on this thread (a
+     * contract violation), or after a handler left du_request() with
+     * siglongjmp and before this thread's next safe point repaired the
+     * count: the request wait would wait for ourselves. */
+    if (self && atomic_load_explicit(&self->claiming, memory_order_relaxed))
+        return -EDEADLK;
     return 0;
 }
 
@@ -124,42 +145,41 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
  * never from a handler.  A second cancel waits for the first to finish. */
 int du_tracer_cancel(du_tracer *t)
 {
-    if (!t)
+    uint64_t h = du_handle_value(t);
+    unsigned bit = du_handle_slot(h);
+    uint64_t gen = du_handle_gen(h);
+    if (!t || bit < DU_FIRST_TRACER_BIT || gen == 0)
         return -EINVAL;
-    /* synchronize_rcu() inside a read-side section waits for itself. */
-    if (urcu_memb_read_ongoing())
-        return -EDEADLK;
-    /* Inside a callback of this thread (also with mutex-dispatch, where no
-     * read-side section is open): waiting would wait for ourselves. */
-    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
-    if (self && self->in_dispatch)
-        return -EDEADLK;
-    /* From a signal handler that interrupted du_request() on this thread
-     * (a contract violation): the request wait would wait for ourselves. */
-    if (self && atomic_load_explicit(&self->claiming, memory_order_relaxed))
-        return -EDEADLK;
+    int ret = du_cancel_may_wait();
+    if (ret)
+        return ret;
+    struct du_tracer_slot *s = &du_tracer_slots[bit];
 
     pthread_mutex_lock(&du_registry_lock);
-    if (t->cancel_state != DU_REGISTERED) {
-        /* Cancelled before, or being cancelled by another thread: wait for
-         * that cancel to finish, so "returned" always means "quiet". */
-        while (t->cancel_state != DU_CANCELLED)
+    uint64_t cur = atomic_load_explicit(&s->gen, memory_order_relaxed); /* under the lock */
+    if (gen > cur) {
+        pthread_mutex_unlock(&du_registry_lock);
+        return -EINVAL; /* never issued */
+    }
+    if (gen < cur || s->state != DU_SLOT_REGISTERED) {
+        /* Cancelled before, or being cancelled by another call: wait for
+         * that cancel to finish, so "returned" always means "quiet".  A
+         * newer generation means the slot was freed and reused: done. */
+        while (atomic_load_explicit(&s->gen, memory_order_relaxed) == gen &&
+               s->state == DU_SLOT_CANCELLING)
             pthread_cond_wait(&du_cancel_done, &du_registry_lock);
         pthread_mutex_unlock(&du_registry_lock);
         return -EALREADY;
     }
-    t->cancel_state = DU_CANCELLING;
-    int bit = atomic_load_explicit(&t->bit, memory_order_relaxed); /* written under this lock only */
+    s->state = DU_SLOT_CANCELLING;
     /* Relaxed: requests are ordered against it by the claim span
-     * (du_threads_wait_requests), not by this store's order. */
-    atomic_store_explicit(&t->bit, -1, memory_order_relaxed);
-    /* rcu_assign_pointer(NULL): no new dispatch finds t after the grace period. */
-    atomic_store_explicit(&du_tracers[bit], NULL, memory_order_release);
+     * (du_threads_wait_requests), dispatch by the grace period. */
+    atomic_store_explicit(&s->live, 0, memory_order_relaxed);
     pthread_mutex_unlock(&du_registry_lock); /* the bit stays in du_used */
     DU_STEP(DU_STEP_CANCEL_MARKED);
 
-    /* Requests: every du_request() that may have read bit >= 0 has
-     * returned (so its fetch-or is done and it no longer reads t). */
+    /* Requests: every du_request() that may have read the handle as live
+     * has returned (so its fetch-or is done). */
 #ifdef DU_VARIANTS
     if (!DUV_IS(CANCEL_NO_WAIT))
 #endif
@@ -174,7 +194,7 @@ int du_tracer_cancel(du_tracer *t)
 #endif
     /* Callbacks: every callback of t that was running (even sleeping) has
      * returned, and no dispatch can find t any more. */
-    urcu_memb_synchronize_rcu();
+    urcu_bp_synchronize_rcu();
     DU_TSAN_GP_DONE();
     DU_STEP(DU_STEP_CANCEL_SYNCED);
 
@@ -186,32 +206,67 @@ int du_tracer_cancel(du_tracer *t)
 
     pthread_mutex_lock(&du_registry_lock);
     du_used &= ~((uint64_t)1 << bit);
-    t->cancel_state = DU_CANCELLED;
+    s->state = DU_SLOT_FREE;
     pthread_cond_broadcast(&du_cancel_done);
     pthread_mutex_unlock(&du_registry_lock);
     return 0;
 }
 
-/* Context: thread; may block; never from a handler. */
+/* Context: thread; may block; never from a handler.  Handles own no
+ * memory, so this is cancel with "already cancelled" counted as success:
+ * any number of concurrent destroys and cancels of one tracer are safe. */
 int du_tracer_destroy(du_tracer *t)
 {
-    if (!t)
-        return -EINVAL;
     int ret = du_tracer_cancel(t);
-    if (ret == -EALREADY)
-        ret = 0;
-    if (ret == 0)
-        free(t);
-    return ret;
+    return ret == -EALREADY ? 0 : ret;
 }
 
-int du_tracer_bit(const du_tracer *t)
+int du_tracer_bit(const du_tracer *t) { return du_tracer_live_bit(t); }
+
+const char *du_tracer_name(const du_tracer *t)
 {
-    /* Relaxed: a diagnostic snapshot; nothing is read through it. */
-    return t ? atomic_load_explicit(&((du_tracer *)t)->bit, memory_order_relaxed) : -EINVAL;
+    uint64_t h = du_handle_value(t);
+    unsigned slot = du_handle_slot(h);
+    if (!t || slot < DU_FIRST_TRACER_BIT)
+        return NULL;
+    /* Relaxed: a name lookup; the slot's name changes only at reuse, after
+     * which the old handle's generation no longer matches. */
+    if (atomic_load_explicit(&du_tracer_slots[slot].gen, memory_order_relaxed) != du_handle_gen(h))
+        return NULL;
+    return du_tracer_slots[slot].name;
 }
 
-const char *du_tracer_name(const du_tracer *t) { return t ? t->name : NULL; }
+/* ---- fork (thread.c's atfork handlers) ---------------------------------- */
+
+/* Context: the forking thread, prepare handler (after liburcu's). */
+void du_registry_fork_prepare(void) { pthread_mutex_lock(&du_registry_lock); }
+
+/* Context: the forking thread, in the parent after fork. */
+void du_registry_fork_parent(void) { pthread_mutex_unlock(&du_registry_lock); }
+
+/*
+ * Context: the only thread of a new child.  A cancel in progress on a
+ * thread that does not exist here can never finish: finish it.  Its tracer
+ * is already unreachable (live 0); no request is in flight on a vanished
+ * thread; a callback can run here only on this thread, in the callback
+ * that forked, and that dispatch delivers nothing more (du_fork_epoch).
+ * Returns the bits to scrub from this thread.
+ */
+uint64_t du_registry_fork_child(void)
+{
+    uint64_t finished = 0;
+    for (int bit = DU_FIRST_TRACER_BIT; bit < 64; bit++) {
+        if (du_tracer_slots[bit].state == DU_SLOT_CANCELLING) {
+            du_tracer_slots[bit].state = DU_SLOT_FREE;
+            finished |= (uint64_t)1 << bit;
+        }
+    }
+    du_used &= ~finished;
+    /* Its waiters were other threads: gone.  Start it afresh. */
+    pthread_cond_init(&du_cancel_done, NULL);
+    pthread_mutex_unlock(&du_registry_lock);
+    return finished;
+}
 
 /*
  * Call each tracer in `todo` that is still registered and not completed.
@@ -221,6 +276,9 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
                      uint64_t cookie)
 {
     int called = 0;
+    /* A callback that forks continues in the child, where this context's
+     * requests belong to the parent: deliver nothing more of them there. */
+    unsigned epoch = atomic_load_explicit(&du_fork_epoch, memory_order_relaxed);
 
 #ifdef DU_VARIANTS
     if (DUV_IS(MUTEX_DISPATCH))
@@ -232,9 +290,9 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
         int bit = __builtin_ctzll(todo);
         uint64_t b = (uint64_t)1 << bit;
         todo &= ~b;
-        /* rcu_dereference.  Acquire, partner: the release in register. */
-        struct du_tracer *t = atomic_load_explicit(&du_tracers[bit], memory_order_acquire);
-        if (!t)
+        /* rcu_dereference.  Acquire, partner: the release of live in register. */
+        struct du_tracer_slot *t = &du_tracer_slots[bit];
+        if (!atomic_load_explicit(&t->live, memory_order_acquire))
             continue; /* cancelled: its bit is scrubbed after this section */
         /* Re-read the bit after finding its owner: if `t` reuses a bit that
          * was scrubbed, the acquire above makes the scrub visible here, so a
@@ -256,6 +314,9 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
         DU_STEP(DU_STEP_DISPATCH_CALLBACK);
         t->callback(trace, cookie, t->arg);
         called++;
+        /* Relaxed: written by this same thread (the fork child handler). */
+        if (DU_UNLIKELY(atomic_load_explicit(&du_fork_epoch, memory_order_relaxed) != epoch))
+            break;
     }
 #ifdef DU_VARIANTS
     if (DUV_IS(MUTEX_DISPATCH))

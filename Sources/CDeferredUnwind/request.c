@@ -29,7 +29,7 @@
 
 /*
  * Enter/leave a request.  Partner: du_threads_wait_requests() on a
- * cancelling thread, which stores the tracer's bit = -1, runs membarrier()
+ * cancelling thread, which stores the slot's live = 0, runs membarrier()
  * (a full barrier on every CPU running one of our threads) and then reads
  * `claiming` with acquire.  Asymmetric Dekker: either cancel reads our
  * increment (and waits for the decrement), or our later load of the bit is
@@ -136,12 +136,9 @@ int du_request(du_tracer *tracer, uint64_t *cookie)
         return -ESRCH;
     }
     du_claim_enter(th);
-    /* Acquire, partner: the release store of the bit in register, which
-     * comes after the scrub that freed the bit (registry lock chain): so we
-     * never see a previous owner's stale bit or completed mark, however the
-     * caller got the tracer pointer.  Cancel's -1 is covered by the claim
-     * span, not by this load's order. */
-    int bit = atomic_load_explicit(&tracer->bit, memory_order_acquire);
+    /* An acquire load of the handle's slot (partner: register's release;
+     * see du_tracer_live_bit): -1 for a cancelled tracer or a non-handle. */
+    int bit = du_tracer_live_bit(tracer);
     if (DU_UNLIKELY(bit < 0)) {
         *cookie = DU_COOKIE_NONE;
         ret = -ECANCELED;

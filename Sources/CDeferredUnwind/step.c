@@ -78,8 +78,15 @@ void du_debug_drop_cache(void)
         du_cache_free(th);
 }
 
-int du_debug_step_points_built(void) { return 1; }
+#endif /* DU_STEP_POINTS */
 
+#ifdef DU_TEST_HOOKS
+DU_HIDDEN int du_debug_step_points_built(void)
+{
+#ifdef DU_STEP_POINTS
+    return 1;
 #else
-int du_debug_step_points_built(void) { return 0; }
+    return 0;
+#endif
+}
 #endif

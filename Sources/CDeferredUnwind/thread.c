@@ -1,5 +1,6 @@
 /*
- * thread.c - attach, detach, thread exit, and the list cancel scrubs.
+ * thread.c - attach, detach, thread and process exit, the thread list that
+ * cancel scrubs and waits on, and library initialisation.
  *
  * Rules:
  *  - du_self is the calling thread's state or NULL.  Only the owning thread
@@ -7,19 +8,30 @@
  *    built and cleared before the state is freed, each followed by a signal
  *    fence, so a handler sees either NULL or a live state.
  *  - Every attached thread is on du_threads, guarded by du_threads_lock.
- *    Cancel's scrub walks the list under the lock; detach unlinks under it
- *    before freeing, so the scrub never touches freed memory.
+ *    Cancel's scrub and request wait look at the list under the lock;
+ *    detach unlinks under it before freeing, so neither touches freed
+ *    memory.  Nobody waits while holding the lock (cancel polls: it takes
+ *    the lock, looks, drops it, sleeps), so attach and detach never wait
+ *    for another thread's requests.
  *  - Thread exit without detach: a pthread key destructor runs the same
- *    teardown.  TLS is still valid while key destructors run.
+ *    teardown.  TLS is still valid while key destructors run.  Process exit
+ *    (exit(), return from main): key destructors do not run, so the library
+ *    destructor runs the teardown for the exiting thread (see du_fini).
+ *  - The library is initialised once, by a constructor and again (no-op)
+ *    through pthread_once at every entry point that needs it, so the
+ *    membarrier flag is written before any attach or cancel reads it.
  */
 #include <errno.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
-#include <urcu/urcu-memb.h>
+#include <urcu/urcu-bp.h>
 #include "internal.h"
 
 DU_HIDDEN DU_IE_TLS _Atomic(struct du_thread *) du_self;
@@ -28,7 +40,8 @@ DU_HIDDEN int du_have_membarrier;
 static pthread_mutex_t du_threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct du_thread *du_threads; /* guarded by du_threads_lock */
 static pthread_key_t du_exit_key;
-static pthread_once_t du_exit_key_once = PTHREAD_ONCE_INIT;
+static int du_init_error; /* 0 or -errno; written once in du_init */
+static pthread_once_t du_init_once = PTHREAD_ONCE_INIT;
 
 static void du_teardown(struct du_thread *th);
 
@@ -40,17 +53,44 @@ static void du_exit_destructor(void *p)
         du_teardown(th);
 }
 
-static void du_make_exit_key(void)
+/* Context: initialisation, and each fork child (one thread).  Registers
+ * membarrier(PRIVATE_EXPEDITED) for the request side's grace period
+ * (du_threads_wait_requests).  Without it requests pay a full fence. */
+void du_membarrier_register(void)
 {
-    /* No way to report failure from pthread_once; attach checks the key. */
-    if (pthread_key_create(&du_exit_key, du_exit_destructor) != 0)
-        du_exit_key = (pthread_key_t)-1;
-    /* The request side's grace period (du_threads_wait_requests) uses
-     * membarrier(PRIVATE_EXPEDITED); it must be registered once.  Without
-     * it requests pay a full fence instead.  Written before any thread is
-     * attached (pthread_once orders it before every attach returns). */
     du_have_membarrier =
         syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0;
+}
+
+static void du_init(void)
+{
+    int err = pthread_key_create(&du_exit_key, du_exit_destructor);
+    if (err == 0)
+        err = -du_fork_init();
+    du_membarrier_register();
+    du_init_error = -err;
+}
+
+/* Context: thread.  pthread_once orders du_init's writes before our reads. */
+int du_library_init(void)
+{
+    pthread_once(&du_init_once, du_init);
+    return du_init_error;
+}
+
+/* Run at load (dlopen included), before any entry point can be called. */
+__attribute__((constructor)) static void du_ctor(void) { (void)du_library_init(); }
+
+/* Process exit: deliver the exiting thread's accepted requests, as the
+ * kernel does at task exit.  Not from inside a callback (the dispatch that
+ * called exit() cannot finish).  Other attached threads keep running until
+ * the process ends: their state is left alone (a handler on them may still
+ * run) and their pending requests are not delivered. */
+__attribute__((destructor)) static void du_fini(void)
+{
+    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
+    if (th && !th->in_dispatch)
+        du_teardown(th);
 }
 
 /* Context: thread; may block (mutexes, liburcu registry). */
@@ -58,8 +98,7 @@ int du_thread_attach(void)
 {
     if (atomic_load_explicit(&du_self, memory_order_relaxed))
         return -EEXIST;
-    pthread_once(&du_exit_key_once, du_make_exit_key);
-    if (du_exit_key == (pthread_key_t)-1)
+    if (du_library_init() != 0)
         return -EAGAIN;
 
     struct du_thread *th = aligned_alloc(DU_CACHELINE, sizeof(*th));
@@ -71,9 +110,10 @@ int du_thread_attach(void)
         return -ENOMEM;
     }
     /* Load the unwinder now (it may dlopen and allocate), not in the first
-     * safe point; and register the reader before any request can run. */
+     * safe point; and register the reader explicitly, so no read lock in a
+     * dispatch ever registers lazily (bp would take a mutex and mmap). */
     du_unwind_warm_up();
-    urcu_memb_register_thread();
+    urcu_bp_register_thread();
 
     pthread_mutex_lock(&du_threads_lock);
     th->next = du_threads;
@@ -88,8 +128,22 @@ int du_thread_attach(void)
     return 0;
 }
 
+static void du_unlink(struct du_thread *th) /* du_threads_lock held */
+{
+    if (th->prev)
+        th->prev->next = th->next;
+    else
+        du_threads = th->next;
+    if (th->next)
+        th->next->prev = th->prev;
+}
+
 static void du_teardown(struct du_thread *th)
 {
+    /* Thread context: no request of this thread is running, so a nonzero
+     * claim count was leaked by a handler that left du_request() with
+     * siglongjmp.  Repair it before anything waits on it. */
+    du_claim_repair(th);
     /* From here requests answer -ESHUTDOWN.  Relaxed: the partners are this
      * thread's handlers (which run between our instructions) and cancel's
      * scrub, which never touches EXITING. */
@@ -108,15 +162,12 @@ static void du_teardown(struct du_thread *th)
     pthread_setspecific(du_exit_key, NULL);
 
     pthread_mutex_lock(&du_threads_lock);
-    if (th->prev)
-        th->prev->next = th->next;
-    else
-        du_threads = th->next;
-    if (th->next)
-        th->next->prev = th->prev;
+    du_unlink(th);
     pthread_mutex_unlock(&du_threads_lock);
 
-    urcu_memb_unregister_thread();
+    /* liburcu-bp drops the reader at thread exit (its own key); a detached
+     * thread that stays alive keeps an idle reader slot, which costs grace
+     * periods nothing (bp's urcu_bp_unregister_thread is a no-op). */
     du_cache_free(th);
     free(th);
 }
@@ -142,27 +193,108 @@ uint32_t du_thread_footprint(void) { return (uint32_t)sizeof(struct du_thread); 
 uint32_t du_trace_cache_bytes(void) { return DU_CACHE_BYTES; }
 uint32_t du_trace_capacity(void) { return DU_CACHE_CAPACITY; }
 
-/* Cancel's request-side grace period.  Context: thread; blocks.
- * Partner: du_claim_enter/exit (request.c).  The membarrier is a full
- * barrier on every CPU running one of our threads, pairing with the
- * compiler-only barrier after a request's counter increment; the acquire
- * load pairs with the release decrement.  A thread whose counter reads 0
- * has no request in progress that could have read the bit before it was
- * marked; a request that starts later reads -1.  Nonzero: yield and look
- * again; requests never block, so this ends once the thread runs.  Any one
- * 0 suffices: the counter counts nesting, so 0 means none in progress. */
+/* A full barrier on every CPU running one of our threads (partner: the
+ * compiler-only barrier in du_claim_enter), or, without membarrier, a
+ * fence that pairs with the request side's own fence. */
+static void du_membarrier_all(void)
+{
+    if (!du_have_membarrier) {
+        atomic_thread_fence(memory_order_seq_cst);
+        return;
+    }
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) == 0)
+        return;
+    /* Registered, yet refused: requests are not fencing themselves, so
+     * only a process-wide barrier is correct.  GLOBAL needs no
+     * registration (slower: it waits for every CPU to pass a quiescent
+     * state).  If that fails too there is no correct way on: say so. */
+    int err = errno;
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0) == 0)
+        return;
+    fprintf(stderr, "deferred_unwind: membarrier(PRIVATE_EXPEDITED) failed (%s) and "
+            "membarrier(GLOBAL) failed (%s): cannot order du_tracer_cancel against "
+            "running du_request calls; aborting\n", strerror(err), strerror(errno));
+    abort();
+}
+
+static int du_on_list(const struct du_thread *t) /* du_threads_lock held */
+{
+    for (struct du_thread *th = du_threads; th; th = th->next)
+        if (th == t)
+            return 1;
+    return 0;
+}
+
+/* Sleep a little between polls: yield first (a request takes well under a
+ * microsecond), then 100 us naps (a claim leaked by siglongjmp lasts until
+ * that thread's next safe point). */
+static void du_backoff(unsigned *round)
+{
+    if ((*round)++ < 64) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {0, 100 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Whether some thread (all, or only those in `busy`, which are pruned)
+ * still has a request in progress.  du_threads_lock held.  Acquire loads,
+ * partner: the release decrement in du_claim_exit (and du_claim_repair). */
+static size_t du_still_busy(struct du_thread **busy, size_t n)
+{
+    if (!busy) {
+        size_t any = 0;
+        for (struct du_thread *th = du_threads; th; th = th->next)
+            any += atomic_load_explicit(&th->claiming, memory_order_acquire) != 0;
+        return any;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Detached (not on the list): its requests are over.  A thread
+         * attached since at the same address is waited for too: harmless. */
+        if (du_on_list(busy[i]) &&
+            atomic_load_explicit(&busy[i]->claiming, memory_order_acquire) != 0)
+            busy[kept++] = busy[i];
+    }
+    return kept;
+}
+
+/*
+ * Cancel's request-side grace period.  Context: thread; blocks, holding no
+ * lock while it waits.  Partner: du_claim_enter/exit (request.c).  After the
+ * membarrier, a thread whose counter reads 0 has no request in progress that
+ * could have read the handle as live; a request that starts later sees it
+ * cancelled.  One 0 per thread suffices (the counter counts nesting), so
+ * the threads seen busy in the first look are the only ones looked at
+ * again.  Requests never block, so the wait ends once each busy thread
+ * runs - or, for a claim leaked by siglongjmp, at its next safe point or
+ * detach (du_claim_repair).
+ */
 void du_threads_wait_requests(void)
 {
-    if (du_have_membarrier)
-        syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
-    else
-        atomic_thread_fence(memory_order_seq_cst);
+    (void)du_library_init(); /* du_have_membarrier is settled before we read it */
+    du_membarrier_all();
     pthread_mutex_lock(&du_threads_lock);
-    for (struct du_thread *th = du_threads; th; th = th->next) {
-        while (atomic_load_explicit(&th->claiming, memory_order_acquire) != 0)
-            sched_yield();
+    size_t n = du_still_busy(NULL, 0);
+    struct du_thread **busy = n ? malloc(n * sizeof(*busy)) : NULL;
+    if (busy) {
+        n = 0;
+        for (struct du_thread *th = du_threads; th; th = th->next)
+            if (atomic_load_explicit(&th->claiming, memory_order_acquire) != 0)
+                busy[n++] = th;
     }
     pthread_mutex_unlock(&du_threads_lock);
+
+    /* Without memory for the list (or with nothing busy) look at all. */
+    unsigned round = 0;
+    while (n) {
+        du_backoff(&round);
+        pthread_mutex_lock(&du_threads_lock);
+        n = du_still_busy(busy, n);
+        pthread_mutex_unlock(&du_threads_lock);
+    }
+    free(busy);
 }
 
 /* Cancel's scrub: clear `bit` in every attached thread.  Context: thread;
@@ -176,6 +308,44 @@ void du_threads_scrub(uint64_t bit)
          * the bit's next owner is published (registry.c). */
         atomic_fetch_and_explicit(&th->mask, ~bit, memory_order_relaxed);
         atomic_fetch_and_explicit(&th->completed, ~bit, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&du_threads_lock);
+}
+
+/* ---- fork (fork.c) ------------------------------------------------------ */
+
+void du_threads_fork_prepare(void) { pthread_mutex_lock(&du_threads_lock); }
+void du_threads_fork_parent(void) { pthread_mutex_unlock(&du_threads_lock); }
+
+/* Context: the only thread of a new child, lock held since prepare.  Every
+ * other thread's state goes (those threads do not exist here; nothing can
+ * reach their state but the list).  The forking thread, if attached, keeps
+ * its state with a fresh context: its pending requests are the parent's.
+ * `scrub`: bits of cancels finished for vanished threads. */
+void du_threads_fork_child(uint64_t scrub)
+{
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
+    struct du_thread *th = du_threads;
+    while (th) {
+        struct du_thread *next = th->next;
+        if (th != self) {
+            du_cache_free(th);
+            free(th);
+        }
+        th = next;
+    }
+    du_threads = self;
+    if (self) {
+        self->next = self->prev = NULL;
+        /* Relaxed: one thread; a handler on it sees program order.  EXITING
+         * stays (a fork from a callback run by detach: detach goes on). */
+        uint64_t m = atomic_load_explicit(&self->mask, memory_order_relaxed);
+        atomic_store_explicit(&self->mask, m & DU_EXITING, memory_order_relaxed);
+        atomic_store_explicit(&self->completed, 0, memory_order_relaxed);
+        atomic_store_explicit(&self->closing_cookie, 0, memory_order_relaxed);
+        du_cookie_clear(self);
+        self->unwound = 0;
+        (void)scrub; /* the whole word was just cleared */
     }
     pthread_mutex_unlock(&du_threads_lock);
 }

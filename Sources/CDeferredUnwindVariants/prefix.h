@@ -37,6 +37,17 @@
 #define du_unwind duv_unwind
 #define du_cache_free duv_cache_free
 #define du_unwind_warm_up duv_unwind_warm_up
+#define du_tracer_slots duv_tracer_slots
+#define du_registry_fork_prepare duv_registry_fork_prepare
+#define du_registry_fork_parent duv_registry_fork_parent
+#define du_registry_fork_child duv_registry_fork_child
+#define du_membarrier_register duv_membarrier_register
+#define du_library_init duv_library_init
+#define du_threads_fork_prepare duv_threads_fork_prepare
+#define du_threads_fork_parent duv_threads_fork_parent
+#define du_threads_fork_child duv_threads_fork_child
+#define du_fork_init duv_fork_init
+#define du_fork_epoch duv_fork_epoch
 
 /* Which historical design runs (variant.c). */
 enum duv_variant {

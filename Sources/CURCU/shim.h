@@ -1,7 +1,8 @@
-/* liburcu, memb flavor (Debian: liburcu-dev). The read side goes through the
- * library's exported functions: no _LGPL_SOURCE, so no LGPL code is inlined
- * into DeferredUnwind's objects (see Docs/Design.md, "Licence"). */
+/* liburcu, bp flavor (Debian: liburcu-dev): the flavor with fork hooks
+ * (Docs/Design.md, "Registry").  The read side goes through the library's
+ * exported functions: no _LGPL_SOURCE, so no LGPL code is inlined into
+ * DeferredUnwind's objects (see Docs/Design.md, "Licence"). */
 #ifndef CURCU_SHIM_H
 #define CURCU_SHIM_H
-#include <urcu/urcu-memb.h>
+#include <urcu/urcu-bp.h>
 #endif

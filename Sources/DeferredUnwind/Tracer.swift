@@ -13,8 +13,10 @@ import Darwin
 ///
 /// Life cycle: `init` registers; ``request()`` asks for the calling thread's
 /// stack at its next ``DeferredUnwind/safePoint()``; ``cancel()`` stops it
-/// (waiting for running callbacks); `deinit` cancels if needed and frees the
-/// C tracer.
+/// (waiting for running callbacks); `deinit` cancels if needed and releases
+/// the callback.  The C handle owns no memory, so `cancel()` from several
+/// threads at once, or racing `deinit` on another thread's copy of the
+/// handle, is safe.
 ///
 /// Contexts.  Thread context only, never a signal handler (a C signal
 /// handler calls `du_request()` on a C tracer instead).  The callback runs on
@@ -28,7 +30,8 @@ import Darwin
 /// Dropping the last reference inside a callback.  `deinit` cannot cancel
 /// there (cancel waits for running callbacks, including the current one),
 /// so it hands the C tracer and the callback to a detached cleanup thread
-/// that cancels and frees them once the callback has returned.  Until then
+/// that cancels the tracer and releases the callback once the callback has
+/// returned.  Until then
 /// the callback may still run for requests that were already pending, and
 /// the tracer's bit stays in use (``DeferredUnwindError/registryFull`` is
 /// possible for a moment).  This never frees anything a callback may still
@@ -66,8 +69,7 @@ public final class Tracer: Sendable {
     ///     inside its safe point or detach (see the type's documentation for
     ///     what it may do).  The trace is a copy and may be kept.
     /// - Throws: ``DeferredUnwindError/registryFull`` when
-    ///   ``DeferredUnwind/maxTracers`` tracers exist,
-    ///   ``DeferredUnwindError/outOfMemory``.
+    ///   ``DeferredUnwind/maxTracers`` tracers exist.
     ///
     /// Context: thread (callbacks included); may block (registry mutex).
     public init(
@@ -129,8 +131,8 @@ public final class Tracer: Sendable {
         bit == nil
     }
 
-    /// Cancels (if needed) and frees the C tracer.  Blocks for a grace
-    /// period.  Inside a callback, hands both to a cleanup thread instead
+    /// Cancels (if needed); then releases the callback.  Blocks for the
+    /// grace periods.  Inside a callback, hands both to a cleanup thread instead
     /// (see the type's documentation).
     deinit {
         let ret = CShim.tracerDestroy(handle.pointer)

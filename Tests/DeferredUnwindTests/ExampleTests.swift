@@ -118,7 +118,7 @@ struct ExampleTests {
         if tsan { args.append("-fsanitize=thread") }
         args += [
             "-I", include.path, Self.cExample.path,
-            "-L", build.path, "-lCDeferredUnwind", "-lurcu-memb", "-lurcu-common", "-lpthread",
+            "-L", build.path, "-lCDeferredUnwind", "-lurcu-bp", "-lurcu-common", "-lpthread",
             "-Wl,-rpath," + build.path, "-o", binary.path,
         ]
         if tsan {

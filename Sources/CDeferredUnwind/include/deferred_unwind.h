@@ -17,8 +17,24 @@
  * nested at any depth, with errno preserved.  "May block" means it may sleep
  * (mutex or RCU grace period); never call such a function from a handler.
  *
- * Link: the CDeferredUnwind library product plus liburcu-memb and
- * liburcu-common (pkg-config liburcu-memb).
+ * Link (C): libdeferred_unwind.so, `pkg-config --cflags --libs deferred_unwind`
+ * (Docs/CLibrary.md); Swift packages use the CDeferredUnwind target.  The
+ * library uses liburcu-bp internally and calls its fork hooks itself.
+ *
+ * Process lifecycle (Docs/Design.md, "Process lifecycle"):
+ *  - fork(): the child can use the library at once.  The forking thread
+ *    stays attached with a fresh entry context (requests pending at fork are
+ *    the parent's and are delivered there only), other threads' state is
+ *    dropped, tracers stay registered.  Cookies are unique per process: key
+ *    stacks by (pid, tid, cookie).  Not supported: fork() inside a callback
+ *    while another thread is in du_tracer_cancel() (use posix_spawn()).
+ *  - exit()/return from main: the exiting thread's accepted requests are
+ *    delivered (DU_TRACE_EXITING) unless it is inside a callback; other
+ *    threads' pending requests are not.
+ *  - dlclose(): the library stays mapped (-z nodelete).
+ *  - A handler that leaves du_request() with siglongjmp: supported; that
+ *    thread's next du_safe_point() or detach repairs the request count, and
+ *    until then cancels wait (on that thread: -EDEADLK).
  */
 #ifndef DEFERRED_UNWIND_H
 #define DEFERRED_UNWIND_H
@@ -65,7 +81,10 @@ struct du_trace {
  * (pthread_exit, cancellation): the dispatch could not finish. */
 typedef void (*du_callback)(const struct du_trace *trace, uint64_t cookie, void *arg);
 
-typedef struct du_tracer du_tracer; /* opaque */
+/* An opaque handle (slot and generation), not a pointer to memory: it is
+ * never freed, so any call with any handle ever returned is safe, and a
+ * stale one is answered as "cancelled" (Docs/Design.md, "Registry"). */
+typedef struct du_tracer du_tracer;
 
 /* Maximum number of tracers registered at once (one bit each). */
 #define DU_MAX_TRACERS 61
@@ -73,9 +92,9 @@ typedef struct du_tracer du_tracer; /* opaque */
 /* ---- Threads -------------------------------------------------------------- */
 
 /* Attach the calling thread: allocate its state (du_thread_footprint() bytes)
- * and register it with liburcu-memb (so the application must not register
- * or unregister this thread with liburcu-memb itself).  Returns 0, -EEXIST
- * if already attached, -ENOMEM, -EAGAIN (no pthread key could be created).
+ * and register it with liburcu-bp.  Returns 0, -EEXIST if already attached,
+ * -ENOMEM, -EAGAIN (library initialisation failed: no pthread key or atfork
+ * handler could be created).
  * Context: thread; may block (registry mutexes); not from a handler. */
 int du_thread_attach(void);
 
@@ -101,13 +120,13 @@ uint32_t du_trace_capacity(void);
 
 /* ---- Tracers -------------------------------------------------------------- */
 
-/* Register a tracer; *out receives it.  name is copied (at most 31 bytes kept).
- * Returns 0, -EINVAL (null callback or out), -EBUSY when DU_MAX_TRACERS are
- * registered, -ENOMEM.  Context: thread; may block (registry mutex); may be
- * called from a callback. */
+/* Register a tracer; *out receives its handle.  name is copied (at most 31
+ * bytes kept).  Returns 0, -EINVAL (null callback or out), -EBUSY when
+ * DU_MAX_TRACERS are registered.  Allocates nothing.
+ * Context: thread; may block (registry mutex); may be called from a callback. */
 int du_tracer_register(du_callback callback, void *arg, const char *name, du_tracer **out);
 
-/* Cancel a tracer.  When it returns 0: no callback of this tracer is running
+/* Cancel a tracer.  When it returns 0 or -EALREADY: no callback of this tracer is running
  * or will start, on any thread (it waits for running ones, even sleeping
  * ones: an RCU grace period), no du_request() of it is still running (it
  * waits for those too), and the tracer's bit is clear in every attached
@@ -115,24 +134,32 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
  * request.  Requests that start after cancel began fail with -ECANCELED; a
  * request racing with it may still answer 0 or 1, and its callback is then
  * dropped (accepted requests are delivered unless the tracer's cancel began
- * before the dispatch).  Returns 0; -EALREADY when cancelled before (after
- * waiting for a cancel still in progress on another thread to finish);
- * -EDEADLK inside a callback or any RCU read-side section, or from a handler
- * that interrupted du_request() (waiting would hang); -EINVAL (null).
- * Context: thread; blocks (two grace periods); never from a handler. */
+ * before the dispatch).  Returns 0 (this call cancelled it); -EALREADY when
+ * cancelled before or concurrently (after waiting for a cancel still in
+ * progress on another thread to finish); -EDEADLK inside a callback or any
+ * RCU read-side section, from a handler that interrupted du_request(), or on
+ * a thread whose handler left du_request() with siglongjmp and that has not
+ * reached a safe point since (waiting would hang); -EINVAL (NULL or a handle
+ * never issued).  Any number of concurrent cancels and destroys of one
+ * tracer are safe; exactly one of them returns 0 from cancel or performs
+ * the cancel inside destroy.
+ * Context: thread; blocks (two grace periods, holding no lock while it
+ * waits); never from a handler. */
 int du_tracer_cancel(du_tracer *tracer);
 
-/* Free a tracer, cancelling it first if needed.  Returns what cancel returned
- * (-EALREADY is success here); on -EDEADLK nothing is freed.  du_request()
- * calls already running on any thread are waited for; none may start once
- * destroy has begun (stop the signal source first), and the pointer is
- * invalid after 0.  Context: thread; may block; never from a handler. */
+/* Cancel a tracer if needed: du_tracer_cancel() with -EALREADY reported as 0
+ * (handles own no memory; kept so "register ... destroy" code reads
+ * naturally).  Returns 0, -EDEADLK or -EINVAL as cancel.  Safe to call
+ * concurrently with cancels and destroys of the same tracer, and again.
+ * Context: thread; may block; never from a handler. */
 int du_tracer_destroy(du_tracer *tracer);
 
-/* The tracer's bit (3..63) while registered, -1 after cancel.
- * Context: async-signal-safe, lock-free. */
+/* The tracer's bit (3..63) while registered, -1 once cancel began (or for a
+ * stale or invalid handle).  Context: async-signal-safe, lock-free. */
 int du_tracer_bit(const du_tracer *tracer);
-/* The name given at registration. Context: any. */
+/* The name given at registration; NULL for an invalid handle or once the
+ * tracer's slot was reused by a later tracer (the string is rewritten then).
+ * Context: any. */
 const char *du_tracer_name(const du_tracer *tracer);
 
 /* ---- Requests ------------------------------------------------------------- */

@@ -1,9 +1,12 @@
 /*
  * deferred_unwind_debug.h - test and diagnostic entry points.
  *
- * Two groups:
- *  - Always built (they add no branch to any hot path): counter seeding, used
- *    by tests and the stress harness to start the per-CPU counters near wrap.
+ * Two groups, neither in the C library that `make` builds:
+ *  - Test hooks (DU_TEST_HOOKS, defined by the SwiftPM target): counter
+ *    seeding, used by tests and the stress harness to start the per-CPU
+ *    counters near wrap.  They add no branch to any hot path and are hidden:
+ *    linked into the tests and the harness, never exported by a shared
+ *    library (.ci/run checks with nm -D).
  *  - Step points: built only with DU_STEP_POINTS (SwiftPM debug builds of the
  *    CDeferredUnwind target define it; release builds never do, and
  *    .ci/run checks the release library has no du_step symbol).  A step
@@ -74,7 +77,8 @@ void du_debug_fail_next_cache_alloc(void);
  * Context: thread, outside callbacks. DU_STEP_POINTS builds only. */
 void du_debug_drop_cache(void);
 
-/* 1 when this library was built with step points, else 0. Context: any. */
+/* 1 when this library was built with step points, else 0.  DU_TEST_HOOKS
+ * builds only.  Context: any. */
 int du_debug_step_points_built(void);
 
 #ifdef __cplusplus

@@ -1,0 +1,36 @@
+/* lifecycle_support.h - process-lifecycle checks in C (fork children, step
+ * hooks that block or siglongjmp, concurrent cancel/destroy).  Each returns
+ * 0 when every check held, else nonzero with what failed written to msg.
+ * Children run C only and leave with _exit(); a child that does not finish
+ * within DU_LC_CHILD_BOUND_S seconds is killed and reported as hung. */
+#ifndef DU_LIFECYCLE_SUPPORT_H
+#define DU_LIFECYCLE_SUPPORT_H
+#include <stddef.h>
+
+#define DU_LC_CHILD_BOUND_S 10
+
+/* fork while another thread sleeps inside a callback; the child attaches,
+ * requests, registers, cancels (also the sleeping callback's tracer). */
+int du_lc_fork_during_callback(char *msg, size_t len);
+/* `forks` forks while other threads attach/detach, register/cancel and
+ * request/safe-point in loops; each child does the same once. */
+int du_lc_fork_during_churn(int forks, char *msg, size_t len);
+/* fork while another thread is stopped inside du_request (step point). */
+int du_lc_fork_inside_request(char *msg, size_t len);
+/* fork with a request accepted on the forking thread: the parent delivers
+ * it once, the child never; the child starts a fresh context. */
+int du_lc_fork_with_pending(char *msg, size_t len);
+/* fork while another thread is stopped inside du_tracer_cancel (step
+ * point): the child finishes that cancel and can reuse the bit. */
+int du_lc_fork_mid_cancel(char *msg, size_t len);
+/* fork from inside a callback with a second tracer still to be called:
+ * the child never calls it (the parent does, once). */
+int du_lc_fork_from_callback(char *msg, size_t len);
+/* `threads` threads cancel and destroy one tracer at once while its
+ * callback sleeps; then every call on the stale handle. */
+int du_lc_cancel_destroy_race(int threads, char *msg, size_t len);
+/* a handler leaves du_request with siglongjmp (step point): cancel on that
+ * thread is -EDEADLK, cancel elsewhere waits without blocking attach and
+ * detach, and the thread's next safe point repairs the count. */
+int du_lc_longjmp_leak_repair(char *msg, size_t len);
+#endif
