@@ -22,8 +22,14 @@ func lifecycleCheck(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) {
 /// cancel/destroy (Docs/Design.md, "Process lifecycle").  The fork checks run
 /// C-only children that leave with _exit(); a child that hangs is killed
 /// after DU_LC_CHILD_BOUND_S seconds and the check fails saying so.
-@Suite("Process lifecycle", .serialized, .timeLimit(.minutes(2)))
-struct LifecycleTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Process lifecycle", .timeLimit(.minutes(2)))
+    struct LifecycleTests {}
+}
+
+extension LibraryStateTests.LifecycleTests {
     static var stepPoints: Bool { du_debug_step_points_built() != 0 }
 
     @Test("fork while another thread sleeps in a callback: the child registers, requests, cancels at once")
