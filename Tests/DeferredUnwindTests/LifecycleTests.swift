@@ -108,8 +108,7 @@ enum CProgram {
             throw SwiftAPIToolMissing(
                 what: "\(library.path): run `swift build --product CDeferredUnwind` with the same flags first")
         }
-        let tsan = ExampleTests.underThreadSanitizer
-        let compiler = try ExampleTests.which(tsan ? "clang" : "cc")
+        let (compiler, sanitizerFlags) = try ExampleTests.cCompiler()
         let out = FileManager.default.temporaryDirectory
             .appendingPathComponent("du-prog-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
@@ -117,16 +116,11 @@ enum CProgram {
         let include = ExampleTests.root.appendingPathComponent("Sources/CDeferredUnwind/include")
         let file = ExampleTests.root.appendingPathComponent("Tests/CPrograms/\(source)")
         var args = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-pthread"]
-        if tsan { args.append("-fsanitize=thread") }
         args += ["-I", include.path, file.path, "-o", binary.path, "-ldl"]
         if linkLibrary {
             args += ["-L", build.path, "-lCDeferredUnwind", "-Wl,-rpath," + build.path]
         }
-        if tsan {
-            let runtime = compiler.resolvingSymlinksInPath().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("lib/swift/linux")
-            args += ["-L", runtime.path, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime.path]
-        }
+        args += sanitizerFlags
         let (status, output) = try ExampleTests.run(compiler, args)
         try #require(status == 0, "\(compiler.path) \(args.joined(separator: " "))\n\(output)")
         return binary
