@@ -37,7 +37,16 @@ extension LibraryStateTests.LifecycleTests {
         lifecycleCheck { du_lc_fork_during_callback($0, $1) }
     }
 
-    @Test("fork 40 times while other threads attach, detach, register, cancel: no child hangs")
+    // Not under AddressSanitizer: its runtime is not fork-safe here.  The
+    // other threads' attaches call backtrace() (the unwinder's warm-up),
+    // whose ASan interceptor takes the runtime's internal allocator lock; a
+    // fork while one holds it leaves the child spinning in that lock at its
+    // own first backtrace() (seen: 4 of 15 runs, the child's stack is
+    // LockSlow <- InternalAlloc <- backtrace interceptor <- du_unwind_warm_up
+    // <- du_thread_attach).  Plain and TSan builds run it.
+    @Test("fork 40 times while other threads attach, detach, register, cancel: no child hangs",
+          .enabled(if: !ExampleTests.underAddressSanitizer,
+                   "ASan's backtrace() interceptor deadlocks fork children of busy threads"))
     func forkDuringChurn() {
         lifecycleCheck { du_lc_fork_during_churn(40, $0, $1) }
     }
