@@ -48,11 +48,23 @@ let package = Package(
             ],
             linkerSettings: [.linkedLibrary("urcu-bp"), .linkedLibrary("urcu-common")]
         ),
+        // liburcu memb and bp side by side (the registry's move to bp, which
+        // alone has fork hooks).  Links what `pkg-config --libs liburcu-memb
+        // liburcu-bp` prints; the flavors' symbols are prefixed urcu_memb_* /
+        // urcu_bp_*, so both live in one binary.
+        .target(
+            name: "CURCUFlavors",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])],
+            linkerSettings: [
+                .linkedLibrary("urcu-memb"), .linkedLibrary("urcu-common"),
+                .linkedLibrary("urcu-bp"),
+            ]
+        ),
         // Plain C driver: instruction counts under valgrind --tool=callgrind and
         // interleaved A/B timing ratios.  No Swift runtime in the measured path.
         .executableTarget(
             name: "du-bench-driver",
-            dependencies: ["CBenchSupport"],
+            dependencies: ["CBenchSupport", "CURCUFlavors"],
             cSettings: [.unsafeFlags(["-I\(root)/Sources/CDeferredUnwindVariants/include"])]
         ),
         .executableTarget(

@@ -124,12 +124,14 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
 /* Checks that make waiting impossible on this thread.  0 or -EDEADLK. */
 static int du_cancel_may_wait(void)
 {
-    /* synchronize_rcu() inside a read-side section waits for itself. */
-    if (urcu_bp_read_ongoing())
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
+    /* synchronize_rcu() inside a read-side section waits for itself.  Only
+     * attached threads run our read-side sections; asking liburcu-bp on
+     * another thread would register it with liburcu (bp registers lazily). */
+    if (self && urcu_bp_read_ongoing())
         return -EDEADLK;
     /* Inside a callback of this thread (also with mutex-dispatch, where no
      * read-side section is open): waiting would wait for ourselves. */
-    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     if (self && self->in_dispatch)
         return -EDEADLK;
     /* From a signal handler that interrupted du_request() on this thread (a

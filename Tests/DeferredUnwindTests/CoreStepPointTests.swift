@@ -231,8 +231,14 @@ func checkStepInvariants(_ program: StepProgram, driver: StepDriver, deliveries:
     return problems
 }
 
-@Suite("Step points: nested requests at every atomic step, depth 2")
-struct CoreStepPointTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Step points: nested requests at every atomic step, depth 2")
+    struct CoreStepPointTests {}
+}
+
+extension LibraryStateTests.CoreStepPointTests {
     @Test("step points are built in debug")
     func built() {
         #expect(du_debug_step_points_built() == 1)

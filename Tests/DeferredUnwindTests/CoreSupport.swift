@@ -1,6 +1,7 @@
 // Helpers for the C-core tests: fresh OS threads, callback recording, tracer setup.
 import CDeferredUnwind
 import Glibc
+import Synchronization
 
 /// Runs `body` on a new pthread and waits for it. Attach and detach must
 /// happen on one OS thread, which Swift concurrency's pool does not promise.
@@ -117,3 +118,12 @@ final class CoreTracer: @unchecked Sendable {
 }
 
 enum CoreError: Error, Equatable { case errno(Int32) }
+
+/// A counter one thread stores and others poll, lock-free (no mutex in a
+/// hot loop; ThreadSanitizer sees these atomics).
+final class CoreCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func store(_ v: Int) { value.store(v, ordering: .relaxed) }
+    func add(_ v: Int) { value.add(v, ordering: .relaxed) }
+    func load() -> Int { value.load(ordering: .relaxed) }
+}

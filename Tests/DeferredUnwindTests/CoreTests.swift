@@ -4,8 +4,14 @@ import CTestSupport
 import Glibc
 import Testing
 
-@Suite("C core", .serialized, .timeLimit(.minutes(2)))
-struct CoreTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("C core", .timeLimit(.minutes(2)))
+    struct CoreTests {}
+}
+
+extension LibraryStateTests.CoreTests {
     // 1. Threads
     @Test func footprintIsOneCacheLinePlusLazyPage() {
         #expect(du_thread_footprint() == 64)
@@ -195,7 +201,20 @@ struct CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         var tracers: [CoreTracer] = []
-        while tracers.count < 61 { tracers.append(try CoreTracer(recorder, index: tracers.count)) }
+        while tracers.count < 61 {
+            do {
+                tracers.append(try CoreTracer(recorder, index: tracers.count))
+            } catch {
+                // The registry is process-wide: every other test's tracers
+                // must be gone by now.
+                Issue.record("""
+                    registered only \(tracers.count) of 61 tracers (\(error)): \(61 - tracers.count) bits are \
+                    held elsewhere: a tracer leaked by an earlier test, or a suite that touches the \
+                    registry without being nested under LibraryStateTests
+                    """)
+                return
+            }
+        }
         #expect(Set(tracers.map(\.bit)).count == 61)
         #expect(tracers.allSatisfy { $0.bit >= 3 && $0.bit <= 63 })
         #expect(throws: CoreError.errno(-EBUSY)) { try CoreTracer(recorder, index: 99) }
@@ -223,32 +242,39 @@ struct CoreTests {
         #expect(t.cancel() == 0)
     }
 
+    // The cancel tests below never rely on a sleep being long enough: the
+    // callback (or the request) in progress waits until cancel has begun
+    // (the tracer's bit reads -1: marked, now waiting), then sleeps.  A
+    // correct cancel waits for it, whatever the timing; a cancel that did
+    // not wait would return during the sleep, and the test catches it.
     @Test func cancelWaitsForASleepingCallback() throws {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
         let inCallback = TestLocked(false)
+        let cancelBegan = TestLocked<Bool?>(nil)
         let finished = TestLocked(false)
         recorder.actions.withLock {
             $0[0] = {
                 inCallback.withLock { $0 = true }
+                let began = testPoll { du_tracer_bit(t.handle) == -1 } != nil
+                cancelBegan.withLock { $0 = began }
                 usleep(200_000)
                 finished.withLock { $0 = true }
             }
         }
-        var tid = pthread_t()
-        pthread_create(&tid, nil, { raw in
-            let t = Unmanaged<CoreTracer>.fromOpaque(raw!).takeRetainedValue()
+        let worker = coreStartThread {
             _ = du_thread_attach()
             _ = t.request()
             _ = du_safe_point()
             _ = du_thread_detach()
-            return nil
-        }, Unmanaged.passRetained(t).toOpaque())
-        while !inCallback.withLock({ $0 }) { usleep(1000) }
+        }
+        testExpectEventually("the callback to start") { inCallback.withLock { $0 } }
         #expect(t.cancel() == 0)
         #expect(finished.withLock { $0 }, "cancel returned while the callback still ran")
-        pthread_join(tid, nil)
+        pthread_join(worker, nil)
+        #expect(cancelBegan.withLock { $0 } == true,
+                "the callback did not see cancel begin within \(testWaitBound)")
     }
 
     @Test func secondCancelWaitsForTheFirstToFinish() throws {
@@ -259,6 +285,7 @@ struct CoreTests {
         recorder.actions.withLock {
             $0[0] = {
                 inCallback.withLock { $0 = true }
+                _ = testPoll { du_tracer_bit(t.handle) == -1 } // the first cancel began
                 usleep(300_000)
                 finished.withLock { $0 = true }
             }
@@ -269,9 +296,13 @@ struct CoreTests {
             _ = du_safe_point()
             _ = du_thread_detach()
         }
-        while !inCallback.withLock({ $0 }) { usleep(1000) }
+        testExpectEventually("the callback to start") { inCallback.withLock { $0 } }
         let first = coreStartThread { _ = t.cancel() }
-        usleep(50_000) // let the first cancel mark the tracer and start waiting
+        // The first cancel has marked the tracer (under the registry lock):
+        // from here on, a cancel is the second one.
+        testExpectEventually("the first cancel to mark the tracer", state: { "bit \(t.bit)" }) {
+            t.bit == -1
+        }
         let second = t.cancel()
         #expect(second == -EALREADY)
         #expect(finished.withLock { $0 }, "the second cancel returned while a callback still ran")
@@ -282,29 +313,42 @@ struct CoreTests {
     #if DEBUG
     @Test func cancelWaitsForARequestInProgress() throws {
         final class Gate: @unchecked Sendable {
-            let inRequest = TestLocked(false), requestDone = TestLocked(false)
+            let inRequest = TestLocked(false), cancelBegan = TestLocked<Bool?>(nil)
+            let hookReturned = TestLocked(false)
+            var tracer: OpaquePointer?
         }
         let gate = Gate()
         let recorder = CoreRecorder()
         let t = try CoreTracer(recorder, index: 0)
+        gate.tracer = t.handle
         let hook: du_step_hook = { step, arg in
             guard step == DU_STEP_REQUEST_BIT_READ else { return }
             let gate = Unmanaged<Gate>.fromOpaque(arg!).takeUnretainedValue()
             gate.inRequest.withLock { $0 = true }
-            usleep(200_000) // a handler preempted inside du_request
+            // A handler preempted inside du_request, past its read of the
+            // bit, while cancel begins.
+            let began = testPoll { du_tracer_bit(gate.tracer) == -1 } != nil
+            gate.cancelBegan.withLock { $0 = began }
+            usleep(200_000)
+            // Still inside the request's claim span, which cancel waits for.
+            gate.hookReturned.withLock { $0 = true }
         }
+        let status = TestLocked<Int32?>(nil)
         let worker = coreStartThread {
             _ = du_thread_attach()
             du_debug_set_step_hook(hook, Unmanaged.passUnretained(gate).toOpaque())
-            _ = t.request()
-            gate.requestDone.withLock { $0 = true }
+            let r = t.request()
             du_debug_set_step_hook(nil, nil)
+            status.withLock { $0 = r.status }
             _ = du_thread_detach()
         }
-        while !gate.inRequest.withLock({ $0 }) { usleep(1000) }
+        testExpectEventually("the request to reach its bit read") { gate.inRequest.withLock { $0 } }
         #expect(t.cancel() == 0)
-        #expect(gate.requestDone.withLock { $0 }, "cancel returned while du_request still read the tracer")
+        #expect(gate.hookReturned.withLock { $0 }, "cancel returned while du_request still read the tracer")
         pthread_join(worker, nil)
+        #expect(gate.cancelBegan.withLock { $0 } == true,
+                "the request did not see cancel begin within \(testWaitBound)")
+        #expect(status.withLock { $0 } == 0, "the request read the bit before cancel: it queues")
     }
     #endif
 
@@ -326,8 +370,11 @@ struct CoreTests {
             _ = old.request()
             _ = other.request()
             requested.withLock { $0 = true }
-            while !proceed.withLock({ $0 }) { usleep(1000) }
-            let fresh = newTracer.withLock { $0 }!
+            guard testPoll({ proceed.withLock { $0 } }) != nil, let fresh = newTracer.withLock({ $0 }) else {
+                result.withLock { $0 = [-9999] } // the test never told us to go on
+                _ = du_thread_detach()
+                return
+            }
             _ = du_safe_point()
             let r = fresh.request()
             _ = du_safe_point()
@@ -339,7 +386,7 @@ struct CoreTests {
             Unmanaged<Ctx>.fromOpaque(raw!).takeRetainedValue().body()
             return nil
         }, Unmanaged.passRetained(ctx).toOpaque())
-        while !requested.withLock({ $0 }) { usleep(1000) }
+        testExpectEventually("the thread to request") { requested.withLock { $0 } }
         let bit = old.bit
         #expect(old.cancel() == 0)
         let fresh = try CoreTracer(recorder, index: 2)
@@ -406,7 +453,21 @@ struct CoreTests {
 
     // Real signals, nesting (two handlers that interrupt each other), while the
     // thread attaches, requests, reaches safe points and detaches in a loop.
+    // Where the signals land is left to chance (that is the point); how long
+    // the test runs is not: the worker loops until it has made the progress
+    // below, whatever the machine's load, with an explicit bound that fails
+    // the test with what was reached.
     @Test func realNestedSignalsAcrossAttachDetach() throws {
+        // Progress to reach: worker rounds, handler requests that queued work
+        // (so landed in an attached window), handler runs nested in another
+        // (the sig1 handler also raise()s sig2 itself: nesting is certain).
+        // Except under ThreadSanitizer: it defers every signal, raise()d ones
+        // included, to its own delivery points and runs the handlers one
+        // after another, so no handler ever nests there.
+        let tsan = ExampleTests.underThreadSanitizer
+        let needRounds = 3000, needQueued: UInt = 100, needNested: UInt = tsan ? 0 : 20
+        let bound: Duration = .seconds(60)
+
         let recorder = CoreRecorder()
         let t = try CoreTracer(recorder, index: 0)
         #expect(du_test_install_request_handlers(SIGUSR1, SIGUSR2, t.handle) == 0)
@@ -414,9 +475,15 @@ struct CoreTests {
             signal(SIGUSR1, SIG_IGN)
             signal(SIGUSR2, SIG_IGN)
         }
+        struct WorkerReport: Sendable {
+            var rounds = 0, threadQueued = 0, timedOut = false
+            var elapsed: Duration = .zero
+        }
         let target = TestLocked<pthread_t?>(nil)
         let done = TestLocked(false), senderStopped = TestLocked(false)
-        let threadQueued = TestLocked(0)
+        let report = TestLocked(WorkerReport())
+        let sent = TestLocked(0)
+        let progress = CoreCounter() // worker rounds so far, for the sender's pacing
         let worker = coreStartThread {
             // Threads started from the test's pool thread inherit its blocked
             // signal mask (libdispatch blocks most): unblock ours.
@@ -426,48 +493,81 @@ struct CoreTests {
             sigaddset(&set, SIGUSR2)
             pthread_sigmask(SIG_UNBLOCK, &set, nil)
             target.withLock { $0 = pthread_self() }
-            var queued = 0
-            let start = coreNowNs()
-            var i = 0
-            // At least 3000 rounds and 0.5 s, so the sender gets going.
-            while i < 3000 || coreNowNs() - start < 500_000_000 {
-                i += 1
+            var r = WorkerReport()
+            let clock = ContinuousClock()
+            let start = clock.now
+            while r.rounds < needRounds || du_test_count(DU_TEST_QUEUED) < needQueued
+                || du_test_count(DU_TEST_NESTED) < needNested {
+                if start.duration(to: clock.now) > bound {
+                    r.timedOut = true
+                    break
+                }
+                r.rounds += 1
+                progress.store(r.rounds)
                 _ = du_thread_attach()
                 for _ in 0..<4 {
-                    if i % 3 == 0, t.request().status == 0 { queued += 1 }
+                    if r.rounds % 3 == 0, t.request().status == 0 { r.threadQueued += 1 }
                     _ = du_safe_point()
                 }
                 _ = du_thread_detach()
             }
-            threadQueued.withLock { $0 = queued }
+            r.elapsed = start.duration(to: clock.now)
+            report.withLock { $0 = r }
             done.withLock { $0 = true }
-            while !senderStopped.withLock({ $0 }) { usleep(100) } // stay alive for the sender
+            // Stay alive (detached: the handlers' requests answer ESRCH) until
+            // the sender has stopped sending to this thread.
+            _ = testPoll { senderStopped.withLock { $0 } }
         }
         let sender = coreStartThread {
-            while target.withLock({ $0 }) == nil { usleep(100) }
+            guard testPoll({ target.withLock { $0 } != nil }) != nil else {
+                senderStopped.withLock { $0 = true }
+                return
+            }
             let tid = target.withLock { $0 }!
+            // Paced, not a flood: a flood keeps a signal pending at every
+            // sigreturn, so the worker runs handler after handler (nearly
+            // all answering "already", one context long) and hardly runs its
+            // own code.  Send SIGUSR1 and at once SIGUSR2 (which may land
+            // inside the first handler), wait until both were handled, then
+            // until the worker has run on into its next round: each pair
+            // lands wherever the worker happens to be.
             var n = 0
             while !done.withLock({ $0 }) {
-                pthread_kill(tid, n % 2 == 0 ? SIGUSR1 : SIGUSR2)
-                n += 1
-                if n % 64 == 0 { sched_yield() }
+                let runs = du_test_count(DU_TEST_RUNS)
+                pthread_kill(tid, SIGUSR1)
+                pthread_kill(tid, SIGUSR2)
+                n += 2
+                // The worker handles both and goes on or, past its bound,
+                // sets `done`: neither wait can outlive the worker's bound.
+                while du_test_count(DU_TEST_RUNS) < runs + 2 && !done.withLock({ $0 }) { sched_yield() }
+                let round = progress.load()
+                while progress.load() <= round && !done.withLock({ $0 }) { sched_yield() }
             }
+            sent.withLock { $0 = n }
             senderStopped.withLock { $0 = true }
         }
         pthread_join(sender, nil)
         pthread_join(worker, nil)
-        let queued = du_test_count(DU_TEST_QUEUED)
-        #expect(du_test_count(DU_TEST_ZERO_COOKIE) == 0)
-        #expect(du_test_count(DU_TEST_ERRNO_SPOILED) == 0)
-        #expect(du_test_count(DU_TEST_OTHER) == 0)
-        #expect(du_test_count(DU_TEST_CANCELLED) == 0)
-        #expect(queued > 0, "no handler request was accepted")
+        let r = report.withLock { $0 }
+        let queued = du_test_count(DU_TEST_QUEUED), nested = du_test_count(DU_TEST_NESTED)
+        let outcomes = "handler runs=\(du_test_count(DU_TEST_RUNS)) (nested \(nested)): "
+            + "queued=\(queued) already=\(du_test_count(DU_TEST_ALREADY)) "
+            + "not-attached=\(du_test_count(DU_TEST_NOT_ATTACHED)) exiting=\(du_test_count(DU_TEST_EXITING)); "
+            + "signals sent=\(sent.withLock { $0 }); worker rounds=\(r.rounds) in \(r.elapsed)"
+        #expect(!r.timedOut, """
+            expected within \(bound): >= \(needRounds) worker rounds, >= \(needQueued) handler requests \
+            queued, >= \(needNested) nested handler runs; reached \(outcomes)
+            """)
+        #expect(du_test_count(DU_TEST_ZERO_COOKIE) == 0, "\(outcomes)")
+        #expect(du_test_count(DU_TEST_ERRNO_SPOILED) == 0, "\(outcomes)")
+        #expect(du_test_count(DU_TEST_OTHER) == 0, "\(outcomes)")
+        #expect(du_test_count(DU_TEST_CANCELLED) == 0, "\(outcomes)")
         // Exactly once and status truth: one callback per request that answered 0.
-        let total = Int(queued) + threadQueued.withLock { $0 }
-        #expect(recorder.snapshot().count == total)
-        print("real signals: handler outcomes queued=\(queued) already=\(du_test_count(DU_TEST_ALREADY)) "
-              + "not-attached=\(du_test_count(DU_TEST_NOT_ATTACHED)) exiting=\(du_test_count(DU_TEST_EXITING)); "
-              + "callbacks=\(recorder.snapshot().count)")
+        let total = Int(queued) + r.threadQueued
+        let callbacks = recorder.snapshot().count
+        #expect(callbacks == total,
+                "callbacks \(callbacks) != requests answered 0: \(queued) by handlers + \(r.threadQueued) by the thread; \(outcomes)")
+        print("real signals: \(outcomes); callbacks=\(callbacks)")
     }
 
     // 6. Real unwinding
@@ -518,12 +618,6 @@ struct CoreTests {
     if n == 0 { return coreSafePointCaller() - 1 }
     let r = coreRecurse(n - 1) + 1
     return r
-}
-
-func coreNowNs() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 /// Symbol name of a return address (dladdr), "" when unknown.

@@ -33,6 +33,34 @@ struct ExampleTests {
         dlsym(nil, "__tsan_init") != nil // nil is RTLD_DEFAULT
     }
 
+    /// Whether this process (and so the whole build) is instrumented by
+    /// AddressSanitizer.
+    static var underAddressSanitizer: Bool {
+        dlsym(nil, "__asan_init") != nil
+    }
+
+    /// The C compiler for programs that link (or dlopen) the built library,
+    /// and the flags that match the build's sanitizer: an instrumented
+    /// library calls its sanitizer's runtime, so the program must link that
+    /// runtime, from the toolchain's clang (the one swiftc used).
+    static func cCompiler() throws -> (compiler: URL, flags: [String]) {
+        let tsan = underThreadSanitizer, asan = underAddressSanitizer
+        let compiler = try which(tsan || asan ? "clang" : "cc")
+        var flags: [String] = []
+        if asan { flags.append("-fsanitize=address") }
+        if tsan {
+            flags.append("-fsanitize=thread")
+            // The toolchain's static TSan runtime has libdispatch interceptors:
+            // link the toolchain's libdispatch and BlocksRuntime, as swiftc does.
+            let runtime = compiler.resolvingSymlinksInPath().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("lib/swift/linux")
+            guard FileManager.default.fileExists(atPath: runtime.appendingPathComponent("libdispatch.so").path)
+            else { throw SwiftAPIToolMissing(what: "\(runtime.path)/libdispatch.so") }
+            flags += ["-L", runtime.path, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime.path]
+        }
+        return (compiler, flags)
+    }
+
     static func read(_ url: URL) throws -> String {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw SwiftAPIToolMissing(what: url.path)
@@ -106,30 +134,18 @@ struct ExampleTests {
                 what: "\(library.path): run `swift build --product CDeferredUnwind` with the same flags first")
         }
         let include = Self.root.appendingPathComponent("Sources/CDeferredUnwind/include")
-        let tsan = Self.underThreadSanitizer
-        // The TSan build's library calls the TSan runtime: link the example with it.
-        let compiler = try Self.which(tsan ? "clang" : "cc")
+        let (compiler, sanitizerFlags) = try Self.cCompiler()
         let out = FileManager.default.temporaryDirectory
             .appendingPathComponent("du-c-example-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: out) }
         let binary = out.appendingPathComponent("example")
         var args = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g"]
-        if tsan { args.append("-fsanitize=thread") }
         args += [
             "-I", include.path, Self.cExample.path,
             "-L", build.path, "-lCDeferredUnwind", "-lurcu-bp", "-lurcu-common", "-lpthread",
             "-Wl,-rpath," + build.path, "-o", binary.path,
-        ]
-        if tsan {
-            // The toolchain's static TSan runtime has libdispatch interceptors:
-            // link the toolchain's libdispatch and BlocksRuntime, as swiftc does.
-            let runtime = compiler.resolvingSymlinksInPath().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("lib/swift/linux")
-            guard FileManager.default.fileExists(atPath: runtime.appendingPathComponent("libdispatch.so").path)
-            else { throw SwiftAPIToolMissing(what: "\(runtime.path)/libdispatch.so") }
-            args += ["-L", runtime.path, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime.path]
-        }
+        ] + sanitizerFlags
         let (ccStatus, ccOutput) = try Self.run(compiler, args)
         try #require(ccStatus == 0, "\(compiler.path) \(args.joined(separator: " "))\n\(ccOutput)")
 

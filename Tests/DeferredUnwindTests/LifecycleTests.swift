@@ -22,8 +22,14 @@ func lifecycleCheck(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) {
 /// cancel/destroy (Docs/Design.md, "Process lifecycle").  The fork checks run
 /// C-only children that leave with _exit(); a child that hangs is killed
 /// after DU_LC_CHILD_BOUND_S seconds and the check fails saying so.
-@Suite("Process lifecycle", .serialized, .timeLimit(.minutes(2)))
-struct LifecycleTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Process lifecycle", .timeLimit(.minutes(2)))
+    struct LifecycleTests {}
+}
+
+extension LibraryStateTests.LifecycleTests {
     static var stepPoints: Bool { du_debug_step_points_built() != 0 }
 
     @Test("fork while another thread sleeps in a callback: the child registers, requests, cancels at once")
@@ -31,7 +37,16 @@ struct LifecycleTests {
         lifecycleCheck { du_lc_fork_during_callback($0, $1) }
     }
 
-    @Test("fork 40 times while other threads attach, detach, register, cancel: no child hangs")
+    // Not under AddressSanitizer: its runtime is not fork-safe here.  The
+    // other threads' attaches call backtrace() (the unwinder's warm-up),
+    // whose ASan interceptor takes the runtime's internal allocator lock; a
+    // fork while one holds it leaves the child spinning in that lock at its
+    // own first backtrace() (seen: 4 of 15 runs, the child's stack is
+    // LockSlow <- InternalAlloc <- backtrace interceptor <- du_unwind_warm_up
+    // <- du_thread_attach).  Plain and TSan builds run it.
+    @Test("fork 40 times while other threads attach, detach, register, cancel: no child hangs",
+          .enabled(if: !ExampleTests.underAddressSanitizer,
+                   "ASan's backtrace() interceptor deadlocks fork children of busy threads"))
     func forkDuringChurn() {
         lifecycleCheck { du_lc_fork_during_churn(40, $0, $1) }
     }
@@ -102,8 +117,7 @@ enum CProgram {
             throw SwiftAPIToolMissing(
                 what: "\(library.path): run `swift build --product CDeferredUnwind` with the same flags first")
         }
-        let tsan = ExampleTests.underThreadSanitizer
-        let compiler = try ExampleTests.which(tsan ? "clang" : "cc")
+        let (compiler, sanitizerFlags) = try ExampleTests.cCompiler()
         let out = FileManager.default.temporaryDirectory
             .appendingPathComponent("du-prog-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
@@ -111,16 +125,11 @@ enum CProgram {
         let include = ExampleTests.root.appendingPathComponent("Sources/CDeferredUnwind/include")
         let file = ExampleTests.root.appendingPathComponent("Tests/CPrograms/\(source)")
         var args = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-pthread"]
-        if tsan { args.append("-fsanitize=thread") }
         args += ["-I", include.path, file.path, "-o", binary.path, "-ldl"]
         if linkLibrary {
             args += ["-L", build.path, "-lCDeferredUnwind", "-Wl,-rpath," + build.path]
         }
-        if tsan {
-            let runtime = compiler.resolvingSymlinksInPath().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("lib/swift/linux")
-            args += ["-L", runtime.path, "-ldispatch", "-lBlocksRuntime", "-Wl,-rpath," + runtime.path]
-        }
+        args += sanitizerFlags
         let (status, output) = try ExampleTests.run(compiler, args)
         try #require(status == 0, "\(compiler.path) \(args.joined(separator: " "))\n\(output)")
         return binary

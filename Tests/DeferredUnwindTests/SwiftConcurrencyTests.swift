@@ -7,8 +7,14 @@ import Glibc
 import Musl
 #endif
 
-@Suite("Swift API: several threads", .serialized, .timeLimit(.minutes(1)))
-struct SwiftConcurrencyTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Swift API: several threads", .timeLimit(.minutes(1)))
+    struct SwiftConcurrencyTests {}
+}
+
+extension LibraryStateTests.SwiftConcurrencyTests {
     struct Delivered: Sendable, Hashable {
         let tracer: Int
         let thread: UInt
@@ -39,13 +45,17 @@ struct SwiftConcurrencyTests {
             var failures: [String] = []
         }
         let go = SwiftAPISlot<Bool>(false)
+        let roundsDone = CoreCounter() // all workers' rounds so far
         let handles = try (0..<workers).map { _ in
             try SwiftAPIThread.start { () throws -> WorkerResult in
                 try DeferredUnwind.attachCurrentThread()
                 defer { try? DeferredUnwind.detachCurrentThread() }
                 var r = WorkerResult()
                 r.thread = swiftAPIThreadID()
-                while go.value != true { sched_yield() }
+                guard testPoll({ go.value == true }) != nil else {
+                    r.failures.append("never told to start")
+                    return r
+                }
                 for i in 0..<rounds {
                     let ra = try a.request()
                     let rb = try b.request()
@@ -67,6 +77,7 @@ struct SwiftConcurrencyTests {
                         r.failures.append("round \(i): ran \(ran), expected \(expected)")
                     }
                     r.cookies.append(cookie)
+                    roundsDone.add(1)
                     if i % 50 == 0 { sched_yield() }
                 }
                 return r
@@ -74,7 +85,7 @@ struct SwiftConcurrencyTests {
         }
         // Registry churn and a cancel, concurrently with the workers.
         let churn = try SwiftAPIThread.start { () throws -> Int in
-            while go.value != true { sched_yield() }
+            guard testPoll({ go.value == true }) != nil else { return -1 }
             var n = 0
             for i in 0..<20 {
                 let t = try swiftAPITracer("churn-\(i)") { _, _ in }
@@ -84,7 +95,12 @@ struct SwiftConcurrencyTests {
             return n
         }
         go.value = true
-        usleep(2_000)
+        // Cancel c while the workers run: once a quarter of all rounds are
+        // done (not after a sleep that a loaded machine may outlast).
+        testExpectEventually("the workers to do a quarter of their rounds",
+                             state: { "\(roundsDone.load()) of \(workers * rounds) done" }) {
+            roundsDone.load() >= workers * rounds / 4
+        }
         try c.cancel()
         cancelled.value = true
         let results = try handles.map { try $0.join() }

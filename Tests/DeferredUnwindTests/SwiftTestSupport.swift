@@ -154,22 +154,12 @@ struct SwiftAPIToolMissing: Error, CustomStringConvertible {
     var description: String { "missing: \(what)" }
 }
 
-/// `Tracer(name:callback:)`, retried for a while on `registryFull`: another
-/// suite running in parallel may fill the process-wide registry for a moment
-/// (the project's test script runs suites one at a time anyway).
+/// `Tracer(name:callback:)`.  No retry on `registryFull`: every suite that
+/// registers tracers is nested under LibraryStateTests and runs alone, so a
+/// full registry here means a tracer leaked by an earlier test (or a suite
+/// that is not nested): a bug to see, not to wait out.
 func swiftAPITracer(
     _ name: String, _ callback: @escaping @Sendable (StackTrace, Cookie) -> Void
 ) throws -> Tracer {
-    var tries = 0
-    while true {
-        let result = swiftAPICatch { try Tracer(name: name, callback: callback) }
-        switch result {
-        case .success(let tracer):
-            return tracer
-        case .failure(let error):
-            guard error == .registryFull && tries < 2_000 else { throw error }
-            tries += 1
-            usleep(5_000)
-        }
-    }
+    try Tracer(name: name, callback: callback)
 }

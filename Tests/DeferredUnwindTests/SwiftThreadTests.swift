@@ -1,8 +1,14 @@
 import DeferredUnwind
 import Testing
 
-@Suite("Swift API: threads", .serialized, .timeLimit(.minutes(1)))
-struct SwiftThreadTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Swift API: threads", .timeLimit(.minutes(1)))
+    struct SwiftThreadTests {}
+}
+
+extension LibraryStateTests.SwiftThreadTests {
     @Test("attach, attached state, second attach, detach, second detach")
     func attachDetach() throws {
         let r = try SwiftAPIThread.run { () throws -> [String] in

@@ -86,8 +86,14 @@ func swiftAPIDeep(_ depth: Int, _ tracer: Tracer) throws -> Int {
     return r + 0 * depth // work after the call: no tail call
 }
 
-@Suite("Swift API: traces", .serialized, .timeLimit(.minutes(1)))
-struct SwiftTraceTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Swift API: traces", .timeLimit(.minutes(1)))
+    struct SwiftTraceTests {}
+}
+
+extension LibraryStateTests.SwiftTraceTests {
     @Test("the trace starts in the function that called safePoint(); outer frames match backtrace()")
     func realTrace() throws {
         let recorder = SwiftAPIRecorder<SwiftAPIDelivery>()

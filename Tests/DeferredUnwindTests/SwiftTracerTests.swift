@@ -23,8 +23,14 @@ final class SwiftAPISentinel: Sendable {
     deinit { died.value = true }
 }
 
-@Suite("Swift API: tracers and requests", .serialized, .timeLimit(.minutes(1)))
-struct SwiftTracerTests {
+// Process-wide library state: nested under LibraryStateTests, which runs
+// its suites one at a time (LibraryStateTests.swift).
+extension LibraryStateTests {
+    @Suite("Swift API: tracers and requests", .timeLimit(.minutes(1)))
+    struct SwiftTracerTests {}
+}
+
+extension LibraryStateTests.SwiftTracerTests {
     @Test("request: queued, then alreadyRequested with the same cookie; the callback gets it")
     func statuses() throws {
         let (tracer, recorder) = try swiftAPIRecordingTracer("statuses")
@@ -244,12 +250,9 @@ struct SwiftTracerTests {
         #expect(ran >= 1 && ran <= 2) // the inner callback may or may not run
         #expect(innerRan.value == (ran == 2))
         // The cleanup thread cancels and frees the inner tracer, releasing its callback.
-        var waited = 0
-        while died.value != true && waited < 10_000 {
-            usleep(1_000)
-            waited += 1
+        testExpectEventually("the cleanup thread to free the released tracer's callback") {
+            died.value == true
         }
-        #expect(died.value == true, "the released tracer's callback was never freed")
     }
 
     @Test("a tracer released on its own is cancelled: the bit is free again")
@@ -266,7 +269,7 @@ struct SwiftTracerTests {
     @Test("registry full: 61 tracers, the 62nd throws registryFull (in a child process)")
     func registryFull() async {
         // A child process has no other tracers, so the count is exact, and the
-        // full registry cannot disturb tests running in parallel here.
+        // full registry cannot disturb the other tests of this process.
         await #expect(processExitsWith: .success) {
             var tracers: [Tracer] = []
             for i in 0..<DeferredUnwind.maxTracers {

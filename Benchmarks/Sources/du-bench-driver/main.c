@@ -7,6 +7,9 @@
  *   du-bench-driver ratios [ROUNDS]  interleaved A/B timing of each
  *       measurement and its baseline; medians of ROUNDS blocks each.
  *   du-bench-driver footprint
+ *   du-bench-driver urcu-flavors [ROUNDS]  liburcu bp vs memb, bp/memb per
+ *       row (urcu_flavors_mode.c; Benchmarks/urcu-flavors.sh adds callgrind)
+ *   du-bench-driver urcu-op NAME N         one of those kernels, for callgrind
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include "bench_support.h"
 #include "deferred_unwind.h"
+#include "urcu_flavors_mode.h"
 
 static void die(const char *what, int r)
 {
@@ -101,6 +105,11 @@ static const struct { const char *name; kernel_fn f; int arg; } kernels[] = {
 int main(int argc, char **argv)
 {
     int r;
+    /* Before bench_init: these modes want no thread registered by the library. */
+    if (argc >= 2 && strcmp(argv[1], "urcu-flavors") == 0)
+        return urcu_flavors_table(argc >= 3 ? atoi(argv[2]) : 31);
+    if (argc >= 4 && strcmp(argv[1], "urcu-op") == 0)
+        return urcu_flavors_op(argv[2], strtoull(argv[3], NULL, 0));
     if ((r = bench_init("none")) < 0)
         die("duv_select", r);
     if ((r = bench_register(BENCH_DU, DU_MAX_TRACERS, 0, 0)) < 0)
@@ -140,6 +149,6 @@ int main(int argc, char **argv)
         pair("(5) K=61: safe point vs 61 bt", w_sp, 61, w_bt, 61, 100, rounds);
         return 0;
     }
-    fprintf(stderr, "usage: %s op NAME N | ratios [ROUNDS] | footprint\n", argv[0]);
+    fprintf(stderr, "usage: %s op NAME N | ratios [ROUNDS] | footprint | urcu-flavors [ROUNDS] | urcu-op NAME N\n", argv[0]);
     return 2;
 }
