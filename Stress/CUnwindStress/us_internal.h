@@ -48,6 +48,14 @@
 #if defined(__SANITIZE_THREAD__) && !defined(US_TSAN)
 #define US_TSAN 1
 #endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define US_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(US_ASAN)
+#define US_ASAN 1
+#endif
 
 /* ---- the library under test: a function table chosen at startup -------- */
 struct us_api {

@@ -39,6 +39,15 @@ static const char *us_lc_skip_reason(int lifecycle)
         return "the dlopen'ed libCDeferredUnwind.so is not TSan-instrumented: its atomics are invisible to "
                "TSan, which would report the harness's callbacks as races";
 #endif
+#ifdef US_ASAN
+    if (lifecycle == LC_FORK || lifecycle == LC_EXIT)
+        return "ASan's backtrace() interceptor deadlocks in a fork child of busy threads (its internal "
+               "allocator's lock, held by a thread that is gone): attach and every unwind in the child hang";
+    char path[PATH_MAX];
+    if (lifecycle == LC_DLOPEN && us_dlopen_find(path, sizeof path) != 0)
+        return "no libCDeferredUnwind.so next to this ASan binary (swift build -c release --sanitize=address "
+               "--scratch-path <this build> --product CDeferredUnwind adds it)";
+#endif
     (void)lifecycle;
     return NULL;
 }
@@ -49,7 +58,8 @@ int us_lc_skipped(int lifecycle)
     const char *why = us_lc_skip_reason(lifecycle);
     if (why && !told[lifecycle]) {
         told[lifecycle] = 1;
-        static const char *names[] = {"?", "fork-storm", "exit-pending", "dlopen-cycle", "?", "?"};
+        static const char *names[] = {"?", "fork-storm", "exit-pending", "dlopen-cycle", "longjmp-request",
+                                      "tracer-churn"};
         printf("unwind-stress: scenario %s skipped: %s\n", names[lifecycle], why);
         fflush(stdout);
     }
