@@ -176,7 +176,7 @@ void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, i
             continue;
         if (e->flags & RF_REPBAD)
             us_violation(9, "expected every repeat of a request in one handler to answer 1 with the first one's "
-                            "cookie (or -ECANCELED once cancelled); seen another answer (tracer #%llu, first %s, "
+                            "cookie, or -ECANCELED once cancelled; seen another answer (tracer #%llu, first %s, "
                             "cookie %#llx, worker %d)",
                          (unsigned long long)e->id, us_status_name(s), (unsigned long long)e->cookie, w->slot);
         if (s == US_ST_INFLIGHT) {

@@ -31,6 +31,10 @@ static void us_dump_states(void)
                 (unsigned long long)atomic_load(&w->ctx), atomic_load(&w->hdepth),
                 (unsigned long long)atomic_load(&w->n_ctx), (unsigned long long)atomic_load(&w->n_cb),
                 (unsigned long long)atomic_load(&w->n_sig));
+        if (us_cur->lifecycle == LC_LONGJMP)
+            fprintf(stderr, "    longjmp: landings %llu (last checked %llu), repair expected %d\n",
+                    (unsigned long long)atomic_load(&w->lj_landed), (unsigned long long)w->lj_checked,
+                    w->lj_expect_repair);
     }
     us_registrar_dump();
     for (int i = 0; i < US_OPSLOTS; i++) {
