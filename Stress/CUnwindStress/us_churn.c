@@ -133,6 +133,16 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
         sched_yield();
     }
     us_ch_op(op, OP_NONE);
+    for (int k = US_CH_FIRST; k < US_CH_FIRST + US_CH_N; k++) {
+        /* Count it when the bit's old owner still has a call in progress
+         * (a hint for the summary; relaxed, partner: none needed). */
+        struct us_rec *o = &us_pool[k];
+        if (k != idx && o->bit == bit && atomic_load_explicit(&o->users, memory_order_relaxed) > 0 &&
+            atomic_load_explicit(&o->state, memory_order_relaxed) == ST_CANCELLED) {
+            US_LC_ADD(LCC_REUSED_MID, 1);
+            break;
+        }
+    }
     rec->bit = bit;
     atomic_store_explicit(&rec->t, t, memory_order_release);
     atomic_store_explicit(&rec->state, ST_LIVE, memory_order_release);

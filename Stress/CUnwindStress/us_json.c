@@ -67,7 +67,7 @@ void us_write_json(const char *result)
         if (us_scenarios[i].lifecycle) {
             static const char *k[LCC_N] = {"forks", "children_ok", "child_callbacks", "exit_callbacks",
                                            "dlopen_cycles", "landings", "repairs", "churn_calls",
-                                           "same_tracer_calls", "callback_calls"};
+                                           "same_tracer_calls", "callback_calls", "reused_mid_cancel"};
             for (int j = 0; j < LCC_N; j++)
                 if (s->t.lc[j])
                     fprintf(f, ", \"%s\": %llu", k[j], (unsigned long long)s->t.lc[j]);

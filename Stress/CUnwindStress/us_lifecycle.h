@@ -36,6 +36,7 @@ enum {
     LCC_CHURN_CALLS,   /* register/cancel/destroy calls by tracer-churn */
     LCC_SAME_TRACER,   /* cancel/destroy calls overlapping another on the same tracer */
     LCC_CB_CALLS,      /* register/cancel/destroy calls from inside callbacks */
+    LCC_REUSED_MID,    /* bits given to a new tracer while a call on their old owner still ran */
     LCC_N
 };
 extern _Atomic uint64_t us_lc_count[LCC_N];

@@ -17,6 +17,8 @@ struct us_sstat us_sstats[US_MAX_SCENARIOS];
 double us_ratio = -1, us_rcu_cbps = 0, us_mutex_cbps = 0;
 char us_ratio_note[128] = "";
 
+_Static_assert(LCC_N <= sizeof(((struct us_totals *)0)->lc) / sizeof(uint64_t), "us_totals.lc holds every LCC_*");
+
 void us_sum(struct us_totals *t)
 {
     memset(t, 0, sizeof(*t));
@@ -229,11 +231,12 @@ void us_print_summary(void)
         snprintf(ratio, sizeof ratio, " rcu_over_mutex=%.2f", us_ratio);
     snprintf(lc, sizeof lc,
              " forks=%llu children_ok=%llu exit_callbacks=%llu dlopen_cycles=%llu landings=%llu repairs=%llu "
-             "churn_calls=%llu same_tracer=%llu callback_calls=%llu",
+             "churn_calls=%llu same_tracer=%llu reused_mid_cancel=%llu callback_calls=%llu",
              (unsigned long long)t.lc[LCC_FORKS], (unsigned long long)t.lc[LCC_CHILD_OK],
              (unsigned long long)t.lc[LCC_EXIT_CBS], (unsigned long long)t.lc[LCC_DLOPEN_CYCLES],
              (unsigned long long)t.lc[LCC_LANDINGS], (unsigned long long)t.lc[LCC_REPAIRS],
              (unsigned long long)t.lc[LCC_CHURN_CALLS], (unsigned long long)t.lc[LCC_SAME_TRACER],
+             (unsigned long long)t.lc[LCC_REUSED_MID],
              (unsigned long long)t.lc[LCC_CB_CALLS]);
     printf("SUMMARY unwind-stress: library=%s variant=%s duration=%.0fs elapsed=%.1fs seed=%llu threads=%d "
            "scenarios=%d contexts=%llu requests=%llu accepted=%llu signals=%llu nested=%llu callbacks=%llu "
