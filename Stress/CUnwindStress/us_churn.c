@@ -114,6 +114,10 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
     int bit = us_api->bit(t);
     if (bit < 3 || bit > 63)
         us_violation(9, "expected a tracer bit in 3..63; seen %d (tracer #%llu)", bit, (unsigned long long)id);
+    /* The record's bit: relaxed atomic here and in every read of another
+     * record's bit (a hint; published to workers by the us_active CAS and the
+     * release store of ST_LIVE below). */
+    __atomic_store_n(&rec->bit, bit, __ATOMIC_RELAXED);
     /* The bit's previous owner may have returned from cancel without its
      * canceller having cleared us_active yet: wait for that, never for a
      * live owner (a bit given twice). */
@@ -125,7 +129,8 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
                                                     memory_order_seq_cst))
             break;
         struct us_rec *p = &us_pool[prev - 1];
-        if (atomic_load_explicit(&p->state, memory_order_seq_cst) == ST_LIVE && p->bit == bit &&
+        if (atomic_load_explicit(&p->state, memory_order_seq_cst) == ST_LIVE &&
+            __atomic_load_n(&p->bit, __ATOMIC_RELAXED) == bit &&
             atomic_load_explicit(&us_active[bit], memory_order_seq_cst) == prev)
             us_violation(9, "expected du_tracer_register() never to give a bit held by a registered tracer; seen "
                             "bit %d given to tracer #%llu while tracer #%llu holds it (no cancel of it begun)",
@@ -137,13 +142,13 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
         /* Count it when the bit's old owner still has a call in progress
          * (a hint for the summary; relaxed, partner: none needed). */
         struct us_rec *o = &us_pool[k];
-        if (k != idx && o->bit == bit && atomic_load_explicit(&o->users, memory_order_relaxed) > 0 &&
+        if (k != idx && __atomic_load_n(&o->bit, __ATOMIC_RELAXED) == bit &&
+            atomic_load_explicit(&o->users, memory_order_relaxed) > 0 &&
             atomic_load_explicit(&o->state, memory_order_relaxed) == ST_CANCELLED) {
             US_LC_ADD(LCC_REUSED_MID, 1);
             break;
         }
     }
-    rec->bit = bit;
     atomic_store_explicit(&rec->t, t, memory_order_release);
     atomic_store_explicit(&rec->state, ST_LIVE, memory_order_release);
 }
@@ -193,7 +198,8 @@ static void us_ch_kill(int idx, uint64_t want, int destroy, struct us_opslot *op
      * registering CAS); the graveyard is relaxed (a handle stays valid). */
     if (atomic_exchange_explicit(&rec->state, ST_CANCELLED, memory_order_seq_cst) != ST_CANCELLED) {
         int mine = idx + 1;
-        atomic_compare_exchange_strong_explicit(&us_active[rec->bit], &mine, 0, memory_order_seq_cst,
+        int bit = __atomic_load_n(&rec->bit, __ATOMIC_RELAXED);
+        atomic_compare_exchange_strong_explicit(&us_active[bit], &mine, 0, memory_order_seq_cst,
                                                 memory_order_relaxed);
         atomic_fetch_sub_explicit(&us_ch_live, 1, memory_order_relaxed);
         uint32_t g = atomic_fetch_add_explicit(&us_ch_grave_n, 1, memory_order_relaxed);
