@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <urcu/urcu-bp.h>
 #include "internal.h"
 
@@ -155,6 +156,7 @@ int du_tracer_cancel(du_tracer *t)
     int ret = du_cancel_may_wait();
     if (ret)
         return ret;
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     struct du_tracer_slot *s = &du_tracer_slots[bit];
 
     pthread_mutex_lock(&du_registry_lock);
@@ -168,8 +170,22 @@ int du_tracer_cancel(du_tracer *t)
          * that cancel to finish, so "returned" always means "quiet".  A
          * newer generation means the slot was freed and reused: done. */
         while (atomic_load_explicit(&s->gen, memory_order_relaxed) == gen &&
-               s->state == DU_SLOT_CANCELLING)
-            pthread_cond_wait(&du_cancel_done, &du_registry_lock);
+               s->state == DU_SLOT_CANCELLING) {
+            /* Wake now and then: a handler that left du_request() with
+             * siglongjmp while we sleep here leaks our claim count, which
+             * the first canceller may be waiting for.  We are in thread
+             * context past the entry check, so a raised count is a leak. */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 1000 * 1000;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&du_cancel_done, &du_registry_lock, &until);
+            if (self)
+                du_claim_repair(self);
+        }
         pthread_mutex_unlock(&du_registry_lock);
         return -EALREADY;
     }
@@ -316,6 +332,9 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
         DU_STEP(DU_STEP_DISPATCH_CALLBACK);
         t->callback(trace, cookie, t->arg);
         called++;
+        /* Thread context again: a count raised now was leaked by a handler
+         * that left du_request() with siglongjmp during the callback. */
+        du_claim_repair(th);
         /* Relaxed: written by this same thread (the fork child handler). */
         if (DU_UNLIKELY(atomic_load_explicit(&du_fork_epoch, memory_order_relaxed) != epoch))
             break;

@@ -238,23 +238,37 @@ static void du_backoff(unsigned *round)
     nanosleep(&ts, NULL);
 }
 
+/* Whether `th` has a request in progress.  Acquire load, partner: the
+ * release decrement in du_claim_exit (and du_claim_repair).  The calling
+ * thread is never busy: we run in thread context inside cancel, whose entry
+ * refused a raised count (-EDEADLK), and a handler that ran on us since has
+ * either returned (restoring the count) or left du_request with siglongjmp
+ * (leaking it) - so a raised count here is a leak: repair it, or two
+ * threads' cancels could each wait for the other's. */
+static int du_claim_busy(struct du_thread *th, struct du_thread *self)
+{
+    if (th == self) {
+        du_claim_repair(self);
+        return 0;
+    }
+    return atomic_load_explicit(&th->claiming, memory_order_acquire) != 0;
+}
+
 /* Whether some thread (all, or only those in `busy`, which are pruned)
- * still has a request in progress.  du_threads_lock held.  Acquire loads,
- * partner: the release decrement in du_claim_exit (and du_claim_repair). */
-static size_t du_still_busy(struct du_thread **busy, size_t n)
+ * still has a request in progress.  du_threads_lock held. */
+static size_t du_still_busy(struct du_thread **busy, size_t n, struct du_thread *self)
 {
     if (!busy) {
         size_t any = 0;
         for (struct du_thread *th = du_threads; th; th = th->next)
-            any += atomic_load_explicit(&th->claiming, memory_order_acquire) != 0;
+            any += du_claim_busy(th, self);
         return any;
     }
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         /* Detached (not on the list): its requests are over.  A thread
          * attached since at the same address is waited for too: harmless. */
-        if (du_on_list(busy[i]) &&
-            atomic_load_explicit(&busy[i]->claiming, memory_order_acquire) != 0)
+        if (du_on_list(busy[i]) && du_claim_busy(busy[i], self))
             busy[kept++] = busy[i];
     }
     return kept;
@@ -274,14 +288,15 @@ static size_t du_still_busy(struct du_thread **busy, size_t n)
 void du_threads_wait_requests(void)
 {
     (void)du_library_init(); /* du_have_membarrier is settled before we read it */
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     du_membarrier_all();
     pthread_mutex_lock(&du_threads_lock);
-    size_t n = du_still_busy(NULL, 0);
+    size_t n = du_still_busy(NULL, 0, self);
     struct du_thread **busy = n ? malloc(n * sizeof(*busy)) : NULL;
     if (busy) {
         n = 0;
         for (struct du_thread *th = du_threads; th; th = th->next)
-            if (atomic_load_explicit(&th->claiming, memory_order_acquire) != 0)
+            if (du_claim_busy(th, self))
                 busy[n++] = th;
     }
     pthread_mutex_unlock(&du_threads_lock);
@@ -291,7 +306,7 @@ void du_threads_wait_requests(void)
     while (n) {
         du_backoff(&round);
         pthread_mutex_lock(&du_threads_lock);
-        n = du_still_busy(busy, n);
+        n = du_still_busy(busy, n, self);
         pthread_mutex_unlock(&du_threads_lock);
     }
     free(busy);

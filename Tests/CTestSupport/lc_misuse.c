@@ -269,3 +269,75 @@ static int du_lc_longjmp_on_thread(char *msg, size_t len)
     du_thread_detach();
     return fail;
 }
+
+/* ---- siglongjmp out of du_request while the thread is inside cancel ------ */
+static _Thread_local __attribute__((tls_model("initial-exec"))) int du_lc_in_cancel_armed;
+
+/* CANCEL_MARKED (thread context, inside cancel): raise the signal whose
+ * request jumps back here, leaking this thread's count while it cancels. */
+static void du_lc_cancel_leak_hook(enum du_step step, void *arg)
+{
+    (void)arg;
+    if (step == DU_STEP_REQUEST_BIT_READ && du_lc_jump_armed) {
+        du_lc_jump_armed = 0;
+        siglongjmp(du_lc_env, 1);
+    }
+    if (step == DU_STEP_CANCEL_MARKED && du_lc_in_cancel_armed) {
+        du_lc_in_cancel_armed = 0;
+        if (sigsetjmp(du_lc_env, 1) == 0) {
+            du_lc_jump_armed = 1;
+            raise(SIGUSR1);
+        }
+    }
+}
+
+static void *du_lc_cancel_leak_main(void *arg)
+{
+    struct du_lc_bg *c = arg;
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+    du_tracer *victim;
+    c->rc = du_thread_attach();
+    if (c->rc == 0)
+        c->rc = du_tracer_register(du_lc_nop_cb2, NULL, "victim", &victim);
+    if (c->rc == 0) {
+        du_debug_set_step_hook(du_lc_cancel_leak_hook, NULL);
+        du_lc_in_cancel_armed = 1;
+        c->rc = du_tracer_cancel(victim); /* waits for every count, its own too */
+        du_debug_set_step_hook(NULL, NULL);
+        du_thread_detach();
+    }
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+int du_lc_longjmp_inside_cancel(char *msg, size_t len)
+{
+    if (!du_debug_step_points_built())
+        return du_lc_fail(msg, len, "needs step points (a debug build)");
+    du_tracer *t;
+    if (du_tracer_register(du_lc_nop_cb2, NULL, "jumped", &t) != 0)
+        return du_lc_fail(msg, len, "register");
+    atomic_store(&du_lc_jump_tracer, t);
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = du_lc_jump_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    struct du_lc_bg *c = &du_lc_canceller;
+    *c = (struct du_lc_bg){0};
+    pthread_t th;
+    pthread_create(&th, NULL, du_lc_cancel_leak_main, c);
+    int fail = 0;
+    if (du_lc_join_bounded(th, c) != 0)
+        fail = du_lc_fail(msg, len, "cancel waits for its own leaked count (%d s)",
+                          DU_LC_CHILD_BOUND_S);
+    else if (c->rc != 0)
+        fail = du_lc_fail(msg, len, "cancel with its own count leaked: %d", c->rc);
+    if (fail)
+        return fail; /* the stuck thread's leaked count would hang any cancel */
+    sigaction(SIGUSR1, &old, NULL);
+    du_tracer_destroy(t);
+    return 0;
+}

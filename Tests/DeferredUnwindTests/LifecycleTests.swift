@@ -84,6 +84,12 @@ extension LibraryStateTests.LifecycleTests {
         lifecycleCheck { du_lc_longjmp_leak_repair($0, $1) }
     }
 
+    @Test("a handler leaves du_request with siglongjmp while its thread cancels: the cancel does not wait for itself",
+          .enabled(if: stepPoints, "needs step points (debug build)"))
+    func longjmpInsideCancel() {
+        lifecycleCheck { du_lc_longjmp_inside_cancel($0, $1) }
+    }
+
     @Test("exit() and return from main deliver the exiting thread's accepted requests, flagged exiting",
           arguments: ["exit", "return"])
     func exitDelivers(how: String) throws {

@@ -33,4 +33,7 @@ int du_lc_cancel_destroy_race(int threads, char *msg, size_t len);
  * thread is -EDEADLK, cancel elsewhere waits without blocking attach and
  * detach, and the thread's next safe point repairs the count. */
 int du_lc_longjmp_leak_repair(char *msg, size_t len);
+/* a handler leaves du_request with siglongjmp while its thread is inside
+ * du_tracer_cancel (step point): that cancel does not wait for itself. */
+int du_lc_longjmp_inside_cancel(char *msg, size_t len);
 #endif
