@@ -35,6 +35,34 @@ static void du_lc_ctx_cb(const struct du_trace *trace, uint64_t cookie, void *ar
 
 struct du_lc_ctx { char *msg; size_t len; int fail; };
 
+/* The calling (fresh) thread attached, with two counting tracers. */
+static int du_lc_ctx_setup(du_tracer *t[2], struct du_lc_ctx *x)
+{
+    memset(du_lc_calls, 0, sizeof(du_lc_calls));
+    if (du_thread_attach() != 0 ||
+        du_tracer_register(du_lc_ctx_cb, (void *)0, "ctx0", &t[0]) != 0 ||
+        du_tracer_register(du_lc_ctx_cb, (void *)1, "ctx1", &t[1]) != 0)
+        return du_lc_fail(x->msg, x->len, "set-up");
+    return 0;
+}
+
+static void du_lc_ctx_teardown(du_tracer *t[2])
+{
+    du_tracer_destroy(t[0]);
+    du_tracer_destroy(t[1]);
+    du_thread_detach();
+}
+
+/* Run main(x) on a fresh thread: the test runner's thread is not ours. */
+static int du_lc_ctx_run(void *(*main)(void *), char *msg, size_t len)
+{
+    struct du_lc_ctx x = {msg, len, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, main, &x);
+    pthread_join(th, NULL);
+    return x.fail;
+}
+
 /* In the child, after the fork: nothing of the parent's context arrived,
  * and a new context works at once. */
 static int du_lc_child_fresh(char *msg, size_t len, unsigned calls0_at_fork,
@@ -66,13 +94,8 @@ static void *du_lc_pending_main(void *arg)
 {
     struct du_lc_ctx *x = arg;
     du_tracer *t[2];
-    memset(du_lc_calls, 0, sizeof(du_lc_calls));
-    if (du_thread_attach() != 0 ||
-        du_tracer_register(du_lc_ctx_cb, (void *)0, "ctx0", &t[0]) != 0 ||
-        du_tracer_register(du_lc_ctx_cb, (void *)1, "ctx1", &t[1]) != 0) {
-        x->fail = du_lc_fail(x->msg, x->len, "set-up");
+    if ((x->fail = du_lc_ctx_setup(t, x)))
         return NULL;
-    }
     uint64_t c;
     int rc = du_request(t[1], &c);
     if (rc != 0) {
@@ -100,32 +123,21 @@ static void *du_lc_pending_main(void *arg)
         x->fail = du_lc_fail(x->msg, x->len, "parent: safe point %d, %u callbacks, cookie %llx "
                              "want %llx", rc, du_lc_calls[1],
                              (unsigned long long)du_lc_cookies[1], (unsigned long long)c);
-    du_tracer_destroy(t[0]);
-    du_tracer_destroy(t[1]);
-    du_thread_detach();
+    du_lc_ctx_teardown(t);
     return NULL;
 }
 
 int du_lc_fork_with_pending(char *msg, size_t len)
 {
-    struct du_lc_ctx x = {msg, len, 0};
-    pthread_t th;
-    pthread_create(&th, NULL, du_lc_pending_main, &x);
-    pthread_join(th, NULL);
-    return x.fail;
+    return du_lc_ctx_run(du_lc_pending_main, msg, len);
 }
 
 static void *du_lc_cb_fork_main(void *arg)
 {
     struct du_lc_ctx *x = arg;
     du_tracer *t[2];
-    memset(du_lc_calls, 0, sizeof(du_lc_calls));
-    if (du_thread_attach() != 0 ||
-        du_tracer_register(du_lc_ctx_cb, (void *)0, "ctx0", &t[0]) != 0 ||
-        du_tracer_register(du_lc_ctx_cb, (void *)1, "ctx1", &t[1]) != 0) {
-        x->fail = du_lc_fail(x->msg, x->len, "set-up");
+    if ((x->fail = du_lc_ctx_setup(t, x)))
         return NULL;
-    }
     /* Tracer 0 has the lower bit: its callback runs first and forks while
      * tracer 1's callback is still due in this context. */
     if (du_tracer_bit(t[0]) > du_tracer_bit(t[1])) {
@@ -170,17 +182,11 @@ static void *du_lc_cb_fork_main(void *arg)
                      du_lc_cookies[1] != c1))
         x->fail = du_lc_fail(x->msg, x->len, "parent: safe point %d, calls %u/%u", rc,
                              du_lc_calls[0], du_lc_calls[1]);
-    du_tracer_destroy(t[0]);
-    du_tracer_destroy(t[1]);
-    du_thread_detach();
+    du_lc_ctx_teardown(t);
     return NULL;
 }
 
 int du_lc_fork_from_callback(char *msg, size_t len)
 {
-    struct du_lc_ctx x = {msg, len, 0};
-    pthread_t th;
-    pthread_create(&th, NULL, du_lc_cb_fork_main, &x);
-    pthread_join(th, NULL);
-    return x.fail;
+    return du_lc_ctx_run(du_lc_cb_fork_main, msg, len);
 }
