@@ -7,8 +7,16 @@
  * them; the child never does - every other thread's state is dropped (those
  * threads do not exist in the child), registered tracers stay registered,
  * and cancels that were in progress on vanished threads are finished.  The
- * child can attach, request, register and cancel at once: no lock is left
- * held and liburcu's registry holds only the forking thread.
+ * child can attach, request, register and cancel at once: none of our locks
+ * is left held and liburcu's registry holds only the forking thread.
+ *
+ * liburcu-bp's limit (0.13.2 and upstream): urcu_bp_before_fork takes its
+ * grace-period and registry locks but not its init_lock, which every thread
+ * registration and every registered thread's exit holds for a few
+ * instructions.  A fork that lands in that window leaves init_lock held in
+ * the child, which then hangs at its first new thread's attach or at exit.
+ * Nothing outside liburcu can take that lock; not seen in the harness's
+ * fork storms (Docs/Design.md, "Process lifecycle").
  *
  * How: prepare takes every lock the child would need, in the one order
  * that cannot deadlock against the library's own lock holders -

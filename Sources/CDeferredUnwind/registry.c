@@ -34,6 +34,7 @@
  *  - Cancel never holds du_registry_lock across a grace period: a callback
  *    (a reader) may call du_tracer_register(), which takes it.
  */
+#define _GNU_SOURCE /* pthread_cond_clockwait */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -176,13 +177,13 @@ int du_tracer_cancel(du_tracer *t)
              * the first canceller may be waiting for.  We are in thread
              * context past the entry check, so a raised count is a leak. */
             struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
+            clock_gettime(CLOCK_MONOTONIC, &until); /* immune to clock setting */
             until.tv_nsec += 1000 * 1000;
             if (until.tv_nsec >= 1000000000L) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000L;
             }
-            pthread_cond_timedwait(&du_cancel_done, &du_registry_lock, &until);
+            pthread_cond_clockwait(&du_cancel_done, &du_registry_lock, CLOCK_MONOTONIC, &until);
             if (self)
                 du_claim_repair(self);
         }
@@ -221,6 +222,10 @@ int du_tracer_cancel(du_tracer *t)
 #endif
     du_threads_scrub((uint64_t)1 << bit);
     DU_STEP(DU_STEP_CANCEL_SCRUBBED);
+    /* A jump that leaked our count during the grace period: repair it
+     * before we return, or other cancels wait for our next safe point. */
+    if (self)
+        du_claim_repair(self);
 
     pthread_mutex_lock(&du_registry_lock);
     du_used &= ~((uint64_t)1 << bit);

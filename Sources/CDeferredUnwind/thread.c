@@ -81,17 +81,40 @@ int du_library_init(void)
 /* Run at load (dlopen included), before any entry point can be called. */
 __attribute__((constructor)) static void du_ctor(void) { (void)du_library_init(); }
 
-/* Process exit: deliver the exiting thread's accepted requests, as the
+/*
+ * Process exit: deliver the exiting thread's accepted requests, as the
  * kernel does at task exit.  Not from inside a callback (the dispatch that
- * called exit() cannot finish).  Other attached threads keep running until
- * the process ends: their state is left alone (a handler on them may still
- * run) and their pending requests are not delivered. */
-__attribute__((destructor)) static void du_fini(void)
+ * called exit() cannot finish).  Only what needs no lock: EXITING, the
+ * delivery, du_self cleared.  The state stays on the list and allocated
+ * (the process is ending), so an exit() from a signal handler that
+ * interrupted this thread inside one of our locks cannot deadlock here,
+ * and a cancel still running on another thread finds valid memory.  Other
+ * attached threads keep running until the process ends: their state is
+ * left alone (a handler on them may still run) and their pending requests
+ * are not delivered.
+ *
+ * Run from an atexit handler registered at the first attach, so it comes
+ * before the atexit handlers and C++ static destructors registered earlier
+ * (a tracer's buffers set up before it attached are still there), and
+ * again from the library destructor in case atexit could not register.
+ */
+static void du_at_exit(void)
 {
     struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
-    if (th && !th->in_dispatch)
-        du_teardown(th);
+    if (!th || th->in_dispatch)
+        return;
+    du_claim_repair(th);
+    /* Relaxed: as in du_teardown. */
+    atomic_fetch_or_explicit(&th->mask, DU_EXITING, memory_order_relaxed);
+    du_dispatch(th, 0, 1);
+    atomic_store_explicit(&du_self, NULL, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* handlers see NULL from here */
 }
+
+__attribute__((destructor)) static void du_fini(void) { du_at_exit(); }
+
+static pthread_once_t du_atexit_once = PTHREAD_ONCE_INIT;
+static void du_register_at_exit(void) { (void)atexit(du_at_exit); }
 
 /* Context: thread; may block (mutexes, liburcu registry). */
 int du_thread_attach(void)
@@ -100,6 +123,7 @@ int du_thread_attach(void)
         return -EEXIST;
     if (du_library_init() != 0)
         return -EAGAIN;
+    pthread_once(&du_atexit_once, du_register_at_exit);
 
     struct du_thread *th = aligned_alloc(DU_CACHELINE, sizeof(*th));
     if (!th)
@@ -165,9 +189,11 @@ static void du_teardown(struct du_thread *th)
     du_unlink(th);
     pthread_mutex_unlock(&du_threads_lock);
 
-    /* liburcu-bp drops the reader at thread exit (its own key); a detached
-     * thread that stays alive keeps an idle reader slot, which costs grace
-     * periods nothing (bp's urcu_bp_unregister_thread is a no-op). */
+    /* liburcu-bp drops the reader at thread exit (its own key, whose
+     * destructor runs before ours: at thread exit the delivery above
+     * registers the reader again, lazily, and bp's destructor runs once
+     * more).  A detached thread that stays alive keeps an idle reader slot,
+     * about 0.1 us per grace period (bp's unregister is a no-op). */
     du_cache_free(th);
     free(th);
 }
@@ -290,26 +316,39 @@ void du_threads_wait_requests(void)
     (void)du_library_init(); /* du_have_membarrier is settled before we read it */
     struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     du_membarrier_all();
+    /* The threads busy at the first look; only they are looked at again.
+     * On the stack up to 64, else malloc'd; without memory, all threads. */
+    struct du_thread *on_stack[64], **busy = on_stack;
     pthread_mutex_lock(&du_threads_lock);
-    size_t n = du_still_busy(NULL, 0, self);
-    struct du_thread **busy = n ? malloc(n * sizeof(*busy)) : NULL;
+    size_t cap = du_still_busy(NULL, 0, self), n = 0;
+    if (cap > 64)
+        busy = malloc(cap * sizeof(*busy));
     if (busy) {
-        n = 0;
-        for (struct du_thread *th = du_threads; th; th = th->next)
+        /* Counts change without the lock (handlers start requests), so a
+         * second look may find more busy threads than the first counted:
+         * keep `cap`.  One that was idle at the first look has read 0 once
+         * after the membarrier already, which is all we need of it. */
+        for (struct du_thread *th = du_threads; th && n < cap; th = th->next)
             if (du_claim_busy(th, self))
                 busy[n++] = th;
+    } else {
+        n = cap;
     }
     pthread_mutex_unlock(&du_threads_lock);
 
-    /* Without memory for the list (or with nothing busy) look at all. */
     unsigned round = 0;
     while (n) {
         du_backoff(&round);
+        /* Thread context: a count of ours raised while we slept was leaked
+         * by siglongjmp (du_claim_busy); another canceller may wait for it. */
+        if (self)
+            du_claim_repair(self);
         pthread_mutex_lock(&du_threads_lock);
         n = du_still_busy(busy, n, self);
         pthread_mutex_unlock(&du_threads_lock);
     }
-    free(busy);
+    if (busy != on_stack)
+        free(busy);
 }
 
 /* Cancel's scrub: clear `bit` in every attached thread.  Context: thread;

@@ -28,9 +28,13 @@
  *    dropped, tracers stay registered.  Cookies are unique per process: key
  *    stacks by (pid, tid, cookie).  Not supported: fork() inside a callback
  *    while another thread is in du_tracer_cancel() (use posix_spawn()).
+ *    liburcu-bp limit: a fork landing while another thread registers with
+ *    liburcu (attach) or exits can leave liburcu's init_lock held in the
+ *    child (its first new attach or exit() then hangs).
  *  - exit()/return from main: the exiting thread's accepted requests are
- *    delivered (DU_TRACE_EXITING) unless it is inside a callback; other
- *    threads' pending requests are not.
+ *    delivered (DU_TRACE_EXITING) unless it is inside a callback, from an
+ *    atexit handler registered at the first attach; other threads' pending
+ *    requests are not.
  *  - dlclose(): the library stays mapped (-z nodelete).
  *  - A handler that leaves du_request() with siglongjmp: supported; that
  *    thread's next du_safe_point() or detach repairs the request count, and
