@@ -201,7 +201,12 @@ DU_HIDDEN uint64_t du_registry_fork_child(void);
 /* ---- dispatch.c ---- */
 DU_HIDDEN int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
 
-/* ---- thread.c ---- */
+/* ---- thread.c, thread_wait.c ---- */
+#include <pthread.h>
+/* Every attached thread, linked through next/prev; guarded by the lock
+ * (rules in thread.c). */
+extern DU_HIDDEN pthread_mutex_t du_threads_lock;
+extern DU_HIDDEN struct du_thread *du_threads;
 DU_HIDDEN void du_threads_scrub(uint64_t bit);
 /* Wait until every du_request() that may have read a tracer's handle as
  * live before cancel marked it has returned (membarrier, then each thread's

@@ -48,6 +48,8 @@
 #define du_threads_fork_child duv_threads_fork_child
 #define du_fork_init duv_fork_init
 #define du_fork_epoch duv_fork_epoch
+#define du_threads_lock duv_threads_lock
+#define du_threads duv_threads
 
 /* Which historical design runs (variant.c). */
 enum duv_variant {
