@@ -77,8 +77,8 @@ static void du_fork_child(void)
     /* A dispatch that forked from a callback stops calling the parent's
      * tracers for the parent's context (registry.c, du_registry_call). */
     atomic_fetch_add_explicit(&du_fork_epoch, 1, memory_order_relaxed);
-    uint64_t finished = du_registry_fork_child();
-    du_threads_fork_child(finished);
+    du_registry_fork_child();
+    du_threads_fork_child();
     /* The child is one thread: whatever it decides here is seen by every
      * later request of it.  Registration is per process (mm). */
     du_membarrier_register();

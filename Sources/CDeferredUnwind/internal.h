@@ -196,7 +196,7 @@ DU_HIDDEN void du_rcu_read_unlock(void);
 /* fork.c's atfork steps for the registry (see registry.c). */
 DU_HIDDEN void du_registry_fork_prepare(void);
 DU_HIDDEN void du_registry_fork_parent(void);
-DU_HIDDEN uint64_t du_registry_fork_child(void);
+DU_HIDDEN void du_registry_fork_child(void);
 
 /* ---- dispatch.c ---- */
 DU_HIDDEN int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
@@ -221,7 +221,7 @@ DU_HIDDEN void du_membarrier_register(void);
 DU_HIDDEN int du_library_init(void);
 DU_HIDDEN void du_threads_fork_prepare(void);
 DU_HIDDEN void du_threads_fork_parent(void);
-DU_HIDDEN void du_threads_fork_child(uint64_t scrub);
+DU_HIDDEN void du_threads_fork_child(void);
 
 /*
  * Thread context only (safe point, detach, exit): no request of this thread

@@ -124,9 +124,8 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
 }
 
 /* Checks that make waiting impossible on this thread.  0 or -EDEADLK. */
-static int du_cancel_may_wait(void)
+static int du_cancel_may_wait(struct du_thread *self)
 {
-    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     /* synchronize_rcu() inside a read-side section waits for itself.  Only
      * attached threads run our read-side sections; asking liburcu-bp on
      * another thread would register it with liburcu (bp registers lazily). */
@@ -154,10 +153,11 @@ int du_tracer_cancel(du_tracer *t)
     uint64_t gen = du_handle_gen(h);
     if (!t || bit < DU_FIRST_TRACER_BIT || gen == 0)
         return -EINVAL;
-    int ret = du_cancel_may_wait();
+    /* Relaxed: our own thread's word (thread.c fences it). */
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
+    int ret = du_cancel_may_wait(self);
     if (ret)
         return ret;
-    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     struct du_tracer_slot *s = &du_tracer_slots[bit];
 
     pthread_mutex_lock(&du_registry_lock);
@@ -273,9 +273,10 @@ void du_registry_fork_parent(void) { pthread_mutex_unlock(&du_registry_lock); }
  * is already unreachable (live 0); no request is in flight on a vanished
  * thread; a callback can run here only on this thread, in the callback
  * that forked, and that dispatch delivers nothing more (du_fork_epoch).
- * Returns the bits to scrub from this thread.
+ * The bits are scrubbed by du_threads_fork_child, which clears the one
+ * remaining thread's whole word.
  */
-uint64_t du_registry_fork_child(void)
+void du_registry_fork_child(void)
 {
     uint64_t finished = 0;
     for (int bit = DU_FIRST_TRACER_BIT; bit < 64; bit++) {
@@ -288,7 +289,6 @@ uint64_t du_registry_fork_child(void)
     /* Its waiters were other threads: gone.  Start it afresh. */
     pthread_cond_init(&du_cancel_done, NULL);
     pthread_mutex_unlock(&du_registry_lock);
-    return finished;
 }
 
 /*

@@ -40,6 +40,7 @@ static int du_init_error; /* 0 or -errno; written once in du_init */
 static pthread_once_t du_init_once = PTHREAD_ONCE_INIT;
 
 static void du_teardown(struct du_thread *th);
+static void du_deliver_and_unpublish(struct du_thread *th);
 
 static void du_exit_destructor(void *p)
 {
@@ -97,14 +98,8 @@ __attribute__((constructor)) static void du_ctor(void) { (void)du_library_init()
 static void du_at_exit(void)
 {
     struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
-    if (!th || th->in_dispatch)
-        return;
-    du_claim_repair(th);
-    /* Relaxed: as in du_teardown. */
-    atomic_fetch_or_explicit(&th->mask, DU_EXITING, memory_order_relaxed);
-    du_dispatch(th, 0, 1);
-    atomic_store_explicit(&du_self, NULL, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* handlers see NULL from here */
+    if (th && !th->in_dispatch)
+        du_deliver_and_unpublish(th);
 }
 
 __attribute__((destructor)) static void du_fini(void) { du_at_exit(); }
@@ -158,7 +153,9 @@ static void du_unlink(struct du_thread *th) /* du_threads_lock held */
         th->next->prev = th->prev;
 }
 
-static void du_teardown(struct du_thread *th)
+/* The part of the teardown that needs no lock (detach, thread exit and
+ * process exit): refuse, deliver, unpublish. */
+static void du_deliver_and_unpublish(struct du_thread *th)
 {
     /* Thread context: no request of this thread is running, so a nonzero
      * claim count was leaked by a handler that left du_request() with
@@ -179,6 +176,11 @@ static void du_teardown(struct du_thread *th)
     /* Relaxed + signal fence: the only readers are this thread's handlers. */
     atomic_store_explicit(&du_self, NULL, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* no handler sees th past this */
+}
+
+static void du_teardown(struct du_thread *th)
+{
+    du_deliver_and_unpublish(th);
     pthread_setspecific(du_exit_key, NULL);
 
     pthread_mutex_lock(&du_threads_lock);
@@ -223,9 +225,10 @@ void du_threads_fork_parent(void) { pthread_mutex_unlock(&du_threads_lock); }
 /* Context: the only thread of a new child, lock held since prepare.  Every
  * other thread's state goes (those threads do not exist here; nothing can
  * reach their state but the list).  The forking thread, if attached, keeps
- * its state with a fresh context: its pending requests are the parent's.
- * `scrub`: bits of cancels finished for vanished threads. */
-void du_threads_fork_child(uint64_t scrub)
+ * its state with a fresh context: its pending requests are the parent's
+ * (clearing its whole word also drops the bits of cancels finished for
+ * vanished threads). */
+void du_threads_fork_child(void)
 {
     struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     struct du_thread *th = du_threads;
@@ -248,7 +251,6 @@ void du_threads_fork_child(uint64_t scrub)
         atomic_store_explicit(&self->closing_cookie, 0, memory_order_relaxed);
         du_cookie_clear(self);
         self->unwound = 0;
-        (void)scrub; /* the whole word was just cleared */
     }
     pthread_mutex_unlock(&du_threads_lock);
 }

@@ -154,6 +154,17 @@ static void du_lc_jump_handler(int sig)
     du_request(atomic_load(&du_lc_jump_tracer), &c);
 }
 
+/* SIGUSR1 requests on `t` (and jumps, when a hook is armed); *old is what
+ * to restore. */
+static void du_lc_install_jump_handler(du_tracer *t, struct sigaction *old)
+{
+    atomic_store(&du_lc_jump_tracer, t);
+    struct sigaction sa = {0};
+    sa.sa_handler = du_lc_jump_handler;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, old);
+}
+
 /* Static: a thread that does not finish in time is detached and left
  * running, so what it writes must outlive this call. */
 static struct du_lc_bg { du_tracer *t; _Atomic int done; int rc; } du_lc_canceller, du_lc_attacher;
@@ -221,11 +232,8 @@ static int du_lc_longjmp_on_thread(char *msg, size_t len)
     if (du_thread_attach() != 0 || du_tracer_register(du_lc_nop_cb2, NULL, "jumped", &t) != 0 ||
         du_tracer_register(du_lc_nop_cb2, NULL, "other", &other) != 0)
         return du_lc_fail(msg, len, "set-up");
-    atomic_store(&du_lc_jump_tracer, t);
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = du_lc_jump_handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, &old);
+    struct sigaction old;
+    du_lc_install_jump_handler(t, &old);
     du_debug_set_step_hook(du_lc_jump_hook, NULL);
     int fail = 0, rc;
     if (sigsetjmp(du_lc_env, 1) == 0) {
@@ -320,11 +328,8 @@ int du_lc_longjmp_inside_cancel(char *msg, size_t len)
     du_tracer *t;
     if (du_tracer_register(du_lc_nop_cb2, NULL, "jumped", &t) != 0)
         return du_lc_fail(msg, len, "register");
-    atomic_store(&du_lc_jump_tracer, t);
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = du_lc_jump_handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, &old);
+    struct sigaction old;
+    du_lc_install_jump_handler(t, &old);
     struct du_lc_bg *c = &du_lc_canceller;
     *c = (struct du_lc_bg){0};
     pthread_t th;

@@ -44,12 +44,7 @@ extension LibraryStateTests.CoreTests {
                 finished.withLock { $0 = true }
             }
         }
-        let worker = coreStartThread {
-            _ = du_thread_attach()
-            _ = t.request()
-            _ = du_safe_point()
-            _ = du_thread_detach()
-        }
+        let worker = coreRequestOnFreshThread(t)
         testExpectEventually("the callback to start") { inCallback.withLock { $0 } }
         #expect(t.cancel() == 0)
         #expect(finished.withLock { $0 }, "cancel returned while the callback still ran")
@@ -71,12 +66,7 @@ extension LibraryStateTests.CoreTests {
                 finished.withLock { $0 = true }
             }
         }
-        let worker = coreStartThread {
-            _ = du_thread_attach()
-            _ = t.request()
-            _ = du_safe_point()
-            _ = du_thread_detach()
-        }
+        let worker = coreRequestOnFreshThread(t)
         testExpectEventually("the callback to start") { inCallback.withLock { $0 } }
         let first = coreStartThread { _ = t.cancel() }
         // The first cancel has marked the tracer (under the registry lock):
@@ -179,5 +169,16 @@ extension LibraryStateTests.CoreTests {
         #expect(recorder.count(tracer: 0) == 0)
         #expect(recorder.count(tracer: 1) == 1)
         #expect(recorder.count(tracer: 2) == 1)
+    }
+}
+
+/// Starts a thread that attaches, requests on `t`, reaches a safe point (so
+/// `t`'s callback runs there) and detaches; join the result.
+func coreRequestOnFreshThread(_ t: CoreTracer) -> pthread_t {
+    coreStartThread {
+        _ = du_thread_attach()
+        _ = t.request()
+        _ = du_safe_point()
+        _ = du_thread_detach()
     }
 }
