@@ -42,7 +42,7 @@ _Static_assert(sizeof(uint64_t) * 8 == 64, "the pending word has 64 bits");
  *           it is set, so nothing requested before the reset is dropped.
  *  CLOSING  the safe point is ending the context: the cookie halves may be
  *           half-cleared, so a handler that sees CLOSING takes the cookie
- *           from du_thread.closing_cookie instead.
+ *           from du_thread.closing_cnt instead.
  *  EXITING  the thread is detaching or exiting: requests are refused.
  *
  * Writers: the owning thread (its requests, in thread context or nested
@@ -71,16 +71,24 @@ _Static_assert((DU_TRACER_MASK & (DU_PENDING | DU_CLOSING | DU_EXITING)) == 0,
  *    Written by the owning thread in dispatch (fetch-or) and at reset
  *    (store 0); cancel's scrub clears the cancelled bit, so a tracer that
  *    reuses the bit in the same context is not taken for completed.
- *  - cookie_cpu / cookie_cnt: this context's cookie halves; zero'd halves
- *    are unassigned.  Only the owning thread and its handlers touch them,
- *    so they need atomicity against a nested handler, not cross-CPU order.
- *  - closing_cookie: the cookie of the context being closed, valid while
+ *  - serial: the cookie's high half, this thread's serial (thread.c): set
+ *    at attach before du_self is published, never changed after.
+ *  - cookie_cnt: the cookie's low half in this context; 0 is unassigned.
+ *    seq: the last low half this thread drew (cookie.c).  Only the owning
+ *    thread and its handlers touch them, so they need atomicity against a
+ *    nested handler, not cross-CPU order.
+ *  - closing_cnt: the low half of the context being closed, valid while
  *    mask has CLOSING.  Owning thread only.
  *  - claiming: how many du_request() calls are running on this thread
  *    (thread context plus nested handlers).  Written only by the owning
  *    thread and its handlers (load + store: a nested handler restores it);
  *    read by cancel, which waits for it to be 0 after a membarrier (see
  *    request.c and registry.c: this is the request side's grace period).
+ *  - calling: the slot of the tracer whose callback this thread runs now,
+ *    0 for none (slots 0..2 are never issued).  Written by the owning
+ *    thread in dispatch: set inside the RCU read-side section that found
+ *    the tracer, cleared with release after the callback; read (acquire)
+ *    by cancel after its grace period: cancel's per-tracer callback wait.
  *  - cache, in_dispatch, unwound, next/prev: owning thread only, except
  *    next/prev, which the thread-list mutex guards.
  */
@@ -89,13 +97,15 @@ struct du_cache;
 struct du_thread {
     _Atomic uint64_t mask;
     _Atomic uint64_t completed;
-    _Atomic uint32_t cookie_cpu;
+    _Atomic uint32_t serial;
     _Atomic uint32_t cookie_cnt;
-    _Atomic uint64_t closing_cookie;
+    _Atomic uint32_t seq;
+    _Atomic uint32_t closing_cnt;
     struct du_cache *cache;
     struct du_thread *next;
     struct du_thread *prev;
     _Atomic uint32_t claiming; /* du_request()s in progress on this thread (nesting depth) */
+    _Atomic uint8_t calling;   /* slot whose callback runs now, 0 for none */
     uint8_t in_dispatch;
     uint8_t unwound; /* the cache holds this context's trace */
 } __attribute__((aligned(DU_CACHELINE)));
@@ -122,8 +132,14 @@ _Static_assert(sizeof(struct du_cache) == DU_CACHE_BYTES, "trace cache must be o
 
 /* ---- cookie.c ---- */
 DU_HIDDEN uint64_t du_cookie_get(struct du_thread *th);
-DU_HIDDEN void du_cookie_clear(struct du_thread *th);
-DU_HIDDEN void du_cookie_restore(struct du_thread *th, uint64_t cookie);
+/* The next thread serial (thread context, attach): never 0. */
+DU_HIDDEN uint32_t du_serial_next(void);
+/* The cookie with low half `cnt` on this thread.  Relaxed: serial is
+ * written before du_self is published (thread.c) and never again. */
+static inline uint64_t du_cookie_make(struct du_thread *th, uint32_t cnt)
+{
+    return ((uint64_t)atomic_load_explicit(&th->serial, memory_order_relaxed) << 32) | cnt;
+}
 
 /* ---- registry.c ---- */
 /*
@@ -207,7 +223,16 @@ DU_HIDDEN int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
  * (rules in thread.c). */
 extern DU_HIDDEN pthread_mutex_t du_threads_lock;
 extern DU_HIDDEN struct du_thread *du_threads;
-DU_HIDDEN void du_threads_scrub(uint64_t bit);
+/* Clear `bit` in every attached thread; returns how many threads held an
+ * accepted request for it whose callback never started (dropped). */
+DU_HIDDEN int du_threads_scrub(uint64_t bit);
+/* A thread leaving the list (du_threads_lock held): count its undelivered
+ * requests of tracers being cancelled for their cancels' scrub. */
+DU_HIDDEN void du_threads_count_gone(struct du_thread *th);
+DU_HIDDEN void du_threads_forget_gone(void);
+/* Wait until no thread runs a callback of the tracer in `slot` (polling,
+ * holding no lock while it waits).  After synchronize_rcu: see registry.c. */
+DU_HIDDEN void du_threads_wait_callbacks(unsigned slot);
 /* Wait until every du_request() that may have read a tracer's handle as
  * live before cancel marked it has returned (membarrier, then each thread's
  * claiming), holding no lock while it waits. */

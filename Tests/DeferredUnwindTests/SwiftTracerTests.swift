@@ -63,7 +63,7 @@ extension LibraryStateTests.SwiftTracerTests {
         let c3 = try #require(o.third?.cookie)
         #expect(o.third == .queued(c3))
         #expect(c3 != c1, "a new entry context gets a new cookie")
-        #expect(c1.cpuHalf != 0 && c1.counterHalf & 1 == 1)
+        #expect(c1.threadHalf != 0 && c1.contextHalf & 1 == 1)
         let d = recorder.all
         #expect(d.map(\.cookie) == [c1, c3])
         #expect(d.allSatisfy { $0.thread == o.thread && !$0.trace.frames.isEmpty && !$0.trace.isThreadExiting })
