@@ -1,0 +1,112 @@
+/*
+ * il_scenarios.c - the two-thread scenarios.  Each is small enough that all
+ * its interleavings run in seconds; together they cover the cross-thread
+ * windows of cancel (mark, request wait, grace period, callback wait,
+ * scrub, free) against request, dispatch (lookup, completed mark, calling,
+ * callback), reset, detach and register.
+ *
+ * Tracers T0..T3 are registered in `prereg` order (lowest free bit first,
+ * so the order fixes the dispatch order: lower bits are called first).
+ */
+#include "il_internal.h"
+
+#define REQ(t) {IL_REQ, (t)}
+#define SAFE {IL_SAFE, -1}
+#define DETACH {IL_DETACH, -1}
+#define CANCEL(t) {IL_CANCEL, (t)}
+#define DESTROY(t) {IL_DESTROY, (t)}
+#define REGISTER(t) {IL_REGISTER, (t)}
+#define NOSIG .sig_step = -1
+
+static const struct il_scenario il_scenarios[] = {
+    {
+        .name = "cancel-vs-dispatch",
+        .about = "A: request T1, safe point (T1's callback parks); B: cancel T1. "
+                 "Delivered once or dropped and counted; no callback after cancel returned; "
+                 "cancel waits for the running callback",
+        .prereg = {1, -1},
+        .a = {REQ(1), SAFE},
+        .b = {CANCEL(1)},
+        .cb = {[1] = IL_CB_PARK},
+        NOSIG,
+    },
+    {
+        .name = "cancel-beside-long-callback",
+        .about = "A: request T0 and T1, safe point (T0's callback parks); B: cancel T1. "
+                 "Cancel never waits for T0's callback: B finishes while A is parked in it",
+        .prereg = {0, 1, -1},
+        .a = {REQ(0), REQ(1), SAFE},
+        .b = {CANCEL(1)},
+        .cb = {[0] = IL_CB_PARK},
+        NOSIG,
+        .want_overlap = 1,
+    },
+    {
+        .name = "reuse-in-same-context",
+        .about = "A: request T1 and T0, safe point (T1 called first; T0's callback requests "
+                 "T2 if registered); B: cancel T1, register T2 (reuses T1's bit). "
+                 "No stale request or completed mark reaches T2",
+        .prereg = {1, 0, -1},
+        .a = {REQ(1), REQ(0), SAFE},
+        .b = {CANCEL(1), REGISTER(2)},
+        .cb = {[0] = IL_CB_REQ_T2},
+        NOSIG,
+    },
+    {
+        .name = "register-in-callback",
+        .about = "A: request T1 and T0, safe point (T0's callback registers T2, then "
+                 "requests it); B: cancel T1. T2 may get T1's freed bit in the same context",
+        .prereg = {1, 0, -1},
+        .a = {REQ(1), REQ(0), SAFE},
+        .b = {CANCEL(1)},
+        .cb = {[0] = IL_CB_REG_T2 | IL_CB_REQ_T2},
+        NOSIG,
+    },
+    {
+        .name = "detach-vs-cancel",
+        .about = "A: request T1, detach (exit delivery); B: cancel T1. "
+                 "Delivered with the exiting trace or dropped and counted (thread gone)",
+        .prereg = {1, -1},
+        .a = {REQ(1), DETACH},
+        .b = {CANCEL(1)},
+        NOSIG,
+    },
+    {
+        .name = "cancel-register-vs-requests",
+        .about = "A: request T1, safe point, request T2 (if registered), safe point; "
+                 "B: cancel T1, register T2 (reuses the bit)",
+        .prereg = {1, -1},
+        .a = {REQ(1), SAFE, REQ(2), SAFE},
+        .b = {CANCEL(1), REGISTER(2)},
+        NOSIG,
+    },
+    {
+        .name = "signal-at-cookie-drawn",
+        .about = "A: request T1, interrupted at cookie.drawn by a nested request of T0, "
+                 "safe point; B: destroy T1. One cookie for the context",
+        .prereg = {0, 1, -1},
+        .a = {REQ(1), SAFE},
+        .b = {DESTROY(1)},
+        .sig_step = DU_STEP_COOKIE_DRAWN, .sig_occurrence = 1, .sig_tracer = 0,
+    },
+    {
+        .name = "signal-at-reset-closing",
+        .about = "A: request T0 and T1, safe point; a nested request of T1 at reset.closing "
+                 "(reopen path); B: cancel T1",
+        .prereg = {0, 1, -1},
+        .a = {REQ(0), REQ(1), SAFE},
+        .b = {CANCEL(1)},
+        .sig_step = DU_STEP_RESET_CLOSING, .sig_occurrence = 1, .sig_tracer = 1,
+    },
+};
+
+int il_scenario_count(void) { return (int)(sizeof(il_scenarios) / sizeof(il_scenarios[0])); }
+
+const struct il_scenario *il_scenario_get(int i)
+{
+    return i >= 0 && i < il_scenario_count() ? &il_scenarios[i] : NULL;
+}
+
+const char *il_scenario_name(int i) { return il_scenario_get(i) ? il_scenarios[i].name : "?"; }
+const char *il_scenario_about(int i) { return il_scenario_get(i) ? il_scenarios[i].about : "?"; }
+int il_scenario_wants_overlap(int i) { return il_scenario_get(i) ? il_scenarios[i].want_overlap : 0; }

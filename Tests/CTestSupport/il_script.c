@@ -1,0 +1,180 @@
+/*
+ * il_script.c - what threads A and B run: their scripts, the step hook that
+ * parks them, the tracers' callback, and the record of everything they saw
+ * (il_check.c reads it).
+ *
+ * A is attached; B is not (cancel, register and destroy need no attach).
+ * Each op of a script starts with a park (so the other thread can run
+ * between two ops), each step point parks, and a callback with IL_CB_PARK
+ * parks inside.  A nested request ("signal") from A's hook does not park:
+ * it runs at once, between two steps of the code it interrupts.  Once the
+ * scripts are over (cleanup), nothing parks: A detaches, delivering what is
+ * still pending, and the controller destroys every tracer.
+ */
+#include "il_internal.h"
+#include <errno.h>
+#include <stdio.h>
+
+static _Thread_local struct il_thr *il_me;
+
+static struct il_run *il_run_of(struct il_thr *th)
+{
+    /* th is &run->th[idx]. */
+    return (struct il_run *)((char *)(th - th->idx) - offsetof(struct il_run, th));
+}
+
+void il_do_request(struct il_run *r, struct il_thr *th, int t)
+{
+    du_tracer *h = r->handle[t];
+    if (!h)
+        return; /* not registered (yet): nothing to ask */
+    il_log(r, th->idx, EV_REQ_START, 0, t, 0, 0, 0);
+    uint64_t cookie = 0xdead;
+    int rc = du_request(h, &cookie);
+    il_log(r, th->idx, EV_REQ, 0, t, rc, cookie, 0);
+}
+
+void il_do_register(struct il_run *r, struct il_thr *th, int t)
+{
+    du_tracer *h = NULL;
+    static const char *const names[IL_TRACERS] = {"il-T0", "il-T1", "il-T2", "il-T3"};
+    int rc = du_tracer_register(il_callback, &r->targ[t], names[t], &h);
+    if (rc != 0) {
+        il_problem(r, "register T%d: %d", t, rc);
+        return;
+    }
+    r->handle[t] = h;
+    il_log(r, th ? th->idx : IL_B, EV_REG, 0, t, du_tracer_bit(h), 0, 0);
+}
+
+void il_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
+{
+    struct il_tracer_arg *ta = arg;
+    struct il_run *r = ta->run;
+    struct il_thr *th = il_me;
+    int t = ta->idx;
+    if (!th || th->idx != IL_A) {
+        il_problem(r, "callback of T%d on a thread other than A", t);
+        return;
+    }
+    il_log(r, IL_A, EV_CB_START, 0, t, 0, cookie, trace->flags);
+    int outer = th->cur_cb;
+    th->cur_cb = t;
+    unsigned f = r->sc->cb[t];
+    if (f & IL_CB_PARK)
+        il_park(r, th, IL_POS_CB, t);
+    if ((f & IL_CB_REG_T2) && !r->handle[2])
+        il_do_register(r, th, 2);
+    if ((f & IL_CB_REQ_T2) && r->handle[2])
+        il_do_request(r, th, 2);
+    th->cur_cb = outer;
+    il_log(r, IL_A, EV_CB_END, 0, t, 0, cookie, 0);
+}
+
+void il_hook(enum du_step step, void *arg)
+{
+    struct il_thr *th = arg;
+    struct il_run *r = il_run_of(th);
+    il_log(r, th->idx, EV_STEP, (int)step, th->op_tracer, 0, 0, 0);
+    if (th->depth > 0)
+        return; /* inside a nested request: it runs to completion */
+    switch (step) {
+    case DU_STEP_RESET_DONE:
+        th->ctx++;
+        break;
+    case DU_STEP_DISPATCH_PENDING_CLEARED:
+        if (++th->rounds > IL_MAX_ROUNDS)
+            il_problem(r, "more than %d dispatch rounds in one safe point", IL_MAX_ROUNDS);
+        break;
+    case DU_STEP_CANCEL_MARKED:
+        th->wait_kind = 1;
+        break;
+    case DU_STEP_CANCEL_SYNCED:
+        th->wait_kind = 2;
+        break;
+    default:
+        break;
+    }
+    il_park(r, th, (int)step, 0);
+    const struct il_scenario *sc = r->sc;
+    if (th->idx == IL_A && (int)step == sc->sig_step && ++th->occ == sc->sig_occurrence) {
+        th->depth++;
+        il_do_request(r, th, sc->sig_tracer);
+        th->depth--;
+    }
+}
+
+static void il_do_op(struct il_run *r, struct il_thr *th, const struct il_op *op)
+{
+    int t = op->tracer, rc;
+    switch (op->kind) {
+    case IL_REQ:
+        il_do_request(r, th, t);
+        break;
+    case IL_SAFE:
+        rc = du_safe_point();
+        il_log(r, th->idx, EV_SAFE_RET, 0, -1, rc, 0, 0);
+        if (rc < 0)
+            il_problem(r, "du_safe_point: %d", rc);
+        break;
+    case IL_DETACH:
+        rc = du_thread_detach();
+        if (rc == 0)
+            th->attached = 0;
+        il_log(r, th->idx, EV_DETACH_RET, 0, -1, rc, 0, 0);
+        if (rc != 0)
+            il_problem(r, "du_thread_detach: %d", rc);
+        break;
+    case IL_CANCEL:
+    case IL_DESTROY:
+        if (!r->handle[t])
+            break;
+        il_log(r, th->idx, EV_CANCEL_START, 0, t, 0, 0, 0);
+        rc = op->kind == IL_CANCEL ? du_tracer_cancel(r->handle[t]) : du_tracer_destroy(r->handle[t]);
+        il_log(r, th->idx, EV_CANCEL_RET, 0, t, rc, 0, 0);
+        if (rc < 0)
+            il_problem(r, "%s T%d: %d", op->kind == IL_CANCEL ? "cancel" : "destroy", t, rc);
+        break;
+    case IL_REGISTER:
+        if (!r->handle[t])
+            il_do_register(r, th, t);
+        break;
+    case IL_END:
+        break;
+    }
+}
+
+void *il_thread_main(void *arg)
+{
+    struct il_thr *th = arg;
+    struct il_run *r = il_run_of(th);
+    const struct il_op *ops = th->idx == IL_A ? r->sc->a : r->sc->b;
+    il_me = th;
+    if (th->idx == IL_A) {
+        int rc = du_thread_attach();
+        if (rc != 0)
+            il_problem(r, "attach: %d", rc);
+        th->attached = rc == 0;
+    }
+    du_debug_set_step_hook(il_hook, th);
+    for (int i = 0; i < IL_MAX_OPS && ops[i].kind != IL_END; i++) {
+        il_park(r, th, IL_POS_OP, i);
+        th->op_tracer = ops[i].tracer;
+        th->rounds = 0;
+        il_log(r, th->idx, EV_OP, i, ops[i].tracer, 0, 0, 0);
+        il_do_op(r, th, &ops[i]);
+    }
+    il_finish(r, th);
+    /* Cleanup: nothing parks now.  Deliver what is still pending. */
+    if (th->attached) {
+        th->rounds = 0;
+        int rc = du_thread_detach();
+        il_log(r, th->idx, EV_DETACH_RET, 0, -1, rc, 0, 1);
+        if (rc != 0)
+            il_problem(r, "cleanup detach: %d", rc);
+        th->attached = 0;
+    }
+    du_debug_set_step_hook(NULL, NULL);
+    il_me = NULL;
+    return NULL;
+}

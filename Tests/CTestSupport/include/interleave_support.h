@@ -1,0 +1,41 @@
+/* interleave_support.h - deterministic two-thread interleavings of the real
+ * core (Tests/CTestSupport/il_*.c; DU_STEP_POINTS builds only).
+ *
+ * Thread A (attached: requests, safe points with callbacks, detach) and
+ * thread B (cancel, register, destroy) each park at every step point; a
+ * controller resumes exactly one of them up to its next step point, so a
+ * run is one interleaving, named by its choice sequence.  il_explore runs a
+ * scenario from scratch once per interleaving (stateless depth-first search
+ * over choice sequences) and checks the invariants of the design on each. */
+#ifndef DU_INTERLEAVE_SUPPORT_H
+#define DU_INTERLEAVE_SUPPORT_H
+#include <stddef.h>
+
+struct il_result {
+    unsigned long schedules;   /* interleavings run (each one from scratch) */
+    unsigned long failures;    /* that broke an invariant (exploration stops at the first) */
+    unsigned long pruned;      /* subtrees cut after a cancel wait polled in vain
+                                * (equivalent to a sibling schedule; il_sched.c) */
+    unsigned long max_steps;   /* longest schedule, in controller decisions */
+    unsigned long known;       /* schedules that showed only the known dropped-count
+                                * undercount (il_check.c, IL_KNOWN_UNDERCOUNT) */
+    unsigned long overlap;     /* schedules in which B's cancel returned while A was
+                                * parked inside another tracer's callback */
+    int complete;              /* the whole tree was explored */
+    char failure[2048];        /* first failure: what, the schedule, the steps */
+    char known_example[1024];  /* one schedule with the known undercount */
+};
+
+/* Scenarios (il_scenarios.c). */
+int il_scenario_count(void);
+const char *il_scenario_name(int scenario);
+const char *il_scenario_about(int scenario);
+/* 1 when every schedule must show the overlap above (scenario with a long
+ * callback of another tracer while B cancels). */
+int il_scenario_wants_overlap(int scenario);
+
+/* Explore every interleaving of `scenario` (at most `limit` schedules; 0 for
+ * no limit).  Returns 0 when every schedule held, else 1 with
+ * out->failure set.  Serialised by the caller (process-wide registry). */
+int il_explore(int scenario, unsigned long limit, struct il_result *out);
+#endif

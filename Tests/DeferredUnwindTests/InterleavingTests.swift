@@ -1,0 +1,85 @@
+// Deterministic two-thread interleavings of the real core (issue 8, part 4).
+//
+// Thread A (requests, safe points with callbacks, detach) and thread B
+// (cancel, register, destroy) park at every step point; a controller in C
+// (Tests/CTestSupport/il_sched.c) resumes one at a time up to its next step
+// point, and enumerates every interleaving of their steps by depth-first
+// search over the choice sequences, re-running the scenario from scratch
+// (fresh tracers, fresh attach) for each.  Each run is checked against the
+// design's invariants (il_check.c): exactly once or dropped-and-counted, no
+// stale delivery after a bit is reused, one cookie per context, distinct
+// cookies across contexts, no callback after its tracer's cancel returned,
+// bounded rounds, and cancel's dropped count.  No sleeps: every wait in the
+// scheduler is a condition-variable wait bounded by 30 s whose failure names
+// the schedule.
+#if DEBUG
+import CDeferredUnwind
+import CTestSupport
+import Testing
+
+/// One scenario of il_scenarios.c, by index.
+struct InterleavingScenario: Sendable, CustomTestStringConvertible {
+    let index: Int32
+    var name: String { String(cString: il_scenario_name(index)) }
+    var testDescription: String { name }
+
+    static var all: [InterleavingScenario] {
+        (0..<il_scenario_count()).map { InterleavingScenario(index: $0) }
+    }
+}
+
+/// What an exploration found, copied out of the C result.
+struct InterleavingOutcome {
+    var schedules: UInt, pruned: UInt, maxSteps: UInt, known: UInt, overlap: UInt
+    var complete: Bool
+    var failed: Bool
+    var failure: String
+    var knownExample: String
+}
+
+/// Explores every interleaving of `scenario` (on a fresh thread: the
+/// controller waits on condition variables for up to 30 s at a time).
+func exploreInterleavings(_ scenario: InterleavingScenario, limit: UInt = 0) -> InterleavingOutcome {
+    coreOnFreshThread {
+        var r = il_result()
+        let rc = il_explore(scenario.index, limit, &r)
+        func text<T>(_ field: inout T) -> String {
+            withUnsafeBytes(of: &field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return InterleavingOutcome(
+            schedules: r.schedules, pruned: r.pruned, maxSteps: r.max_steps, known: r.known,
+            overlap: r.overlap, complete: r.complete != 0, failed: rc != 0,
+            failure: text(&r.failure), knownExample: text(&r.known_example))
+    }
+}
+
+// Process-wide library state (registry bits, attached threads, step hooks):
+// nested under LibraryStateTests, which runs its suites one at a time.
+extension LibraryStateTests {
+    @Suite("Interleavings: two threads at step-point granularity, every schedule", .timeLimit(.minutes(5)))
+    struct InterleavingTests {}
+}
+
+extension LibraryStateTests.InterleavingTests {
+    @Test("every interleaving of the scenario keeps the invariants", arguments: InterleavingScenario.all)
+    func everyInterleaving(_ scenario: InterleavingScenario) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let out = exploreInterleavings(scenario)
+        let took = start.duration(to: clock.now)
+        print("interleavings \(scenario.name): \(out.schedules) schedules (\(out.pruned) with a vain poll pruned), "
+              + "longest \(out.maxSteps) steps, overlap \(out.overlap), known undercount \(out.known), "
+              + "complete \(out.complete), \(took)")
+        #expect(!out.failed, "\(out.failure)")
+        #expect(out.complete, "\(scenario.name): exploration did not finish")
+        #expect(out.schedules > 1, "\(scenario.name): only \(out.schedules) schedule")
+        if out.known > 0 {
+            let why = "cancel's dropped count misses contexts that the thread's reset ended between "
+                + "the cancel's mark and its scrub (the dispatch skipped the cancelled tracer)"
+            withKnownIssue(Comment(rawValue: why)) {
+                Issue.record("\(out.known) of \(out.schedules) schedules: \(out.knownExample)")
+            }
+        }
+    }
+}
+#endif
