@@ -242,3 +242,31 @@ void il_check(struct il_run *r)
     il_check_requests(r, &f);
     il_check_delivery(r, &f);
 }
+
+/* What each thread saw, in its own order (steps, requests with status and
+ * cookie, callbacks, returns), and the verdict: equal for two schedules
+ * that differ only in the order of independent steps.  Cookies by their
+ * context half (the thread half is the fresh thread's serial). */
+uint64_t il_outcome(const struct il_run *r)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+#define MIX(x) (h = (h ^ (uint64_t)(x)) * 0x100000001b3ull)
+    for (int t = 0; t < 2; t++) {
+        for (int i = 0; i < r->nev; i++) {
+            const struct il_event *e = &r->ev[i];
+            if (e->thread != t || (e->kind == EV_STEP && e->step == DU_STEP_CANCEL_WAIT_POLL))
+                continue; /* how often a wait polled in vain is not an outcome */
+            MIX(e->kind);
+            MIX(e->step);
+            MIX(e->tracer);
+            MIX(e->status);
+            MIX(e->depth);
+            MIX((uint32_t)e->cookie);
+        }
+        MIX(0xffff);
+    }
+    MIX(r->problem[0] != 0);
+    MIX(r->known);
+#undef MIX
+    return h;
+}

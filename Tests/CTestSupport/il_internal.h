@@ -36,6 +36,9 @@ struct il_scenario {
     const char *name;
     const char *about;
     int prereg[IL_TRACERS + 1]; /* registered by the controller in this order; -1 ends */
+    /* A's prologue runs before the controller starts (nothing parks):
+     * requests whose own interleavings other scenarios cover. */
+    struct il_op a_pre[4];
     struct il_op a[IL_MAX_OPS], b[IL_MAX_OPS]; /* IL_END ends */
     unsigned cb[IL_TRACERS];
     /* A nested request ("signal") from A's hook: at the `occurrence`-th
@@ -76,6 +79,7 @@ struct il_thr {
     int occ;           /* A: occurrences of the signal's step */
     int rounds;        /* A: dispatch rounds in the current op */
     int cur_cb;        /* A: tracer whose callback runs, -1 for none */
+    int quiet;         /* running the prologue: no parking */
 };
 
 struct il_tracer_arg {
@@ -96,7 +100,9 @@ struct il_run {
     struct il_event ev[IL_MAX_EVENTS];
     int nev;
     int overlap;       /* B's cancel returned while A parked in another tracer's callback */
+    int full;          /* park at every step (no invisible steps) */
     int known;         /* only the known dropped undercount */
+    uint64_t outcome;  /* hash of what each thread saw (il_check.c) */
     char problem[1024];
     char known_msg[512];
 };
@@ -108,7 +114,9 @@ struct il_dfs {
     uint8_t enabled[IL_MAX_DECISIONS];
     int n, forced;
     int frozen;                       /* no alternatives after a vain poll */
-    unsigned long pruned;
+    int asleep;                       /* A asleep (il_reduce.c) */
+    int full;                         /* no reduction: every interleaving */
+    int redundant;                    /* this run reached a node covered elsewhere */
 };
 
 /* il_sched.c */
@@ -126,8 +134,12 @@ void il_hook(enum du_step step, void *arg);
 void il_do_request(struct il_run *r, struct il_thr *th, int tracer);
 /* th NULL: the controller, before the threads start. */
 void il_do_register(struct il_run *r, struct il_thr *th, int tracer);
+/* il_reduce.c */
+int il_independent(const struct il_run *r, int apos, int bpos);
+int il_invisible(const struct il_run *r, int apos);
 /* il_check.c */
 void il_check(struct il_run *r);
+uint64_t il_outcome(const struct il_run *r);
 /* il_scenarios.c */
 const struct il_scenario *il_scenario_get(int i);
 #endif

@@ -32,10 +32,11 @@ static const struct il_scenario il_scenarios[] = {
     },
     {
         .name = "cancel-beside-long-callback",
-        .about = "A: request T0 and T1, safe point (T0's callback parks); B: cancel T1. "
+        .about = "A: (requests T0 and T1) safe point (T0's callback parks); B: cancel T1. "
                  "Cancel never waits for T0's callback: B finishes while A is parked in it",
         .prereg = {0, 1, -1},
-        .a = {REQ(0), REQ(1), SAFE},
+        .a_pre = {REQ(0), REQ(1)},
+        .a = {SAFE},
         .b = {CANCEL(1)},
         .cb = {[0] = IL_CB_PARK},
         NOSIG,
@@ -43,21 +44,23 @@ static const struct il_scenario il_scenarios[] = {
     },
     {
         .name = "reuse-in-same-context",
-        .about = "A: request T1 and T0, safe point (T1 called first; T0's callback requests "
+        .about = "A: (requests T1 and T0) safe point (T1 called first; T0's callback requests "
                  "T2 if registered); B: cancel T1, register T2 (reuses T1's bit). "
                  "No stale request or completed mark reaches T2",
         .prereg = {1, 0, -1},
-        .a = {REQ(1), REQ(0), SAFE},
+        .a_pre = {REQ(1), REQ(0)},
+        .a = {SAFE},
         .b = {CANCEL(1), REGISTER(2)},
         .cb = {[0] = IL_CB_REQ_T2},
         NOSIG,
     },
     {
         .name = "register-in-callback",
-        .about = "A: request T1 and T0, safe point (T0's callback registers T2, then "
+        .about = "A: (requests T1 and T0) safe point (T0's callback registers T2, then "
                  "requests it); B: cancel T1. T2 may get T1's freed bit in the same context",
         .prereg = {1, 0, -1},
-        .a = {REQ(1), REQ(0), SAFE},
+        .a_pre = {REQ(1), REQ(0)},
+        .a = {SAFE},
         .b = {CANCEL(1)},
         .cb = {[0] = IL_CB_REG_T2 | IL_CB_REQ_T2},
         NOSIG,
@@ -73,10 +76,11 @@ static const struct il_scenario il_scenarios[] = {
     },
     {
         .name = "cancel-register-vs-requests",
-        .about = "A: request T1, safe point, request T2 (if registered), safe point; "
+        .about = "A: (request T1) safe point, request T2 (if registered), safe point; "
                  "B: cancel T1, register T2 (reuses the bit)",
         .prereg = {1, -1},
-        .a = {REQ(1), SAFE, REQ(2), SAFE},
+        .a_pre = {REQ(1)},
+        .a = {SAFE, REQ(2), SAFE},
         .b = {CANCEL(1), REGISTER(2)},
         NOSIG,
     },

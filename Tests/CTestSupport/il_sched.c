@@ -26,11 +26,13 @@
  * Search: the first run takes the lowest enabled thread (A) at every
  * decision; afterwards the deepest decision where B was enabled too and not
  * yet tried is flipped, the prefix replayed and the rest taken by default.
- * Replay must see the same enabled sets (determinism is checked).  One
- * reduction: when B is resumed at cancel.wait-poll and parks there again
- * (the poll found the other thread still busy: no state changed), the rest
- * of that run is the same as the sibling schedule that resumed A instead,
- * which is explored anyway, so no alternatives are recorded after it.
+ * Replay must see the same enabled sets (determinism is checked).
+ * Reductions: sleep sets over static footprints (il_reduce.c; full mode
+ * turns them off), and: when B is resumed and parks at cancel.wait-poll
+ * (its wait looked and found the other thread busy: a read-only segment,
+ * no state changed), the rest of that run is the same as the sibling
+ * schedule that resumed A instead, which is explored anyway, so no
+ * alternatives are recorded after it.
  */
 #include "il_internal.h"
 #include <errno.h>
@@ -113,6 +115,8 @@ static void il_poll_check(struct il_run *r, struct il_thr *th)
 
 void il_park(struct il_run *r, struct il_thr *th, int pos, int arg)
 {
+    if (th->quiet || (th->idx == IL_A && !r->full && il_invisible(r, pos)))
+        return;
     int in_section = th->idx == IL_A ? urcu_bp_read_ongoing() != 0 : 0;
     pthread_mutex_lock(&r->mu);
     if (r->cleanup || r->abandoned) {
@@ -211,23 +215,34 @@ static void il_control(struct il_run *r, struct il_dfs *d)
             r->abandoned = 1;
             break;
         }
+        int cand_a = (enabled & 1) && !(d->asleep && !d->full), cand_b = (enabled & 2) != 0;
+        if (!cand_a && !cand_b) {
+            /* Only asleep A can run: covered elsewhere.  Finish the run. */
+            d->redundant = 1;
+            d->frozen = 1;
+            cand_a = 1;
+        }
         if (i < d->forced) {
             c = d->choice[i];
-            if (enabled != d->enabled[i]) {
+            if (enabled != d->enabled[i] || !(c == IL_A ? cand_a : cand_b)) {
                 il_problem(r, "replay diverged at decision %d (enabled %d, recorded %d)", i,
                            enabled, d->enabled[i]);
                 r->abandoned = 1;
                 break;
             }
         } else {
-            c = (enabled & 1) ? IL_A : IL_B;
+            c = cand_a ? IL_A : IL_B;
             d->choice[i] = (uint8_t)c;
             d->enabled[i] = (uint8_t)enabled;
-            d->alt[i] = !d->frozen && c == IL_A && (enabled & 2);
+            d->alt[i] = !d->frozen && c == IL_A && cand_b;
         }
         d->n++;
+        if (c == IL_B)
+            d->asleep = (d->asleep || (enabled & 1)) &&
+                        il_independent(r, r->th[IL_A].pos, r->th[IL_B].pos);
+        else
+            d->asleep = 0;
         struct il_thr *me = &r->th[c];
-        int polled = me->pos == DU_STEP_CANCEL_WAIT_POLL;
         int sibling = enabled & (1 << (1 - c));
         me->parked = 0;
         r->th[1 - c].blocked = 0; /* the other thread moves: look again */
@@ -241,7 +256,9 @@ static void il_control(struct il_run *r, struct il_dfs *d)
                 r->abandoned = 1;
             }
         }
-        if (polled && sibling && me->parked && me->pos == DU_STEP_CANCEL_WAIT_POLL)
+        /* A wait that found the other thread busy (first look or a poll)
+         * changed nothing: the rest is the sibling's subtree. */
+        if (sibling && me->parked && me->pos == DU_STEP_CANCEL_WAIT_POLL)
             d->frozen = 1;
     }
     r->cleanup = 1;
@@ -267,6 +284,7 @@ static int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il
     struct il_run *r = &il_the_run;
     memset(r, 0, sizeof(*r));
     r->sc = sc;
+    r->full = d->full;
     r->grant = -1;
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;
@@ -286,6 +304,8 @@ static int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il
     *out = r;
     d->n = 0;
     d->frozen = 0;
+    d->asleep = 0;
+    d->redundant = 0;
     for (int t = 0; t < 2; t++)
         if (pthread_create(&r->th[t].tid, NULL, il_thread_main, &r->th[t]) != 0) {
             il_problem(r, "pthread_create failed");
@@ -306,8 +326,10 @@ static int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il
     }
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
-    if (!r->abandoned)
+    if (!r->abandoned) {
         il_check(r);
+        r->outcome = il_outcome(r);
+    }
     return 0;
 }
 
@@ -348,11 +370,51 @@ void il_steps_text(const struct il_run *r, char *buf, size_t len)
     }
 }
 
-int il_explore(int scenario, unsigned long limit, struct il_result *out)
+/* Distinct outcomes: an open-addressing set of hashes. */
+#define IL_SET_BITS 18
+struct il_set {
+    uint64_t v[1u << IL_SET_BITS];
+    unsigned long n;
+};
+
+static int il_set_add(struct il_set *s, uint64_t h)
+{
+    h |= 1; /* 0 marks an empty slot */
+    size_t mask = (1u << IL_SET_BITS) - 1, i = (size_t)(h * 0x9E3779B97F4A7C15ull >> 40) & mask;
+    for (size_t probe = 0; probe <= mask; probe++, i = (i + 1) & mask) {
+        if (s->v[i] == h)
+            return 0;
+        if (!s->v[i]) {
+            if (s->n >= mask / 2)
+                return -1; /* too full */
+            s->v[i] = h;
+            s->n++;
+            return 1;
+        }
+    }
+    return -1;
+}
+
+static int il_set_has(const struct il_set *s, uint64_t h)
+{
+    h |= 1;
+    size_t mask = (1u << IL_SET_BITS) - 1, i = (size_t)(h * 0x9E3779B97F4A7C15ull >> 40) & mask;
+    for (; s->v[i]; i = (i + 1) & mask)
+        if (s->v[i] == h)
+            return 1;
+    return 0;
+}
+
+static struct il_set il_outcomes, il_outcomes_full;
+
+static int il_search(int scenario, unsigned long limit, int full, struct il_result *out,
+                     struct il_set *set)
 {
     static struct il_dfs d;
     memset(out, 0, sizeof(*out));
     memset(&d, 0, sizeof(d));
+    memset(set, 0, sizeof(*set));
+    d.full = full;
     const struct il_scenario *sc = il_scenario_get(scenario);
     if (!sc) {
         snprintf(out->failure, sizeof(out->failure), "no scenario %d", scenario);
@@ -366,10 +428,13 @@ int il_explore(int scenario, unsigned long limit, struct il_result *out)
         struct il_run *r;
         int fatal = il_run_once(sc, &d, &r);
         out->schedules++;
-        out->pruned += (unsigned long)d.frozen;
+        out->pruned += (unsigned long)(d.frozen && !d.redundant);
+        out->redundant += (unsigned long)d.redundant;
         if ((unsigned long)d.n > out->max_steps)
             out->max_steps = (unsigned long)d.n;
         out->overlap += (unsigned long)r->overlap;
+        if (il_set_add(set, r->outcome) < 0 && !r->problem[0])
+            il_problem(r, "more than %lu distinct outcomes", set->n);
         char sched[512], steps[1400];
         il_schedule_text(&d, sched, sizeof sched);
         if (r->problem[0]) {
@@ -397,6 +462,7 @@ int il_explore(int scenario, unsigned long limit, struct il_result *out)
         if (limit && out->schedules >= limit)
             break;
     }
+    out->outcomes = set->n;
     if (!out->failures && out->complete && sc->want_overlap && !out->overlap) {
         out->failures = 1;
         snprintf(out->failure, sizeof(out->failure),
@@ -404,4 +470,43 @@ int il_explore(int scenario, unsigned long limit, struct il_result *out)
                  "tracer's callback (it waited for that callback)", sc->name);
     }
     return out->failures ? 1 : 0;
+}
+
+int il_explore_ex(int scenario, unsigned long limit, int full, struct il_result *out)
+{
+    return il_search(scenario, limit, full, out, &il_outcomes);
+}
+
+int il_explore(int scenario, unsigned long limit, struct il_result *out)
+{
+    return il_explore_ex(scenario, limit, 0, out);
+}
+
+int il_reduction_check(int scenario, unsigned long *full_schedules,
+                       unsigned long *reduced_schedules, char *msg, size_t len)
+{
+    static struct il_result full, reduced;
+    int rc = il_search(scenario, 0, 1, &full, &il_outcomes_full);
+    *full_schedules = full.schedules;
+    if (rc || !full.complete) {
+        snprintf(msg, len, "full search: %s", rc ? full.failure : "incomplete");
+        return 1;
+    }
+    rc = il_search(scenario, 0, 0, &reduced, &il_outcomes);
+    *reduced_schedules = reduced.schedules;
+    if (rc || !reduced.complete) {
+        snprintf(msg, len, "reduced search: %s", rc ? reduced.failure : "incomplete");
+        return 1;
+    }
+    unsigned long missing = 0;
+    for (size_t i = 0; i < (1u << IL_SET_BITS); i++)
+        if (il_outcomes_full.v[i] && !il_set_has(&il_outcomes, il_outcomes_full.v[i]))
+            missing++;
+    if (missing || il_outcomes.n != il_outcomes_full.n) {
+        snprintf(msg, len, "%s: the reduced search reached %lu distinct outcomes, the full one %lu; "
+                 "%lu of the full search's are missing", il_scenario_name(scenario),
+                 il_outcomes.n, il_outcomes_full.n, missing);
+        return 1;
+    }
+    return 0;
 }

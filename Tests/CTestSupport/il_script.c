@@ -157,6 +157,14 @@ void *il_thread_main(void *arg)
         th->attached = rc == 0;
     }
     du_debug_set_step_hook(il_hook, th);
+    if (th->idx == IL_A) {
+        th->quiet = 1;
+        for (int i = 0; i < 4 && r->sc->a_pre[i].kind != IL_END; i++) {
+            th->op_tracer = r->sc->a_pre[i].tracer;
+            il_do_op(r, th, &r->sc->a_pre[i]);
+        }
+        th->quiet = 0;
+    }
     for (int i = 0; i < IL_MAX_OPS && ops[i].kind != IL_END; i++) {
         il_park(r, th, IL_POS_OP, i);
         th->op_tracer = ops[i].tracer;

@@ -30,7 +30,8 @@ struct InterleavingScenario: Sendable, CustomTestStringConvertible {
 
 /// What an exploration found, copied out of the C result.
 struct InterleavingOutcome {
-    var schedules: UInt, pruned: UInt, maxSteps: UInt, known: UInt, overlap: UInt
+    var schedules: UInt, pruned: UInt, redundant: UInt, outcomes: UInt
+    var maxSteps: UInt, known: UInt, overlap: UInt
     var complete: Bool
     var failed: Bool
     var failure: String
@@ -47,7 +48,8 @@ func exploreInterleavings(_ scenario: InterleavingScenario, limit: UInt = 0) -> 
             withUnsafeBytes(of: &field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
         return InterleavingOutcome(
-            schedules: r.schedules, pruned: r.pruned, maxSteps: r.max_steps, known: r.known,
+            schedules: r.schedules, pruned: r.pruned, redundant: r.redundant, outcomes: r.outcomes,
+            maxSteps: r.max_steps, known: r.known,
             overlap: r.overlap, complete: r.complete != 0, failed: rc != 0,
             failure: text(&r.failure), knownExample: text(&r.known_example))
     }
@@ -67,12 +69,16 @@ extension LibraryStateTests.InterleavingTests {
         let start = clock.now
         let out = exploreInterleavings(scenario)
         let took = start.duration(to: clock.now)
-        print("interleavings \(scenario.name): \(out.schedules) schedules (\(out.pruned) with a vain poll pruned), "
-              + "longest \(out.maxSteps) steps, overlap \(out.overlap), known undercount \(out.known), "
-              + "complete \(out.complete), \(took)")
+        print("interleavings \(scenario.name): \(out.schedules) schedules, \(out.outcomes) distinct outcomes, "
+              + "longest \(out.maxSteps) decisions, \(out.pruned) cut after a vain poll, \(out.redundant) sleep-set "
+              + "redundant, \(out.overlap) with cancel done inside another callback, \(out.known) with the known "
+              + "undercount; complete \(out.complete); \(took)")
         #expect(!out.failed, "\(out.failure)")
         #expect(out.complete, "\(scenario.name): exploration did not finish")
         #expect(out.schedules > 1, "\(scenario.name): only \(out.schedules) schedule")
+        if il_scenario_wants_overlap(scenario.index) != 0 {
+            #expect(out.overlap > 0, "\(scenario.name): B never finished its cancel inside T0's callback")
+        }
         if out.known > 0 {
             let why = "cancel's dropped count misses contexts that the thread's reset ended between "
                 + "the cancel's mark and its scrub (the dispatch skipped the cancelled tracer)"
@@ -80,6 +86,26 @@ extension LibraryStateTests.InterleavingTests {
                 Issue.record("\(out.known) of \(out.schedules) schedules: \(out.knownExample)")
             }
         }
+    }
+
+    /// The reduction (sleep sets over static footprints, invisible local
+    /// steps, the vain-poll cut; il_reduce.c, il_sched.c) must lose no
+    /// outcome: on small scenarios, the full search (every step a decision,
+    /// no sleep sets) and the reduced one reach the same set of outcomes
+    /// (what each thread saw, and the verdict).
+    @Test("the reduced search reaches every outcome of the full search",
+          arguments: ["detach-vs-cancel"])
+    func reductionIsSound(_ name: String) throws {
+        let scenario = try #require(InterleavingScenario.all.first { $0.name == name })
+        let result = coreOnFreshThread { () -> (Int32, UInt, UInt, String) in
+            var full: UInt = 0, reduced: UInt = 0
+            var buffer = [CChar](repeating: 0, count: 1024)
+            let rc = il_reduction_check(scenario.index, &full, &reduced, &buffer, buffer.count)
+            return (rc, full, reduced, String(cString: buffer))
+        }
+        print("interleavings \(name): full search \(result.1) schedules, reduced \(result.2)")
+        #expect(result.0 == 0, "\(result.3)")
+        #expect(result.2 < result.1, "the reduction did not reduce")
     }
 }
 #endif

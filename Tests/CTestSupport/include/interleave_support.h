@@ -14,8 +14,10 @@
 struct il_result {
     unsigned long schedules;   /* interleavings run (each one from scratch) */
     unsigned long failures;    /* that broke an invariant (exploration stops at the first) */
-    unsigned long pruned;      /* subtrees cut after a cancel wait polled in vain
-                                * (equivalent to a sibling schedule; il_sched.c) */
+    unsigned long pruned;      /* runs whose subtree was cut after a cancel wait polled
+                                * in vain (equivalent to a sibling schedule; il_sched.c) */
+    unsigned long redundant;   /* runs that reached a node covered elsewhere (sleep sets) */
+    unsigned long outcomes;    /* distinct outcomes (what each thread saw) */
     unsigned long max_steps;   /* longest schedule, in controller decisions */
     unsigned long known;       /* schedules that showed only the known dropped-count
                                 * undercount (il_check.c, IL_KNOWN_UNDERCOUNT) */
@@ -38,4 +40,11 @@ int il_scenario_wants_overlap(int scenario);
  * no limit).  Returns 0 when every schedule held, else 1 with
  * out->failure set.  Serialised by the caller (process-wide registry). */
 int il_explore(int scenario, unsigned long limit, struct il_result *out);
+/* The same; full != 0 explores every interleaving without the sleep-set
+ * reduction (il_reduce.c). */
+int il_explore_ex(int scenario, unsigned long limit, int full, struct il_result *out);
+/* Soundness of the reduction on `scenario`: the reduced search must reach
+ * exactly the outcomes the full search reaches.  0, or 1 with msg. */
+int il_reduction_check(int scenario, unsigned long *full_schedules,
+                       unsigned long *reduced_schedules, char *msg, size_t len);
 #endif

@@ -1,0 +1,153 @@
+/*
+ * il_reduce.c - sleep sets over static footprints: which interleavings are
+ * the same execution with two independent steps swapped.
+ *
+ * A thread's "segment" is the code it runs from one park to the next.  Two
+ * segments of different threads are independent when neither writes
+ * something the other reads or writes; running them in either order gives
+ * the same state, so only one order needs exploring.  The search explores A
+ * before B at every decision; after exploring A from a node it explores B
+ * with A "asleep": A stays asleep (is not scheduled) as long as B runs
+ * segments independent of A's pending one - those schedules are A's branch
+ * with steps swapped.  Standard sleep sets (Godefroid), with two threads:
+ * only A is ever asleep.  A node where only asleep A can run is covered
+ * elsewhere; the run finishes without recording alternatives.
+ *
+ * Footprints are over-approximations of what each segment touches, by the
+ * position it starts from (union over every path to the next park).  The
+ * record the checks read counts as shared: callback start/end, cancel
+ * return, the reset's end of a context and cancel's mark (IL_O), so that
+ * every order the checks compare is an order the search distinguishes.
+ * Tests/DeferredUnwindTests/InterleavingTests.swift checks the reduction
+ * against the full search: both must see the same set of outcomes.
+ */
+#include "il_internal.h"
+
+enum {
+    IL_M = 1 << 0, /* A's pending and completed words */
+    IL_L = 1 << 1, /* slot live words, slot fields */
+    IL_C = 1 << 2, /* A's claim count */
+    IL_K = 1 << 3, /* A's calling word */
+    IL_R = 1 << 4, /* RCU read-side state (A's sections, B's grace period) */
+    IL_U = 1 << 5, /* registry: used bits, slot state */
+    IL_T = 1 << 6, /* thread list, dropped-gone counts */
+    IL_O = 1 << 7, /* the record's order: callbacks, cancel return, mark, context end */
+    IL_H = 1 << 8, /* the test's tracer handles */
+    IL_ALL = 0x1ff,
+};
+
+struct il_fp {
+    unsigned r, w;
+};
+
+#define FP(rd, wr) ((struct il_fp){(rd), (wr)})
+
+/* A's pending segment from `pos` (what follows the park there).  `acts`:
+ * what the scenario's callbacks do (IL_CB_* flags, or'ed). */
+static struct il_fp il_fp_a(int pos, int acts)
+{
+    switch (pos) {
+    case IL_POS_OP: /* an op's first part (request, safe point, detach), or several if stepless */
+        return FP(IL_L | IL_M | IL_H, IL_C | IL_M | IL_O);
+    case DU_STEP_REQUEST_BIT_READ: /* cookie draw (claim) or claim exit (repeat), then return */
+        return FP(IL_H, IL_C | IL_O | IL_K);
+    case DU_STEP_COOKIE_DRAWN:
+    case DU_STEP_COOKIE_CLAIMED:
+    case DU_STEP_RESET_CLOSING: /* the cookie halves: A's own */
+        return FP(0, 0);
+    case DU_STEP_REQUEST_COOKIE_READY: /* the claim's fetch-or */
+        return FP(IL_M, IL_M);
+    case DU_STEP_REQUEST_CLAIMED: /* claim exit, return (in a callback: its end, calling 0) */
+        return FP(IL_H, IL_C | IL_O | IL_K);
+    case DU_STEP_DISPATCH_PENDING_CLEARED: /* completed load, unwind; or the next round / reset */
+    case DU_STEP_RESET_BEGIN:
+    case DU_STEP_RESET_REOPENED:
+    case DU_STEP_DETACH_EXITING:
+        return FP(IL_M, IL_M | IL_O);
+    case DU_STEP_RESET_COOKIE_CLEARED: /* R3, completed 0: the context ends */
+        return FP(IL_M, IL_M | IL_O);
+    case DU_STEP_DISPATCH_UNWOUND: /* read lock, lookup; or skip, next round, reset */
+    case DU_STEP_DISPATCH_RETURNED:
+        return FP(IL_M | IL_L | IL_R, IL_R | IL_M | IL_C | IL_O);
+    case DU_STEP_DISPATCH_FOUND: /* completed mark, calling */
+        return FP(IL_M | IL_L, IL_M | IL_K);
+    case DU_STEP_DISPATCH_MARKED: /* read unlock */
+        return FP(0, IL_R);
+    case DU_STEP_DISPATCH_CALLBACK: /* the callback: record start (and end, calling 0) */
+    case IL_POS_CB:
+        if (acts & IL_CB_REG_T2) /* registers T2 (up to register.published) */
+            return FP(IL_H | IL_L | IL_M | IL_U, IL_U | IL_L | IL_H | IL_C | IL_O | IL_K);
+        if (acts & IL_CB_REQ_T2) /* requests T2 (up to request.bit-read) if registered */
+            return FP(IL_H | IL_L | IL_M, IL_C | IL_O | IL_K);
+        return FP(0, IL_O | IL_K);
+    case DU_STEP_REGISTER_PUBLISHED: /* hand the handle over, then request it */
+        return FP(IL_L | IL_M, IL_H | IL_C | IL_O);
+    case DU_STEP_RESET_DONE: /* return from the safe point (the end was recorded before) */
+        return FP(0, 0);
+    case DU_STEP_DETACH_DRAINED: /* unlink, count what is left */
+        return FP(IL_M | IL_T, IL_T | IL_O);
+    default:
+        return FP(IL_ALL, IL_ALL);
+    }
+}
+
+/* B's segment from `pos`. */
+static struct il_fp il_fp_b(int pos)
+{
+    switch (pos) {
+    case IL_POS_OP: /* cancel's mark, or register's publish */
+        return FP(IL_U | IL_H, IL_L | IL_U | IL_O);
+    case DU_STEP_REGISTER_PUBLISHED: /* hand the handle over */
+        return FP(0, IL_H | IL_O);
+    case DU_STEP_CANCEL_MARKED: /* membarrier, first look at the claim counts */
+    case DU_STEP_CANCEL_WAIT_POLL:
+    case DU_STEP_CANCEL_SYNCED: /* first look at calling */
+        return FP(IL_T | IL_C | IL_K, 0);
+    case DU_STEP_CANCEL_REQUESTS_QUIET: /* synchronize_rcu */
+        return FP(IL_R, 0);
+    case DU_STEP_CANCEL_CALLBACKS_QUIET: /* the scrub */
+        return FP(IL_T | IL_M, IL_T | IL_M);
+    case DU_STEP_CANCEL_SCRUBBED: /* free the bit */
+        return FP(IL_U, IL_U);
+    case DU_STEP_CANCEL_FREED: /* return */
+        return FP(0, IL_O);
+    default:
+        return FP(IL_ALL, IL_ALL);
+    }
+}
+
+static int il_conflict(struct il_fp a, struct il_fp b)
+{
+    return (a.w & (b.r | b.w)) || (b.w & a.r);
+}
+
+/* Whether A, parked at apos, stays asleep across B's segment from bpos. */
+static unsigned il_acts(const struct il_run *r)
+{
+    unsigned acts = 0;
+    for (int t = 0; t < IL_TRACERS; t++)
+        acts |= r->sc->cb[t];
+    return acts;
+}
+
+/* A's footprint; a park where the scenario's nested request ("signal")
+ * fires is followed by that request: anything. */
+static struct il_fp il_fp_a_in(const struct il_run *r, int apos)
+{
+    if (apos == r->sc->sig_step)
+        return FP(IL_ALL, IL_ALL);
+    return il_fp_a(apos, il_acts(r));
+}
+
+int il_independent(const struct il_run *r, int apos, int bpos)
+{
+    return !il_conflict(il_fp_a_in(r, apos), il_fp_b(bpos));
+}
+
+/* A park of A whose segment touches nothing B touches or sees: it commutes
+ * with every segment of B, so it need not be a decision at all. */
+int il_invisible(const struct il_run *r, int apos)
+{
+    struct il_fp f = il_fp_a_in(r, apos);
+    return f.r == 0 && f.w == 0;
+}
