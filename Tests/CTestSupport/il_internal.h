@@ -125,6 +125,9 @@ int il_log(struct il_run *r, int thread, int kind, int step, int tracer, int sta
            uint64_t cookie, uint32_t flags);
 void il_park(struct il_run *r, struct il_thr *th, int pos, int arg);
 void il_finish(struct il_run *r, struct il_thr *th);
+/* One run of `sc` from scratch along d's choices; nonzero when a thread
+ * could not be joined (the search must stop). */
+int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il_run **out);
 void il_schedule_text(const struct il_dfs *d, char *buf, size_t len);
 void il_steps_text(const struct il_run *r, char *buf, size_t len);
 /* il_script.c */

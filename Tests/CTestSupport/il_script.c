@@ -89,6 +89,7 @@ void il_hook(enum du_step step, void *arg)
     case DU_STEP_CANCEL_MARKED:
         th->wait_kind = 1;
         break;
+    case DU_STEP_CANCEL_REQUESTS_QUIET: /* no wait until the callback wait */
     case DU_STEP_CANCEL_SYNCED:
         th->wait_kind = 2;
         break;
