@@ -15,6 +15,7 @@ struct du_lc_fc {
     du_tracer *s;
     int s_bit;
     int cancel_rc, park_rc;
+    int child_threads; /* 0 under TSan: it refuses pthread_create in a forked child (exit 66) */
     int fail;
     char msg[256];
 };
@@ -59,8 +60,21 @@ static void *du_lc_fc_child_main(void *arg)
 static int du_lc_fc_child(void *arg, char *msg, size_t len)
 {
     struct du_lc_fc *f = arg;
-    pthread_t th;
     f->fail = 0;
+    if (!f->child_threads) {
+        /* On the forking thread, still inside the callback: the finished
+         * cancel, and the bit handed out again.  Cancels would be -EDEADLK
+         * here; the process exits with the reusers registered. */
+        int rc = du_tracer_cancel(f->s);
+        if (rc != -EDEADLK && rc != -EALREADY)
+            return du_lc_fail(msg, len, "child: cancel of the tracer cancelled at fork %d", rc);
+        du_tracer *t;
+        for (int n = 0; n < DU_MAX_TRACERS && du_tracer_register(du_lc_fc_nop, NULL, "reuser", &t) == 0; n++)
+            if (du_tracer_bit(t) == f->s_bit)
+                return 0;
+        return du_lc_fail(msg, len, "child: bit %d never reused", f->s_bit);
+    }
+    pthread_t th;
     pthread_create(&th, NULL, du_lc_fc_child_main, f);
     pthread_join(th, NULL);
     if (f->fail)
@@ -102,10 +116,11 @@ static void *du_lc_fc_cancel_main(void *arg)
     return NULL;
 }
 
-int du_lc_fork_in_callback_during_cancel(char *msg, size_t len)
+int du_lc_fork_in_callback_during_cancel(int child_threads, char *msg, size_t len)
 {
     static struct du_lc_fc f; /* the child reads it after fork */
     memset(&f, 0, sizeof(f));
+    f.child_threads = child_threads;
     if (du_tracer_register(du_lc_fc_cb, &f, "forker", &f.s) != 0)
         return du_lc_fail(msg, len, "register");
     f.s_bit = du_tracer_bit(f.s);
