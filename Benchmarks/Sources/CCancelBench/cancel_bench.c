@@ -31,6 +31,14 @@ static void cb_none(const struct du_trace *trace, uint64_t cookie, void *arg)
 }
 
 /* ---- (7a) ---- */
+/* Out of line, for callgrind's --toggle-collect (cancel-ab.sh): the
+ * instructions of one register and of one cancel, nothing else. */
+__attribute__((noinline)) int cb_register_one(du_tracer **t)
+{
+    return du_tracer_register(cb_none, NULL, "cancel-idle", t);
+}
+__attribute__((noinline)) int cb_cancel_one(du_tracer *t) { return du_tracer_cancel(t); }
+
 static struct {
     pthread_t tid[128];
     int n;
@@ -72,11 +80,11 @@ int cancel_idle_run(int others, int samples, uint64_t *reg_cancel_ns, uint64_t *
     for (int i = -5; i < samples && r == 0; i++) { /* 5 warm-up rounds */
         du_tracer *t;
         uint64_t t0 = now_ns();
-        r = du_tracer_register(cb_none, NULL, "cancel-idle", &t);
+        r = cb_register_one(&t);
         uint64_t t1 = now_ns();
         if (r < 0)
             break;
-        r = du_tracer_cancel(t);
+        r = cb_cancel_one(t);
         uint64_t t2 = now_ns();
         du_tracer_destroy(t); /* already cancelled: returns at once */
         if (r < 0)
@@ -199,6 +207,10 @@ int cancel_sleep_main(int reps, unsigned sleep_ms)
         }
         sleeping += s;
     }
+    printf("(7b) cancel samples, us:");
+    for (int i = 0; i < reps; i++)
+        printf(" %.2f", (double)c[i] / 1000.0);
+    printf("\n");
     qsort(c, (size_t)reps, sizeof(uint64_t), cmp_u64);
     qsort(rc, (size_t)reps, sizeof(uint64_t), cmp_u64);
     printf("(7b) cancel X while S's callback sleeps %u ms, us: p50 %.2f max %.2f min %.2f (n %d); "

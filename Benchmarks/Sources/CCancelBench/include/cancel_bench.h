@@ -6,6 +6,7 @@
 #ifndef CANCEL_BENCH_H
 #define CANCEL_BENCH_H
 #include <stdint.h>
+#include "deferred_unwind.h"
 
 /* (7a) `others` helper threads attach and sleep; then `samples` rounds of
  * register + cancel + destroy of a tracer no thread has requested (no
@@ -13,6 +14,10 @@
  * cancel, cancel_ns[i] = cancel alone.  The calling thread must be attached
  * or not as the caller wants (the driver's is attached).  0 or -errno. */
 int cancel_idle_run(int others, int samples, uint64_t *reg_cancel_ns, uint64_t *cancel_ns);
+
+/* The two calls (7a) times, out of line (callgrind toggles on them). */
+int cb_register_one(du_tracer **t);
+int cb_cancel_one(du_tracer *t);
 
 /* (7b) one round: a new thread attaches, requests tracer S and calls
  * du_safe_point(), whose callback of S sleeps `sleep_ms`; once that callback
