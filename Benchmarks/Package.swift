@@ -89,6 +89,7 @@ let package = Package(
             name: "DeferredUnwindBenchmarks",
             dependencies: [
                 "CBenchSupport",
+                "CCancelBench",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/DeferredUnwindBenchmarks",

@@ -134,11 +134,11 @@ static void *sleeper(void *p)
     return NULL;
 }
 
-int cancel_sleep_round(unsigned sleep_ms, uint64_t *cancel_ns, uint64_t *reg_cancel_ns,
-                       int *still_sleeping)
+static pthread_t slp_tid;
+static du_tracer *slp_x;
+
+int cancel_sleep_begin(unsigned sleep_ms)
 {
-    pthread_t tid;
-    du_tracer *x;
     int r = du_tracer_register(cb_sleep, NULL, "sleeper", &slp.s);
     if (r < 0)
         return r;
@@ -146,26 +146,45 @@ int cancel_sleep_round(unsigned sleep_ms, uint64_t *cancel_ns, uint64_t *reg_can
     atomic_store(&slp.started, 0);
     atomic_store(&slp.finished, 0);
     atomic_store(&slp.error, 0);
-    if (pthread_create(&tid, NULL, sleeper, NULL) != 0)
+    if (pthread_create(&slp_tid, NULL, sleeper, NULL) != 0)
         abort();
     while (!atomic_load(&slp.started) && !atomic_load(&slp.error))
         sched_yield();
+    return 0;
+}
+
+int cancel_sleep_register_x(void) { return du_tracer_register(cb_none, NULL, "x", &slp_x); }
+int cancel_sleep_cancel_x(void) { return du_tracer_cancel(slp_x); }
+int cancel_sleep_still_sleeping(void) { return !atomic_load(&slp.finished); }
+
+int cancel_sleep_end(void)
+{
+    if (slp_x)
+        du_tracer_destroy(slp_x);
+    slp_x = NULL;
+    pthread_join(slp_tid, NULL);
+    du_tracer_destroy(slp.s);
+    return atomic_load(&slp.error) ? -EIO : 0;
+}
+
+int cancel_sleep_round(unsigned sleep_ms, uint64_t *cancel_ns, uint64_t *reg_cancel_ns,
+                       int *still_sleeping)
+{
+    int r = cancel_sleep_begin(sleep_ms);
+    if (r < 0)
+        return r;
     uint64_t t0 = now_ns();
-    r = du_tracer_register(cb_none, NULL, "x", &x);
+    r = cancel_sleep_register_x();
     uint64_t t1 = now_ns();
     if (r >= 0) {
-        r = du_tracer_cancel(x);
+        r = cancel_sleep_cancel_x();
         uint64_t t2 = now_ns();
-        *still_sleeping = !atomic_load(&slp.finished);
+        *still_sleeping = cancel_sleep_still_sleeping();
         *cancel_ns = t2 - t1;
         *reg_cancel_ns = t2 - t0;
-        du_tracer_destroy(x);
     }
-    pthread_join(tid, NULL);
-    du_tracer_destroy(slp.s);
-    if (atomic_load(&slp.error))
-        return -EIO;
-    return r < 0 ? r : 0;
+    int e = cancel_sleep_end();
+    return r < 0 ? r : e;
 }
 
 /* ---- tables ---- */

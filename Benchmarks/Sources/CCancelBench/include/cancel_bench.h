@@ -29,6 +29,16 @@ int cb_cancel_one(du_tracer *t);
 int cancel_sleep_round(unsigned sleep_ms, uint64_t *cancel_ns, uint64_t *reg_cancel_ns,
                        int *still_sleeping);
 
+/* The round in steps (package-benchmark times only cancel_x):
+ * begin = register S, start the thread, wait until S's callback sleeps;
+ * register_x; cancel_x; still_sleeping (1: S's callback has not returned);
+ * end = destroy X, join the thread, destroy S.  0 / 1 or -errno. */
+int cancel_sleep_begin(unsigned sleep_ms);
+int cancel_sleep_register_x(void);
+int cancel_sleep_cancel_x(void);
+int cancel_sleep_still_sleeping(void);
+int cancel_sleep_end(void);
+
 /* Both modes with their table, for du-bench-driver and du-cancel-bench.
  *   cancel_idle_main(samples, others)  prints p50 / p90 / max (us)
  *   cancel_sleep_main(reps, sleep_ms)  prints p50 / max (us), still-sleeping count
