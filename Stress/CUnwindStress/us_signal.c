@@ -47,10 +47,13 @@ static void us_du_seed(uint32_t value)
     du_cookie_seed_serials(UINT32_MAX - 2u);
 }
 
-/* The variants' per-CPU counters, and their thread serials. */
+/* The variants' per-CPU counters, and their thread serials.  The counters
+ * start even (as from 0, the historical designs' start), 1024 draws before
+ * the wrap, so cookie48's counter really reaches 0 there. */
 static void us_duv_seed(uint32_t value)
 {
-    duv_cookie_seed_counters(value);
+    (void)value;
+    duv_cookie_seed_counters(0u - 2u * 1024u);
     duv_cookie_seed_serials(UINT32_MAX - 2u);
 }
 
