@@ -26,7 +26,13 @@
  *     RMW: a handler nested between them draws from the same s and writes
  *     the same c, or draws later from a larger seq; either way seq never
  *     goes back below an installed value, so contexts never repeat one.
- *  2. Install: compare-exchange cnt from 0 to c (the kernel's one CAS32).
+ *  2. Install: compare-exchange cnt from 0 to c (the kernel's one CAS32),
+ *     a "local" one (du_local_cas32, internal.h): cnt is written only by
+ *     this thread and its handlers, and a handler runs between two
+ *     instructions, so on x86 a cmpxchg without the lock prefix is atomic
+ *     against it - as the kernel's local_t and this_cpu_cmpxchg are against
+ *     interrupts on their CPU.  The locked form would order us against
+ *     other CPUs, which never write cnt.
  *     The first to succeed - the thread or the innermost handler - fixes the
  *     context's cookie; a loser adopts the value it found, and its own draw
  *     is a gap (never a duplicate).  Without the CAS a handler nested between
@@ -69,29 +75,13 @@ uint64_t du_cookie_get(struct du_thread *th)
     if (DUV_IS(NAIVE_PERCPU))
         return duv_cookie_naive(th);
     int first = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed) == 0;
-#endif
-    uint32_t cnt = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
-    if (cnt == 0) {
-        /* 1. Draw.  Partners: the same load and store in a nested handler
-         * (same thread: program order). */
-        uint32_t c = (atomic_load_explicit(&th->seq, memory_order_relaxed) + 2u) | 1u;
-        atomic_store_explicit(&th->seq, c, memory_order_relaxed);
-        atomic_signal_fence(memory_order_seq_cst); /* draw before install */
-        DU_STEP(DU_STEP_COOKIE_DRAWN);
-        /* 2. Install.  Partner: the same CAS in a nested handler. */
-        uint32_t expected = 0;
-        if (atomic_compare_exchange_strong_explicit(&th->cookie_cnt, &expected, c,
-                                                    memory_order_relaxed, memory_order_relaxed))
-            cnt = c;
-        else
-            cnt = expected;
-        DU_STEP(DU_STEP_COOKIE_CLAIMED);
-    }
-#ifdef DU_VARIANTS
+    uint64_t cookie = du_cookie_fast(th);
     if (DUV_IS(RETURN_LOCAL) && first)
         return 0; /* v4: returned the local that was never assigned */
+    return cookie;
+#else
+    return du_cookie_fast(th); /* internal.h */
 #endif
-    return du_cookie_make(th, cnt);
 }
 
 #ifdef DU_TEST_HOOKS

@@ -131,6 +131,8 @@ _Static_assert(sizeof(struct du_cache) == DU_CACHE_BYTES, "trace cache must be o
 #define DU_CACHE_CAPACITY ((uint32_t)(sizeof(((struct du_cache *)0)->ips) / sizeof(uintptr_t)))
 
 /* ---- cookie.c ---- */
+/* The cookie of this context, assigning it if needed (body: du_cookie_fast
+ * below, plus the variants). */
 DU_HIDDEN uint64_t du_cookie_get(struct du_thread *th);
 /* The next thread serial (thread context, attach): never 0. */
 DU_HIDDEN uint32_t du_serial_next(void);
@@ -281,5 +283,61 @@ DU_HIDDEN int du_debug_take_alloc_failure(void);
 #define DU_STEP(s) ((void)0)
 #endif
 
+
+/*
+ * Compare-exchange of a word that only the owning thread and handlers
+ * nested on it write (cookie_cnt): it needs atomicity against a handler,
+ * which runs between two instructions, not against other CPUs.  On x86 one
+ * cmpxchg without the lock prefix is one instruction, so a handler sees it
+ * either not started or done, and the bus lock (about 7 ns of a first
+ * request here, Docs/Performance.md) buys nothing: the kernel's local_t and
+ * this_cpu_cmpxchg make the same argument for interrupts on one CPU.
+ * Elsewhere, and under ThreadSanitizer (which cannot see inline asm), the
+ * C11 compare-exchange.  Returns the old value (0 when it installed).
+ * Partner: the same CAS in a nested handler.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DU_LOCAL_CAS_C11 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define DU_LOCAL_CAS_C11 1
+#endif
+static inline uint32_t du_local_cas32(_Atomic uint32_t *p, uint32_t expected, uint32_t desired)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(DU_LOCAL_CAS_C11)
+    __asm__ volatile("cmpxchgl %2, %1"
+                     : "+a"(expected), "+m"(*(volatile uint32_t *)p)
+                     : "r"(desired)
+                     : "memory", "cc");
+    return expected;
+#else
+    atomic_compare_exchange_strong_explicit(p, &expected, desired, memory_order_relaxed,
+                                            memory_order_relaxed);
+    return expected;
+#endif
+}
+
+/* Cookie assignment, shipped path (cookie.c explains the draw and the
+ * install), inline so the first request's claim does not call out for it.
+ * Context: async-signal-safe, lock-free; owning thread or its handlers. */
+static inline uint64_t du_cookie_fast(struct du_thread *th)
+{
+    uint32_t cnt = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
+    if (cnt == 0) {
+        /* 1. Draw.  Partners: the same load and store in a nested handler. */
+        uint32_t c = (atomic_load_explicit(&th->seq, memory_order_relaxed) + 2u) | 1u;
+        atomic_store_explicit(&th->seq, c, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst); /* draw before install */
+        DU_STEP(DU_STEP_COOKIE_DRAWN);
+        /* 2. Install: the first of thread and handlers fixes the cookie; a
+         * loser adopts the value it found (its draw is a gap). */
+        uint32_t old = du_local_cas32(&th->cookie_cnt, 0, c);
+        cnt = old ? old : c;
+        DU_STEP(DU_STEP_COOKIE_CLAIMED);
+    }
+    return du_cookie_make(th, cnt);
+}
 
 #endif /* DU_INTERNAL_H */

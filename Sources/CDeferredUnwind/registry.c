@@ -330,6 +330,15 @@ void du_registry_fork_child(void)
         }
     }
     du_used &= ~finished;
+    /* A fork from inside a callback of a tracer whose cancel we just
+     * finished: the callback goes on here, but its slot may now go to a new
+     * tracer, whose cancel must not wait for the old tracer's callback (a
+     * child that cancels the new tracer from another thread while this
+     * callback waits for that thread would deadlock).  Relaxed: one thread. */
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
+    unsigned calling = self ? atomic_load_explicit(&self->calling, memory_order_relaxed) : 0;
+    if (calling && (finished & ((uint64_t)1 << calling)))
+        atomic_store_explicit(&self->calling, 0, memory_order_relaxed);
     /* Its waiters were other threads: gone.  Start it afresh. */
     pthread_cond_init(&du_cancel_done, NULL);
     pthread_mutex_unlock(&du_registry_lock);

@@ -89,7 +89,11 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int 
      * while we do. */
     c = (m & DU_CLOSING)
             ? du_cookie_make(th, atomic_load_explicit(&th->closing_cnt, memory_order_relaxed))
+#ifdef DU_VARIANTS
             : du_cookie_get(th);
+#else
+            : du_cookie_fast(th); /* inline: no call, no frame */
+#endif
     DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
     /* Relaxed: the partners are this thread's dispatch (program order, or a
      * handler boundary) and cancel's scrub, which is ordered after this by

@@ -138,5 +138,39 @@ extension LibraryStateTests.CoreTests {
         #expect(rc == 1, "the request of the thread that left is dropped and counted")
         #expect(recorder.count(tracer: 0) == 0)
     }
+
+    /// A context whose callback already ran is not dropped, even while it is
+    /// still open (its bit and completed mark set until the reset): the
+    /// worker parks right after the callback returned, before its reset,
+    /// until cancel has returned.
+    @Test func cancelDoesNotCountADeliveredContext() throws {
+        final class Gate: @unchecked Sendable {
+            let parked = TestLocked(false), cancelled = TestLocked(false)
+        }
+        let gate = Gate()
+        let recorder = CoreRecorder()
+        defer { recorder.actions.withLock { $0.removeAll() } }
+        let x = try CoreTracer(recorder, index: 0)
+        let hook: du_step_hook = { step, arg in
+            guard step == DU_STEP_DISPATCH_RETURNED else { return }
+            let gate = Unmanaged<Gate>.fromOpaque(arg!).takeUnretainedValue()
+            gate.parked.withLock { $0 = true }
+            _ = testPoll { gate.cancelled.withLock { $0 } }
+        }
+        let worker = coreStartThread {
+            _ = du_thread_attach()
+            du_debug_set_step_hook(hook, Unmanaged.passUnretained(gate).toOpaque())
+            _ = x.request()
+            _ = du_safe_point()
+            du_debug_set_step_hook(nil, nil)
+            _ = du_thread_detach()
+        }
+        testExpectEventually("the worker to park after the callback") { gate.parked.withLock { $0 } }
+        let rc = x.cancel()
+        gate.cancelled.withLock { $0 = true }
+        pthread_join(worker, nil)
+        #expect(rc == 0, "the callback ran: nothing was dropped")
+        #expect(recorder.count(tracer: 0) == 1)
+    }
     #endif
 }

@@ -21,13 +21,13 @@
  * (Docs/CLibrary.md); Swift packages use the CDeferredUnwind target.  The
  * library uses liburcu-bp internally and calls its fork hooks itself.
  *
- * Process lifecycle (Docs/Design.md, "Process lifecycle"):
+ * Process lifecycle (Docs/Lifecycle.md):
  *  - fork(): the child can use the library at once.  The forking thread
  *    stays attached with a fresh entry context (requests pending at fork are
  *    the parent's and are delivered there only), other threads' state is
  *    dropped, tracers stay registered.  Cookies are unique per process: key
- *    stacks by (pid, tid, cookie).  Not supported: fork() inside a callback
- *    while another thread is in du_tracer_cancel() (use posix_spawn()).
+ *    stacks by (pid, tid, cookie).  fork() inside a callback is fine, also
+ *    while another thread cancels that callback's tracer.
  *    liburcu-bp limit: a fork landing while another thread registers with
  *    liburcu (attach) or exits can leave liburcu's init_lock held in the
  *    child (its first new attach or exit() then hangs).
