@@ -49,7 +49,7 @@ struct il_scenario {
 };
 
 /* Where a thread is parked. */
-enum { IL_POS_OP = DU_STEP_COUNT, IL_POS_CB, IL_POS_NONE };
+enum { IL_POS_OP = DU_STEP_COUNT, IL_POS_CB, IL_POS_SYNC, IL_POS_NONE };
 
 enum il_ev_kind {
     EV_STEP, EV_OP, EV_REQ_START, EV_REQ, EV_CB_START, EV_CB_END, EV_CANCEL_START,
@@ -131,6 +131,8 @@ int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il_run **
 void il_schedule_text(const struct il_dfs *d, char *buf, size_t len);
 void il_steps_text(const struct il_run *r, char *buf, size_t len);
 /* il_script.c */
+struct il_thr *il_current(void); /* this thread's, NULL outside a run */
+struct il_run *il_run_of(struct il_thr *th);
 void *il_thread_main(void *arg);
 void il_callback(const struct du_trace *trace, uint64_t cookie, void *arg);
 void il_hook(enum du_step step, void *arg);

@@ -113,7 +113,9 @@ static struct il_fp il_fp_b(int pos)
     case DU_STEP_CANCEL_WAIT_POLL:
     case DU_STEP_CANCEL_SYNCED: /* first look at calling */
         return FP(IL_T | IL_C | IL_K, 0);
-    case DU_STEP_CANCEL_REQUESTS_QUIET: /* synchronize_rcu */
+    case DU_STEP_CANCEL_REQUESTS_QUIET: /* on to synchronize_rcu's entry */
+        return FP(0, 0);
+    case IL_POS_SYNC: /* synchronize_rcu (il_sync.c) */
         return FP(IL_R, 0);
     case DU_STEP_CANCEL_CALLBACKS_QUIET: /* the scrub */
         return FP(IL_T | IL_M, IL_T | IL_M);

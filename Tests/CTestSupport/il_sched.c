@@ -13,10 +13,10 @@
  * Enabled: parked, not done, and
  *  - not parked at cancel.wait-poll unless the other thread moved since it
  *    parked there (its poll would see the same state and park again);
- *  - not parked at cancel.requests-quiet (its next action is
- *    synchronize_rcu) while the other thread is inside an RCU read-side
- *    section (urcu_bp_read_ongoing() on that thread when it parked): the
- *    grace period cannot end until that thread moves.
+ *  - not parked on entry to synchronize_rcu (IL_POS_SYNC, il_sync.c) while
+ *    the other thread is inside an RCU read-side section
+ *    (urcu_bp_read_ongoing() on that thread when it parked): the grace
+ *    period cannot end until that thread moves.
  * No thread parks holding one of the core's locks: no step point lies
  * inside du_threads_lock or du_registry_lock (register.published,
  * cancel.marked, cancel.scrubbed and cancel.freed come after the unlock;
@@ -53,6 +53,8 @@ static const char *il_pos_name(int pos)
         return "op";
     if (pos == IL_POS_CB)
         return "in-callback";
+    if (pos == IL_POS_SYNC)
+        return "synchronize_rcu";
     if (pos == IL_POS_NONE)
         return "-";
     return du_step_name((enum du_step)pos);
@@ -178,7 +180,7 @@ static int il_enabled(const struct il_run *r, int t)
     const struct il_thr *me = &r->th[t], *other = &r->th[1 - t];
     if (me->done || !me->parked || me->blocked)
         return 0;
-    if (me->pos == DU_STEP_CANCEL_REQUESTS_QUIET && other->in_section && !other->done)
+    if (me->pos == IL_POS_SYNC && other->in_section && !other->done)
         return 0;
     return 1;
 }

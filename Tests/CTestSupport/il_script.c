@@ -17,7 +17,9 @@
 
 static _Thread_local struct il_thr *il_me;
 
-static struct il_run *il_run_of(struct il_thr *th)
+struct il_thr *il_current(void) { return il_me; }
+
+struct il_run *il_run_of(struct il_thr *th)
 {
     /* th is &run->th[idx]. */
     return (struct il_run *)((char *)(th - th->idx) - offsetof(struct il_run, th));
