@@ -16,6 +16,7 @@
 #define IL_MAX_DECISIONS 1024
 #define IL_BOUND_S 30      /* every wait of the scheduler */
 #define IL_MAX_ROUNDS (IL_TRACERS + 2) /* dispatch rounds per safe point or detach */
+enum { IL_MODE_REDUCED, IL_MODE_FULL, IL_MODE_CONSERVATIVE };
 #define IL_A 0
 #define IL_B 1
 
@@ -100,7 +101,7 @@ struct il_run {
     struct il_event ev[IL_MAX_EVENTS];
     int nev;
     int overlap;       /* B's cancel returned while A parked in another tracer's callback */
-    int full;          /* park at every step (no invisible steps) */
+    int mode;          /* IL_MODE_*: FULL parks at every step (no invisible steps) */
     int known;         /* only the known dropped undercount */
     uint64_t outcome;  /* hash of what each thread saw (il_check.c) */
     char problem[1024];
@@ -115,7 +116,7 @@ struct il_dfs {
     int n, forced;
     int frozen;                       /* no alternatives after a vain poll */
     int asleep;                       /* A asleep (il_reduce.c) */
-    int full;                         /* no reduction: every interleaving */
+    int mode;                         /* IL_MODE_* */
     int redundant;                    /* this run reached a node covered elsewhere */
 };
 

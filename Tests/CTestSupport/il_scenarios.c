@@ -94,13 +94,24 @@ static const struct il_scenario il_scenarios[] = {
         .sig_step = DU_STEP_COOKIE_DRAWN, .sig_occurrence = 1, .sig_tracer = 0,
     },
     {
-        .name = "signal-at-reset-closing",
-        .about = "A: request T0 and T1, safe point; a nested request of T1 at reset.closing "
-                 "(reopen path); B: cancel T1",
+        .name = "signal-at-reset-begin",
+        .about = "A: (request T1) safe point; a nested request of T0 at reset.begin (before "
+                 "R1: the reset must see its PENDING); B: cancel T1",
         .prereg = {0, 1, -1},
-        .a = {REQ(0), REQ(1), SAFE},
+        .a_pre = {REQ(1)},
+        .a = {SAFE},
         .b = {CANCEL(1)},
-        .sig_step = DU_STEP_RESET_CLOSING, .sig_occurrence = 1, .sig_tracer = 1,
+        .sig_step = DU_STEP_RESET_BEGIN, .sig_occurrence = 1, .sig_tracer = 0,
+    },
+    {
+        .name = "signal-at-reset-closing",
+        .about = "A: (request T1) safe point; a nested request of T0 at reset.closing (the "
+                 "closing cookie; R3 fails and the context reopens); B: cancel T1",
+        .prereg = {0, 1, -1},
+        .a_pre = {REQ(1)},
+        .a = {SAFE},
+        .b = {CANCEL(1)},
+        .sig_step = DU_STEP_RESET_CLOSING, .sig_occurrence = 1, .sig_tracer = 0,
     },
 };
 

@@ -117,7 +117,7 @@ static void il_poll_check(struct il_run *r, struct il_thr *th)
 
 void il_park(struct il_run *r, struct il_thr *th, int pos, int arg)
 {
-    if (th->quiet || (th->idx == IL_A && !r->full && il_invisible(r, pos)))
+    if (th->quiet || (th->idx == IL_A && r->mode != IL_MODE_FULL && il_invisible(r, pos)))
         return;
     int in_section = th->idx == IL_A ? urcu_bp_read_ongoing() != 0 : 0;
     pthread_mutex_lock(&r->mu);
@@ -217,7 +217,7 @@ static void il_control(struct il_run *r, struct il_dfs *d)
             r->abandoned = 1;
             break;
         }
-        int cand_a = (enabled & 1) && !(d->asleep && !d->full), cand_b = (enabled & 2) != 0;
+        int cand_a = (enabled & 1) && !(d->asleep && d->mode != IL_MODE_FULL), cand_b = (enabled & 2) != 0;
         if (!cand_a && !cand_b) {
             /* Only asleep A can run: covered elsewhere.  Finish the run. */
             d->redundant = 1;
@@ -286,7 +286,7 @@ int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il_run **
     struct il_run *r = &il_the_run;
     memset(r, 0, sizeof(*r));
     r->sc = sc;
-    r->full = d->full;
+    r->mode = d->mode;
     r->grant = -1;
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;

@@ -6,6 +6,7 @@
  */
 #include "il_internal.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void il_schedule_text(const struct il_dfs *d, char *buf, size_t len)
@@ -82,14 +83,14 @@ static int il_set_has(const struct il_set *s, uint64_t h)
 
 static struct il_set il_outcomes, il_outcomes_full;
 
-static int il_search(int scenario, unsigned long limit, int full, struct il_result *out,
+static int il_search(int scenario, unsigned long limit, int mode, struct il_result *out,
                      struct il_set *set)
 {
     static struct il_dfs d;
     memset(out, 0, sizeof(*out));
     memset(&d, 0, sizeof(d));
     memset(set, 0, sizeof(*set));
-    d.full = full;
+    d.mode = mode;
     const struct il_scenario *sc = il_scenario_get(scenario);
     if (!sc) {
         snprintf(out->failure, sizeof(out->failure), "no scenario %d", scenario);
@@ -119,9 +120,12 @@ static int il_search(int scenario, unsigned long limit, int full, struct il_resu
                      sc->name, r->problem, out->schedules, sched, steps);
             break;
         }
-        if (r->known && !out->known++)
-            snprintf(out->known_example, sizeof(out->known_example), "%s: %s\n  schedule #%lu: %s",
-                     sc->name, r->known_msg, out->schedules, sched);
+        if (r->known && !out->known++) {
+            il_steps_text(r, steps, sizeof steps);
+            snprintf(out->known_example, sizeof(out->known_example),
+                     "%s: %s\n  schedule #%lu: %s\n  steps: %s", sc->name, r->known_msg,
+                     out->schedules, sched, steps);
+        }
         if (fatal)
             break;
         int i = d.n - 1;
@@ -147,9 +151,11 @@ static int il_search(int scenario, unsigned long limit, int full, struct il_resu
     return out->failures ? 1 : 0;
 }
 
-int il_explore_ex(int scenario, unsigned long limit, int full, struct il_result *out)
+int il_explore_ex(int scenario, unsigned long limit, int mode, struct il_result *out)
 {
-    return il_search(scenario, limit, full, out, &il_outcomes);
+    if (mode == 0 && getenv("DU_IL_CONSERVATIVE"))
+        mode = IL_MODE_CONSERVATIVE;
+    return il_search(scenario, limit, mode, out, &il_outcomes);
 }
 
 int il_explore(int scenario, unsigned long limit, struct il_result *out)
@@ -161,13 +167,13 @@ int il_reduction_check(int scenario, unsigned long *full_schedules,
                        unsigned long *reduced_schedules, char *msg, size_t len)
 {
     static struct il_result full, reduced;
-    int rc = il_search(scenario, 0, 1, &full, &il_outcomes_full);
+    int rc = il_search(scenario, 0, IL_MODE_FULL, &full, &il_outcomes_full);
     *full_schedules = full.schedules;
     if (rc || !full.complete) {
         snprintf(msg, len, "full search: %s", rc ? full.failure : "incomplete");
         return 1;
     }
-    rc = il_search(scenario, 0, 0, &reduced, &il_outcomes);
+    rc = il_search(scenario, 0, IL_MODE_REDUCED, &reduced, &il_outcomes);
     *reduced_schedules = reduced.schedules;
     if (rc || !reduced.complete) {
         snprintf(msg, len, "reduced search: %s", rc ? reduced.failure : "incomplete");

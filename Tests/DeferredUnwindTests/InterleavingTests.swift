@@ -40,10 +40,11 @@ struct InterleavingOutcome {
 
 /// Explores every interleaving of `scenario` (on a fresh thread: the
 /// controller waits on condition variables for up to 30 s at a time).
-func exploreInterleavings(_ scenario: InterleavingScenario, limit: UInt = 0) -> InterleavingOutcome {
+/// `mode`: 0 reduced, 2 conservative (interleave_support.h).
+func exploreInterleavings(_ scenario: InterleavingScenario, mode: Int32 = 0, limit: UInt = 0) -> InterleavingOutcome {
     coreOnFreshThread {
         var r = il_result()
-        let rc = il_explore(scenario.index, limit, &r)
+        let rc = il_explore_ex(scenario.index, limit, mode, &r)
         func text<T>(_ field: inout T) -> String {
             withUnsafeBytes(of: &field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
@@ -65,14 +66,27 @@ extension LibraryStateTests {
 extension LibraryStateTests.InterleavingTests {
     @Test("every interleaving of the scenario keeps the invariants", arguments: InterleavingScenario.all)
     func everyInterleaving(_ scenario: InterleavingScenario) {
+        check(scenario, mode: 0)
+    }
+
+    /// The footprint table's B half (il_reduce.c) describes cancel's code
+    /// between its step points; this search does not use it (every step of
+    /// B is taken as touching everything), so a reordering of cancel's steps
+    /// is caught here even if the table was not updated for it.
+    @Test("every interleaving, conservative reduction", arguments: ["cancel-vs-dispatch", "detach-vs-cancel"])
+    func everyInterleavingConservative(_ name: String) throws {
+        check(try #require(InterleavingScenario.all.first { $0.name == name }), mode: 2)
+    }
+
+    func check(_ scenario: InterleavingScenario, mode: Int32) {
         let clock = ContinuousClock()
         let start = clock.now
-        let out = exploreInterleavings(scenario)
+        let out = exploreInterleavings(scenario, mode: mode)
         let took = start.duration(to: clock.now)
-        print("interleavings \(scenario.name): \(out.schedules) schedules, \(out.outcomes) distinct outcomes, "
-              + "longest \(out.maxSteps) decisions, \(out.pruned) cut after a vain poll, \(out.redundant) sleep-set "
-              + "redundant, \(out.overlap) with cancel done inside another callback, \(out.known) with the known "
-              + "undercount; complete \(out.complete); \(took)")
+        print("interleavings \(scenario.name)\(mode == 2 ? " (conservative)" : ""): \(out.schedules) schedules, "
+              + "\(out.outcomes) distinct outcomes, longest \(out.maxSteps) decisions, \(out.pruned) cut after a "
+              + "vain poll, \(out.redundant) sleep-set redundant, \(out.overlap) with cancel done inside another "
+              + "callback, \(out.known) with the known undercount; complete \(out.complete); \(took)")
         #expect(!out.failed, "\(out.failure)")
         #expect(out.complete, "\(scenario.name): exploration did not finish")
         #expect(out.schedules > 1, "\(scenario.name): only \(out.schedules) schedule")
@@ -80,6 +94,9 @@ extension LibraryStateTests.InterleavingTests {
             #expect(out.overlap > 0, "\(scenario.name): B never finished its cancel inside T0's callback")
         }
         if out.known > 0 {
+            // Core issue (report of issue 8 part 4): a dispatch that finds
+            // the tracer cancelled skips it, and the reset then ends the
+            // context before the cancel's scrub can count the dropped request.
             let why = "cancel's dropped count misses contexts that the thread's reset ended between "
                 + "the cancel's mark and its scrub (the dispatch skipped the cancelled tracer)"
             withKnownIssue(Comment(rawValue: why)) {
@@ -101,7 +118,8 @@ extension LibraryStateTests.InterleavingTests {
             var full: UInt = 0, reduced: UInt = 0
             var buffer = [CChar](repeating: 0, count: 1024)
             let rc = il_reduction_check(scenario.index, &full, &reduced, &buffer, buffer.count)
-            return (rc, full, reduced, String(cString: buffer))
+            let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return (rc, full, reduced, text)
         }
         print("interleavings \(name): full search \(result.1) schedules, reduced \(result.2)")
         #expect(result.0 == 0, "\(result.3)")

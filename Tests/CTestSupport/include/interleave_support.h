@@ -25,7 +25,7 @@ struct il_result {
                                 * parked inside another tracer's callback */
     int complete;              /* the whole tree was explored */
     char failure[2048];        /* first failure: what, the schedule, the steps */
-    char known_example[1024];  /* one schedule with the known undercount */
+    char known_example[2048];  /* one schedule with the known undercount */
 };
 
 /* Scenarios (il_scenarios.c). */
@@ -40,9 +40,11 @@ int il_scenario_wants_overlap(int scenario);
  * no limit).  Returns 0 when every schedule held, else 1 with
  * out->failure set.  Serialised by the caller (process-wide registry). */
 int il_explore(int scenario, unsigned long limit, struct il_result *out);
-/* The same; full != 0 explores every interleaving without the sleep-set
- * reduction (il_reduce.c). */
-int il_explore_ex(int scenario, unsigned long limit, int full, struct il_result *out);
+/* The same in a mode: 0 reduced (il_reduce.c; conservative instead when
+ * DU_IL_CONSERVATIVE is set in the environment), 1 full (every step a
+ * decision, no sleep sets), 2 conservative (sleep sets take every segment
+ * of B as touching everything: independent of the footprint table's B half). */
+int il_explore_ex(int scenario, unsigned long limit, int mode, struct il_result *out);
 /* Soundness of the reduction on `scenario`: the reduced search must reach
  * exactly the outcomes the full search reaches.  0, or 1 with msg. */
 int il_reduction_check(int scenario, unsigned long *full_schedules,
