@@ -118,7 +118,7 @@ inline phase_free()
 {
     skip;
 cancel_freed:
-    atomic { reglock == 0 -> used = used & ~1; cret = 1 }
+    atomic { reglock == 0 -> used = used & ~1 }
 }
 
 #ifdef MUTEX_DISPATCH
@@ -164,7 +164,9 @@ proctype Canceller()
     byte i, old, oldc, sctx;
     bit sc;
 
-    CANCEL_STEPS
+    CANCEL_STEPS;
+cancel_returned:
+    cret = 1
 }
 
 /* du_tracer_register(Z): lowest free bit (slot 0 once X's cancel freed it;

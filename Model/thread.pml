@@ -155,10 +155,17 @@ dispatch_callback:
 callback_begin:
     atomic { AT(0) -> callback_start(inst, ck) };
     OWN_REQUEST;
+#ifndef NO_SLEEP
     if
-    :: inst != TX -> if :: skip :: (cret) fi   /* sleeps until cancel(X) returned */
+    :: inst != TX ->
+        /* Y's and Z's callbacks may sleep until cancel(X) has returned */
+        if
+        :: skip
+        :: true -> (cret)
+        fi
     :: else
     fi;
+#endif
 dispatch_returned:
     atomic { AT(0) ->
         /* P7 no callback of X is still running when cancel(X) has returned */
