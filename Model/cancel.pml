@@ -113,12 +113,20 @@ cancel_scrubbed:
     atomic { listlock = 0; i = 0 }
 }
 
-/* (5) under the registry lock: the bit back to the free set; return */
+/* (5) under the registry lock: the bit back to the free set */
 inline phase_free()
 {
     skip;
 cancel_freed:
     atomic { reglock == 0 -> used = used & ~1 }
+}
+
+/* (5) as the last phase: free, then return (one step: nothing in between) */
+inline phase_free_return()
+{
+    skip;
+cancel_freed:
+    atomic { reglock == 0 -> used = used & ~1; cret = 1 }
 }
 
 #ifdef MUTEX_DISPATCH
@@ -129,34 +137,34 @@ cancel_freed:
 
 #ifdef CANCEL_NO_WAIT
 /* harness variant cancel-no-wait: no grace period of either kind */
-#define CANCEL_STEPS phase_mark(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_scrub(); phase_free_return()
 #elif defined(CANCEL_NO_SCRUB)
-#define CANCEL_STEPS phase_mark(); phase_requests(); PHASE_MUTEX; phase_sync(); phase_quiet(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_requests(); PHASE_MUTEX; phase_sync(); phase_quiet(); phase_free_return()
 #elif defined(REORDER_SCRUB_BEFORE_SYNC)
-#define CANCEL_STEPS phase_mark(); phase_requests(); phase_scrub(); phase_sync(); phase_quiet(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_requests(); phase_scrub(); phase_sync(); phase_quiet(); phase_free_return()
 #elif defined(REORDER_SCRUB_BEFORE_REQWAIT)
-#define CANCEL_STEPS phase_mark(); phase_scrub(); phase_requests(); phase_sync(); phase_quiet(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_scrub(); phase_requests(); phase_sync(); phase_quiet(); phase_free_return()
 #elif defined(REORDER_FREE_BEFORE_SCRUB)
-#define CANCEL_STEPS phase_mark(); phase_requests(); phase_sync(); phase_quiet(); phase_free(); phase_scrub()
+#define CANCEL_STEPS phase_mark(); phase_requests(); phase_sync(); phase_quiet(); phase_free(); phase_scrub(); atomic { cret = 1 }
 #elif defined(REORDER_FREE_BEFORE_QUIET)
-#define CANCEL_STEPS phase_mark(); phase_requests(); phase_sync(); phase_scrub(); phase_free(); phase_quiet()
+#define CANCEL_STEPS phase_mark(); phase_requests(); phase_sync(); phase_scrub(); phase_free(); phase_quiet(); atomic { cret = 1 }
 #elif defined(REORDER_QUIET_BEFORE_SYNC)
-#define CANCEL_STEPS phase_mark(); phase_requests(); phase_quiet(); phase_sync(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_requests(); phase_quiet(); phase_sync(); phase_scrub(); phase_free_return()
 #elif defined(REORDER_MARK_AFTER_WAITS)
-#define CANCEL_STEPS phase_requests(); phase_sync(); phase_quiet(); phase_mark(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_requests(); phase_sync(); phase_quiet(); phase_mark(); phase_scrub(); phase_free_return()
 #elif defined(REORDER_REQWAIT_AFTER_SYNC)
-#define CANCEL_STEPS phase_mark(); phase_sync(); phase_requests(); phase_quiet(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_sync(); phase_requests(); phase_quiet(); phase_scrub(); phase_free_return()
 #elif defined(REORDER_REQWAIT_AFTER_QUIET)
-#define CANCEL_STEPS phase_mark(); phase_sync(); phase_quiet(); phase_requests(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_sync(); phase_quiet(); phase_requests(); phase_scrub(); phase_free_return()
 #elif defined(SKIP_REQUEST_WAIT)
-#define CANCEL_STEPS phase_mark(); phase_sync(); phase_quiet(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_sync(); phase_quiet(); phase_scrub(); phase_free_return()
 #elif defined(SKIP_SYNC)
-#define CANCEL_STEPS phase_mark(); phase_requests(); phase_quiet(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_requests(); phase_quiet(); phase_scrub(); phase_free_return()
 #elif defined(SKIP_QUIET)
-#define CANCEL_STEPS phase_mark(); phase_requests(); phase_sync(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_requests(); phase_sync(); phase_scrub(); phase_free_return()
 #else
 /* the design */
-#define CANCEL_STEPS phase_mark(); phase_requests(); PHASE_MUTEX; phase_sync(); phase_quiet(); phase_scrub(); phase_free()
+#define CANCEL_STEPS phase_mark(); phase_requests(); PHASE_MUTEX; phase_sync(); phase_quiet(); phase_scrub(); phase_free_return()
 #endif
 
 proctype Canceller()
@@ -164,9 +172,7 @@ proctype Canceller()
     byte i, old, oldc, sctx;
     bit sc;
 
-    CANCEL_STEPS;
-cancel_returned:
-    cret = 1
+    CANCEL_STEPS
 }
 
 /* du_tracer_register(Z): lowest free bit (slot 0 once X's cancel freed it;
