@@ -54,6 +54,7 @@ cancel_quiet_poll:
 /* (4) scrub X's bit from every attached thread, count the dropped contexts */
 inline phase_scrub()
 {
+cancel_scrub_lock:
     atomic { listlock == 0 -> listlock = 1; i = 0 };
 cancel_scrub_loop:
     do
@@ -84,6 +85,7 @@ cancel_scrub_loop:
             fi };
 #else
         /* completed first, then mask: the count is decided at the mask */
+cancel_scrub_completed:
         atomic {
             sc = attached[i];
             if
@@ -110,6 +112,7 @@ cancel_scrubbed:
         i++
     :: else -> break
     od;
+cancel_scrub_unlock:
     atomic { listlock = 0; i = 0 }
 }
 

@@ -24,6 +24,7 @@ inline cookie_get()
     fi;
     atomic { AT(L) -> ck = COOKIE(t, cnt[t]); c = 0; cpu = 0 }
 #else
+cookie_load:
     atomic { AT(L) ->
         c = cnt[t];
         first = (c == 0);
@@ -127,6 +128,7 @@ request_bit_read:
            :: else
            fi };
        cookie_get();
+       /* request.cookie-ready: here, or at the goto above (CLOSING) */
 request_cookie_ready:
 #ifdef NONATOMIC_CLAIM
        /* harness variant nonatomic-claim: load, then store */
@@ -137,6 +139,7 @@ request_claimed:
            r = ((old & SB(sl)) != 0 -> 1 : 0);
            accept(h, ck, r) };
 #else
+       skip;
 request_claimed:
        atomic { AT(L) ->
            old = mask[t];

@@ -45,7 +45,9 @@ proctype Thread(byte t)
 
 top:
     if
-    :: k < nctx[t] -> OWN_REQUEST
+    :: k < nctx[t] ->
+own_request:
+        OWN_REQUEST
     :: else ->
 detach_exiting:
         atomic { AT(0) -> mask[t] = mask[t] | EXITING; exiting = 1 };
@@ -58,6 +60,7 @@ detach_exiting:
 
     /* ---- du_dispatch ---- */
 dloop:
+dispatch_load:
     atomic { AT(0) ->
         m = mask[t];
         if
@@ -80,6 +83,7 @@ dispatch_pending_cleared:
          * answered 0 (a new bit), so <= tracers + 1 in all */
         assert(rounds[t] <= NZERO(t)) };
 #endif
+round_todo:
     atomic { AT(0) ->
 #ifdef NO_COMPLETED
         todo = m & TRACERS;
@@ -91,7 +95,8 @@ dispatch_pending_cleared:
         :: todo == 0 -> goto round_tail
         :: else
         fi };
-dispatch_unwound:
+    /* (dispatch.unwound: the unwind touches no shared word) */
+round_cookie:
     /* du_cookie_get(th) for the callbacks: assigned, since a request of this
      * context succeeded (only broken variants reach the draw) */
     atomic { AT(0) ->
@@ -110,6 +115,7 @@ slot_loop:
     :: sl < NS && (todo & SB(sl)) == 0 -> sl++; goto slot_loop
     :: sl < NS && (todo & SB(sl)) != 0 -> skip
     fi;
+slot_lock:
     SLOT_LOCK;
 dispatch_live:
     atomic { AT(0) ->
@@ -154,8 +160,10 @@ dispatch_callback:
     /* ---- the callback: thread context, outside any section ---- */
 callback_begin:
     atomic { AT(0) -> callback_start(inst, ck) };
+callback_request:
     OWN_REQUEST;
 #ifndef NO_SLEEP
+callback_sleep:
     if
     :: inst != TX ->
         /* Y's and Z's callbacks may sleep until cancel(X) has returned */
@@ -210,6 +218,7 @@ plain_cas:
     atomic { AT(0) -> completed[t] = 0; ok = 0; rm = 0 };
     goto ddone;
 #else
+reset_load:
     atomic { AT(0) ->
         rm = mask[t];
         if
@@ -218,6 +227,7 @@ plain_cas:
         fi };
     if
     :: rm == 0 ->
+reset_cookie_check:
         atomic { AT(0) ->
             if
             :: cnt[t] == 0 -> goto ddone
@@ -296,7 +306,8 @@ ddone:
 
     /* ---- detach: deliver (above, exiting = 1), unpublish, unlink ---- */
 detach:
-detach_drained:
+detach_unpublish:
+    /* (detach.drained was reached at the exit dispatch's last dispatch_load) */
     atomic { AT(0) -> published[t] = 0 };
 detach_unlinked:
     /* the exit context ends here: its bits stay in the word until the

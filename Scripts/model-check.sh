@@ -49,11 +49,11 @@ command -v gcc >/dev/null 2>&1 || { echo "error: gcc not found" >&2; exit 2; }
 declare -A cfg=(
     [nest]="-DNCTX0=2 -DNCTX1=0 -DFIRE01=1 -DFIRE02=1 -DFIRE11=0 -DFIRE12=0"
     [cross]="-DNCTX0=1 -DNCTX1=0 -DFIRE01=1 -DFIRE02=0 -DFIRE11=1 -DFIRE12=0"
-    [pair]="-DNCTX0=1 -DNCTX1=1 -DFIRE01=1 -DFIRE02=0 -DFIRE11=0 -DFIRE12=0"
+    [pair]="-DNCTX0=1 -DNCTX1=1 -DFIRE01=0 -DFIRE02=0 -DFIRE11=0 -DFIRE12=0"
     [small]="-DNCTX0=1 -DNCTX1=0 -DFIRE01=0 -DFIRE02=0 -DFIRE11=0 -DFIRE12=0"
     [medium]="-DNCTX0=1 -DNCTX1=0 -DFIRE01=1 -DFIRE02=0 -DFIRE11=0 -DFIRE12=0"
 )
-default_sets="pair nest cross"   # longest first
+default_sets="nest cross pair"   # longest first
 PAN_DEPTH=5000      # the deepest search is ~410 steps; pan reports if this is too small
 
 # switch(es) | bound set | expect
