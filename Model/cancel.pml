@@ -54,6 +54,7 @@ cancel_quiet_poll:
 /* (4) scrub X's bit from every attached thread, count the dropped contexts */
 inline phase_scrub()
 {
+    skip;
 cancel_scrub_lock:
     atomic { listlock == 0 -> listlock = 1; i = 0 };
 cancel_scrub_loop:

@@ -24,6 +24,7 @@ inline cookie_get()
     fi;
     atomic { AT(L) -> ck = COOKIE(t, cnt[t]); c = 0; cpu = 0 }
 #else
+    skip;
 cookie_load:
     atomic { AT(L) ->
         c = cnt[t];
