@@ -27,13 +27,23 @@ cancel_requests_poll:
     i = 0
 }
 
-/* (2) synchronize_rcu: each thread observed outside a read-side section */
+/* (2) synchronize_rcu: the grace period starts at one instant (liburcu's
+ * counter flip); it waits for exactly the sections open at that instant,
+ * each of which clears its gpwait bit when it ends */
 inline phase_sync()
 {
-    i = 0;
+    skip;
+cancel_sync_start:
+    atomic {
+        i = 0;
+        do
+        :: i < NT -> gpwait[i] = in_section[i]; i++
+        :: else -> break
+        od;
+        i = 0 };
 cancel_sync_poll:
     do
-    :: i < NT -> (in_section[i] == 0); i++
+    :: i < NT -> (gpwait[i] == 0); i++
     :: else -> break
     od;
     i = 0

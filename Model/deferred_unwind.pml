@@ -74,6 +74,7 @@ short closing[NT];      /* cookie of the context being closed (valid while CLOSI
 byte claiming[NT];
 byte calling[NT];       /* slot + 1 of the callback running now; 0 = none */
 bit in_section[NT];     /* RCU read-side section open (abstract liburcu-bp reader) */
+bit gpwait[NT];         /* a grace period in progress waits for this section */
 bit attached[NT];       /* on the thread list (scrub and waits look at it) */
 bit published[NT];      /* du_self set: handlers may request */
 byte depth[NT];         /* interrupt level running now: 0 thread, 1..2 handlers */

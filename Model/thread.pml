@@ -11,7 +11,7 @@
 #if defined(GLOBAL_GP)
 /* the old design: callbacks inside one section per round */
 #define ROUND_LOCK    atomic { AT(0) -> in_section[t] = 1 }
-#define ROUND_UNLOCK  atomic { AT(0) -> in_section[t] = 0 }
+#define ROUND_UNLOCK  atomic { AT(0) -> in_section[t] = 0; gpwait[t] = 0 }
 #define SLOT_LOCK     skip
 #define SLOT_UNLOCK   skip
 #elif defined(MUTEX_DISPATCH)
@@ -25,7 +25,7 @@
 #define ROUND_LOCK    skip
 #define ROUND_UNLOCK  skip
 #define SLOT_LOCK     atomic { AT(0) -> in_section[t] = 1 }
-#define SLOT_UNLOCK   atomic { AT(0) -> in_section[t] = 0 }
+#define SLOT_UNLOCK   atomic { AT(0) -> in_section[t] = 0; gpwait[t] = 0 }
 #endif
 
 /* The thread's own du_request (served by Requester(t, 0)), any tracer. */
