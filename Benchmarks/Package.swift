@@ -48,6 +48,24 @@ let package = Package(
             ],
             linkerSettings: [.linkedLibrary("urcu-bp"), .linkedLibrary("urcu-common")]
         ),
+        // The shipped request path (root request.c + cookie.c, no variants)
+        // under the dus_ prefix, with a hand-made thread state: the timed
+        // first request of the exact shipped source (row 1s).
+        .target(
+            name: "CDUSBench",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])]
+        ),
+        // Cancel rows 7a/7b: public API of the shipped library only, so the
+        // same source builds against an older core (cancel-ab.sh).
+        .target(
+            name: "CCancelBench",
+            dependencies: [.product(name: "CDeferredUnwind", package: "DeferredUnwind")],
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]
+        ),
+        .executableTarget(
+            name: "du-cancel-bench",
+            dependencies: ["CCancelBench", .product(name: "CDeferredUnwind", package: "DeferredUnwind")]
+        ),
         // liburcu memb and bp side by side (the registry's move to bp, which
         // alone has fork hooks).  Links what `pkg-config --libs liburcu-memb
         // liburcu-bp` prints; the flavors' symbols are prefixed urcu_memb_* /
@@ -64,13 +82,14 @@ let package = Package(
         // interleaved A/B timing ratios.  No Swift runtime in the measured path.
         .executableTarget(
             name: "du-bench-driver",
-            dependencies: ["CBenchSupport", "CURCUFlavors"],
+            dependencies: ["CBenchSupport", "CURCUFlavors", "CDUSBench", "CCancelBench"],
             cSettings: [.unsafeFlags(["-I\(root)/Sources/CDeferredUnwindVariants/include"])]
         ),
         .executableTarget(
             name: "DeferredUnwindBenchmarks",
             dependencies: [
                 "CBenchSupport",
+                "CCancelBench",
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/DeferredUnwindBenchmarks",

@@ -5,7 +5,10 @@
 # and libCDeferredUnwind.so are copied and stripped of debug info (symbols stay).
 # request_first_sp is the shipped du_request, first in its context (public API:
 # request + safe point; fn counts du_request alone); request_first is the
-# white-box duv_ loop the timed suite uses.
+# white-box duv_ loop the timed suite uses; request_first_dus the shipped
+# request source compiled into the driver with the same reset (row 1s).
+# CALLGRIND_SELF=1 also prints the self (exclusive) instructions per call of
+# du_request, du_request_claim and du_cookie_get in request_first_sp.
 # Per op: "loop" = all instructions inside the k_* loop / N (includes the loop
 # and, for (1), the white-box reset); "fn" = inclusive cost of the library
 # function (du_request, du_safe_point) or of lb_kernel / bt1, per call.
@@ -35,4 +38,21 @@ run safepoint_k1 $((N / 100)) du_safe_point 1 k_safepoint_k
 run backtrace_k1 $((N / 100)) bt1 1 k_backtrace_k
 run safepoint_k8 $((N / 100)) du_safe_point 1 k_safepoint_k
 run backtrace_k8 $((N / 100)) bt1 8 k_backtrace_k
+# Added after the thread-owned cookie: the shipped request.c + cookie.c
+# compiled into the driver (dus_, white-box reset; the timed row (1s)).
+run request_first_dus "$N" dus_request 1
+if [ "${CALLGRIND_SELF:-0}" = 1 ]; then
+    n=$((N / 10))
+    # --tree=caller: each function's self cost ("*" line) follows the costs
+    # of the calls into it, per caller ("<" lines).  du_cookie_get is also
+    # called by the safe point's dispatch: only the call from du_request_claim.
+    callgrind_annotate --tree=caller "$T/request_first_sp.out" | awk -v n="$n" '
+        /^$/ { from = "" }
+        / < \?\?\?:du_request_claim / { from = $1 }
+        / \*  \?\?\?:(du_request|du_request_claim) / {
+            c = $1; gsub(",", "", c); f = $0; sub(/.*\?\?\?:/, "", f); sub(/ .*/, "", f)
+            printf "self %-30s %8.1f\n", f, c / n }
+        / \*  \?\?\?:du_cookie_get / {
+            gsub(",", "", from); printf "self %-30s %8.1f\n", "du_cookie_get (from the claim)", from / n }'
+fi
 rm -rf "$T"

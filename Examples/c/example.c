@@ -70,8 +70,8 @@ int main(void)
             return fail("du_safe_point");
         if (delivered_cookie != cookie || delivered_frames == 0)
             return fail("delivery");
-        printf("cookie %u:%08x frames %u\n", du_cookie_cpu_half(cookie),
-               du_cookie_counter_half(cookie), delivered_frames);
+        printf("cookie t%u:%08x frames %u\n", du_cookie_thread_half(cookie),
+               du_cookie_context_half(cookie), delivered_frames);
     }
 
     /* No more ticks before the tracer goes away, then cancel and free it. */

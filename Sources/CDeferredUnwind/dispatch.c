@@ -14,13 +14,13 @@
  * callback with C.  Cookie halves and pending word are separate words, so:
  *
  *   R1  CAS mask: m -> m|CLOSING, only if m has no PENDING.
- *       A handler from here on takes closing_cookie (= C, written before R1)
+ *       A handler from here on takes closing_cnt (= C, written before R1)
  *       instead of the halves, and a request it makes sets PENDING.
- *   R2  clear the cookie halves (handlers do not read them while CLOSING).
+ *   R2  clear the cookie's low half (handlers do not read it while CLOSING).
  *   R3  CAS mask: m|CLOSING -> 0.  Success: the context is over; the next
  *       request starts a new one with a new cookie.
  *       Failure: a handler set PENDING (and maybe a bit) under CLOSING with
- *       cookie C: restore C into the halves, clear CLOSING, dispatch again.
+ *       cookie C: restore C's low half, clear CLOSING, dispatch again.
  *       (Cancel's scrub can also fail R3; then we just go round again.)
  *
  * The kernel's reset clears the pending word with a CAS loop and then the
@@ -105,10 +105,11 @@ static int du_reset(struct du_thread *th)
     if (m == 0 && atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed) == 0)
         return 1;
     DU_STEP(DU_STEP_RESET_BEGIN);
-    uint64_t cookie = du_cookie_get(th); /* assigned: a request succeeded */
-    atomic_store_explicit(&th->closing_cookie, cookie, memory_order_relaxed);
+    /* Assigned: a request succeeded (du_cookie_get only reads it then). */
+    uint32_t cnt = (uint32_t)du_cookie_get(th);
+    atomic_store_explicit(&th->closing_cnt, cnt, memory_order_relaxed);
     /* Pairs with the acquire signal fence in du_request: a handler that sees
-     * CLOSING sees closing_cookie. */
+     * CLOSING sees closing_cnt. */
     atomic_signal_fence(memory_order_release);
     /* R1.  Relaxed: the partners are this thread's handlers (ordered by the
      * fences) and cancel's scrub (a failure here, then a retry). */
@@ -116,7 +117,8 @@ static int du_reset(struct du_thread *th)
                                                  memory_order_relaxed, memory_order_relaxed))
         return 0; /* changed under us: look again */
     DU_STEP(DU_STEP_RESET_CLOSING);
-    du_cookie_clear(th); /* R2 */
+    /* R2.  Relaxed: same-thread partners (handlers read closing_cnt now). */
+    atomic_store_explicit(&th->cookie_cnt, 0u, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* R2 before R3 for a handler */
     DU_STEP(DU_STEP_RESET_COOKIE_CLEARED);
     uint64_t closing = m | DU_CLOSING;
@@ -127,10 +129,10 @@ static int du_reset(struct du_thread *th)
         DU_STEP(DU_STEP_RESET_DONE);
         return 1;
     }
-    /* Reopen: a handler accepted a request with `cookie` under CLOSING (or a
-     * scrub changed the word).  Halves first, then drop CLOSING, so a
-     * handler never reads half-restored halves without CLOSING. */
-    du_cookie_restore(th, cookie);
+    /* Reopen: a handler accepted a request with the closing cookie under
+     * CLOSING (or a scrub changed the word).  Low half first, then drop
+     * CLOSING, so a handler never reads a cleared half without CLOSING. */
+    atomic_store_explicit(&th->cookie_cnt, cnt, memory_order_relaxed);
     atomic_signal_fence(memory_order_release);
     /* Relaxed fetch-and: same partners as R1. */
     atomic_fetch_and_explicit(&th->mask, ~DU_CLOSING, memory_order_relaxed);

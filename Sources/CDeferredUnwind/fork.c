@@ -16,7 +16,7 @@
  * instructions.  A fork that lands in that window leaves init_lock held in
  * the child, which then hangs at its first new thread's attach or at exit.
  * Nothing outside liburcu can take that lock; not seen in the harness's
- * fork storms (Docs/Design.md, "Process lifecycle").
+ * fork storms (Docs/Lifecycle.md).
  *
  * How: prepare takes every lock the child would need, in the one order
  * that cannot deadlock against the library's own lock holders -
@@ -32,12 +32,10 @@
  * The parent releases them in reverse; the child releases them after
  * rebuilding its state as above.
  *
- * Not supported: fork() from inside a tracer callback while another thread
- * is in du_tracer_cancel(): the callback is inside a read-side section that
- * the canceller's grace period waits for, while fork's prepare waits for
- * the canceller's grace-period lock (liburcu-bp's own hook).  posix_spawn()
- * runs no atfork handler and is fine there (Docs/Design.md, "Process
- * lifecycle").
+ * fork() from inside a tracer callback while another thread cancels that
+ * tracer is fine: callbacks run outside the read-side section, and the
+ * canceller waits on the thread's `calling` word holding no lock (the child
+ * clears `calling` when it finishes that cancel; registry.c).
  *
  * The variants library (DU_VARIANTS, the harness's second copy of the core)
  * registers no fork handlers: it shares liburcu-bp with the core, whose

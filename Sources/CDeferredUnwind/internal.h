@@ -42,7 +42,7 @@ _Static_assert(sizeof(uint64_t) * 8 == 64, "the pending word has 64 bits");
  *           it is set, so nothing requested before the reset is dropped.
  *  CLOSING  the safe point is ending the context: the cookie halves may be
  *           half-cleared, so a handler that sees CLOSING takes the cookie
- *           from du_thread.closing_cookie instead.
+ *           from du_thread.closing_cnt instead.
  *  EXITING  the thread is detaching or exiting: requests are refused.
  *
  * Writers: the owning thread (its requests, in thread context or nested
@@ -71,16 +71,24 @@ _Static_assert((DU_TRACER_MASK & (DU_PENDING | DU_CLOSING | DU_EXITING)) == 0,
  *    Written by the owning thread in dispatch (fetch-or) and at reset
  *    (store 0); cancel's scrub clears the cancelled bit, so a tracer that
  *    reuses the bit in the same context is not taken for completed.
- *  - cookie_cpu / cookie_cnt: this context's cookie halves; zero'd halves
- *    are unassigned.  Only the owning thread and its handlers touch them,
- *    so they need atomicity against a nested handler, not cross-CPU order.
- *  - closing_cookie: the cookie of the context being closed, valid while
+ *  - serial: the cookie's high half, this thread's serial (thread.c): set
+ *    at attach before du_self is published, never changed after.
+ *  - cookie_cnt: the cookie's low half in this context; 0 is unassigned.
+ *    seq: the last low half this thread drew (cookie.c).  Only the owning
+ *    thread and its handlers touch them, so they need atomicity against a
+ *    nested handler, not cross-CPU order.
+ *  - closing_cnt: the low half of the context being closed, valid while
  *    mask has CLOSING.  Owning thread only.
  *  - claiming: how many du_request() calls are running on this thread
  *    (thread context plus nested handlers).  Written only by the owning
  *    thread and its handlers (load + store: a nested handler restores it);
  *    read by cancel, which waits for it to be 0 after a membarrier (see
  *    request.c and registry.c: this is the request side's grace period).
+ *  - calling: the slot of the tracer whose callback this thread runs now,
+ *    0 for none (slots 0..2 are never issued).  Written by the owning
+ *    thread in dispatch: set inside the RCU read-side section that found
+ *    the tracer, cleared with release after the callback; read (acquire)
+ *    by cancel after its grace period: cancel's per-tracer callback wait.
  *  - cache, in_dispatch, unwound, next/prev: owning thread only, except
  *    next/prev, which the thread-list mutex guards.
  */
@@ -89,13 +97,15 @@ struct du_cache;
 struct du_thread {
     _Atomic uint64_t mask;
     _Atomic uint64_t completed;
-    _Atomic uint32_t cookie_cpu;
+    _Atomic uint32_t serial;
     _Atomic uint32_t cookie_cnt;
-    _Atomic uint64_t closing_cookie;
+    _Atomic uint32_t seq;
+    _Atomic uint32_t closing_cnt;
     struct du_cache *cache;
     struct du_thread *next;
     struct du_thread *prev;
     _Atomic uint32_t claiming; /* du_request()s in progress on this thread (nesting depth) */
+    _Atomic uint8_t calling;   /* slot whose callback runs now, 0 for none */
     uint8_t in_dispatch;
     uint8_t unwound; /* the cache holds this context's trace */
 } __attribute__((aligned(DU_CACHELINE)));
@@ -121,9 +131,17 @@ _Static_assert(sizeof(struct du_cache) == DU_CACHE_BYTES, "trace cache must be o
 #define DU_CACHE_CAPACITY ((uint32_t)(sizeof(((struct du_cache *)0)->ips) / sizeof(uintptr_t)))
 
 /* ---- cookie.c ---- */
+/* The cookie of this context, assigning it if needed (body: du_cookie_fast
+ * below, plus the variants). */
 DU_HIDDEN uint64_t du_cookie_get(struct du_thread *th);
-DU_HIDDEN void du_cookie_clear(struct du_thread *th);
-DU_HIDDEN void du_cookie_restore(struct du_thread *th, uint64_t cookie);
+/* The next thread serial (thread context, attach): never 0. */
+DU_HIDDEN uint32_t du_serial_next(void);
+/* The cookie with low half `cnt` on this thread.  Relaxed: serial is
+ * written before du_self is published (thread.c) and never again. */
+static inline uint64_t du_cookie_make(struct du_thread *th, uint32_t cnt)
+{
+    return ((uint64_t)atomic_load_explicit(&th->serial, memory_order_relaxed) << 32) | cnt;
+}
 
 /* ---- registry.c ---- */
 /*
@@ -207,7 +225,16 @@ DU_HIDDEN int du_dispatch(struct du_thread *th, uintptr_t caller, int exiting);
  * (rules in thread.c). */
 extern DU_HIDDEN pthread_mutex_t du_threads_lock;
 extern DU_HIDDEN struct du_thread *du_threads;
-DU_HIDDEN void du_threads_scrub(uint64_t bit);
+/* Clear `bit` in every attached thread; returns how many threads held an
+ * accepted request for it whose callback never started (dropped). */
+DU_HIDDEN int du_threads_scrub(uint64_t bit);
+/* A thread leaving the list (du_threads_lock held): count its undelivered
+ * requests of tracers being cancelled for their cancels' scrub. */
+DU_HIDDEN void du_threads_count_gone(struct du_thread *th);
+DU_HIDDEN void du_threads_forget_gone(void);
+/* Wait until no thread runs a callback of the tracer in `slot` (polling,
+ * holding no lock while it waits).  After synchronize_rcu: see registry.c. */
+DU_HIDDEN void du_threads_wait_callbacks(unsigned slot);
 /* Wait until every du_request() that may have read a tracer's handle as
  * live before cancel marked it has returned (membarrier, then each thread's
  * claiming), holding no lock while it waits. */
@@ -256,5 +283,61 @@ DU_HIDDEN int du_debug_take_alloc_failure(void);
 #define DU_STEP(s) ((void)0)
 #endif
 
+
+/*
+ * Compare-exchange of a word that only the owning thread and handlers
+ * nested on it write (cookie_cnt): it needs atomicity against a handler,
+ * which runs between two instructions, not against other CPUs.  On x86 one
+ * cmpxchg without the lock prefix is one instruction, so a handler sees it
+ * either not started or done, and the bus lock (about 7 ns of a first
+ * request here, Docs/Performance.md) buys nothing: the kernel's local_t and
+ * this_cpu_cmpxchg make the same argument for interrupts on one CPU.
+ * Elsewhere, and under ThreadSanitizer (which cannot see inline asm), the
+ * C11 compare-exchange.  Returns the old value (0 when it installed).
+ * Partner: the same CAS in a nested handler.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DU_LOCAL_CAS_C11 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define DU_LOCAL_CAS_C11 1
+#endif
+static inline uint32_t du_local_cas32(_Atomic uint32_t *p, uint32_t expected, uint32_t desired)
+{
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(DU_LOCAL_CAS_C11)
+    __asm__ volatile("cmpxchgl %2, %1"
+                     : "+a"(expected), "+m"(*(volatile uint32_t *)p)
+                     : "r"(desired)
+                     : "memory", "cc");
+    return expected;
+#else
+    atomic_compare_exchange_strong_explicit(p, &expected, desired, memory_order_relaxed,
+                                            memory_order_relaxed);
+    return expected;
+#endif
+}
+
+/* Cookie assignment, shipped path (cookie.c explains the draw and the
+ * install), inline so the first request's claim does not call out for it.
+ * Context: async-signal-safe, lock-free; owning thread or its handlers. */
+static inline uint64_t du_cookie_fast(struct du_thread *th)
+{
+    uint32_t cnt = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
+    if (cnt == 0) {
+        /* 1. Draw.  Partners: the same load and store in a nested handler. */
+        uint32_t c = (atomic_load_explicit(&th->seq, memory_order_relaxed) + 2u) | 1u;
+        atomic_store_explicit(&th->seq, c, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst); /* draw before install */
+        DU_STEP(DU_STEP_COOKIE_DRAWN);
+        /* 2. Install: the first of thread and handlers fixes the cookie; a
+         * loser adopts the value it found (its draw is a gap). */
+        uint32_t old = du_local_cas32(&th->cookie_cnt, 0, c);
+        cnt = old ? old : c;
+        DU_STEP(DU_STEP_COOKIE_CLAIMED);
+    }
+    return du_cookie_make(th, cnt);
+}
 
 #endif /* DU_INTERNAL_H */

@@ -1,24 +1,37 @@
 /*
- * registry.c - tracers: one bit each, SRCU-style on liburcu (bp flavor).
+ * registry.c - tracers: one bit each, found through liburcu (bp flavor);
+ * cancel waits for its own tracer only.
  *
- * Two kinds of readers, two grace periods:
- *  - dispatch: callbacks run inside a liburcu read-side section and may
- *    sleep there; cancel waits for them with synchronize_rcu();
- *  - du_request (signal handlers): a per-thread claim counter (request.c);
- *    cancel waits for it with du_threads_wait_requests() (membarrier, then
- *    each thread's counter).  Not liburcu: its 0.13 read lock reaches its
- *    TLS through __tls_get_addr, which may allocate after a dlopen.
+ * Three things cancel waits for, each by its own mechanism:
+ *  - requests (signal handlers) that read the tracer as live: a per-thread
+ *    claim counter, waited for after a membarrier (request.c,
+ *    du_threads_wait_requests).  Not liburcu: its 0.13 read lock reaches
+ *    its TLS through __tls_get_addr, which may allocate after a dlopen.
+ *  - dispatch lookups that found the tracer: a liburcu read-side section
+ *    around the lookup, waited for with synchronize_rcu().  The section
+ *    ends before the callback runs, so it is a few loads long: a grace
+ *    period never waits for a sleeping callback of any tracer.
+ *  - that tracer's running callbacks: before leaving the section a
+ *    dispatcher publishes the slot it is about to call in its du_thread
+ *    (`calling`); after the grace period every dispatcher that found the
+ *    tracer has published it, so cancel polls each thread until `calling`
+ *    names another slot (du_threads_wait_callbacks).  Another tracer's
+ *    callback, however long it sleeps, is not waited for.
  * Writers are register and cancel.
  *
- * Why bp for dispatch: it is the only liburcu flavor that survives fork()
- * without exec (urcu_bp_before_fork/after_fork_*, called from our atfork
- * handlers in fork.c; memb, mb and qsbr require every reader to unregister
- * before a fork).  Its read side, once the thread is registered (attach
- * does it explicitly, so no read lock ever registers lazily), is memb's: a
- * counter store and a compiler barrier, grace periods by membarrier().
- * Measured against memb in Docs/Performance.md.  qsbr needs every thread to
- * announce quiescent states, which a library that does not own its threads
- * cannot promise; signal is deprecated.  (Docs/Design.md, "Registry".)
+ * The kernel waits with one SRCU domain for all tracers, so a slow tracer's
+ * callback delays every other tracer's cancel; we pay one extra walk of the
+ * thread list per cancel instead (Docs/Design.md, "Per-tracer cancel").
+ *
+ * Why bp: it is the only liburcu flavor that survives fork() without exec
+ * (urcu_bp_before_fork/after_fork_*, called from our atfork handlers in
+ * fork.c; memb, mb and qsbr require every reader to unregister before a
+ * fork).  Its read side, once the thread is registered (attach does it
+ * explicitly, so no read lock ever registers lazily), is memb's: a counter
+ * store and a compiler barrier, grace periods by membarrier().  Measured
+ * against memb in Docs/Performance.md.  qsbr needs every thread to announce
+ * quiescent states, which a library that does not own its threads cannot
+ * promise; signal is deprecated.  (Docs/Design.md, "Registry".)
  *
  * Rules:
  *  - du_tracer_slots[bit] is the slot of the tracer owning `bit` (below); a
@@ -29,10 +42,11 @@
  *    ones and ones still being cancelled.  Zero'd bits are available.
  *    Guarded by du_registry_lock.
  *  - A bit goes back to du_used's zero'd state only after every attached
- *    thread's copy of it was scrubbed, so the next owner of the bit never
- *    sees a request made for the previous one.
- *  - Cancel never holds du_registry_lock across a grace period: a callback
- *    (a reader) may call du_tracer_register(), which takes it.
+ *    thread's copy of it was scrubbed, and the scrub only after the
+ *    tracer's last callback returned, so the next owner of the bit never
+ *    sees a request or a completed mark made for the previous one.
+ *  - Cancel never holds du_registry_lock across a wait: a callback may
+ *    call du_tracer_register(), which takes it.
  */
 #define _GNU_SOURCE /* pthread_cond_clockwait */
 #include <errno.h>
@@ -88,6 +102,17 @@ void du_rcu_read_unlock(void)
     urcu_bp_read_unlock();
 }
 
+/* Leave the lookup's section (mutex-dispatch, v13, has none: its callbacks
+ * run under one lock instead). */
+static inline void du_rcu_read_unlock_if(void)
+{
+#ifdef DU_VARIANTS
+    if (DUV_IS(MUTEX_DISPATCH))
+        return;
+#endif
+    du_rcu_read_unlock();
+}
+
 /* Context: thread; may block on the registry mutex. */
 int du_tracer_register(du_callback callback, void *arg, const char *name, du_tracer **out)
 {
@@ -119,6 +144,7 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
      * bit, and the callback fields above. */
     atomic_store_explicit(&s->live, h, memory_order_release);
     pthread_mutex_unlock(&du_registry_lock);
+    DU_STEP(DU_STEP_REGISTER_PUBLISHED);
     *out = (du_tracer *)(uintptr_t)h;
     return 0;
 }
@@ -144,8 +170,9 @@ static int du_cancel_may_wait(struct du_thread *self)
     return 0;
 }
 
-/* Context: thread; blocks for two grace periods (requests, callbacks);
- * never from a handler.  A second cancel waits for the first to finish. */
+/* Context: thread; blocks (requests, a grace period, this tracer's running
+ * callbacks); never from a handler.  A second cancel waits for the first
+ * to finish.  Returns the number of dropped contexts (>= 0) or -errno. */
 int du_tracer_cancel(du_tracer *t)
 {
     uint64_t h = du_handle_value(t);
@@ -192,17 +219,18 @@ int du_tracer_cancel(du_tracer *t)
     }
     s->state = DU_SLOT_CANCELLING;
     /* Relaxed: requests are ordered against it by the claim span
-     * (du_threads_wait_requests), dispatch by the grace period. */
+     * (du_threads_wait_requests), dispatch lookups by the grace period. */
     atomic_store_explicit(&s->live, 0, memory_order_relaxed);
     pthread_mutex_unlock(&du_registry_lock); /* the bit stays in du_used */
     DU_STEP(DU_STEP_CANCEL_MARKED);
 
-    /* Requests: every du_request() that may have read the handle as live
-     * has returned (so its fetch-or is done). */
+    /* 1. Requests: every du_request() that may have read the handle as live
+     * has returned, so its fetch-or is done. */
 #ifdef DU_VARIANTS
     if (!DUV_IS(CANCEL_NO_WAIT))
 #endif
     du_threads_wait_requests();
+    DU_STEP(DU_STEP_CANCEL_REQUESTS_QUIET);
 #ifdef DU_VARIANTS
     if (DUV_IS(MUTEX_DISPATCH)) {
         /* v13: a running callback holds the lock; taking it waits for it. */
@@ -211,28 +239,44 @@ int du_tracer_cancel(du_tracer *t)
     }
     if (!DUV_IS(CANCEL_NO_WAIT))
 #endif
-    /* Callbacks: every callback of t that was running (even sleeping) has
-     * returned, and no dispatch can find t any more. */
+    /* 2. Lookups: every dispatch that found t live has left its read-side
+     * section, so it has published `calling` (and marked completed); a
+     * dispatch that looks later finds live 0. */
     urcu_bp_synchronize_rcu();
     DU_TSAN_GP_DONE();
     DU_STEP(DU_STEP_CANCEL_SYNCED);
 
+    /* 3. Callbacks of t (only t): each has returned.  Must follow 2: before
+     * the grace period a dispatcher may have found t without publishing
+     * `calling` yet. */
+#ifdef DU_VARIANTS
+    if (!DUV_IS(CANCEL_NO_WAIT))
+#endif
+    du_threads_wait_callbacks(bit);
+    DU_STEP(DU_STEP_CANCEL_CALLBACKS_QUIET);
+
+    /* 4. Scrub: must follow 3 (and so 2): a dispatcher between its lookup
+     * and its completed mark would set t's completed bit again after the
+     * scrub, and the bit's next owner would be taken for already called. */
+    int dropped = 0;
 #ifdef DU_VARIANTS
     if (!DUV_IS(CANCEL_NO_SCRUB))
 #endif
-    du_threads_scrub((uint64_t)1 << bit);
+    dropped = du_threads_scrub((uint64_t)1 << bit);
     DU_STEP(DU_STEP_CANCEL_SCRUBBED);
-    /* A jump that leaked our count during the grace period: repair it
-     * before we return, or other cancels wait for our next safe point. */
+    /* A jump that leaked our count during the waits: repair it before we
+     * return, or other cancels wait for our next safe point. */
     if (self)
         du_claim_repair(self);
 
+    /* 5. Free: only now may register hand the bit to a new tracer. */
     pthread_mutex_lock(&du_registry_lock);
     du_used &= ~((uint64_t)1 << bit);
     s->state = DU_SLOT_FREE;
     pthread_cond_broadcast(&du_cancel_done);
     pthread_mutex_unlock(&du_registry_lock);
-    return 0;
+    DU_STEP(DU_STEP_CANCEL_FREED);
+    return dropped;
 }
 
 /* Context: thread; may block; never from a handler.  Handles own no
@@ -241,7 +285,7 @@ int du_tracer_cancel(du_tracer *t)
 int du_tracer_destroy(du_tracer *t)
 {
     int ret = du_tracer_cancel(t);
-    return ret == -EALREADY ? 0 : ret;
+    return ret == -EALREADY ? 0 : ret; /* the dropped count of cancel, or 0 */
 }
 
 int du_tracer_bit(const du_tracer *t) { return du_tracer_live_bit(t); }
@@ -286,6 +330,15 @@ void du_registry_fork_child(void)
         }
     }
     du_used &= ~finished;
+    /* A fork from inside a callback of a tracer whose cancel we just
+     * finished: the callback goes on here, but its slot may now go to a new
+     * tracer, whose cancel must not wait for the old tracer's callback (a
+     * child that cancels the new tracer from another thread while this
+     * callback waits for that thread would deadlock).  Relaxed: one thread. */
+    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
+    unsigned calling = self ? atomic_load_explicit(&self->calling, memory_order_relaxed) : 0;
+    if (calling && (finished & ((uint64_t)1 << calling)))
+        atomic_store_explicit(&self->calling, 0, memory_order_relaxed);
     /* Its waiters were other threads: gone.  Start it afresh. */
     pthread_cond_init(&du_cancel_done, NULL);
     pthread_mutex_unlock(&du_registry_lock);
@@ -306,17 +359,22 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
 #ifdef DU_VARIANTS
     if (DUV_IS(MUTEX_DISPATCH))
         pthread_mutex_lock(&duv_callback_lock);
-    else
 #endif
-    du_rcu_read_lock();
     while (todo) {
         int bit = __builtin_ctzll(todo);
         uint64_t b = (uint64_t)1 << bit;
         todo &= ~b;
-        /* rcu_dereference.  Acquire, partner: the release of live in register. */
         struct du_tracer_slot *t = &du_tracer_slots[bit];
-        if (!atomic_load_explicit(&t->live, memory_order_acquire))
+        /* The lookup runs in a read-side section; the callback does not. */
+#ifdef DU_VARIANTS
+        if (!DUV_IS(MUTEX_DISPATCH))
+#endif
+        du_rcu_read_lock();
+        /* rcu_dereference.  Acquire, partner: the release of live in register. */
+        if (!atomic_load_explicit(&t->live, memory_order_acquire)) {
+            du_rcu_read_unlock_if();
             continue; /* cancelled: its bit is scrubbed after this section */
+        }
         /* Re-read the bit after finding its owner: if `t` reuses a bit that
          * was scrubbed, the acquire above makes the scrub visible here, so a
          * stale request is not delivered to the new owner.  Relaxed: the
@@ -327,16 +385,32 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
         if (DUV_IS(NO_COMPLETED))
             done = 0; /* before v14: nothing remembers who was called */
 #endif
-        if (!(now & b) || (done & b))
+        if (!(now & b) || (done & b)) {
+            du_rcu_read_unlock_if();
             continue;
+        }
+        DU_STEP(DU_STEP_DISPATCH_FOUND);
         /* Mark before calling: a request from inside the callback then
          * answers 1 and no round calls it twice.  Relaxed fetch-or, partner:
          * cancel's scrub (fetch-and), ordered after this section by the
          * grace period. */
         atomic_fetch_or_explicit(&th->completed, b, memory_order_relaxed);
+        /* Published inside the section.  Relaxed: the grace period orders
+         * it before cancel's acquire load in du_threads_wait_callbacks (a
+         * reader's stores in its section precede the end of any grace period
+         * that waited for it). */
+        atomic_store_explicit(&th->calling, (uint8_t)bit, memory_order_relaxed);
+        du_callback cb = t->callback;
+        void *arg = t->arg;
+        DU_STEP(DU_STEP_DISPATCH_MARKED);
+        du_rcu_read_unlock_if();
         DU_STEP(DU_STEP_DISPATCH_CALLBACK);
-        t->callback(trace, cookie, t->arg);
+        cb(trace, cookie, arg);
         called++;
+        /* Release, partner: the acquire load in du_threads_wait_callbacks:
+         * everything the callback did happens before its cancel returns. */
+        atomic_store_explicit(&th->calling, 0, memory_order_release);
+        DU_STEP(DU_STEP_DISPATCH_RETURNED);
         /* Thread context again: a count raised now was leaked by a handler
          * that left du_request() with siglongjmp during the callback. */
         du_claim_repair(th);
@@ -347,8 +421,6 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
 #ifdef DU_VARIANTS
     if (DUV_IS(MUTEX_DISPATCH))
         pthread_mutex_unlock(&duv_callback_lock);
-    else
 #endif
-    du_rcu_read_unlock();
     return called;
 }

@@ -55,16 +55,15 @@ static inline void du_claim_exit(struct du_thread *th)
     atomic_store_explicit(&th->claiming, n - 1, memory_order_release);
 }
 
-/* Cookie of this context when its bit is already set: both halves are in
- * place unless CLOSING (then closing_cookie holds it). */
+/* Cookie of this context when its bit is already set: the low half is in
+ * place unless CLOSING (then closing_cnt holds it). */
 static inline uint64_t du_context_cookie(struct du_thread *th, uint64_t m)
 {
     if (DU_UNLIKELY(m & DU_CLOSING))
-        return atomic_load_explicit(&th->closing_cookie, memory_order_relaxed);
-    uint32_t cpu = atomic_load_explicit(&th->cookie_cpu, memory_order_relaxed);
+        return du_cookie_make(th, atomic_load_explicit(&th->closing_cnt, memory_order_relaxed));
     uint32_t cnt = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
-    if (DU_LIKELY(cpu && cnt))
-        return ((uint64_t)cpu << 32) | cnt;
+    if (DU_LIKELY(cnt))
+        return du_cookie_make(th, cnt);
     return du_cookie_get(th); /* variants whose halves may be 0 */
 }
 
@@ -72,13 +71,15 @@ static inline uint64_t du_context_cookie(struct du_thread *th, uint64_t m)
  * Slow path: the first request of this tracer in this context.  Out of line
  * so the repeat path stays a leaf with no stack frame.  Runs inside the
  * caller's claim span: if we read bit >= 0, cancel waits for our fetch-or
- * before it scrubs.  errno is saved here: cookie assignment calls
- * sched_getcpu(), the only call on any request path that may write errno.
+ * before it scrubs.  The shipped path calls nothing that may write errno;
+ * the variants' per-CPU cookies call sched_getcpu(), so they save it.
  */
 static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int bit,
                                                       uint64_t m, uint64_t *cookie)
 {
+#ifdef DU_VARIANTS
     int saved_errno = errno;
+#endif
     uint64_t c;
     uint64_t b = (uint64_t)1 << bit;
     /* The cookie is assigned only now, when the claim cannot fail: a
@@ -86,8 +87,13 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int 
      * safe point's fast path skip the reset.  `m` still tells CLOSING right:
      * only the reset, in thread context, changes it, and it cannot run
      * while we do. */
-    c = (m & DU_CLOSING) ? atomic_load_explicit(&th->closing_cookie, memory_order_relaxed)
-                         : du_cookie_get(th);
+    c = (m & DU_CLOSING)
+            ? du_cookie_make(th, atomic_load_explicit(&th->closing_cnt, memory_order_relaxed))
+#ifdef DU_VARIANTS
+            : du_cookie_get(th);
+#else
+            : du_cookie_fast(th); /* inline: no call, no frame */
+#endif
     DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
     /* Relaxed: the partners are this thread's dispatch (program order, or a
      * handler boundary) and cancel's scrub, which is ordered after this by
@@ -114,7 +120,9 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int 
      * can: the reset then sees PENDING, restores the cookie we returned and
      * dispatches again. */
     *cookie = c;
+#ifdef DU_VARIANTS
     errno = saved_errno;
+#endif
     return (old & b) ? 1 : 0;
 }
 
@@ -146,7 +154,7 @@ int du_request(du_tracer *tracer, uint64_t *cookie)
     }
     uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
     /* Pairs with the reset's release signal fence before it sets CLOSING:
-     * if we see CLOSING we also see closing_cookie. */
+     * if we see CLOSING we also see closing_cnt. */
     atomic_signal_fence(memory_order_acquire);
     DU_STEP(DU_STEP_REQUEST_BIT_READ);
     if (DU_UNLIKELY(m & DU_EXITING)) {

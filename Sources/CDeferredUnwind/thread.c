@@ -120,6 +120,9 @@ int du_thread_attach(void)
     if (!th)
         return -ENOMEM;
     *th = (struct du_thread){0};
+    /* The cookie's high half (cookie.c).  Relaxed: published to handlers
+     * with du_self below, to nothing else. */
+    atomic_store_explicit(&th->serial, du_serial_next(), memory_order_relaxed);
     if (pthread_setspecific(du_exit_key, th) != 0) {
         free(th);
         return -ENOMEM;
@@ -184,6 +187,7 @@ static void du_teardown(struct du_thread *th)
     pthread_setspecific(du_exit_key, NULL);
 
     pthread_mutex_lock(&du_threads_lock);
+    du_threads_count_gone(th); /* for cancels that have not scrubbed it */
     du_unlink(th);
     pthread_mutex_unlock(&du_threads_lock);
 
@@ -241,6 +245,7 @@ void du_threads_fork_child(void)
         th = next;
     }
     du_threads = self;
+    du_threads_forget_gone(); /* the parent's cancels count those */
     if (self) {
         self->next = self->prev = NULL;
         /* Relaxed: one thread; a handler on it sees program order.  EXITING
@@ -248,8 +253,9 @@ void du_threads_fork_child(void)
         uint64_t m = atomic_load_explicit(&self->mask, memory_order_relaxed);
         atomic_store_explicit(&self->mask, m & DU_EXITING, memory_order_relaxed);
         atomic_store_explicit(&self->completed, 0, memory_order_relaxed);
-        atomic_store_explicit(&self->closing_cookie, 0, memory_order_relaxed);
-        du_cookie_clear(self);
+        atomic_store_explicit(&self->closing_cnt, 0, memory_order_relaxed);
+        atomic_store_explicit(&self->cookie_cnt, 0, memory_order_relaxed);
+        /* `calling` stays: a fork from a callback is still in it here. */
         self->unwound = 0;
     }
     pthread_mutex_unlock(&du_threads_lock);

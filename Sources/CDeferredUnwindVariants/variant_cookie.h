@@ -1,26 +1,42 @@
 /* variant_cookie.h - historical cookie designs, included by cookie.c in the
- * duv_ library only.  Each is the bug, kept on purpose. */
+ * duv_ library only.  Each is the bug, kept on purpose.
+ *
+ * Both are per-CPU designs: the high half comes from the CPU, the low half
+ * from a counter per CPU shared by every thread that runs there.  The core's
+ * thread serial field holds their CPU half (they rewrite it at every draw);
+ * "assigned" is the low half != 0, as in the core. */
 #ifndef DUV_VARIANT_COOKIE_H
 #define DUV_VARIANT_COOKIE_H
+#include <sched.h> /* sched_getcpu: v_cookie.c defines _GNU_SOURCE */
 #include "variant_window.h"
 
+#define DUV_COOKIE_SLOTS 1024u
+/* One counter per CPU (folded modulo the slot count), one per cache line. */
+static struct {
+    _Atomic uint32_t counter;
+} __attribute__((aligned(DU_CACHELINE))) duv_slots[DUV_COOKIE_SLOTS];
+
+static uint32_t duv_current_slot(void)
+{
+    int cpu = sched_getcpu(); /* may set errno: du_request_claim restores it */
+    return cpu < 0 ? 0u : (uint32_t)cpu & (DUV_COOKIE_SLOTS - 1);
+}
+
 /* cookie48 (v4): CPU in the top 16 bits, a counter below; 0 means "none".
- * The counter is not kept odd, so CPU 0 at the wrap yields cookie 0.
- * The CPU goes in the CPU half's top 16 bits; "assigned" is any half != 0,
- * so a 0 cookie is recomputed (and is 0 again only at the wrap). */
+ * The counter is not kept odd, so CPU 0 at the wrap yields cookie 0 (and a
+ * low half of 0 is recomputed at each request, so it changes). */
 static uint64_t duv_cookie48(struct du_thread *th)
 {
-    uint32_t hi = atomic_load_explicit(&th->cookie_cpu, memory_order_relaxed);
     uint32_t lo = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
-    if (hi | lo)
-        return ((uint64_t)hi << 32) | lo;
-    uint32_t slot = du_current_slot();
-    uint32_t v = atomic_fetch_add_explicit(&du_slots[slot].counter, 2u, memory_order_relaxed) + 2u;
+    if (lo)
+        return du_cookie_make(th, lo);
+    uint32_t slot = duv_current_slot();
+    uint32_t v = atomic_fetch_add_explicit(&duv_slots[slot].counter, 2u, memory_order_relaxed) + 2u;
     uint32_t expected = 0;
     if (!atomic_compare_exchange_strong_explicit(&th->cookie_cnt, &expected, v,
                                                  memory_order_relaxed, memory_order_relaxed))
         v = expected;
-    atomic_store_explicit(&th->cookie_cpu, slot << 16, memory_order_relaxed);
+    atomic_store_explicit(&th->serial, slot << 16, memory_order_relaxed);
     return ((uint64_t)(slot << 16) << 32) | v;
 }
 
@@ -30,19 +46,17 @@ static uint64_t duv_cookie48(struct du_thread *th)
  * another CPU after a migration writes a different one). */
 static uint64_t duv_cookie_naive(struct du_thread *th)
 {
-    if (atomic_load_explicit(&th->cookie_cpu, memory_order_relaxed))
-        return ((uint64_t)atomic_load_explicit(&th->cookie_cpu, memory_order_relaxed) << 32) |
-               atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
-    uint32_t slot = du_current_slot();
-    uint32_t cnt = (atomic_load_explicit(&du_slots[slot].counter, memory_order_relaxed) + 2u) | 1u;
+    if (atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed))
+        return du_cookie_make(th, atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed));
+    uint32_t slot = duv_current_slot();
+    uint32_t cnt = (atomic_load_explicit(&duv_slots[slot].counter, memory_order_relaxed) + 2u) | 1u;
     duv_window();
     uint32_t expected = 0;
     if (atomic_compare_exchange_strong_explicit(&th->cookie_cnt, &expected, cnt,
                                                 memory_order_relaxed, memory_order_relaxed))
-        atomic_store_explicit(&du_slots[slot].counter, cnt, memory_order_relaxed);
+        atomic_store_explicit(&duv_slots[slot].counter, cnt, memory_order_relaxed);
     duv_window();
-    atomic_store_explicit(&th->cookie_cpu, du_current_slot() + 1u, memory_order_relaxed);
-    return ((uint64_t)atomic_load_explicit(&th->cookie_cpu, memory_order_relaxed) << 32) |
-           atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
+    atomic_store_explicit(&th->serial, duv_current_slot() + 1u, memory_order_relaxed);
+    return du_cookie_make(th, atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed));
 }
 #endif

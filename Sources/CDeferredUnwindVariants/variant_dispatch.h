@@ -34,7 +34,7 @@ static int duv_reset_plain(struct du_thread *th)
     } while (!atomic_compare_exchange_weak_explicit(&th->mask, &m, 0, memory_order_relaxed,
                                                     memory_order_relaxed));
     duv_window();
-    du_cookie_clear(th);
+    atomic_store_explicit(&th->cookie_cnt, 0u, memory_order_relaxed);
     du_reset_cache(th);
     return 1;
 }

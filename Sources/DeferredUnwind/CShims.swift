@@ -53,13 +53,14 @@ enum CShim {
         return (ret, cookie)
     }
 
-    /// du_tracer_cancel.  Blocks for the request and RCU grace periods.
-    static func tracerCancel(_ tracer: OpaquePointer) throws(DeferredUnwindError) {
-        _ = try check(du_tracer_cancel(tracer))
+    /// du_tracer_cancel: the number of dropped contexts.  Blocks for running
+    /// requests, a short RCU grace period and this tracer's callbacks.
+    static func tracerCancel(_ tracer: OpaquePointer) throws(DeferredUnwindError) -> Int {
+        Int(try check(du_tracer_cancel(tracer)))
     }
 
-    /// du_tracer_destroy, returning the raw C result (0 or -errno): the
-    /// caller decides what -EDEADLK means.  Blocks for a grace period.
+    /// du_tracer_destroy, returning the raw C result (dropped count >= 0 or
+    /// -errno): the caller decides what -EDEADLK means.  Blocks as cancel.
     static func tracerDestroy(_ tracer: OpaquePointer) -> Int32 {
         du_tracer_destroy(tracer)
     }

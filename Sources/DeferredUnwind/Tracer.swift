@@ -109,14 +109,19 @@ public final class Tracer: Sendable {
     /// Cancels the tracer.  When it returns, no callback of this tracer runs
     /// or will start on any thread, and requests throw
     /// ``DeferredUnwindError/tracerCancelled`` (from the moment cancel began).
+    /// Other tracers' callbacks, however long they run, do not delay it.
     ///
+    /// - Returns: how many entry contexts had accepted requests of this
+    ///   tracer that will never get a callback (pending when cancel began, or
+    ///   racing with it): their samples' stacks are lost.
     /// - Throws: ``DeferredUnwindError/alreadyCancelled`` the second time;
     ///   ``DeferredUnwindError/wouldDeadlock`` inside any tracer callback.
     ///
-    /// Context: thread, not a callback; blocks for two grace periods (requests
-    /// in flight on any thread, then callbacks; an RCU grace period)
-    /// (waits for running callbacks, even sleeping ones).
-    public func cancel() throws(DeferredUnwindError) {
+    /// Context: thread, not a callback; blocks for requests in flight on any
+    /// thread, a short RCU grace period and this tracer's running callbacks
+    /// (even sleeping ones).
+    @discardableResult
+    public func cancel() throws(DeferredUnwindError) -> Int {
         try CShim.tracerCancel(handle.pointer)
     }
 
@@ -136,10 +141,10 @@ public final class Tracer: Sendable {
     /// (see the type's documentation).
     deinit {
         let ret = CShim.tracerDestroy(handle.pointer)
-        if ret == 0 {
+        if ret >= 0 {
             return // `box` is released after this, when nothing can call it.
         }
-        // -EDEADLK: we are inside a callback (an RCU read-side section), and
+        // -EDEADLK: we are inside a callback, and
         // nothing was freed.  du_tracer_destroy() returns nothing else for a
         // live, non-null tracer; any other failure takes the same safe path.
         DeferredDestroy.start(handle: handle, box: box)
@@ -194,7 +199,7 @@ enum DeferredDestroy {
             guard let arg else { return nil }
             let job = Unmanaged<Job>.fromOpaque(arg).takeRetainedValue()
             // Not attached and not in a read-side section: cannot deadlock.
-            if CShim.tracerDestroy(job.handle.pointer) != 0 {
+            if CShim.tracerDestroy(job.handle.pointer) < 0 {
                 // Cannot happen here; keep everything alive rather than free
                 // what a callback may still use.
                 _ = Unmanaged.passRetained(job)

@@ -70,7 +70,8 @@ struct us_api {
     int (*request)(du_tracer *, uint64_t *);
     int (*safe_point)(void);
     uint64_t (*current_cookie)(void);
-    void (*seed)(uint32_t);
+    void (*seed)(uint32_t);        /* process-wide counters (before workers start) */
+    void (*seed_thread)(uint32_t); /* the calling worker's context counter */
 };
 extern const struct us_api us_api_du, us_api_duv;
 /* Written by the main thread before any other thread exists; read-only after. */

@@ -20,6 +20,10 @@
 #include "us_internal.h"
 
 /* ---- function tables ----------------------------------------------------- */
+/* us_du_seed is defined below the tables' forward declaration. */
+static void us_du_seed(uint32_t value);
+static void us_duv_seed(uint32_t value);
+
 const struct us_api us_api_du = {
     .name = "du",
     .attach = du_thread_attach,
@@ -32,8 +36,26 @@ const struct us_api us_api_du = {
     .request = du_request,
     .safe_point = du_safe_point,
     .current_cookie = du_current_cookie,
-    .seed = du_cookie_seed_counters,
+    .seed = us_du_seed,
+    .seed_thread = du_cookie_seed_seq,
 };
+
+/* Thread serials: the workers' attaches wrap them (0 is skipped). */
+static void us_du_seed(uint32_t value)
+{
+    (void)value;
+    du_cookie_seed_serials(UINT32_MAX - 2u);
+}
+
+/* The variants' per-CPU counters, and their thread serials.  The counters
+ * start even (as from 0, the historical designs' start), 1024 draws before
+ * the wrap, so cookie48's counter really reaches 0 there. */
+static void us_duv_seed(uint32_t value)
+{
+    (void)value;
+    duv_cookie_seed_counters(0u - 2u * 1024u);
+    duv_cookie_seed_serials(UINT32_MAX - 2u);
+}
 
 const struct us_api us_api_duv = {
     .name = "duv",
@@ -47,7 +69,8 @@ const struct us_api us_api_duv = {
     .request = duv_request,
     .safe_point = duv_safe_point,
     .current_cookie = duv_current_cookie,
-    .seed = duv_cookie_seed_counters,
+    .seed = us_duv_seed,
+    .seed_thread = duv_cookie_seed_seq,
 };
 
 const struct us_api *us_api = &us_api_du;

@@ -81,7 +81,9 @@ void us_run_slice(int scen, int occurrence, double seconds, const struct us_api 
     atomic_store(&us_reg_stop, 0);
     atomic_store(&us_aux_stop, 0);
     if (sc->seed_wrap) {
-        /* 2^16 draws per slot before the 32-bit counter wraps. */
+        /* Thread serials wrap (skipping 0) within the first attaches; each
+         * worker seeds its context counter 2^16 contexts before the wrap
+         * (us_worker.c); the variants' per-CPU counters start there too. */
         api->seed(0xFFFFFFFFu - 2u * 65536u);
         us_cookies_reset();
     }

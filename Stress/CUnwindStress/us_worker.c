@@ -229,6 +229,8 @@ void *us_worker_main(void *arg)
     if (r != 0)
         us_fatal("du_thread_attach failed: %d", r);
     pthread_setspecific(us_exit_key, w);
+    if (sc->seed_wrap)
+        us_api->seed_thread(0xFFFFFFFFu - 2u * 65536u);
     if (sc->lifecycle == LC_LONGJMP)
         us_lj_worker_start(w);
     if (sc->timer_us) {

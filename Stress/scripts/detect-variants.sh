@@ -10,7 +10,7 @@ BIN=${1:-.build/release/unwind-stress}
 shift 2>/dev/null || true
 SEEDS=${*:-"1 2 3 4 5"}
 BOUND=${BOUND:-10}
-VARIANTS="cookie48 return-local naive-percpu pending-late nonatomic-claim plain-reset no-completed cancel-no-wait cancel-no-scrub exit-drops-pending"
+VARIANTS=${VARIANTS:-"cookie48 return-local naive-percpu pending-late nonatomic-claim plain-reset no-completed cancel-no-wait cancel-no-scrub exit-drops-pending"}
 fail=0
 printf "%-20s %-6s %-8s %s\n" variant seed seconds invariant
 for v in $VARIANTS; do

@@ -98,8 +98,8 @@ extension LibraryStateTests.CoreTests {
             }
         }
         for c in cookies {
-            #expect(du_cookie_cpu_half(c) >= 1 && du_cookie_cpu_half(c) <= du_cookie_slots())
-            #expect(du_cookie_counter_half(c) & 1 == 1)
+            #expect(du_cookie_thread_half(c) != 0)
+            #expect(du_cookie_context_half(c) & 1 == 1)
         }
         #expect(Set(cookies).count == cookies.count)
     }
@@ -108,20 +108,42 @@ extension LibraryStateTests.CoreTests {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
         let t = try CoreTracer(recorder, index: 0)
-        du_cookie_seed_counters(0xFFFF_FFF0)
-        defer { du_cookie_seed_counters(0) }
         let cookies = coreOnFreshThread { () -> [UInt64] in
             _ = du_thread_attach()
             defer { _ = du_thread_detach() }
+            du_cookie_seed_seq(0xFFFF_FFF0)
             return (0..<64).map { _ in
                 let c = t.request().cookie
                 _ = du_safe_point()
                 return c
             }
         }
-        #expect(cookies.allSatisfy { du_cookie_counter_half($0) != 0 && du_cookie_cpu_half($0) != 0 })
-        #expect(cookies.contains { du_cookie_counter_half($0) < 16 }, "the counter did wrap")
+        #expect(cookies.allSatisfy { du_cookie_context_half($0) != 0 && du_cookie_thread_half($0) != 0 })
+        #expect(cookies.contains { du_cookie_context_half($0) < 16 }, "the counter did wrap")
+        #expect(Set(cookies).count == cookies.count)
+        #expect(Set(cookies.map(du_cookie_thread_half)).count == 1, "one thread, one serial")
         #expect(recorder.snapshot().map(\.cookie) == cookies)
+    }
+
+    @Test func threadSerialsSkipZeroAtTheWrap() throws {
+        let recorder = CoreRecorder()
+        defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
+        let t = try CoreTracer(recorder, index: 0)
+        du_cookie_seed_serials(UInt32.max - 2)
+        // Afterwards, continue far above any serial handed out before in
+        // this process (tests attach far fewer than 2^30 threads), so later
+        // threads never share a serial with a thread still attached.
+        defer { du_cookie_seed_serials(0x4000_0000) }
+        let serials = (0..<5).map { _ in
+            coreOnFreshThread { () -> UInt32 in
+                _ = du_thread_attach()
+                defer { _ = du_thread_detach() }
+                let c = t.request().cookie
+                _ = du_safe_point()
+                return du_cookie_thread_half(c)
+            }
+        }
+        #expect(serials == [UInt32.max - 1, UInt32.max, 1, 2, 3], "serials \(serials)")
     }
 
     @Test func cookiesAreUniqueAcrossThreads() throws {

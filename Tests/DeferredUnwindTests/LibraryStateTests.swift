@@ -5,7 +5,7 @@ import Testing
 /// The C core has state shared by the whole process: the tracer registry (61
 /// bits, `DU_MAX_TRACERS`; tests count bits, fill the registry, expect a
 /// freed bit to be handed out again), the cookie counters
-/// (`du_cookie_seed_counters`), the handlers of SIGUSR1/SIGUSR2, the RCU
+/// (`du_cookie_seed_serials`), the handlers of SIGUSR1/SIGUSR2, the RCU
 /// grace periods a cancel waits for, and the attached-thread list a cancel
 /// scrubs.  Swift Testing runs top-level suites in parallel (plain
 /// `swift test`), and `.serialized` on a suite only orders what is inside it.

@@ -19,7 +19,7 @@ func lifecycleCheck(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) {
 }
 
 /// fork, exit, dlopen/dlclose, siglongjmp out of du_request, concurrent
-/// cancel/destroy (Docs/Design.md, "Process lifecycle").  The fork checks run
+/// cancel/destroy (Docs/Lifecycle.md).  The fork checks run
 /// C-only children that leave with _exit(); a child that hangs is killed
 /// after DU_LC_CHILD_BOUND_S seconds and the check fails saying so.
 // Process-wide library state: nested under LibraryStateTests, which runs
@@ -61,6 +61,15 @@ extension LibraryStateTests.LifecycleTests {
           .enabled(if: stepPoints, "needs step points (debug build)"))
     func forkMidCancel() {
         lifecycleCheck { du_lc_fork_mid_cancel($0, $1) }
+    }
+
+    @Test("fork from inside a callback while another thread cancels its tracer: no deadlock; the child reuses the bit")
+    func forkInCallbackDuringCancel() {
+        // Under TSan the child cannot start a thread (TSan exits 66 on
+        // pthread_create after a multi-threaded fork): it then checks the
+        // bit's reuse from the forking thread only.
+        let childThreads: Int32 = ExampleTests.underThreadSanitizer ? 0 : 1
+        lifecycleCheck { du_lc_fork_in_callback_during_cancel(childThreads, $0, $1) }
     }
 
     @Test("a request pending at fork is delivered once, by the parent; the child starts a fresh context")

@@ -9,28 +9,28 @@ struct SwiftCookieTests {
         let raw: UInt64 = 0x0000_0003_0000_002f
         let cookie = try #require(Cookie(rawValue: raw))
         #expect(cookie.rawValue == raw)
-        #expect(cookie.cpuHalf == 3)
-        #expect(cookie.counterHalf == 0x2f)
-        #expect(cookie.cpuHalf == du_cookie_cpu_half(raw))
-        #expect(cookie.counterHalf == du_cookie_counter_half(raw))
-        #expect(Cookie(cpuHalf: 3, counterHalf: 0x2f) == cookie)
+        #expect(cookie.threadHalf == 3)
+        #expect(cookie.contextHalf == 0x2f)
+        #expect(cookie.threadHalf == du_cookie_thread_half(raw))
+        #expect(cookie.contextHalf == du_cookie_context_half(raw))
+        #expect(Cookie(threadHalf: 3, contextHalf: 0x2f) == cookie)
     }
 
     @Test("0 is no cookie")
     func none() {
         #expect(Cookie(rawValue: 0) == nil)
         #expect(Cookie(rawValue: DU_COOKIE_NONE) == nil)
-        #expect(Cookie(cpuHalf: 0, counterHalf: 0) == nil)
-        #expect(Cookie("0:00000000") == nil)
+        #expect(Cookie(threadHalf: 0, contextHalf: 0) == nil)
+        #expect(Cookie("t0:00000000") == nil)
     }
 
-    @Test("text form: decimal cpu half, colon, 8 lowercase hex digits", arguments: [
-        (UInt64(0x0000_0003_0000_002f), "3:0000002f"),
-        (UInt64(0x0000_0001_0000_0001), "1:00000001"),
-        (UInt64(0xffff_ffff_ffff_ffff), "4294967295:ffffffff"),
-        (UInt64(0x0000_000c_abcd_ef01), "12:abcdef01"),
-        (UInt64(0x0000_0000_0000_0005), "0:00000005"),
-        (UInt64(0x0000_0007_0000_0000), "7:00000000"),
+    @Test("text form: t, decimal thread half, colon, 8 lowercase hex digits", arguments: [
+        (UInt64(0x0000_0003_0000_002f), "t3:0000002f"),
+        (UInt64(0x0000_0001_0000_0001), "t1:00000001"),
+        (UInt64(0xffff_ffff_ffff_ffff), "t4294967295:ffffffff"),
+        (UInt64(0x0000_000c_abcd_ef01), "t12:abcdef01"),
+        (UInt64(0x0000_0000_0000_0005), "t0:00000005"),
+        (UInt64(0x0000_0007_0000_0000), "t7:00000000"),
     ])
     func textForm(raw: UInt64, text: String) throws {
         let cookie = try #require(Cookie(rawValue: raw))
@@ -48,15 +48,15 @@ struct SwiftCookieTests {
             let cookie = try #require(Cookie(rawValue: raw))
             let parsed = try #require(Cookie(cookie.description))
             #expect(parsed == cookie)
-            #expect(parsed.cpuHalf == cookie.cpuHalf && parsed.counterHalf == cookie.counterHalf)
+            #expect(parsed.threadHalf == cookie.threadHalf && parsed.contextHalf == cookie.contextHalf)
         }
     }
 
     @Test("parsing rejects everything description never produces", arguments: [
-        "", ":", "3", "3:", ":0000002f", "3:2f", "3:000002f", "3:00000002f", "3:0000002F",
-        "3:0000002g", "03:0000002f", "+3:0000002f", "-3:0000002f", " 3:0000002f", "3:0000002f ",
-        "3:0000002f\n", "3::0000002f", "4294967296:00000001", "99999999999:00000001",
-        "3:0x00002f", "x:0000002f", "３:0000002f",
+        "", ":", "t", "t3", "t3:", "t:0000002f", "t3:2f", "t3:000002f", "t3:00000002f", "t3:0000002F",
+        "t3:0000002g", "t03:0000002f", "t+3:0000002f", "t-3:0000002f", " t3:0000002f", "t3:0000002f ",
+        "t3:0000002f\n", "t3::0000002f", "t4294967296:00000001", "t99999999999:00000001",
+        "t3:0x00002f", "tx:0000002f", "t３:0000002f", "3:0000002f", "T3:0000002f", "tt3:0000002f",
     ])
     func rejects(text: String) {
         #expect(Cookie(text) == nil)
@@ -65,7 +65,7 @@ struct SwiftCookieTests {
     @Test("Hashable: equal raw values are one element")
     func hashable() throws {
         let a = try #require(Cookie(rawValue: 0x1_0000_0001))
-        let b = try #require(Cookie("1:00000001"))
+        let b = try #require(Cookie("t1:00000001"))
         let c = try #require(Cookie(rawValue: 0x1_0000_0003))
         #expect(Set([a, b, c]).count == 2)
     }

@@ -104,7 +104,7 @@ static int set_timer(long usec)
 /* A valid cookie: both halves non-zero, counter half odd (header). */
 static int cookie_ok(uint64_t c)
 {
-    return du_cookie_cpu_half(c) != 0 && (du_cookie_counter_half(c) & 1) == 1;
+    return du_cookie_thread_half(c) != 0 && (du_cookie_context_half(c) & 1) == 1;
 }
 
 /*
@@ -150,8 +150,8 @@ static int sample_with_timer(void)
             if (seen[j] == cookie)
                 return fail("a new cookie per context", j);
         seen[i] = cookie;
-        printf("sample %d: cookie %u:%08x, %u frames\n", i, du_cookie_cpu_half(cookie),
-               du_cookie_counter_half(cookie), delivered_nr);
+        printf("sample %d: cookie t%u:%08x, %u frames\n", i, du_cookie_thread_half(cookie),
+               du_cookie_context_half(cookie), delivered_nr);
         atomic_store(&ticks, 0);
         pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
     }
@@ -187,8 +187,8 @@ static int thread_exit_delivers(void)
         return fail("delivery at thread exit", callbacks);
     if (delivered_nr != 0 || delivered_flags != DU_TRACE_EXITING)
         return fail("an empty trace flagged DU_TRACE_EXITING", delivered_flags);
-    printf("thread exit: cookie %u:%08x delivered, flagged exiting\n",
-           du_cookie_cpu_half(cookie), du_cookie_counter_half(cookie));
+    printf("thread exit: cookie t%u:%08x delivered, flagged exiting\n",
+           du_cookie_thread_half(cookie), du_cookie_context_half(cookie));
     return 0;
 }
 

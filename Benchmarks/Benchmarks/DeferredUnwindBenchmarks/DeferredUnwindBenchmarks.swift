@@ -9,6 +9,7 @@
 // carry no Swift overhead; the closure calls one loop of scaledIterations.
 import Benchmark
 import CBenchSupport
+import CCancelBench
 
 private let du = Int32(BENCH_DU)
 private let duv = Int32(BENCH_DUV)
@@ -150,5 +151,30 @@ let benchmarks: @Sendable () -> Void = {
                                  iterations: 1, warmup: 0)) { b in
         b.measurement(.custom("thread bytes", useScalingFactor: false), Int(bench_thread_footprint()))
         b.measurement(.custom("trace cache bytes", useScalingFactor: false), Int(bench_trace_cache_bytes()))
+    }
+    // (7a) register + cancel of a tracer no thread requested (no callback
+    // can be running), 1 attached idle thread.  Cancelled handles own no
+    // memory, so no destroy is needed.  Old core vs this one: cancel-ab.sh.
+    Benchmark("7a register + cancel, no callback running, 1 attached thread",
+              configuration: cfg(.one, 3, iterations: 2_000, warmup: 5,
+                                 setup: { check(idle_start(du, 1), "idle_start") },
+                                 teardown: { idle_stop() })) { b in
+        var t: OpaquePointer? = nil
+        b.startMeasurement()
+        check(cb_register_one(&t), "register")
+        check(cb_cancel_one(t), "cancel")
+        b.stopMeasurement()
+    }
+    // (7b) cancel of tracer X while tracer S's callback sleeps 100 ms on
+    // another thread (cancel_bench.c); only the cancel of X is timed.
+    Benchmark("7b cancel while another tracer's callback sleeps 100 ms",
+              configuration: cfg(.one, 10, iterations: 21, warmup: 1)) { b in
+        check(cancel_sleep_begin(100), "begin")
+        check(cancel_sleep_register_x(), "register x")
+        b.startMeasurement()
+        check(cancel_sleep_cancel_x(), "cancel x")
+        b.stopMeasurement()
+        if cancel_sleep_still_sleeping() == 0 { fatalError("7b: cancel of X waited for S's callback") }
+        check(cancel_sleep_end(), "end")
     }
 }

@@ -10,6 +10,13 @@
  *   du-bench-driver urcu-flavors [ROUNDS]  liburcu bp vs memb, bp/memb per
  *       row (urcu_flavors_mode.c; Benchmarks/urcu-flavors.sh adds callgrind)
  *   du-bench-driver urcu-op NAME N         one of those kernels, for callgrind
+ *   du-bench-driver cancel-idle [SAMPLES [OTHERS]]  (7a) register + cancel,
+ *       no callback running (CCancelBench; du-cancel-bench has the same mode)
+ *   du-bench-driver cancel-sleep [REPS [MS]]  (7b) cancel of a tracer while
+ *       another tracer's callback sleeps MS ms on another thread
+ *
+ * ratios rows keep their names and order (runs stay comparable); new rows
+ * are appended after the last one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,6 +25,8 @@
 #include "bench_support.h"
 #include "deferred_unwind.h"
 #include "urcu_flavors_mode.h"
+#include "dus_bench.h"
+#include "cancel_bench.h"
 
 static void die(const char *what, int r)
 {
@@ -49,6 +58,7 @@ static void use(int lib)
 }
 static uint64_t w_first(uint64_t n, int a) { (void)a; use(BENCH_DUV); uint64_t s = k_request_first(n); use(BENCH_DU); return s; }
 static uint64_t w_first_sp(uint64_t n, int a) { (void)a; return k_request_first_sp(n); }
+static uint64_t w_first_dus(uint64_t n, int a) { (void)a; return k_request_first_dus(n); }
 static uint64_t w_lb(uint64_t n, int a) { (void)a; return k_lower_bound(n); }
 static uint64_t w_repeat(uint64_t n, int a) { (void)a; return k_request_repeat(n); }
 static uint64_t w_idle(uint64_t n, int a) { (void)a; return k_safepoint_idle(n); }
@@ -100,6 +110,7 @@ static const struct { const char *name; kernel_fn f; int arg; } kernels[] = {
     {"backtrace_k8", w_bt, 8},       {"backtrace_k61", w_bt, 61},
     {"raise_empty", w_sig_empty, 0}, {"raise_request", w_sig_req, 0},
     {"raise_empty_reset", w_sig_empty_reset, 0}, {"raise_request_first", w_sig_first, 0},
+    {"request_first_dus", w_first_dus, 0},
 };
 
 int main(int argc, char **argv)
@@ -112,12 +123,23 @@ int main(int argc, char **argv)
         return urcu_flavors_op(argv[2], strtoull(argv[3], NULL, 0));
     if ((r = bench_init("none")) < 0)
         die("duv_select", r);
+    /* Cancel rows: their own tracers (the table below holds every bit). */
+    if (argc >= 2 && strncmp(argv[1], "cancel-", 7) == 0) {
+        if ((r = bench_attach(BENCH_DU)) < 0)
+            die("attach", r);
+        if (strcmp(argv[1], "cancel-idle") == 0)
+            return cancel_idle_main(argc >= 3 ? atoi(argv[2]) : 2000, argc >= 4 ? atoi(argv[3]) : 1);
+        if (strcmp(argv[1], "cancel-sleep") == 0)
+            return cancel_sleep_main(argc >= 3 ? atoi(argv[2]) : 21,
+                                     argc >= 4 ? (unsigned)atoi(argv[3]) : 100);
+    }
     if ((r = bench_register(BENCH_DU, DU_MAX_TRACERS, 0, 0)) < 0)
         die("register", r);
     if ((r = bench_register(BENCH_DUV, 1, 0, 0)) < 0)
         die("register duv", r);
     if ((r = bench_attach(BENCH_DU)) < 0)
         die("attach", r);
+    dus_setup(); /* the dus_ copy's own thread state and tracer (dus_harness.c) */
     sink += k_safepoint_k(2, 1); /* warm-up: the trace cache */
 
     if (argc >= 4 && strcmp(argv[1], "op") == 0) {
@@ -147,8 +169,12 @@ int main(int argc, char **argv)
         pair("(5) K=1: safe point vs 1 backtrace", w_sp, 1, w_bt, 1, 2000, rounds);
         pair("(5) K=8: safe point vs 8 backtraces", w_sp, 8, w_bt, 8, 500, rounds);
         pair("(5) K=61: safe point vs 61 bt", w_sp, 61, w_bt, 61, 100, rounds);
+        /* Added 2026-11-21 (after the thread-owned cookie): the shipped
+         * request source (dus_, static, white-box reset) against the same
+         * lower bound. */
+        pair("(1s) request first (dus_) vs lower bd", w_first_dus, 0, w_lb, 0, 200000, rounds);
         return 0;
     }
-    fprintf(stderr, "usage: %s op NAME N | ratios [ROUNDS] | footprint | urcu-flavors [ROUNDS] | urcu-op NAME N\n", argv[0]);
+    fprintf(stderr, "usage: %s op NAME N | ratios [ROUNDS] | footprint | urcu-flavors [ROUNDS] | urcu-op NAME N | cancel-idle [SAMPLES [OTHERS]] | cancel-sleep [REPS [MS]]\n", argv[0]);
     return 2;
 }

@@ -21,13 +21,13 @@
  * (Docs/CLibrary.md); Swift packages use the CDeferredUnwind target.  The
  * library uses liburcu-bp internally and calls its fork hooks itself.
  *
- * Process lifecycle (Docs/Design.md, "Process lifecycle"):
+ * Process lifecycle (Docs/Lifecycle.md):
  *  - fork(): the child can use the library at once.  The forking thread
  *    stays attached with a fresh entry context (requests pending at fork are
  *    the parent's and are delivered there only), other threads' state is
  *    dropped, tracers stay registered.  Cookies are unique per process: key
- *    stacks by (pid, tid, cookie).  Not supported: fork() inside a callback
- *    while another thread is in du_tracer_cancel() (use posix_spawn()).
+ *    stacks by (pid, tid, cookie).  fork() inside a callback is fine, also
+ *    while another thread cancels that callback's tracer.
  *    liburcu-bp limit: a fork landing while another thread registers with
  *    liburcu (attach) or exits can leave liburcu's init_lock held in the
  *    child (its first new attach or exit() then hangs).
@@ -50,15 +50,19 @@ extern "C" {
 #endif
 
 /* ---- Cookies --------------------------------------------------------------
- * Two 32-bit halves: the high half is the CPU slot + 1 (the CPU the counter
- * was drawn from, never 0); the low half is that slot's counter, always odd
- * (never 0).  A cookie is 0 only when no cookie was given. */
+ * Two 32-bit halves: the high half is the thread's serial, assigned at
+ * attach (never 0; not reused until 2^32 attaches in the process); the low
+ * half is that thread's context counter, always odd (never 0), advanced by
+ * 2 per entry context.  Cookies are unique per process (key by pid, tid and
+ * cookie across processes).  A cookie is 0 only when no cookie was given.
+ * Text form: "t<thread half, decimal>:<context half, 8 hex digits>", as
+ * printf("t%u:%08x", du_cookie_thread_half(c), du_cookie_context_half(c)). */
 #define DU_COOKIE_NONE ((uint64_t)0)
 
 /* Context: any, including signal handlers. */
-static inline uint32_t du_cookie_cpu_half(uint64_t cookie) { return (uint32_t)(cookie >> 32); }
+static inline uint32_t du_cookie_thread_half(uint64_t cookie) { return (uint32_t)(cookie >> 32); }
 /* Context: any, including signal handlers. */
-static inline uint32_t du_cookie_counter_half(uint64_t cookie) { return (uint32_t)cookie; }
+static inline uint32_t du_cookie_context_half(uint64_t cookie) { return (uint32_t)cookie; }
 
 /* ---- Traces ---------------------------------------------------------------*/
 enum du_trace_flags {
@@ -130,30 +134,38 @@ uint32_t du_trace_capacity(void);
  * Context: thread; may block (registry mutex); may be called from a callback. */
 int du_tracer_register(du_callback callback, void *arg, const char *name, du_tracer **out);
 
-/* Cancel a tracer.  When it returns 0 or -EALREADY: no callback of this tracer is running
- * or will start, on any thread (it waits for running ones, even sleeping
- * ones: an RCU grace period), no du_request() of it is still running (it
+/* Cancel a tracer.  When it returns (>= 0 or -EALREADY): no callback of this
+ * tracer is running or will start, on any thread (it waits for running
+ * ones, even sleeping ones), no du_request() of it is still running (it
  * waits for those too), and the tracer's bit is clear in every attached
  * thread, so a tracer that later gets the same bit never sees a stale
- * request.  Requests that start after cancel began fail with -ECANCELED; a
- * request racing with it may still answer 0 or 1, and its callback is then
- * dropped (accepted requests are delivered unless the tracer's cancel began
- * before the dispatch).  Returns 0 (this call cancelled it); -EALREADY when
- * cancelled before or concurrently (after waiting for a cancel still in
- * progress on another thread to finish); -EDEADLK inside a callback or any
- * RCU read-side section, from a handler that interrupted du_request(), or on
- * a thread whose handler left du_request() with siglongjmp and that has not
- * reached a safe point since (waiting would hang); -EINVAL (NULL or a handle
- * never issued).  Any number of concurrent cancels and destroys of one
- * tracer are safe; exactly one of them returns 0 from cancel or performs
- * the cancel inside destroy.
- * Context: thread; blocks (two grace periods, holding no lock while it
+ * request.  It waits for this tracer only: another tracer's callback,
+ * however long it sleeps, does not delay it.  Requests that start after
+ * cancel began fail with -ECANCELED; a request racing with it may still
+ * answer 0 or 1, and its callback is then dropped (accepted requests are
+ * delivered unless the tracer's cancel began before the dispatch).
+ * Returns the number of entry contexts whose accepted requests of this
+ * tracer were dropped - requests answered 0 or 1 whose callback never ran
+ * and never will (pending when cancel began, or racing with it; on threads
+ * still attached or detached since): a profiler counts the samples of
+ * those contexts as "stack lost".  -EALREADY when cancelled before or
+ * concurrently (after waiting for a cancel still in progress on another
+ * thread to finish); -EDEADLK inside a callback or any RCU read-side
+ * section, from a handler that interrupted du_request(), or on a thread
+ * whose handler left du_request() with siglongjmp and that has not reached
+ * a safe point since (waiting would hang); -EINVAL (NULL or a handle never
+ * issued).  Any number of concurrent cancels and destroys of one tracer are
+ * safe; exactly one of them returns >= 0 from cancel or performs the cancel
+ * inside destroy.
+ * Context: thread; blocks (running requests, one RCU grace period over
+ * short lookups, this tracer's running callbacks; holding no lock while it
  * waits); never from a handler. */
 int du_tracer_cancel(du_tracer *tracer);
 
 /* Cancel a tracer if needed: du_tracer_cancel() with -EALREADY reported as 0
  * (handles own no memory; kept so "register ... destroy" code reads
- * naturally).  Returns 0, -EDEADLK or -EINVAL as cancel.  Safe to call
+ * naturally).  Returns the dropped count (>= 0; 0 when it was cancelled
+ * before), -EDEADLK or -EINVAL as cancel.  Safe to call
  * concurrently with cancels and destroys of the same tracer, and again.
  * Context: thread; may block; never from a handler. */
 int du_tracer_destroy(du_tracer *tracer);

@@ -3,8 +3,8 @@
  *
  * Two groups, neither in the C library that `make` builds:
  *  - Test hooks (DU_TEST_HOOKS, defined by the SwiftPM target): counter
- *    seeding, used by tests and the stress harness to start the per-CPU
- *    counters near wrap.  They add no branch to any hot path and are hidden:
+ *    seeding, used by tests and the stress harness to start a thread's
+ *    context counter, or the thread serials, near the wrap.  They add no branch to any hot path and are hidden:
  *    linked into the tests and the harness, never exported by a shared
  *    library (.ci/run checks with nm -D).
  *  - Step points: built only with DU_STEP_POINTS (SwiftPM debug builds of the
@@ -23,36 +23,41 @@
 extern "C" {
 #endif
 
-/* Set every per-CPU counter to `value` (its low bit is forced to 1 on use).
- * Only meaningful before requests start; racing requests keep uniqueness per
- * counter but the test loses its starting point.
+/* Set the calling thread's context counter: its next context's cookie has
+ * low half (value + 2) | 1.  Attached threads only, outside a context.
  * Context: thread; lock-free; not from a handler. */
-void du_cookie_seed_counters(uint32_t value);
+void du_cookie_seed_seq(uint32_t value);
 
-/* Number of per-CPU counter slots (CPU numbers are taken modulo this).
- * Context: any. */
-uint32_t du_cookie_slots(void);
+/* Set the thread-serial counter: the next attach gets serial value + 1
+ * (0 is skipped).  Context: thread; before the attaches it is meant for. */
+void du_cookie_seed_serials(uint32_t value);
 
 /* ---- Step points (DU_STEP_POINTS builds only) ---------------------------- */
 enum du_step {
-    DU_STEP_COOKIE_CPU_READ,      /* cookie: CPU half read as 0, CPU slot chosen */
-    DU_STEP_COOKIE_CPU_CLAIMED,   /* cookie: CPU half compare-exchange done */
-    DU_STEP_COOKIE_COUNTER_DRAWN, /* cookie: value drawn from the slot counter */
-    DU_STEP_COOKIE_COUNTER_CLAIMED, /* cookie: counter half compare-exchange done */
+    DU_STEP_COOKIE_DRAWN,         /* cookie: context counter advanced, before the install */
+    DU_STEP_COOKIE_CLAIMED,       /* cookie: low half compare-exchange done */
     DU_STEP_REQUEST_BIT_READ,     /* request: tracer bit and mask read */
     DU_STEP_REQUEST_COOKIE_READY, /* request: cookie known, before the claim */
     DU_STEP_REQUEST_CLAIMED,      /* request: fetch-or of PENDING|bit done */
     DU_STEP_DISPATCH_PENDING_CLEARED, /* dispatch: PENDING cleared, bits kept */
     DU_STEP_DISPATCH_UNWOUND,     /* dispatch: trace in the cache */
-    DU_STEP_DISPATCH_CALLBACK,    /* dispatch: a tracer marked completed, before its callback */
+    DU_STEP_DISPATCH_FOUND,       /* dispatch: in the read section, tracer live, bit re-checked; not yet marked */
+    DU_STEP_DISPATCH_MARKED,      /* dispatch: completed marked and calling published, still in the section */
+    DU_STEP_DISPATCH_CALLBACK,    /* dispatch: section left, before the callback */
+    DU_STEP_DISPATCH_RETURNED,    /* dispatch: callback returned, calling cleared */
     DU_STEP_RESET_BEGIN,          /* reset: no PENDING seen, about to close */
     DU_STEP_RESET_CLOSING,        /* reset: CLOSING set, cookie still in place */
-    DU_STEP_RESET_COOKIE_CLEARED, /* reset: cookie halves cleared, CLOSING still set */
+    DU_STEP_RESET_COOKIE_CLEARED, /* reset: cookie low half cleared, CLOSING still set */
     DU_STEP_RESET_REOPENED,       /* reset: a request slipped in; cookie restored */
     DU_STEP_RESET_DONE,           /* reset: mask 0, context over */
-    DU_STEP_CANCEL_MARKED,        /* cancel: tracer bit set to -1 */
-    DU_STEP_CANCEL_SYNCED,        /* cancel: grace period over */
+    DU_STEP_CANCEL_MARKED,        /* cancel: tracer unpublished (live 0) */
+    DU_STEP_CANCEL_REQUESTS_QUIET, /* cancel: no request that saw it live still runs */
+    DU_STEP_CANCEL_SYNCED,        /* cancel: RCU grace period over (no lookup still runs) */
+    DU_STEP_CANCEL_CALLBACKS_QUIET, /* cancel: no callback of the tracer runs */
     DU_STEP_CANCEL_SCRUBBED,      /* cancel: bit cleared in every thread */
+    DU_STEP_CANCEL_FREED,         /* cancel: bit free for the next register */
+    DU_STEP_CANCEL_WAIT_POLL,     /* cancel: a wait found a busy thread, about to sleep and look again */
+    DU_STEP_REGISTER_PUBLISHED,   /* register: handle published (live), lock released */
     DU_STEP_DETACH_EXITING,       /* detach: EXITING set */
     DU_STEP_DETACH_DRAINED,       /* detach: pending requests delivered */
     DU_STEP_COUNT

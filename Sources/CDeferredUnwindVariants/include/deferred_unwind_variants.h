@@ -1,7 +1,7 @@
 /*
  * deferred_unwind_variants.h - the core compiled with historical designs.
  *
- * Every du_X function of deferred_unwind.h and du_cookie_seed_counters()
+ * Every du_X function of deferred_unwind.h and du_cookie_seed_seq()
  * exists here as duv_X with the same contract, compiled from the same source
  * files with DU_VARIANTS defined.  duv_select() picks, once, before any
  * duv_thread_attach(), which historical behaviour those functions have.
@@ -55,6 +55,10 @@ int duv_tracer_bit(const du_tracer *tracer);
 int duv_request(du_tracer *tracer, uint64_t *cookie);
 int duv_safe_point(void);
 uint64_t duv_current_cookie(void);
+/* Test hooks: the calling thread's context counter, the thread serials,
+ * and the historical designs' per-CPU counters. */
+void duv_cookie_seed_seq(uint32_t value);
+void duv_cookie_seed_serials(uint32_t value);
 void duv_cookie_seed_counters(uint32_t value);
 
 #ifdef __cplusplus

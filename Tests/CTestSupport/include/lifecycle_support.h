@@ -26,6 +26,11 @@ int du_lc_fork_mid_cancel(char *msg, size_t len);
 /* fork from inside a callback with a second tracer still to be called:
  * the child never calls it (the parent does, once). */
 int du_lc_fork_from_callback(char *msg, size_t len);
+/* fork from inside a callback while another thread cancels its tracer (it
+ * deadlocked before issue 8); the child reuses the bit and, with
+ * child_threads, cancels the reuser from a new thread while the forking
+ * thread is still inside the callback. */
+int du_lc_fork_in_callback_during_cancel(int child_threads, char *msg, size_t len);
 /* `threads` threads cancel and destroy one tracer at once while its
  * callback sleeps; then every call on the stale handle. */
 int du_lc_cancel_destroy_race(int threads, char *msg, size_t len);
