@@ -66,7 +66,7 @@ inline phase_scrub()
 {
     skip;
 cancel_scrub_lock:
-    atomic { listlock == 0 -> listlock = 1; i = 0 };
+    atomic { listlock == 0 -> listlock = 1; i = 0; dropped = dropped + gone0; gone0 = 0 };
 cancel_scrub_loop:
     do
     :: i < NT ->

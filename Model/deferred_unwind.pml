@@ -104,6 +104,7 @@ bit zpub;               /* Z's handle returned by register */
 bit marked;             /* cancel(X) has marked the slot (live = 0) */
 bit cret;               /* cancel(X) has returned */
 byte dropped;           /* cancel(X)'s count */
+byte gone0;             /* du_dropped_gone[slot 0]: counted at unlink, under the list lock */
 #ifdef MUTEX_DISPATCH
 bit cblock;             /* v13: one lock around every thread's callbacks */
 #endif

@@ -312,5 +312,17 @@ detach_unpublish:
 detach_unlinked:
     /* the exit context ends here: its bits stay in the word until the
      * unlink (under the thread-list lock), and cancel's scrub may count them */
-    atomic { AT(0) && listlock == 0 -> ghost_end(); attached[t] = 0 }
+    atomic { AT(0) && listlock == 0 ->
+        /* du_threads_count_gone: an X bit the exit delivery skipped (its
+         * cancel began) and no scrub cleared is counted for that cancel */
+        if
+        :: (mask[t] & SB(0)) != 0 && (completed[t] & SB(0)) == 0 ->
+            gone0++;
+            /* P9 the count never takes a delivered request */
+            assert((acc[t] & IB(TX)) != 0 && (cbd[t] & IB(TX)) == 0);
+            counted[t] = 1
+        :: else
+        fi;
+        ghost_end();
+        attached[t] = 0 }
 }
