@@ -14,14 +14,14 @@
  *  5. Requests that start after their tracer's cancel began fail with
  *     -ECANCELED; nothing else fails.
  *  6. Dispatch rounds per safe point are bounded (il_script.c's hook).
- *  7. Cancel's dropped count equals the number of accepted-but-never-
- *     delivered contexts of its tracer; the cleanup destroys drop nothing.
- *
- * IL_KNOWN_UNDERCOUNT: a mismatch in 7 explained entirely by contexts that
- * the thread ended (reset.done) between the cancel's mark and its scrub is
- * reported separately (run->known), not as a failure: the dispatch found
- * the tracer cancelled and skipped it, and the reset then cleared the bit
- * before the scrub could count it.  See the report of issue 8 part 4.
+ *  7. Cancel's dropped count: never counts a delivered request, and equals
+ *     the number of accepted-but-never-delivered contexts of its tracer,
+ *     except for the documented lower bound (deferred_unwind.h): a context
+ *     that the thread's safe point ended while the cancel ran - the
+ *     dispatch skipped the cancelled tracer, the reset ended the context
+ *     (reset.done between the cancel's mark and its scrub) - is not
+ *     counted.  Runs where that happened are counted (run->known), not
+ *     failed.  The cleanup destroys drop nothing.
  */
 #include "il_internal.h"
 #include <errno.h>
@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define IL_KNOWN_UNDERCOUNT 1
+#define IL_LOWER_BOUND 1 /* 0: the count must be exact */
 #define IL_NEVER INT_MAX
 #define IL_MAX_CTX 64
 #define IL_MAX_REC 256
@@ -220,7 +220,7 @@ static void il_check_delivery(struct il_run *r, const struct il_facts *f)
                        f->cleanup_rc[t]);
         if (f->cret[t] == IL_NEVER || f->crc[t] < 0 || f->crc[t] == undelivered[t])
             continue;
-        if (IL_KNOWN_UNDERCOUNT && lost[t] && f->crc[t] == undelivered[t] - lost[t]) {
+        if (IL_LOWER_BOUND && lost[t] && f->crc[t] == undelivered[t] - lost[t]) {
             r->known = 1;
             snprintf(r->known_msg, sizeof(r->known_msg),
                      "cancel of T%d returned %d dropped; %d accepted contexts were never delivered, "

@@ -62,6 +62,7 @@ static struct il_fp il_fp_a(int pos, int acts)
         return FP(IL_H, IL_C | IL_O | IL_K);
     case DU_STEP_COOKIE_DRAWN:
     case DU_STEP_COOKIE_CLAIMED:
+    case DU_STEP_COOKIE_SEQ_STORED:
     case DU_STEP_RESET_CLOSING: /* the cookie halves: A's own */
         return FP(0, 0);
     case DU_STEP_REQUEST_COOKIE_READY: /* the claim's fetch-or */

@@ -103,7 +103,8 @@ static void il_poll_check(struct il_run *r, struct il_thr *th)
 {
     struct il_thr *a = &r->th[1 - th->idx];
     int in_request = a->pos == DU_STEP_REQUEST_BIT_READ || a->pos == DU_STEP_COOKIE_DRAWN ||
-                     a->pos == DU_STEP_COOKIE_CLAIMED || a->pos == DU_STEP_REQUEST_COOKIE_READY ||
+                     a->pos == DU_STEP_COOKIE_CLAIMED || a->pos == DU_STEP_COOKIE_SEQ_STORED ||
+                     a->pos == DU_STEP_REQUEST_COOKIE_READY ||
                      a->pos == DU_STEP_REQUEST_CLAIMED;
     if (th->wait_kind == 1 && !a->done && !in_request)
         il_problem(r, "cancel's request wait found a thread busy while it was parked at %s "

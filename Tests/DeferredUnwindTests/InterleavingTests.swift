@@ -86,23 +86,17 @@ extension LibraryStateTests.InterleavingTests {
         print("interleavings \(scenario.name)\(mode == 2 ? " (conservative)" : ""): \(out.schedules) schedules, "
               + "\(out.outcomes) distinct outcomes, longest \(out.maxSteps) decisions, \(out.pruned) cut after a "
               + "vain poll, \(out.redundant) sleep-set redundant, \(out.overlap) with cancel done inside another "
-              + "callback, \(out.known) with the known undercount; complete \(out.complete); \(took)")
+              + "callback, \(out.known) with the dropped count a lower bound; complete \(out.complete); \(took)")
         #expect(!out.failed, "\(out.failure)")
         #expect(out.complete, "\(scenario.name): exploration did not finish")
         #expect(out.schedules > 1, "\(scenario.name): only \(out.schedules) schedule")
         if il_scenario_wants_overlap(scenario.index) != 0 {
             #expect(out.overlap > 0, "\(scenario.name): B never finished its cancel inside T0's callback")
         }
-        if out.known > 0 {
-            // Core issue (report of issue 8 part 4): a dispatch that finds
-            // the tracer cancelled skips it, and the reset then ends the
-            // context before the cancel's scrub can count the dropped request.
-            let why = "cancel's dropped count misses contexts that the thread's reset ended between "
-                + "the cancel's mark and its scrub (the dispatch skipped the cancelled tracer)"
-            withKnownIssue(Comment(rawValue: why)) {
-                Issue.record("\(out.known) of \(out.schedules) schedules: \(out.knownExample)")
-            }
-        }
+        // out.known: schedules where the dropped count was the documented
+        // lower bound (a context the thread's reset ended while the cancel
+        // ran is not counted; deferred_unwind.h), which il_check.c accepts.
+        if out.known > 0 { print("  lower bound, e.g. \(out.knownExample)") }
     }
 
     /// The reduction (sleep sets over static footprints, invisible local

@@ -19,13 +19,13 @@ struct il_result {
     unsigned long redundant;   /* runs that reached a node covered elsewhere (sleep sets) */
     unsigned long outcomes;    /* distinct outcomes (what each thread saw) */
     unsigned long max_steps;   /* longest schedule, in controller decisions */
-    unsigned long known;       /* schedules that showed only the known dropped-count
-                                * undercount (il_check.c, IL_KNOWN_UNDERCOUNT) */
+    unsigned long known;       /* schedules where cancel's dropped count was the documented
+                                * lower bound, not exact (il_check.c, invariant 7) */
     unsigned long overlap;     /* schedules in which B's cancel returned while A was
                                 * parked inside another tracer's callback */
     int complete;              /* the whole tree was explored */
     char failure[2048];        /* first failure: what, the schedule, the steps */
-    char known_example[2048];  /* one schedule with the known undercount */
+    char known_example[2048];  /* one such schedule */
 };
 
 /* Scenarios (il_scenarios.c). */
