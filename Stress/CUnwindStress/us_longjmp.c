@@ -76,7 +76,7 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
                 e->phase = (uint8_t)atomic_load_explicit(&w->phase, memory_order_relaxed);
                 e->cookie = 0;
                 e->id = id;
-                e->flags = RF_HANDLER | (st == ST_CANCELLED || st == ST_RESERVED ? RF_SAW_CANCELLED : 0);
+                e->flags = RF_HANDLER | (st == ST_CANCELLED ? RF_SAW_CANCELLED : 0); /* see us_signal.c */
                 e->depth = (uint8_t)depth;
                 e->sig = 1;
                 e->status = US_ST_INFLIGHT;

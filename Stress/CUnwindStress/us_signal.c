@@ -144,7 +144,14 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
              * again after t: unchanged means t is that instance's. */
             if (atomic_load_explicit(&rec->id, memory_order_acquire) != id)
                 t = NULL;
-            uint8_t f = flags | (st == ST_CANCELLED || st == ST_RESERVED ? RF_SAW_CANCELLED : 0);
+            /* Only CANCELLED says "its cancel returned": a RESERVED record
+             * may already hold the next instance's id and registered t
+             * (tracer-churn publishes us_active and t before ST_LIVE), so a
+             * request then rightly succeeds (a TSan soak saw that false
+             * positive).  If t was loaded as the next instance's, this
+             * later acquire load of state reads RESERVED or LIVE, never
+             * CANCELLED, so the flag is sound. */
+            uint8_t f = flags | (st == ST_CANCELLED ? RF_SAW_CANCELLED : 0);
             int reps = (r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
             for (int k = 0; k < reps && t; k++) {
                 uint64_t cookie = 0xdeadbeefULL;
