@@ -27,20 +27,7 @@ esac
 
 # ---- spin (Debian package), as Scripts/ensure-deps.sh does for liburcu ----
 if ! command -v spin >/dev/null 2>&1; then
-    if ! command -v apt-get >/dev/null 2>&1; then
-        echo "error: spin not found and apt-get is not available; install spin (>= 6.4)" >&2
-        exit 2
-    fi
-    sudo=""
-    if [ "$(id -u)" != 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-            echo "error: need root (or sudo) to apt-get install spin" >&2
-            exit 2
-        fi
-    fi
-    echo "Installing spin with apt-get..." >&2
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq spin >/dev/null
+    "$root/Scripts/apt-install.sh" spin
     command -v spin >/dev/null 2>&1 || { echo "error: spin still not found" >&2; exit 2; }
 fi
 command -v gcc >/dev/null 2>&1 || { echo "error: gcc not found" >&2; exit 2; }
