@@ -13,7 +13,8 @@ Scripts/ensure-deps.sh
 # Under --sanitize=address: leak checking on (it is ASan's Linux default; said
 # here so the choice is explicit), and a leak fails the run, in this process
 # and in the programs the tests build and run.  The only leaks let through
-# are three inside the toolchain's XCTest and Foundation, listed with why in
+# are the toolchain's own (XCTest, Foundation, Swift Testing's async main),
+# listed with why in
 # Scripts/lsan-suppressions.txt.  Without ASan these variables are unused.
 export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$PWD/Scripts/lsan-suppressions.txt${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
