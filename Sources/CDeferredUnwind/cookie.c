@@ -21,23 +21,22 @@
  * per-CPU design go away (the `naive-percpu` and `cookie48` variants of the
  * stress harness keep the historical per-CPU designs).
  *
- * Assignment, in the first request of a context (du_cookie_get):
- *  1. Draw: s = seq; c = (s + 2) | 1; seq = c.  A load and a store, not an
- *     RMW: a handler nested between them draws from the same s and writes
- *     the same c, or draws later from a larger seq; either way seq never
- *     goes back below an installed value, so contexts never repeat one.
+ * Assignment, in the first request of a context (du_cookie_fast, internal.h):
+ *  1. Draw: c = (seq + 2) | 1, from a load of seq (no store yet).
  *  2. Install: compare-exchange cnt from 0 to c (the kernel's one CAS32),
  *     a "local" one (du_local_cas32, internal.h): cnt is written only by
  *     this thread and its handlers, and a handler runs between two
  *     instructions, so on x86 a cmpxchg without the lock prefix is atomic
  *     against it - as the kernel's local_t and this_cpu_cmpxchg are against
- *     interrupts on their CPU.  The locked form would order us against
- *     other CPUs, which never write cnt.
- *     The first to succeed - the thread or the innermost handler - fixes the
- *     context's cookie; a loser adopts the value it found, and its own draw
- *     is a gap (never a duplicate).  Without the CAS a handler nested between
- *     draw and install would install c' and return it, and the thread would
- *     then overwrite c' with c: two cookies for one context.
+ *     interrupts on their CPU.  The first to succeed - the thread or the
+ *     innermost handler - fixes the context's cookie; a loser adopts it.
+ *  3. The winner, and only it, stores seq = c (the kernel writes its
+ *     per-CPU counter back the same way, after a successful CAS).
+ * Without the CAS, code interrupted between its check of cnt and its draw
+ * by a handler that completed a whole assignment would overwrite that
+ * handler's cookie with the next value.  Storing seq before the CAS would
+ * let depth-2 nesting move it backwards (interrupted code stores its stale
+ * draw after a nested winner's), and a later context would repeat a cookie.
  *
  * All cookie atomics are relaxed: the only parties are the owning thread and
  * handlers nested on it, which see each other's effects in program order

@@ -326,16 +326,27 @@ static inline uint64_t du_cookie_fast(struct du_thread *th)
 {
     uint32_t cnt = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
     if (cnt == 0) {
-        /* 1. Draw.  Partners: the same load and store in a nested handler. */
+        /* 1. Draw (no store yet).  Partner: the winner's store of seq in
+         * a nested handler (same thread: program order). */
         uint32_t c = (atomic_load_explicit(&th->seq, memory_order_relaxed) + 2u) | 1u;
-        atomic_store_explicit(&th->seq, c, memory_order_relaxed);
         atomic_signal_fence(memory_order_seq_cst); /* draw before install */
         DU_STEP(DU_STEP_COOKIE_DRAWN);
         /* 2. Install: the first of thread and handlers fixes the cookie; a
-         * loser adopts the value it found (its draw is a gap). */
+         * loser adopts the value it found. */
         uint32_t old = du_local_cas32(&th->cookie_cnt, 0, c);
-        cnt = old ? old : c;
         DU_STEP(DU_STEP_COOKIE_CLAIMED);
+        if (old == 0) {
+            /* 3. Only the winner advances seq, after its install: one draw
+             * per context reaches seq, in context order.  (Storing it
+             * before the CAS lets a depth-2 nest move seq backwards: the
+             * interrupted code stores its stale draw after a nested
+             * handler's larger one won, and a later context repeats that
+             * cookie - found by the Spin model, Docs/Model.md.) */
+            atomic_signal_fence(memory_order_seq_cst);
+            atomic_store_explicit(&th->seq, c, memory_order_relaxed);
+            DU_STEP(DU_STEP_COOKIE_SEQ_STORED);
+        }
+        cnt = old ? old : c;
     }
     return du_cookie_make(th, cnt);
 }

@@ -20,6 +20,7 @@ static DU_IE_TLS int du_fail_alloc;
 static const char *const du_step_names[DU_STEP_COUNT] = {
     [DU_STEP_COOKIE_DRAWN] = "cookie.drawn",
     [DU_STEP_COOKIE_CLAIMED] = "cookie.claimed",
+    [DU_STEP_COOKIE_SEQ_STORED] = "cookie.seq-stored",
     [DU_STEP_REQUEST_BIT_READ] = "request.bit-read",
     [DU_STEP_REQUEST_COOKIE_READY] = "request.cookie-ready",
     [DU_STEP_REQUEST_CLAIMED] = "request.claimed",

@@ -224,8 +224,13 @@ int du_threads_scrub(uint64_t bit)
          * bit, every lookup and every callback of the tracer before us; the
          * registry lock chain orders us before the bit's next owner is
          * published (registry.c). */
-        uint64_t m = atomic_fetch_and_explicit(&th->mask, ~bit, memory_order_relaxed);
+        /* `completed` first: a delivered request's mark cannot be lost
+         * between the two (the reset clears the word, then completed; read
+         * in this order, a mark seen missing was never there, since no
+         * dispatch can find the tracer any more).  Mask first would count a
+         * request delivered just before the reset (found by the Spin model). */
         uint64_t c = atomic_fetch_and_explicit(&th->completed, ~bit, memory_order_relaxed);
+        uint64_t m = atomic_fetch_and_explicit(&th->mask, ~bit, memory_order_relaxed);
         dropped += (m & bit) && !(c & bit);
     }
     pthread_mutex_unlock(&du_threads_lock);

@@ -147,8 +147,9 @@ int du_tracer_register(du_callback callback, void *arg, const char *name, du_tra
  * Returns the number of entry contexts whose accepted requests of this
  * tracer were dropped - requests answered 0 or 1 whose callback never ran
  * and never will (pending when cancel began, or racing with it; on threads
- * still attached or detached since): a profiler counts the samples of
- * those contexts as "stack lost".  -EALREADY when cancelled before or
+ * still attached or detached since).  A lower bound: a context that a
+ * thread's safe point ended while the cancel ran (skipping the tracer) is
+ * not counted; a delivered request never is.  -EALREADY when cancelled before or
  * concurrently (after waiting for a cancel still in progress on another
  * thread to finish); -EDEADLK inside a callback or any RCU read-side
  * section, from a handler that interrupted du_request(), or on a thread

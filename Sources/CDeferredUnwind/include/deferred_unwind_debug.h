@@ -34,8 +34,9 @@ void du_cookie_seed_serials(uint32_t value);
 
 /* ---- Step points (DU_STEP_POINTS builds only) ---------------------------- */
 enum du_step {
-    DU_STEP_COOKIE_DRAWN,         /* cookie: context counter advanced, before the install */
+    DU_STEP_COOKIE_DRAWN,         /* cookie: next value computed from the context counter, before the install */
     DU_STEP_COOKIE_CLAIMED,       /* cookie: low half compare-exchange done */
+    DU_STEP_COOKIE_SEQ_STORED,    /* cookie: the winner stored the context counter */
     DU_STEP_REQUEST_BIT_READ,     /* request: tracer bit and mask read */
     DU_STEP_REQUEST_COOKIE_READY, /* request: cookie known, before the claim */
     DU_STEP_REQUEST_CLAIMED,      /* request: fetch-or of PENDING|bit done */
