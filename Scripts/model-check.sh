@@ -150,7 +150,6 @@ switch_job() {
 
 mkdir -p "$out"
 start=$(date +%s.%N)
-running=0
 throttle() { while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done; }
 
 if [ $do_default = 1 ]; then
