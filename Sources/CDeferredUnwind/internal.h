@@ -1,7 +1,7 @@
 /*
  * internal.h - per-thread state, the pending word's layout, and the rules
- * that govern them.  Shared by cookie.c, request.c, dispatch.c, registry.c,
- * thread.c and unwind.c.
+ * that govern them.  Shared by every core source (cookie.c, request.c,
+ * dispatch.c, lookup.c, registry.c, thread.c, thread_wait.c, fork.c, unwind.c).
  */
 #ifndef DU_INTERNAL_H
 #define DU_INTERNAL_H
@@ -24,6 +24,16 @@ _Static_assert(sizeof(uint64_t) * 8 == 64, "the pending word has 64 bits");
 #define DU_CACHELINE 64
 /* Internal functions and data are not exported from the shared library. */
 #define DU_HIDDEN __attribute__((visibility("hidden")))
+/* Built with ThreadSanitizer (clang or gcc): lookup.c annotates the grace
+ * period, and du_local_cas32 uses the C11 CAS TSan can see. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DU_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(DU_TSAN)
+#define DU_TSAN 1
+#endif
 #define DU_LIKELY(x) __builtin_expect(!!(x), 1)
 #define DU_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -205,12 +215,16 @@ static inline int du_tracer_live_bit(const du_tracer *t)
         return -1;
     return (int)slot;
 }
-/* Call every tracer whose bit is in `todo` and not completed. Thread context. */
+/* lookup.c: call every tracer whose bit is in `todo` and not completed. Thread context. */
 DU_HIDDEN int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace *trace,
                      uint64_t cookie);
-/* RCU read-side wrappers (dispatch) with the TSan annotations liburcu 0.13 lacks. */
-DU_HIDDEN void du_rcu_read_lock(void);
-DU_HIDDEN void du_rcu_read_unlock(void);
+/* lookup.c: the grace period over dispatch lookups, with the TSan
+ * annotation liburcu 0.13 lacks (cancel's step 3). */
+DU_HIDDEN void du_rcu_synchronize(void);
+#ifdef DU_VARIANTS
+#include <pthread.h>
+extern DU_HIDDEN pthread_mutex_t duv_callback_lock; /* mutex-dispatch (v13) */
+#endif
 /* fork.c's atfork steps for the registry (see registry.c). */
 DU_HIDDEN void du_registry_fork_prepare(void);
 DU_HIDDEN void du_registry_fork_parent(void);
@@ -233,7 +247,7 @@ DU_HIDDEN int du_threads_scrub(uint64_t bit);
 DU_HIDDEN void du_threads_count_gone(struct du_thread *th);
 DU_HIDDEN void du_threads_forget_gone(void);
 /* Wait until no thread runs a callback of the tracer in `slot` (polling,
- * holding no lock while it waits).  After synchronize_rcu: see registry.c. */
+ * holding no lock while it waits).  After synchronize_rcu: see lookup.c. */
 DU_HIDDEN void du_threads_wait_callbacks(unsigned slot);
 /* Wait until every du_request() that may have read a tracer's handle as
  * live before cancel marked it has returned (membarrier, then each thread's
@@ -296,17 +310,9 @@ DU_HIDDEN int du_debug_take_alloc_failure(void);
  * C11 compare-exchange.  Returns the old value (0 when it installed).
  * Partner: the same CAS in a nested handler.
  */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define DU_LOCAL_CAS_C11 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define DU_LOCAL_CAS_C11 1
-#endif
 static inline uint32_t du_local_cas32(_Atomic uint32_t *p, uint32_t expected, uint32_t desired)
 {
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(DU_LOCAL_CAS_C11)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(DU_TSAN)
     __asm__ volatile("cmpxchgl %2, %1"
                      : "+a"(expected), "+m"(*(volatile uint32_t *)p)
                      : "r"(desired)

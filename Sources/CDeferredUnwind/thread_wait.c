@@ -79,7 +79,7 @@ struct du_wait {
  * so a raised count here is a leak: repair it, or two threads' cancels
  * could each wait for the other's.
  * Callbacks: acquire load of calling, partner: the release store of 0 after
- * the callback (registry.c); the value it was set to inside a read-side
+ * the callback (lookup.c); the value it was set to inside a read-side
  * section is visible because the grace period ended after that section.
  * The calling thread runs no callback (cancel refuses in_dispatch). */
 static int du_busy(struct du_thread *th, const struct du_wait *w)
@@ -175,7 +175,7 @@ void du_threads_wait_requests(void)
 }
 
 /* Cancel's callback wait for the tracer in `slot` (after synchronize_rcu:
- * see registry.c).  Context: thread; blocks, holding no lock while it
+ * see lookup.c and registry.c).  Context: thread; blocks, holding no lock while it
  * waits (a callback may attach threads or take any lock of its own). */
 void du_threads_wait_callbacks(unsigned slot)
 {
@@ -195,6 +195,8 @@ static uint32_t du_dropped_gone[64];
  * has not run (it would have cleared the bit under this lock). */
 void du_threads_count_gone(struct du_thread *th)
 {
+    /* Relaxed: this thread's own words (no request can run: EXITING, and
+     * du_self is already cleared); the lock orders us against the scrub. */
     uint64_t left = atomic_load_explicit(&th->mask, memory_order_relaxed) & DU_TRACER_MASK &
                     ~atomic_load_explicit(&th->completed, memory_order_relaxed);
     for (; left; left &= left - 1)

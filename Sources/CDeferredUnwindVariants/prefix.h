@@ -28,8 +28,7 @@
 #define du_cookie_get duv_cookie_get
 #define du_serial_next duv_serial_next
 #define du_registry_call duv_registry_call
-#define du_rcu_read_lock duv_rcu_read_lock
-#define du_rcu_read_unlock duv_rcu_read_unlock
+#define du_rcu_synchronize duv_rcu_synchronize
 #define du_dispatch duv_dispatch
 #define du_threads_scrub duv_threads_scrub
 #define du_threads_wait_requests duv_threads_wait_requests
