@@ -63,12 +63,12 @@ uint32_t du_serial_next(void)
 
 #ifdef DU_VARIANTS
 #include "../CDeferredUnwindVariants/variant_cookie.h"
-#endif
 
-/* Context: async-signal-safe, lock-free; owning thread or its handlers. */
+/* The variants' build: the historical designs, else the shipped path
+ * (du_cookie_fast; the shipped build inlines it as du_cookie_get).
+ * Context: async-signal-safe, lock-free; owning thread or its handlers. */
 uint64_t du_cookie_get(struct du_thread *th)
 {
-#ifdef DU_VARIANTS
     if (DUV_IS(COOKIE48))
         return duv_cookie48(th);
     if (DUV_IS(NAIVE_PERCPU))
@@ -78,10 +78,8 @@ uint64_t du_cookie_get(struct du_thread *th)
     if (DUV_IS(RETURN_LOCAL) && first)
         return 0; /* v4: returned the local that was never assigned */
     return cookie;
-#else
-    return du_cookie_fast(th); /* internal.h */
-#endif
 }
+#endif
 
 #ifdef DU_TEST_HOOKS
 /* Context: thread, attached, outside a context (tests and the stress

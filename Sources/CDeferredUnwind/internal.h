@@ -141,9 +141,12 @@ _Static_assert(sizeof(struct du_cache) == DU_CACHE_BYTES, "trace cache must be o
 #define DU_CACHE_CAPACITY ((uint32_t)(sizeof(((struct du_cache *)0)->ips) / sizeof(uintptr_t)))
 
 /* ---- cookie.c ---- */
-/* The cookie of this context, assigning it if needed (body: du_cookie_fast
- * below, plus the variants). */
+/* The cookie of this context, assigning it if needed: du_cookie_fast below
+ * (inline) in the shipped build; cookie.c adds the historical designs in
+ * the variants' build. */
+#ifdef DU_VARIANTS
 DU_HIDDEN uint64_t du_cookie_get(struct du_thread *th);
+#endif
 /* The next thread serial (thread context, attach): never 0. */
 DU_HIDDEN uint32_t du_serial_next(void);
 /* The cookie with low half `cnt` on this thread.  Relaxed: serial is
@@ -356,5 +359,9 @@ static inline uint64_t du_cookie_fast(struct du_thread *th)
     }
     return du_cookie_make(th, cnt);
 }
+
+#ifndef DU_VARIANTS
+static inline uint64_t du_cookie_get(struct du_thread *th) { return du_cookie_fast(th); }
+#endif
 
 #endif /* DU_INTERNAL_H */

@@ -62,9 +62,13 @@ static inline uint64_t du_context_cookie(struct du_thread *th, uint64_t m)
     if (DU_UNLIKELY(m & DU_CLOSING))
         return du_cookie_make(th, atomic_load_explicit(&th->closing_cnt, memory_order_relaxed));
     uint32_t cnt = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
-    if (DU_LIKELY(cnt))
-        return du_cookie_make(th, cnt);
-    return du_cookie_get(th); /* variants whose halves may be 0 */
+#ifdef DU_VARIANTS
+    if (!cnt)
+        return du_cookie_get(th); /* variants whose halves may be 0 */
+#endif
+    /* Shipped build: a set bit outside CLOSING means the request that set
+     * it installed cnt first, and only the reset clears it (under CLOSING). */
+    return du_cookie_make(th, cnt);
 }
 
 /*
@@ -89,11 +93,7 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int 
      * while we do. */
     c = (m & DU_CLOSING)
             ? du_cookie_make(th, atomic_load_explicit(&th->closing_cnt, memory_order_relaxed))
-#ifdef DU_VARIANTS
-            : du_cookie_get(th);
-#else
-            : du_cookie_fast(th); /* inline: no call, no frame */
-#endif
+            : du_cookie_get(th); /* inline in the shipped build */
     DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
     /* Relaxed: the partners are this thread's dispatch (program order, or a
      * handler boundary) and cancel's scrub, which is ordered after this by
