@@ -13,6 +13,10 @@ let package = Package(
         // The stress harness: the project's main job.
         .executable(name: "unwind-stress", targets: ["unwind-stress"]),
     ],
+    dependencies: [
+        // Command lines of unwind-stress and unwind-profile.
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
     targets: [
         .systemLibrary(
             name: "CURCU",
