@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "CDeferredUnwind", type: .dynamic, targets: ["CDeferredUnwind"]),
         // The stress harness: the project's main job.
         .executable(name: "unwind-stress", targets: ["unwind-stress"]),
+        // The off-CPU profiler (its preloaded agent is C, built by `make agent`).
+        .executable(name: "unwind-profile", targets: ["unwind-profile"]),
     ],
     dependencies: [
         // Command lines of unwind-stress and unwind-profile.
@@ -74,8 +76,26 @@ let package = Package(
         ),
         .executableTarget(
             name: "unwind-stress",
-            dependencies: ["CUnwindStress", "CDeferredUnwind", "CDeferredUnwindVariants"],
+            dependencies: ["CUnwindStress", "CDeferredUnwind", "CDeferredUnwindVariants",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Stress/unwind-stress"
+        ),
+        // unwind-profile (Docs/Profiler.md): the record file's decoder and
+        // stitcher (pure Swift, no Foundation: the fuzzer builds it alone),
+        // the report writers, and the command line.
+        .systemLibrary(
+            name: "CZlib",
+            path: "Profiler/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "ProfileFormat", path: "Profiler/ProfileFormat"),
+        .target(name: "ProfileReport", dependencies: ["ProfileFormat", "CZlib"], path: "Profiler/ProfileReport"),
+        .executableTarget(
+            name: "unwind-profile",
+            dependencies: ["ProfileFormat", "ProfileReport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Profiler/unwind-profile"
         ),
         // The README's Swift usage example, built by the tests and checked
         // against the README text.
@@ -86,6 +106,10 @@ let package = Package(
         ),
         // dladdr for the tests (Glibc's Swift overlay does not export it).
         .target(name: "CTestSupport", dependencies: ["CDeferredUnwind"], path: "Tests/CTestSupport"),
+        .testTarget(
+            name: "ProfileTests",
+            dependencies: ["ProfileFormat", "ProfileReport"]
+        ),
         .testTarget(
             name: "DeferredUnwindTests",
             dependencies: ["DeferredUnwind", "CDeferredUnwind", "CTestSupport"],

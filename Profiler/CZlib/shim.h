@@ -1,0 +1,2 @@
+/* zlib for the pprof writer's gzip (Debian: zlib1g-dev). */
+#include <zlib.h>

@@ -1,0 +1,1 @@
+// Placeholder: the record-file decoder (Docs/ProfileFormat.md) lands here.
