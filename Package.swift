@@ -108,7 +108,9 @@ let package = Package(
         .target(name: "CTestSupport", dependencies: ["CDeferredUnwind"], path: "Tests/CTestSupport"),
         .testTarget(
             name: "ProfileTests",
-            dependencies: ["ProfileFormat", "ProfileReport"]
+            dependencies: ["ProfileFormat", "ProfileReport"],
+            // C programs the agent tests compile and run under the agent.
+            exclude: ["Programs"]
         ),
         .testTarget(
             name: "DeferredUnwindTests",

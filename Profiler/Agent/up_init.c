@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +214,16 @@ __attribute__((constructor(101))) static void up_init(void)
         up_writer_forget(); /* closes the file, forgets it */
         return up_inert("cannot start the writer thread", -r);
     }
+    /* A signal mask is inherited across exec: a launcher that blocks
+     * SIGPROF in the thread that spawns us (Dispatch worker threads block
+     * signals, and posix_spawn keeps the spawning thread's mask) would leave
+     * every thread of the program unsampled.  The program did not choose
+     * that mask, so SIGPROF is unblocked here, before the program's code
+     * runs; what the program blocks itself later is respected. */
+    sigset_t prof;
+    sigemptyset(&prof);
+    sigaddset(&prof, UP_SIGNAL);
+    (void)pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
     /* Partner: the acquire loads of up_phase (interposers, attach): the
      * configuration, tracer and file above are visible with ACTIVE. */
     atomic_store_explicit(&up_phase, UP_ACTIVE, memory_order_release);

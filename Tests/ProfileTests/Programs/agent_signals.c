@@ -112,6 +112,11 @@ static void interrupt(const char *kind, int fd)
 
 int main(void)
 {
+    /* A launcher's blocked signals are inherited across exec (the test
+     * runner's threads block some): start from an empty mask. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     main_thread = pthread_self();
     int p[2];
     if (pipe(p) != 0)
