@@ -53,8 +53,12 @@ void up_thread_attach_lazy(void);
 void up_safe_point(void);
 
 /* Context: thread or a program's handler; async-signal-safe.  Returns 0 when
- * the call must go straight through (agent inert, child, before init). */
-static inline int up_call_begin(struct up_call *c, uint32_t id)
+ * the call must go straight through (agent inert, child, before init).
+ * may_attach: a thread seen for the first time attaches here.  Not from
+ * pthread_mutex_lock and futex waits: those are what allocators and
+ * runtimes call while holding their own locks, and attaching allocates
+ * (malloc inside a malloc lock would deadlock). */
+static inline int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attach)
 {
     int phase = up_phase_get(); /* acquire: partner the constructor's release */
     if (UP_LIKELY(phase != UP_ACTIVE && phase != UP_STOPPING))
@@ -67,7 +71,7 @@ static inline int up_call_begin(struct up_call *c, uint32_t id)
         atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed) != 0)
         return 1;
     if (UP_UNLIKELY(up_tls.state != UP_T_ATTACHED)) {
-        if (up_tls.state != UP_T_NONE)
+        if (up_tls.state != UP_T_NONE || !may_attach)
             return 1;
         up_thread_attach_lazy();
         if (up_tls.state != UP_T_ATTACHED)
@@ -81,6 +85,8 @@ static inline int up_call_begin(struct up_call *c, uint32_t id)
     c->tracked = 1;
     return 1;
 }
+
+static inline int up_call_begin(struct up_call *c, uint32_t id) { return up_call_begin_ex(c, id, 1); }
 
 /* Whether err (an EINTR) came from our signal alone: no program handler ran
  * on this thread since up_call_begin.  Relaxed: the trampoline that would

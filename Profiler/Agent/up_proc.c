@@ -61,7 +61,7 @@ UP_EXPORT long syscall(long nr, ...)
         return real(nr, a1, a2, a3, a4, a5, a6);
     int cmd = (int)a2 & FUTEX_CMD_MASK;
     struct up_call c;
-    if ((cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) || !up_call_begin(&c, UP_CALL_FUTEX))
+    if ((cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) || !up_call_begin_ex(&c, UP_CALL_FUTEX, 0))
         return real(nr, a1, a2, a3, a4, a5, a6);
     const struct timespec *tmo = (const struct timespec *)a4;
     int relative = cmd == FUTEX_WAIT && tmo != NULL;

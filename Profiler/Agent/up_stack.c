@@ -24,6 +24,10 @@
 #include "up_tls.h"
 #include "up_writer.h"
 
+/* At most half the ring per record, so one record never waits for the
+ * whole ring to drain. */
+#define UP_STACK_MAX_FRAMES ((UP_STACK_RING_BYTES / 2 - sizeof(struct up_rec_stack)) / 8)
+
 static int up_in_agent(uintptr_t ip)
 {
     return ip >= up_config.text_start && ip < up_config.text_end;
@@ -35,16 +39,21 @@ void up_stack_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
     up_tls.guard++;
     int phase = up_phase_get();
     struct up_slot *s = atomic_load_explicit(&up_tls.slot, memory_order_relaxed); /* own thread */
-    if (!s || (phase != UP_ACTIVE && phase != UP_STOPPING))
+    if (!s || up_tls.warming || (phase != UP_ACTIVE && phase != UP_STOPPING))
         goto out;
     uint32_t skip = 0;
     while (skip < trace->nr && up_in_agent(trace->ips[skip]))
         skip++;
     uint32_t nr = trace->nr - skip;
+    uint32_t flags = trace->flags | UP_STACK_DWARF;
+    if (nr > UP_STACK_MAX_FRAMES) { /* a core with a deeper cache: keep the innermost */
+        nr = UP_STACK_MAX_FRAMES;
+        flags |= DU_TRACE_TRUNCATED;
+    }
     struct up_rec_stack rec = {
         .h = {.type = UP_REC_STACK, .flags = 0, .size = up_rec_size(sizeof rec, (size_t)nr * 8)},
         .tid = s->tid,
-        .flags = trace->flags | UP_STACK_DWARF,
+        .flags = flags,
         .cookie = cookie,
         .nr = nr,
         .reserved = 0,

@@ -27,7 +27,7 @@ UP_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
     if (r != EBUSY)
         return r;
     struct up_call c;
-    if (!up_call_begin(&c, UP_CALL_MUTEX_LOCK))
+    if (!up_call_begin_ex(&c, UP_CALL_MUTEX_LOCK, 0))
         return up_real_pthread_mutex_lock()(m);
     r = up_real_pthread_mutex_lock()(m);
     up_call_end(&c);

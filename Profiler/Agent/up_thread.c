@@ -63,6 +63,20 @@ static void up_warn_once(_Atomic int *said, const char *what, int err)
 
 static _Atomic int up_said_slots, up_said_attach, up_said_timer;
 
+/* One request and safe point now, in thread context: the core allocates a
+ * thread's trace cache (one page) at its first unwind, and that must not
+ * happen at a later safe point, which can follow a pthread_mutex_lock an
+ * allocator made while holding its own lock.  The callback writes nothing
+ * for it (up_tls.warming). */
+static void up_warm_unwinder(void)
+{
+    uint64_t cookie;
+    up_tls.warming = 1;
+    if (du_request(up_tracer, &cookie) >= 0)
+        (void)du_safe_point();
+    up_tls.warming = 0;
+}
+
 /* Context: thread; the phase was ACTIVE; up_tls.state NONE. */
 static void up_thread_attach(void)
 {
@@ -94,6 +108,7 @@ static void up_thread_attach(void)
         up_warn_once(&up_said_attach, "pthread_setspecific failed", r);
         goto out;
     }
+    up_warm_unwinder();
     /* Publish to the handler: everything above first (same thread). */
     atomic_signal_fence(memory_order_release);
     atomic_store_explicit(&up_tls.slot, s, memory_order_relaxed);

@@ -50,6 +50,7 @@ struct up_tls {
      * through.  Thread context only (handlers never change it). */
     uint32_t guard;
     uint32_t state; /* UP_T_*, thread context only */
+    uint32_t warming; /* attach's first unwind: the callback writes nothing */
     uint32_t tid;
     /* CLOCK_MONOTONIC of the first sample the handler took in the current
      * call (0: none yet).  The interposer zeroes it at entry; the handler
