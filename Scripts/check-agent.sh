@@ -11,8 +11,9 @@
 #     without UNWIND_PROFILE_OUTPUT the agent is inert (no file, exit 0).
 # Used by `make agent-check`.  Exits 1 with a FAIL line per problem.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-lib=${1:-.build-c/libunwind_profile_agent.so}
+root=$(cd "$(dirname "$0")/.." && pwd)
+lib=$(realpath -m "${1:-$root/.build-c/libunwind_profile_agent.so}")
+cd "$root"
 CC=${CC:-cc}
 failed=0
 fail() { echo "FAIL: $*" >&2; failed=1; }
@@ -42,7 +43,7 @@ if grep -Eiq 'NEEDED.*(swift|dispatch|Foundation)' <<<"$dyn"; then fail "NEEDED 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$CC" -O1 -g -fno-omit-frame-pointer -pthread Tests/ProfileTests/Programs/agent_mix.c -o "$tmp/mix"
-if LD_PRELOAD="$PWD/$lib" UNWIND_PROFILE_OUTPUT="$tmp/out.data" UNWIND_PROFILE_FREQUENCY=499 \
+if LD_PRELOAD="$lib" UNWIND_PROFILE_OUTPUT="$tmp/out.data" UNWIND_PROFILE_FREQUENCY=499 \
         "$tmp/mix" >"$tmp/stdout" 2>"$tmp/stderr"; then ok "profiled run exits 0"
 else fail "profiled run failed: $(cat "$tmp/stderr")"; fi
 [ -s "$tmp/stderr" ] && fail "the agent printed: $(cat "$tmp/stderr")"
@@ -54,7 +55,7 @@ if [ -f "$tmp/out.data" ]; then
 else
     fail "no record file written"
 fi
-if (cd "$tmp" && LD_PRELOAD="$OLDPWD/$lib" ./mix >/dev/null 2>"$tmp/stderr2") && [ ! -s "$tmp/stderr2" ]; then
+if (cd "$tmp" && LD_PRELOAD="$lib" ./mix >/dev/null 2>"$tmp/stderr2") && [ ! -s "$tmp/stderr2" ]; then
     ok "inert without UNWIND_PROFILE_OUTPUT"
 else
     fail "inert run failed: $(cat "$tmp/stderr2")"

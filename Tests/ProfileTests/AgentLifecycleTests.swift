@@ -6,6 +6,18 @@ import Testing
 extension AgentTests {
     @Suite("Agent: process lifecycle", .timeLimit(.minutes(1)))
     struct Lifecycle {
+        @Test("the agent exports only the interposed names; BIND_NOW, NODELETE (Scripts/check-agent.sh)")
+        func exportsAndDynamicSection() throws {
+            let lib = try Agent.library.get()
+            let script = Agent.root.appendingPathComponent("Scripts/check-agent.sh")
+            let run = try Agent.runBounded(script, [lib.path], environment: nil, bound: 120)
+            #expect(run.status == 0 && !run.stderr.contains("FAIL"), "\(run.summary)")
+            for line in ["exports = agent.map", "agent.map = the UP_EXPORT definitions", "no du_* symbol exported",
+                         "BIND_NOW / NOW (-z now)", "NODELETE"] {
+                #expect(run.stdout.contains("ok: " + line), "\(run.summary)")
+            }
+        }
+
         @Test("without UNWIND_PROFILE_OUTPUT the agent is inert: no file, no output")
         func inertWithoutOutput() throws {
             let run = try Agent.profile("agent_mix", output: false)

@@ -10,7 +10,10 @@
  *    and flags; signal() returns the previous handler;
  *  - resethand: an SA_RESETHAND handler runs once, then SIG_DFL is reported;
  *  - sigprof: the program's own SIGPROF handler gets a SIGPROF it sends
- *    itself (the profiler's ticks are not passed on), and old actions report it.
+ *    itself (the profiler's ticks are not passed on), and old actions report it;
+ *  - signalfd: with every signal blocked and a signalfd for all of them,
+ *    the profiler's ticks (pending meanwhile) never show up in the
+ *    signalfd; the program's own SIGUSR2 does.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,6 +174,25 @@ int main(void)
     sigaction(SIGPROF, &sa, NULL);
     pthread_kill(pthread_self(), SIGPROF); /* ignored: must not kill us */
     check("sigprof-ignored", prof_count == 1, "an ignored SIGPROF reached the old handler");
+    /* signalfd: block everything, read what is pending for us. */
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
+    int sfd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+    struct timespec blocked = {0, 100000000}; /* ~100 ticks pend meanwhile */
+    nanosleep(&blocked, NULL);
+    pthread_kill(pthread_self(), SIGUSR2);
+    struct signalfd_siginfo si[8];
+    ssize_t n = read(sfd, si, sizeof si);
+    int got_usr2 = 0, got_prof = 0;
+    for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++) {
+        got_usr2 += si[i].ssi_signo == SIGUSR2;
+        got_prof += si[i].ssi_signo == SIGPROF;
+    }
+    snprintf(why, sizeof why, "signalfd gave %d SIGUSR2 and %d SIGPROF (read %zd)", got_usr2, got_prof, n);
+    check("signalfd", got_usr2 == 1 && got_prof == 0, why);
+    close(sfd);
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     printf("done\n");
     return failures ? 1 : 0;
 }
