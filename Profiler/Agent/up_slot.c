@@ -117,7 +117,11 @@ int up_slot_take_name(struct up_slot *s, char out[UP_NAME_MAX])
 {
     if (atomic_load_explicit(&s->name_gen, memory_order_relaxed) == s->name_gen_written)
         return -1;
-    up_lock(&up_name_lock);
+    /* The writer never waits for a namer: busy means next round (a namer
+     * interrupted by a handler that calls exit() would otherwise hang the
+     * writer's last round, and with it the exit). */
+    if (pthread_mutex_trylock(&up_name_lock) != 0)
+        return -1;
     int len = (int)s->name_len;
     memcpy(out, s->name, (size_t)len);
     s->name_gen_written = atomic_load_explicit(&s->name_gen, memory_order_relaxed);

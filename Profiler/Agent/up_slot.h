@@ -101,7 +101,8 @@ void up_slot_set_name(struct up_slot *slot, const char *name, size_t len);
  * nothing if no OWNED slot has it.  Context: thread (mutex). */
 void up_slot_set_name_of(pthread_t thread, const char *name);
 /* Copy a slot's name if it changed since the writer last wrote it; returns
- * its length, or -1 when unchanged.  Context: the writer (mutex). */
+ * its length, or -1 when unchanged (or the lock is busy: next round).
+ * Context: the writer (trylock, never waits). */
 int up_slot_take_name(struct up_slot *slot, char out[UP_NAME_MAX]);
 
 /* The table, for the writer and process exit: entries [0, count) are valid

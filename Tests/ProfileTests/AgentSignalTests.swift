@@ -41,7 +41,7 @@ extension AgentTests {
             #expect(lines.last == "done", "\(run.stdout)")
             #expect(lines.contains("blocker bad=0"), "a thread that blocks SIGPROF was disturbed: \(run.stdout)")
             let parsed = lines.compactMap(Self.parse)
-            #expect(parsed.count == 16, "one line per call kind expected: \(run.stdout)")
+            #expect(parsed.count == 17, "one line per call kind expected: \(run.stdout)")
             for line in parsed {
                 #expect(line.eintr == 0, "\(line.kind): \(line.eintr) EINTR reached the program")
                 #expect(line.bad == 0, "\(line.kind): \(line.bad) unexpected results")
@@ -55,9 +55,14 @@ extension AgentTests {
                 // machine one wake-up can be late for reasons that are not the
                 // agent's, so the median carries the 1 % bound (a resume that
                 // restarted or rounded the timeout shifts every call).
+                // A socket timeout is the exception: the kernel counts it in
+                // jiffies (4 ms at HZ=250: 54-56 ms for 50 ms without the
+                // agent) and the agent cannot learn how much of it was left,
+                // so it ends up to two sampling periods late (up_call.h).
+                let bound = line.kind == "recv_rcvtimeo" ? 1.2 : 1.01
                 let sorted = line.durations.sorted()
                 let median = sorted[sorted.count / 2]
-                #expect(Double(median) <= Double(req) * 1.01,
+                #expect(Double(median) <= Double(req) * bound,
                         "\(line.kind): median \(median) µs for \(req) µs; all: \(line.durations)")
             }
             // The waits were really sampled (and so interrupted): ~9 s at 999 Hz.

@@ -5,7 +5,8 @@
  * line per call kind:
  *   <kind> n=<calls> eintr=<EINTRs seen> bad=<unexpected results> req_us=<timeout> us=<d1>,<d2>,...
  * and "done".  The test (AgentSignalTests) wants eintr=0, bad=0 and each
- * duration >= the timeout and within 1 %.  A background thread blocks
+ * duration >= the timeout and within 1 % (a socket timeout: within a few
+ * sampling periods, see Profiler/Agent/up_call.h).  A background thread blocks
  * SIGPROF and sleeps meanwhile (it must not disturb anything).
  */
 #define _GNU_SOURCE
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +142,20 @@ static int one(const char *kind, int i)
         int r = sigtimedwait(&set, NULL, &ts);
         return r < 0 && errno == EAGAIN ? 0 : r < 0 ? errno : -1;
     }
+    if (!strcmp(kind, "recv_rcvtimeo")) {
+        /* A socket with SO_RCVTIMEO: the kernel does not restart it after
+         * a handler; the timeout's answer is EAGAIN. */
+        static int sv[2] = {-1, -1};
+        if (sv[0] < 0) {
+            struct timeval tv = {0, REQ_MS * 1000};
+            if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 ||
+                setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0)
+                abort();
+        }
+        char c;
+        ssize_t r = recv(sv[0], &c, 1, 0);
+        return r < 0 && errno == EAGAIN ? 0 : r < 0 ? errno : -1;
+    }
     if (!strcmp(kind, "sleep"))
         return sleep(1) == 0 ? 0 : EINTR;
     fprintf(stderr, "unknown kind %s\n", kind);
@@ -228,7 +244,8 @@ int main(int argc, char **argv)
 
     static const char *const kinds[] = {"nanosleep", "clock_nanosleep", "clock_nanosleep_abs", "usleep",
                                         "poll", "ppoll", "select", "pselect", "epoll_wait", "epoll_pwait",
-                                        "sem_timedwait", "futex", "cond_timedwait", "sigtimedwait"};
+                                        "sem_timedwait", "futex", "cond_timedwait", "sigtimedwait",
+                                        "recv_rcvtimeo"};
     int reps = argc > 1 ? atoi(argv[1]) : 10;
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         run(kinds[k], strcmp(kinds[k], "nanosleep") == 0 ? 2 * reps : reps, REQ_MS);
