@@ -1,1 +1,0 @@
-// Placeholder: profile tests land here.
