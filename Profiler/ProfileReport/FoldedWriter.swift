@@ -23,11 +23,9 @@ public enum FoldedWriter {
 
     /// ';' becomes ':', line breaks and tabs spaces; never empty.
     static func sanitize(_ name: String) -> String {
-        let s = String(name.map { c -> Character in
-            if c == ";" { return ":" }
-            if c.isNewline || c == "\t" { return " " }
-            return c
-        })
-        return s.isEmpty ? "[unknown]" : s
+        guard !name.isEmpty else { return "[unknown]" }
+        let noBreaks = ReportText.replacing(name, asciiBad: ReportText.isASCIIBreakOrTab,
+                                            isBad: { $0.isNewline || $0 == "\t" }, with: " ")
+        return ReportText.replacing(noBreaks, asciiBad: { $0 == 0x3b }, isBad: { $0 == ";" }, with: ":")
     }
 }

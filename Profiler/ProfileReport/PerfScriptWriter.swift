@@ -54,17 +54,19 @@ public enum PerfScriptWriter {
 
     /// No white space (the header's fields are split on it).
     static func sanitizeWord(_ s: String) -> String {
-        String(s.map { $0.isWhitespace ? "_" : $0 })
+        ReportText.replacing(s, asciiBad: ReportText.isASCIIWhitespace, isBad: { $0.isWhitespace }, with: "_")
     }
 
     /// One line: line breaks and tabs become spaces.
     static func sanitizeLine(_ s: String) -> String {
-        String(s.map { $0.isNewline || $0 == "\t" ? " " : $0 })
+        ReportText.replacing(s, asciiBad: ReportText.isASCIIBreakOrTab, isBad: { $0.isNewline || $0 == "\t" },
+                             with: " ")
     }
 
     /// No white space and no parentheses.
     static func sanitizeDSO(_ s: String) -> String {
-        String(s.map { $0.isWhitespace || $0 == "(" || $0 == ")" ? "_" : $0 })
+        ReportText.replacing(s, asciiBad: { ReportText.isASCIIWhitespace($0) || $0 == 0x28 || $0 == 0x29 },
+                             isBad: { $0.isWhitespace || $0 == "(" || $0 == ")" }, with: "_")
     }
 
     static func padded(_ v: UInt64, _ width: Int) -> String {

@@ -54,6 +54,11 @@ public enum ReportBuilder {
                                         timeNanoseconds: sample.timeNanoseconds, periodNanoseconds: period,
                                         frames: list))
         }
+        // Time order, as perf script prints (rings drain threads in any
+        // order); file order among equal times.
+        samples = samples.enumerated()
+            .sorted { ($0.element.timeNanoseconds, $0.offset) < ($1.element.timeNanoseconds, $1.offset) }
+            .map(\.element)
         let endTime = stitched.end.map { max($0.timeNanoseconds, lastTime) } ?? lastTime
         let duration = endTime >= meta.startNanoseconds ? endTime - meta.startNanoseconds : 0
         let mappings = stitched.maps.map {

@@ -137,6 +137,20 @@ struct SymbolTests {
         #expect(profile.durationNanoseconds == 300)
     }
 
+    @Test("samples come out in time order whatever order the rings drained them in")
+    func timeOrder() throws {
+        let stitched = try decodeAndStitch(Fixture.file([
+            .meta(Fixture.meta), .call(Fixture.read),
+            .sample(SampleRecord(tid: 2, call: 0, timeNanoseconds: 30, cookie: 0, pc: 3)),
+            .sample(SampleRecord(tid: 1, call: 0, timeNanoseconds: 10, cookie: 0, pc: 1)),
+            .sample(SampleRecord(tid: 2, call: 0, timeNanoseconds: 20, cookie: 0, pc: 2)),
+            .sample(SampleRecord(tid: 1, call: 0, timeNanoseconds: 20, cookie: 0, pc: 4)),
+        ]))
+        let (profile, _) = ReportBuilder.build(stitched, symbolizer: Symbolizer(maps: [], tools: tools))
+        #expect(profile.samples.map(\.timeNanoseconds) == [10, 20, 20, 30])
+        #expect(profile.samples.map { $0.frames.last?.address } == [1, 2, 4, 3])
+    }
+
     @Test("a missing object falls back to module+offset with one warning; the vDSO without one")
     func missingFile() {
         let vdso = MapRecord(start: 0x7000, end: 0x8000, bias: 0x7000, fileOffset: 0, buildID: [], path: "linux-vdso.so.1")
