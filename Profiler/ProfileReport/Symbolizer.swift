@@ -65,7 +65,10 @@ public struct Symbolizer {
             }
             byObject[Object(path: map.path, buildID: map.buildID), default: []].append((request, map))
         }
-        for (object, items) in byObject.sorted(by: { $0.key.path < $1.key.path }) {
+        let objects = byObject.sorted {
+            ($0.key.path, ELFBuildID.hex($0.key.buildID)) < ($1.key.path, ELFBuildID.hex($1.key.buildID))
+        }
+        for (object, items) in objects {
             var resolved: [[ReportFrame]]?
             switch check(path: object.path, buildID: object.buildID) {
             case .silent:

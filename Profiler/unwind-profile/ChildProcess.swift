@@ -23,6 +23,8 @@ enum ChildProcess {
     /// already reached the child (same process group, si_code SI_KERNEL), so
     /// only signals sent to us by kill() (SI_USER, SI_QUEUE, ...) are
     /// forwarded; forwarding the terminal's too would deliver it twice.
+    /// The mask is per thread: this command line has only its main thread
+    /// here (a program it runs sees one task in /proc/<ppid>/task).
     static func run(_ arguments: [String], environment: [String]) throws(SpawnFailure) -> Int32 {
         var watched = sigset_t()
         sigemptyset(&watched)

@@ -7,6 +7,7 @@ struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
         abstract: "Run a program under the profiler and write a record file.",
+        usage: "unwind-profile record [-o <file>] [-F <Hz>] [--agent <path>] -- <program> [<args> ...]",
         discussion: """
             The agent (\(AgentLocator.libraryName)) is preloaded into the program: --agent, \
             else $UNWIND_PROFILE_AGENT, else next to this executable, else .build-c/ of this \

@@ -15,7 +15,7 @@ struct ReportCommand: ParsableCommand {
         abstract: "Turn a record file into perf script text, folded stacks, pprof or an SVG flame graph.",
         discussion: """
             perf: `perf script` text (Firefox Profiler, speedscope, FlameGraph, Perfetto read it); \
-            folded: one line per stack, root first (flamegraph.pl, speedscope); pprof: gzipped \
+            folded: one line per stack, thread name then root first (flamegraph.pl, speedscope); pprof: gzipped \
             protobuf (go tool pprof); svg: a flame graph.  Off-CPU samples end in the blocking \
             call, e.g. [read]; a sample whose stack never arrived shows [stack lost]; on-CPU \
             samples start with [on-cpu].  A summary goes to stderr.
@@ -25,7 +25,7 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The record file.", valueName: "file"))
     var file: String = "unwind-profile.data"
 
-    @Option(help: ArgumentHelp("Output format: perf, folded, pprof or svg.", valueName: "format"))
+    @Option(help: ArgumentHelp("The output format.", valueName: "format"))
     var format: OutputFormat = .perf
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
