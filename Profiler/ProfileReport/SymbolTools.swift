@@ -79,7 +79,7 @@ func runTool(_ tool: String, arguments: [String], input: String) throws(ToolFail
         let output = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
+            let err = String(decoding: readWholeFile(errURL.path) ?? [], as: UTF8.self)
             let firstLine = err.split(separator: "\n").first.map(String.init) ?? ""
             throw ToolFailure(description: "\(name) failed (status \(process.terminationStatus))"
                               + (firstLine.isEmpty ? "" : ": \(firstLine)"))
@@ -89,5 +89,26 @@ func runTool(_ tool: String, arguments: [String], input: String) throws(ToolFail
         throw failure
     } catch {
         throw ToolFailure(description: "cannot run \(name): \(error.localizedDescription)")
+    }
+}
+
+/// The whole file, read with read(2) until end of file: Foundation's
+/// String(contentsOfFile:) stops after the first read of a file whose size
+/// says 0 (/proc files) and, in Swift 6.3, leaks its buffer for an empty file.
+func readWholeFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n > 0 {
+            bytes += chunk[0..<n]
+        } else if n == 0 {
+            return bytes
+        } else if errno != EINTR {
+            return nil
+        }
     }
 }

@@ -56,7 +56,7 @@ struct CLITests {
         #expect(result.stderr.hasPrefix("unwind-profile record: cannot find the agent libunwind_profile_agent.so"))
         #expect(result.stderr.contains("\(dir.url.path)/libunwind_profile_agent.so"))
         #expect(result.stderr.contains("`make agent`") && result.stderr.contains("Scripts/profile.sh"))
-        #expect(try String(contentsOfFile: out, encoding: .utf8) == "old")
+        #expect(try readText(out) == "old")
         #expect(!FileManager.default.fileExists(atPath: marker))
 
         let option = try CLI.run(["record", "--agent", "/nonexistent/agent.so", "--", "true"],
@@ -73,7 +73,7 @@ struct CLITests {
     /// A library that is harmless to preload, standing in for the agent:
     /// the libc this test process runs with.
     static func standInAgent() throws -> String {
-        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        let maps = try readText("/proc/self/maps")
         let path = maps.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
             .first { ($0 as NSString).lastPathComponent.hasPrefix("libc.so") }
         return try #require(path, "no libc in /proc/self/maps")
@@ -91,9 +91,9 @@ struct CLITests {
         let result = try CLI.run(["record", "-o", "out.data", "-F", "250", "--agent", agent, "--", "/bin/sh", "-c", script],
                                  environment: env, in: dir.url)
         #expect(result.status == 7, "\(result.stderr)")
-        let seen = try String(contentsOfFile: dir.path("env.txt"), encoding: .utf8)
+        let seen = try readText(dir.path("env.txt"))
         #expect(seen == "\(agent):\(agent)|\(dir.url.path)/out.data|250")
-        #expect(try String(contentsOfFile: dir.path("out.data.old"), encoding: .utf8) == "previous")
+        #expect(try readText(dir.path("out.data.old")) == "previous")
         #expect(result.stderr.contains("[ unwind-profile record: wrote 8 bytes to out.data ]"))
     }
 
@@ -183,7 +183,7 @@ struct CLITests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("; no END record: the recording was cut short"))
-        let text = try String(contentsOfFile: dir.path("out.folded"), encoding: .utf8)
+        let text = try readText(dir.path("out.folded"))
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
         for line in lines { #expect(line.wholeMatch(of: FoldedTests.line) != nil, "\(line)") }

@@ -30,7 +30,7 @@ enum SelfMapping {
     /// mapping holding `address`: bias = where the file's offset 0 is mapped
     /// (the first PT_LOAD of a PIE has virtual address 0).
     static func map(containing address: UInt64) throws -> MapRecord {
-        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        let maps = try readText("/proc/self/maps")
         struct Line { var start, end, offset: UInt64; var perms, path: String }
         let lines: [Line] = maps.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
