@@ -108,7 +108,8 @@ let package = Package(
         .target(name: "CTestSupport", dependencies: ["CDeferredUnwind"], path: "Tests/CTestSupport"),
         .testTarget(
             name: "ProfileTests",
-            dependencies: ["ProfileFormat", "ProfileReport"]
+            // CZlib: the pprof tests gunzip the writer's output with zlib's inflate.
+            dependencies: ["ProfileFormat", "ProfileReport", "CZlib"]
         ),
         .testTarget(
             name: "DeferredUnwindTests",
