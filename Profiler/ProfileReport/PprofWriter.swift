@@ -168,9 +168,12 @@ private struct PprofTables {
             out.message(Field.Profile.sample) { m in
                 m.packed(Field.Sample.locationID, sample.key.locationIDs)
                 m.packed(Field.Sample.value, [sample.count, sample.wall].map { UInt64(bitPattern: $0) })
-                m.message(Field.Sample.label) {
-                    $0.int64(Field.Label.key, threadKey)
-                    $0.int64(Field.Label.str, stringIndex[sample.key.thread] ?? 0)
+                // str 0 ("") would read as a numeric label: no name, no label.
+                if let name = stringIndex[sample.key.thread], name != 0 {
+                    m.message(Field.Sample.label) {
+                        $0.int64(Field.Label.key, threadKey)
+                        $0.int64(Field.Label.str, name)
+                    }
                 }
                 m.message(Field.Sample.label) {
                     $0.int64(Field.Label.key, tidKey)

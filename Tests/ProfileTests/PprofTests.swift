@@ -99,6 +99,10 @@ func pprofProblems(_ p: DecodedProfile) -> [String] {
         for label in s.labels {
             checkString(label.key, "label key")
             checkString(label.str, "label str")
+            // pprof takes a label whose str is 0 for a numeric one.
+            if p.string(label.key) == "thread" && label.str == 0 {
+                problems.append("sample \(index): thread label without a name")
+            }
         }
     }
     return problems
@@ -110,7 +114,7 @@ func pprofStacks(_ p: DecodedProfile) -> [String: [Int64]] {
     let functions = Dictionary(p.functions.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     var stacks: [String: [Int64]] = [:]
     for s in p.samples {
-        var thread = "?", tid: Int64 = -1
+        var thread = "", tid: Int64 = -1
         for label in s.labels {
             if p.string(label.key) == "thread" { thread = p.string(label.str) ?? "?" }
             if p.string(label.key) == "tid" { tid = label.num }
