@@ -53,9 +53,21 @@ func attribute(_ element: XMLElement?, _ name: String) -> String? {
     element?.attributes?.first { $0.name == name }?.stringValue
 }
 
-/// Parses `svg` with Foundation's XML parser (libxml2) and returns the frames:
-/// the <g> elements that hold a <rect>.
+/// Nil when `svg` is well-formed XML, else the parser's error.  XMLParser
+/// (libxml2, strict) decides: XMLDocument recovers from bare '&' and '<'.
+/// parse() can return true with an error set, so both are checked.
+func xmlError(_ svg: String) -> String? {
+    let parser = XMLParser(data: Data(svg.utf8))
+    let parsed = parser.parse()
+    if parsed && parser.parserError == nil { return nil }
+    return parser.parserError.map { "\($0) at line \(parser.lineNumber)" } ?? "parse failed"
+}
+
+/// Checks `svg` is well-formed, then returns its frames: the <g> elements
+/// that hold a <rect>.
 func drawnFrames(_ svg: String) throws -> (XMLDocument, [DrawnFrame]) {
+    let error = xmlError(svg)
+    try #require(error == nil, "not well-formed XML: \(error ?? "")")
     let document = try XMLDocument(xmlString: svg, options: [])
     let groups = try document.nodes(forXPath: "//*[local-name()='g'][*[local-name()='rect']]")
     let frames = try groups.map { node -> DrawnFrame in
