@@ -109,8 +109,7 @@ let package = Package(
         .executableTarget(
             name: "offcpu-workload",
             path: "Examples/OffCPUWorkload",
-            cSettings: [.define("_GNU_SOURCE"),
-                        .unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]
         ),
         // dladdr for the tests (Glibc's Swift overlay does not export it).
         .target(name: "CTestSupport", dependencies: ["CDeferredUnwind"], path: "Tests/CTestSupport"),
