@@ -46,6 +46,11 @@ struct StressCLITests {
         let p = Process()
         p.executableURL = exe
         p.arguments = args
+        // Help wraps at COLUMNS (or 80): wide, so no option text is split by
+        // the tester's own setting.
+        var environment = ProcessInfo.processInfo.environment
+        environment["COLUMNS"] = "400"
+        p.environment = environment
         p.standardOutput = outHandle
         p.standardError = errHandle
         try p.run()
