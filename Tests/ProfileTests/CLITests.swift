@@ -191,4 +191,20 @@ struct CLITests {
         #expect(lines.contains { $0.hasPrefix("main thread;") && $0.contains("symbolTestMarkerFunction") && $0.hasSuffix(";[futex] 1") },
                 "\(lines)")
     }
+
+    @Test("report hands pprof and svg to their writers: gzip bytes into -o, an SVG with the title")
+    func reportPprofAndSVG() throws {
+        let dir = try TempDir()
+        try Data(Fixture.file(Fixture.everyType)).write(to: dir.url.appendingPathComponent("p.data"))
+        let pprof = try CLI.run(["report", "p.data", "--format", "pprof", "-o", "p.pb.gz"],
+                                environment: CLI.cleanEnvironment, in: dir.url)
+        #expect(pprof.status == 0, "\(pprof.stderr)")
+        let bytes = Array(try Data(contentsOf: dir.url.appendingPathComponent("p.pb.gz")))
+        #expect(bytes.starts(with: [0x1f, 0x8b]))
+        let svg = try CLI.run(["report", "p.data", "--format", "svg", "--title", "Off-CPU <test>"],
+                              environment: CLI.cleanEnvironment, in: dir.url)
+        #expect(svg.status == 0, "\(svg.stderr)")
+        #expect(svg.stdout.hasPrefix("<?xml") && svg.stdout.contains("Off-CPU &lt;test&gt;"))
+        #expect(svg.stderr.contains("unwind-profile report: 2 samples"))
+    }
 }
