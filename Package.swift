@@ -104,11 +104,19 @@ let package = Package(
             dependencies: ["DeferredUnwind"],
             path: "Examples/SwiftUsage"
         ),
+        // The example workload of unwind-profile: threads that wait in known
+        // call paths for known times (the ±10 % test profiles it).
+        .executableTarget(
+            name: "offcpu-workload",
+            path: "Examples/OffCPUWorkload",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]
+        ),
         // dladdr for the tests (Glibc's Swift overlay does not export it).
         .target(name: "CTestSupport", dependencies: ["CDeferredUnwind"], path: "Tests/CTestSupport"),
         .testTarget(
             name: "ProfileTests",
-            dependencies: ["ProfileFormat", "ProfileReport"],
+            // CZlib: the pprof tests gunzip the writer's output with zlib's inflate.
+            dependencies: ["ProfileFormat", "ProfileReport", "CZlib"],
             // C programs the agent tests compile and run under the agent.
             exclude: ["Programs"]
         ),

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Installs what SwiftPM and the C library's Makefile cannot: liburcu-dev (and
-# pkg-config) from Debian's packages, only when pkg-config cannot already
-# find liburcu-bp, the flavor the core, its SwiftPM targets and the C library
-# build against (liburcu-dev has every flavor).
+# Installs what SwiftPM and the C library's Makefile cannot: liburcu-dev,
+# zlib1g-dev (and pkg-config) from Debian's packages, only when pkg-config
+# cannot already find liburcu-bp, the flavor the core, its SwiftPM targets
+# and the C library build against (liburcu-dev has every flavor), and zlib,
+# which unwind-profile's pprof writer gzips with.
 set -euo pipefail
-flavors=(liburcu-bp)
+flavors=(liburcu-bp zlib)
 found() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "${flavors[@]}"; }
 if found; then
     exit 0
 fi
-"$(dirname "$0")/apt-install.sh" liburcu-dev pkg-config
+"$(dirname "$0")/apt-install.sh" liburcu-dev zlib1g-dev pkg-config
 found || { echo "error: ${flavors[*]} still not found by pkg-config" >&2; exit 2; }

@@ -1,7 +1,9 @@
 /*
  * unwind_stress.h - the C half of the unwind-stress harness, as seen from
- * Swift (Stress/unwind-stress/main.swift parses the command line and calls
- * us_run()).  Everything that runs in a signal handler lives in C.
+ * Swift (Stress/unwind-stress: StressCommand.swift parses the command line
+ * with swift-argument-parser, main.swift calls us_run(), or
+ * us_lifecycle_child() before any parsing).  Everything that runs in a
+ * signal handler lives in C.
  */
 #ifndef UNWIND_STRESS_H
 #define UNWIND_STRESS_H
@@ -30,7 +32,7 @@ struct us_config {
 int us_scenario_count(void);
 const char *us_scenario_name(int i);
 const char *us_scenario_desc(int i);
-/* Index of a scenario by name (also accepts its number "1".."16"); -1. */
+/* Index of a scenario by name (also accepts its number "1".."us_scenario_count()"); -1. */
 int us_scenario_find(const char *name);
 
 /* Variants of the duv_ library: NULL-terminated names, and a description. */

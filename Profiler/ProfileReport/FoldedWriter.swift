@@ -1,0 +1,31 @@
+// Folded stacks (brendangregg/FlameGraph): one line per distinct stack,
+// frames root first joined by ';', a space, the number of samples.  As
+// stackcollapse-perf.pl does, the root frame is the thread name, so threads
+// blocked in different places stay apart.  Lines are sorted (stable output);
+// a ';' or line break inside a name would split it, so they are replaced.
+
+public enum FoldedWriter {
+    public static func render(_ profile: ReportProfile) -> String {
+        var counts: [String: Int] = [:]
+        for sample in profile.samples {
+            var parts: [String] = []
+            parts.reserveCapacity(sample.frames.count + 1)
+            parts.append(sanitize(sample.threadName.isEmpty ? profile.command : sample.threadName))
+            for frame in sample.frames { parts.append(sanitize(frame.name)) }
+            counts[parts.joined(separator: ";"), default: 0] += 1
+        }
+        var out = ""
+        for (stack, count) in counts.sorted(by: { $0.key < $1.key }) {
+            out += "\(stack) \(count)\n"
+        }
+        return out
+    }
+
+    /// ';' becomes ':', line breaks and tabs spaces; never empty.
+    static func sanitize(_ name: String) -> String {
+        guard !name.isEmpty else { return "[unknown]" }
+        let noBreaks = ReportText.replacing(name, asciiBad: ReportText.isASCIIBreakOrTab,
+                                            isBad: { $0.isNewline || $0 == "\t" }, with: " ")
+        return ReportText.replacing(noBreaks, asciiBad: { $0 == 0x3b }, isBad: { $0 == ";" }, with: ":")
+    }
+}

@@ -1,0 +1,89 @@
+// The stitched file to the writers' model (ReportModel.swift): symbolised
+// frames root first, with the synthetic frames of the off-CPU view:
+//   off-CPU:  root ... leaf, then "[<call>]"            (.blockedIn)
+//   lost:     "[stack lost]", then "[<call>]"
+//   on-CPU:   "[on-cpu]" (.onCPU), then the frames of the pc
+
+import Foundation
+import ProfileFormat
+
+public enum ReportBuilder {
+    /// Builds the profile; the warnings are the symboliser's (one line each,
+    /// for stderr, not for the output).
+    public static func build(_ stitched: Stitched, symbolizer: Symbolizer) -> (profile: ReportProfile, warnings: [String]) {
+        // Every distinct address once.
+        var requests = Set<AddressRequest>()
+        for sample in stitched.samples {
+            switch sample.stack {
+            case .onCPU:
+                requests.insert(AddressRequest(address: sample.pc, isReturnAddress: false))
+            case .frames(let ips):
+                for ip in ips { requests.insert(AddressRequest(address: ip, isReturnAddress: true)) }
+            case .lost:
+                break
+            }
+        }
+        let (symbols, warnings) = symbolizer.symbolize(requests)
+        func frames(_ address: UInt64, isReturn: Bool) -> [ReportFrame] {
+            let request = AddressRequest(address: address, isReturnAddress: isReturn)
+            return symbols[request] ?? [symbolizer.unmapped(address)]
+        }
+
+        let meta = stitched.meta
+        let command = commandName(meta.commandLine)
+        let period: UInt64 = meta.frequencyHz == 0 ? 0 : 1_000_000_000 / UInt64(meta.frequencyHz)
+        var samples: [ReportSample] = []
+        samples.reserveCapacity(stitched.samples.count)
+        var lastTime = meta.startNanoseconds
+        for sample in stitched.samples {
+            var list: [ReportFrame] = []
+            switch sample.stack {
+            case .onCPU:
+                list.append(synthetic(.onCPU, "[on-cpu]"))
+                list += frames(sample.pc, isReturn: false).reversed()
+            case .frames(let ips):
+                // ips are innermost first; each address's chain is too.
+                for ip in ips.reversed() { list += frames(ip, isReturn: true).reversed() }
+                list.append(blocked(sample.call, stitched.calls))
+            case .lost:
+                list.append(synthetic(.stackLost, "[stack lost]"))
+                list.append(blocked(sample.call, stitched.calls))
+            }
+            lastTime = max(lastTime, sample.timeNanoseconds)
+            samples.append(ReportSample(tid: sample.tid, threadName: stitched.threads[sample.tid] ?? command,
+                                        timeNanoseconds: sample.timeNanoseconds, periodNanoseconds: period,
+                                        frames: list))
+        }
+        // Time order, as perf script prints (rings drain threads in any
+        // order); file order among equal times.
+        samples = samples.enumerated()
+            .sorted { ($0.element.timeNanoseconds, $0.offset) < ($1.element.timeNanoseconds, $1.offset) }
+            .map(\.element)
+        let endTime = stitched.end.map { max($0.timeNanoseconds, lastTime) } ?? lastTime
+        let duration = endTime >= meta.startNanoseconds ? endTime - meta.startNanoseconds : 0
+        let mappings = stitched.maps.map {
+            ReportMapping(start: $0.start, end: $0.end, fileOffset: $0.fileOffset, path: $0.path,
+                          buildID: ELFBuildID.hex($0.buildID))
+        }
+        let profile = ReportProfile(pid: meta.pid, command: command, commandLine: meta.commandLine,
+                                    frequencyHz: meta.frequencyHz, startNanoseconds: meta.startNanoseconds,
+                                    startRealtimeNanoseconds: meta.startRealtimeNanoseconds,
+                                    durationNanoseconds: duration, mappings: mappings, samples: samples)
+        return (profile, warnings)
+    }
+
+    /// The program's name: the first argument's last path component.
+    static func commandName(_ commandLine: [String]) -> String {
+        guard let first = commandLine.first, !first.isEmpty else { return "unknown" }
+        let name = (first as NSString).lastPathComponent
+        return name.isEmpty ? first : name
+    }
+
+    static func synthetic(_ kind: ReportFrame.Kind, _ name: String) -> ReportFrame {
+        ReportFrame(kind: kind, address: 0, name: name, module: "", moduleOffset: 0)
+    }
+
+    static func blocked(_ call: UInt32, _ calls: [UInt32: String]) -> ReportFrame {
+        synthetic(.blockedIn, "[\(calls[call] ?? "call \(call)")]")
+    }
+}

@@ -1,0 +1,109 @@
+// unwind-profile record: run a program with the agent preloaded.
+
+import ArgumentParser
+import Foundation
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Run a program under the profiler and write a record file.",
+        usage: "unwind-profile record [-o <file>] [-F <Hz>] [--agent <path>] -- <program> [<args> ...]",
+        discussion: """
+            The agent (\(AgentLocator.libraryName)) is preloaded into the program: --agent, \
+            else $UNWIND_PROFILE_AGENT, else next to this executable, else .build-c/ of this \
+            checkout (`make agent`).  An existing output file is renamed to <file>.old.  \
+            The exit status is the program's (128 + signal if a signal killed it; 127 if it \
+            was not found).
+            """
+    )
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The record file to write.", valueName: "file"))
+    var output: String = "unwind-profile.data"
+
+    @Option(name: [.customShort("F"), .long],
+            help: ArgumentHelp("Samples per second per thread (1...10000).", valueName: "Hz"))
+    var frequency: Int = 99
+
+    @Option(help: ArgumentHelp("The agent library to preload.", valueName: "path"))
+    var agent: String?
+
+    @Argument(parsing: .captureForPassthrough,
+              help: ArgumentHelp("The program to profile and its arguments (after --).", valueName: "program"))
+    var command: [String] = []
+
+    /// The program and its arguments, without the "--" that ends our options.
+    var program: [String] {
+        command.first == "--" ? Array(command.dropFirst()) : command
+    }
+
+    func validate() throws {
+        // Passthrough capture starts at the first argument that is not one
+        // of our options: before a "--", an option-looking one is a mistake
+        // (or a request for help), not the program.
+        if let first = command.first, first.hasPrefix("-"), first != "--" {
+            if first == "-h" || first == "--help" { throw CleanExit.helpRequest(self) }
+            throw ValidationError("unknown option '\(first)' (the program goes after --: "
+                                  + "unwind-profile record [options] -- <program> [args...])")
+        }
+        guard (1...10000).contains(frequency) else {
+            throw ValidationError("--frequency must be in 1...10000 samples per second (got \(frequency))")
+        }
+        guard let first = program.first, !first.isEmpty else {
+            throw ValidationError("missing the program to run: unwind-profile record [options] -- <program> [args...]")
+        }
+        guard !output.isEmpty else { throw ValidationError("--output needs a file name") }
+    }
+
+    func run() throws {
+        let me = "unwind-profile record"
+        let environment = ProcessInfo.processInfo.environment
+        let agentPath: String
+        do throws(AgentLocator.Failure) {
+            agentPath = try AgentLocator.locate(option: agent, environment: environment,
+                                                executable: AgentLocator.currentExecutable())
+        } catch {
+            throw fail(me, error.message)
+        }
+
+        // The output: absolute for the agent (the program may chdir), in a
+        // directory we can write, an old file kept as <file>.old.
+        let outputPath = AgentLocator.absolute(output)
+        let directory = (outputPath as NSString).deletingLastPathComponent
+        guard FileManager.default.isWritableFile(atPath: directory) else {
+            throw fail(me, "cannot write the record file \(output): directory \(directory) is not writable")
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: outputPath, isDirectory: &isDirectory) {
+            guard !isDirectory.boolValue else { throw fail(me, "\(output) is a directory") }
+            guard rename(outputPath, outputPath + ".old") == 0 else {
+                throw fail(me, "cannot rename \(output) to \(output).old: \(String(cString: strerror(errno)))")
+            }
+        }
+
+        var env = environment
+        let preload = env["LD_PRELOAD"].flatMap { $0.isEmpty ? nil : $0 }
+        env["LD_PRELOAD"] = preload.map { "\(agentPath):\($0)" } ?? agentPath
+        env["UNWIND_PROFILE_OUTPUT"] = outputPath
+        env["UNWIND_PROFILE_FREQUENCY"] = String(frequency)
+
+        let status: Int32
+        do throws(ChildProcess.SpawnFailure) {
+            status = try ChildProcess.run(program, environment: env.map { "\($0.key)=\($0.value)" })
+        } catch {
+            switch error {
+            case .spawn(let name, let code):
+                let why = code == ENOENT ? "command not found" : String(cString: strerror(code))
+                throw fail(me, "\(name): \(why)", status: code == ENOENT ? 127 : 126)
+            }
+        }
+
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: outputPath),
+           let size = attributes[.size] as? NSNumber {
+            printError("[ unwind-profile record: wrote \(size.uint64Value) bytes to \(output) ]")
+        } else {
+            printError("[ unwind-profile record: no record file was written to \(output): the agent did not "
+                       + "load or could not write (a static or setuid program ignores LD_PRELOAD) ]")
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
