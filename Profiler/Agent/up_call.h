@@ -118,9 +118,11 @@ static inline void up_call_end(struct up_call *c)
  * ran, return -1/EINTR; -1: the socket timeout has passed since the call
  * began, return -1 with errno EAGAIN as the kernel would.  The kernel
  * restarts the socket's full timeout on each retry and does not say how
- * much was left, so the start is the call's first sample (up_tls), and a
- * timed-out call returns at most about one sampling period late; never
- * early.  Context: as begin. */
+ * much was left, so the start is taken as the call's first sample
+ * (up_tls; the call began at most one period before it) and each retry
+ * runs until our next tick: a timed-out call returns up to two sampling
+ * periods late (the kernel's own jiffy rounding adds a few ms anyway);
+ * never early.  Context: as begin. */
 int up_call_fd_retry(struct up_call *c, int fd, int optname);
 
 #endif /* UP_CALL_H */
