@@ -87,7 +87,9 @@ static void up_on_sigprof(int sig, siginfo_t *info, void *ucv)
     if (info && info->si_code == SI_TIMER && info->si_value.sival_ptr == (void *)&up_timer_tag) {
         struct up_slot *s = atomic_load_explicit(&up_tls.slot, memory_order_relaxed);
         atomic_signal_fence(memory_order_acquire); /* partner: attach's release fence */
-        /* Relaxed: a tick racing with process exit may be recorded or not. */
+        /* Relaxed: a tick racing with process exit may be recorded or not.
+         * up_tracer and up_config need no ordering here: this thread
+         * acquire-loaded ACTIVE before it attached (same-thread order). */
         if (s && atomic_load_explicit(&up_phase, memory_order_relaxed) == UP_ACTIVE)
             up_sample(s, ucv);
     } else {
