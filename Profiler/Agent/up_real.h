@@ -103,6 +103,9 @@
     X(pid_t, waitpid, (pid_t, int *, int), NULL)                                             \
     X(pid_t, wait, (int *), NULL)                                                            \
     X(pid_t, fork, (void), NULL)                                                             \
+    X(void, urcu_bp_before_fork, (void), NULL)                                               \
+    X(void, urcu_bp_after_fork_parent, (void), NULL)                                         \
+    X(void, urcu_bp_after_fork_child, (void), NULL)                                          \
     X(int, sigaction, (int, const struct sigaction *, struct sigaction *), NULL)             \
     X(__sighandler_t, signal, (int, __sighandler_t), NULL)                                   \
     X(__sighandler_t, sysv_signal, (int, __sighandler_t), NULL)                              \

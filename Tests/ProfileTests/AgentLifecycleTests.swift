@@ -36,6 +36,16 @@ extension AgentTests {
             }
         }
 
+        @Test("fork in a program with its own copy of the core: liburcu's fork hooks nest, nothing hangs")
+        func forkWithTwoCopiesOfTheCore() throws {
+            // Bound 30 s: before up_urcu_fork.c the first fork hung with
+            // every signal blocked (the bounded run kills it).
+            let run = try Agent.profile("agent_core_fork", frequency: "999", bound: 30)
+            #expect(run.status == 0 && run.stdout.contains("forks ok"), "\(run.summary)")
+            let file = try AgentRecordFile(try #require(run.file, "no record file"))
+            #expect(file.records.last?.type == AgentRecordType.end, "no END record")
+        }
+
         @Test("fork without exec: the children run and exit fine; the parent's file has nothing of theirs, nothing twice")
         func forkWithoutExec() throws {
             let run = try Agent.profile("agent_fork", frequency: "999")

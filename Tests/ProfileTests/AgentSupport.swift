@@ -53,7 +53,8 @@ enum Agent {
     static let library: Result<URL, AgentTestError> = {
         do {
             let make = try which("make")
-            let run = try runBounded(make, ["-C", root.path, "--no-print-directory", "agent"],
+            // `all` too: programs named agent_core_* link the C library.
+            let run = try runBounded(make, ["-C", root.path, "--no-print-directory", "all", "agent"],
                                      environment: nil, bound: 300)
             guard run.status == 0 else {
                 return .failure(AgentTestError(description: "make agent failed: \(run.summary)"))
@@ -80,8 +81,15 @@ enum Agent {
         let source = root.appendingPathComponent("Tests/ProfileTests/Programs/\(name).c")
         let binary = scratch.appendingPathComponent(name)
         let cc = try which("cc")
-        let args = ["-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra", "-Werror",
+        var args = ["-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra", "-Werror",
                     source.path, "-o", binary.path]
+        if name.hasPrefix("agent_core_") {
+            // A program with its own copy of the core: libdeferred_unwind from `make all`.
+            _ = try library.get()
+            let lib = root.appendingPathComponent(".build-c").path
+            args += ["-I", root.appendingPathComponent("Sources/CDeferredUnwind/include").path,
+                     "-L", lib, "-l:libdeferred_unwind.so.0", "-Wl,-rpath," + lib]
+        }
         let run = try runBounded(cc, args, environment: nil, bound: 120)
         guard run.status == 0 else {
             throw AgentTestError(description: "cc \(args.joined(separator: " ")) failed: \(run.summary)")
