@@ -11,13 +11,31 @@
  * of a blocked thread; with deferred unwinding it includes one unwind per
  * thread at the end, with a per-sample unwinder one unwind per sample.
  *
+ * The threads are named (pthread_setname_np) "busy-probe" and "blocked", so
+ * a folded report counts each one's samples by its first field.
+ *
+ * The probe's rate is given per second of wall time (the loss includes
+ * being preempted by anything else that runs on its CPU) and per second of
+ * its own CPU time (the loss is then what the thread itself spends: the
+ * kernel's signal delivery and return, the handler, interrupts taken on its
+ * CPU, cache effects).  A throughput difference between two runs is only as
+ * good as the machine is steady from one run to the next, so the probe also
+ * measures its interruptions directly: it reads CLOCK_MONOTONIC after each
+ * iteration (~0.4 us of work), and an iteration that took more than GAP_NS
+ * was interrupted; the gaps' time beyond the iteration's own work is summed
+ * (gap_us).  Unprofiled, the gaps are the machine's own (timer ticks,
+ * other interrupts, preemption); the difference is what profiling adds.
+ *
  * Prints one grep-able line:
- *   PROBE threads=<N> seconds=<S> probe_rate=<iterations/s> blocked_cpu_us=<sum>
+ *   PROBE threads=<N> seconds=<S> probe_rate=<iterations/s> probe_cpu_seconds=<s>
+ *         probe_cpu_rate=<iterations per CPU second> gaps=<count> gap_us=<sum>
+ *         max_gap_us=<longest> blocked_cpu_us=<sum>
  * Usage: probe <N blocked threads> <seconds>
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -47,19 +65,34 @@ static __attribute__((noinline)) char block_in_read(void)
 static void *blocked(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "blocked");
     block_in_read();
     atomic_fetch_add(&blocked_cpu_ns, (unsigned long)(mono(CLOCK_THREAD_CPUTIME_ID) * 1e9));
     return NULL;
 }
 
-static unsigned long iterations;
-static double busy_seconds;
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* An iteration takes about 0.4 us here; one that took longer than this was
+ * interrupted (an interrupt, a signal, a preemption). */
+#define GAP_NS 1000u
+
+static unsigned long iterations, gaps;
+static double busy_seconds, busy_cpu_seconds, gap_seconds, max_gap_seconds;
 
 static void *probe(void *arg)
 {
     (void)arg;
-    unsigned long x = 88172645463325252ul, n = 0;
-    double t0 = mono(CLOCK_MONOTONIC);
+    pthread_setname_np(pthread_self(), "busy-probe");
+    unsigned long x = 88172645463325252ul, n = 0, ngaps = 0;
+    uint64_t gap_sum = 0, gap_max = 0;
+    double t0 = mono(CLOCK_MONOTONIC), c0 = mono(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t prev = mono_ns();
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         for (int i = 0; i < 200; i++) {
             x ^= x << 13;
@@ -67,10 +100,23 @@ static void *probe(void *arg)
             x ^= x << 17;
         }
         n++;
+        uint64_t now = mono_ns(), dt = now - prev;
+        prev = now;
+        if (dt > GAP_NS) {
+            ngaps++;
+            gap_sum += dt;
+            gap_max = dt > gap_max ? dt : gap_max;
+        }
     }
     busy_seconds = mono(CLOCK_MONOTONIC) - t0;
+    busy_cpu_seconds = mono(CLOCK_THREAD_CPUTIME_ID) - c0;
     sink = x;
     iterations = n;
+    gaps = ngaps;
+    /* What the interruptions took beyond the work of their iterations. */
+    double per_iteration = n ? busy_seconds / (double)n : 0;
+    gap_seconds = (double)gap_sum / 1e9 - (double)ngaps * per_iteration;
+    max_gap_seconds = (double)gap_max / 1e9;
     return NULL;
 }
 
@@ -98,8 +144,10 @@ int main(int argc, char **argv)
         return 2;
     for (int i = 0; i < n; i++)
         pthread_join(t[i], NULL);
-    printf("PROBE threads=%d seconds=%.3f probe_rate=%.0f blocked_cpu_us=%.0f\n", n, busy_seconds,
-           iterations / busy_seconds, atomic_load(&blocked_cpu_ns) / 1e3);
+    printf("PROBE threads=%d seconds=%.3f probe_rate=%.0f probe_cpu_seconds=%.4f probe_cpu_rate=%.0f "
+           "gaps=%lu gap_us=%.0f max_gap_us=%.1f blocked_cpu_us=%.0f\n",
+           n, busy_seconds, iterations / busy_seconds, busy_cpu_seconds, iterations / busy_cpu_seconds, gaps,
+           gap_seconds * 1e6, max_gap_seconds * 1e6, atomic_load(&blocked_cpu_ns) / 1e3);
     free(t);
     return 0;
 }
