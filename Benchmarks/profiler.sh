@@ -16,8 +16,8 @@
 #     and under `unwind-profile record`: throughput of its CPU-bound spinner
 #     (spin_rate) and total CPU time of the run (user + sys of record and the
 #     program, from wait4: Benchmarks/profiler/cpurun.c);
-#  2. the probe (Benchmarks/profiler/probe.c: one busy thread, N = 4 and 16
-#     threads blocked in read()): the busy thread's time lost per own sample
+#  2. the probe (Benchmarks/profiler/probe.c: one busy thread, N = 0, 4 and
+#     16 threads blocked in read()): the busy thread's time lost per own sample
 #     (from its throughput per wall second, per CPU second, and from the
 #     gaps in its loop), the blocked threads' extra CPU time per sample (the
 #     cost of a sample of a blocked thread, its unwind(s) included);
@@ -52,6 +52,9 @@ run() {
     if [ "${cfg:0:3}" = off ]; then
         "$out/cpurun" "$tag.cpu" "$@" >"$tag.stdout" 2>"$tag.stderr" ||
             { echo "error: $* failed, see $tag.stderr" >&2; exit 1; }
+    elif [ "${cfg:0:1}" = t ]; then # bare timer signals, no profiler (probe only)
+        "$out/cpurun" "$tag.cpu" "$@" "${cfg#t}" >"$tag.stdout" 2>"$tag.stderr" ||
+            { echo "error: $* ${cfg#t} failed, see $tag.stderr" >&2; exit 1; }
     else
         local hz=${cfg#?} lib=$agent
         [ "${cfg:0:1}" = b ] && lib=$baseline
@@ -70,9 +73,10 @@ run() {
         line="rate=$(kv probe_rate "$prog") seconds=$(kv seconds "$prog") cpu_rate=$(kv probe_cpu_rate "$prog")"
         line="$line cpu_seconds=$(kv probe_cpu_seconds "$prog") gaps=$(kv gaps "$prog") gap_us=$(kv gap_us "$prog")"
         line="$line max_gap_us=$(kv max_gap_us "$prog") blocked_cpu_us=$(kv blocked_cpu_us "$prog")"
+        line="$line probe_ticks=$(kv probe_ticks "$prog") blocked_ticks=$(kv blocked_ticks "$prog")"
     fi
     line="$line cpu=$(kv cpu "$cpu")"
-    if [ "${cfg:0:3}" != off ]; then
+    if [ "${cfg:0:3}" != off ] && [ "${cfg:0:1}" != t ]; then
         local s
         s=$(grep '^unwind-profile report:' "$tag.report")
         # "N samples (A off-CPU, B on-CPU), L stacks lost, S stacks for X off-CPU samples (R samples per unwind), ..."
@@ -124,9 +128,9 @@ else
     echo "PROFILER uptime $(uptime)"
     : >"$runs"
     workload_configs=(off off2 d99 d999 b999)
-    probe_configs=(off off2 d99 d999 b999 d4999)
+    probe_configs=(off off2 t999 d99 d999 b999 d4999)
     for rep in $(seq 1 "$reps"); do
-        for bench in workload probe4 probe16; do
+        for bench in workload probe0 probe4 probe16; do
             if [ "$bench" = workload ]; then
                 configs=("${workload_configs[@]}")
             else
@@ -170,10 +174,11 @@ END {
         cpu = v(L, "cpu") + 0; cpu0 = v(O, "cpu") + 0
         secs = v(L, "seconds") + 0; csecs = v(L, "cpu_seconds") + 0
         samples = v(L, "samples") + 0; ps = v(L, "probe_samples") + 0; bs = v(L, "blocked_samples") + 0
-        nblocked = substr(b, 1, 5) == "probe" ? substr(b, 6) + 0 : 0
+        isprobe = substr(b, 1, 5) == "probe"; nblocked = isprobe ? substr(b, 6) + 0 : 0
+        if (substr(c, 1, 1) == "t") { ps = v(L, "probe_ticks") + 0; bs = v(L, "blocked_ticks") + 0 }
         if (c == "off2") {
             samples = 0
-            if (nblocked > 0) { ps = 999 * secs; bs = 999 * secs * nblocked }
+            if (isprobe) { ps = 999 * secs; bs = 999 * secs * nblocked }
         }
         if (rate0 > 0) printf "DERIVED %s %s loss_pct %.4f\n", b, c, (1 - rate / rate0) * 100
         if (crate0 > 0) printf "DERIVED %s %s cpu_loss_pct %.4f\n", b, c, (1 - crate / crate0) * 100
@@ -185,6 +190,7 @@ END {
         if (ps > 0 && v(O, "gaps") != "-") {
             printf "DERIVED %s %s held_gap_us %.4f\n", b, c, gapus / ps
             printf "DERIVED %s %s extra_gaps_per_sample %.4f\n", b, c, gaps / ps
+            if (gaps >= ps / 2) printf "DERIVED %s %s us_per_extra_gap %.4f\n", b, c, gapus / gaps
         }
         if (bs > 0) printf "DERIVED %s %s blocked_us %.4f\n", b, c, (v(L, "blocked_cpu_us") - v(O, "blocked_cpu_us")) / bs
         if (c == "off2") continue
@@ -210,12 +216,12 @@ med() {
 }
 medv() { med "$1" "$2" "$3" "${4:-%.4f}" | cut -d' ' -f1; }
 
-for b in workload probe4 probe16; do
-    for c in off off2 d99 d999 b999 d4999; do
+for b in workload probe0 probe4 probe16; do
+    for c in off off2 t999 d99 d999 b999 d4999; do
         grep -q "^DERIVED $b $c " "$derived" || continue
         printf 'PROFILER result bench=%s cfg=%s' "$b" "$c"
         for m in loss_pct cpu_loss_pct cpu_increase_pct cpu_us_per_sample held_us held_cpu_us held_gap_us \
-                 extra_gaps_per_sample max_gap_us blocked_us \
+                 extra_gaps_per_sample us_per_extra_gap max_gap_us blocked_us \
                  spu samples probe_samples blocked_samples stacks_lost lost_records; do
             r=$(medv "$b" "$c" "$m")
             [ "$r" = - ] || printf ' %s=%s' "$m" "$r"
@@ -233,7 +239,7 @@ floor() { med "$1" off2 "$2" | tr ' ' '_'; }
 l=$(medv workload d99 loss_pct); c=$(medv workload d99 cpu_increase_pct)
 echo "PROFILER target overhead_99Hz spinner_loss_pct=$l ($(verdict "$l" 2); noise_floor=$(floor workload loss_pct))" \
      "cpu_increase_pct=$c ($(verdict "$c" 2); noise_floor=$(floor workload cpu_increase_pct)) target<=2"
-for n in 4 16; do
+for n in 0 4 16; do
     h=$(medv probe$n d999 held_us); hc=$(medv probe$n d999 held_cpu_us); hg=$(medv probe$n d999 held_gap_us)
     echo "PROFILER target held_per_sample_999Hz blocked=$n" \
          "held_us=$h ($(verdict "$h" 10); noise_floor=$(floor probe$n held_us))" \
@@ -246,6 +252,7 @@ name() {
     case $1 in
     off) echo "unprofiled" ;;
     off2) echo "unprofiled again (noise floor)" ;;
+    t999) echo "bare timer signals, 999 Hz, no profiler" ;;
     d99) echo "deferred, 99 Hz" ;;
     d999) echo "deferred, 999 Hz" ;;
     d4999) echo "deferred, 4999 Hz" ;;
@@ -260,24 +267,25 @@ echo "|---|---|---|---|---|---|"
 for c in off2 d99 d999 b999; do
     echo "| $(name $c) | $(med workload $c loss_pct) | $(med workload $c cpu_increase_pct) | $(med workload $c cpu_us_per_sample) | $(med workload $c samples %d) | $(med workload $c spu) |"
 done
-for n in 4 16; do
+for n in 0 4 16; do
     echo
     echo "Probe, 1 busy thread and $n blocked in read() (${secs} s a run, $reps repetitions; the noise floor's µs are per 999 Hz sample):"
     echo
     echo "Busy thread: time lost per own sample, µs, from its throughput (wall / CPU-time rate) and from its gaps;"
-    echo "extra interruptions per own sample; its longest gap, µs."
+    echo "extra interruptions per own sample and µs per extra interruption; its longest gap, µs."
     echo
-    echo "| configuration | held (wall rate) | held (CPU-time rate) | held (gaps) | extra gaps per sample | longest gap | busy thread samples |"
-    echo "|---|---|---|---|---|---|---|"
-    for c in off off2 d99 d999 b999 d4999; do
-        echo "| $(name $c) | $(med probe$n $c held_us) | $(med probe$n $c held_cpu_us) | $(med probe$n $c held_gap_us) | $(med probe$n $c extra_gaps_per_sample) | $(med probe$n $c max_gap_us %.0f) | $(med probe$n $c probe_samples %d) |"
+    echo "| configuration | held (wall rate) | held (CPU-time rate) | held (gaps) | extra gaps per sample | µs per extra gap | longest gap | busy thread samples |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for c in off off2 t999 d99 d999 b999 d4999; do
+        echo "| $(name $c) | $(med probe$n $c held_us) | $(med probe$n $c held_cpu_us) | $(med probe$n $c held_gap_us) | $(med probe$n $c extra_gaps_per_sample) | $(med probe$n $c us_per_extra_gap) | $(med probe$n $c max_gap_us %.0f) | $(med probe$n $c probe_samples %d) |"
     done
+    [ "$n" = 0 ] && continue
     echo
     echo "Blocked threads: CPU time per sample, µs (over the same repetition unprofiled); samples per unwind."
     echo
     echo "| configuration | blocked thread CPU per sample | blocked threads' samples | samples per unwind |"
     echo "|---|---|---|---|"
-    for c in off2 d99 d999 b999 d4999; do
+    for c in off2 t999 d99 d999 b999 d4999; do
         echo "| $(name $c) | $(med probe$n $c blocked_us) | $(med probe$n $c blocked_samples %d) | $(med probe$n $c spu) |"
     done
 done
