@@ -93,7 +93,7 @@ if [[ ${FUZZ_MERGE:-0} == 1 && $result == PASS ]]; then
         echo "fuzz-decoder: merge failed" >&2
         exit 1
     }
-    echo "fuzz-decoder: merged $(( $(ls "$seeds" | wc -l) - n0 )) inputs with new coverage into $seeds ($(ls "$seeds" | wc -l) files, $(du -sh "$seeds" | cut -f1))"
+    echo "fuzz-decoder: merged $(( $(ls "$seeds" | wc -l) - n0 )) inputs with new coverage into $seeds ($(ls "$seeds" | wc -l) files, $(du -sh --apparent-size "$seeds" | cut -f1))"
 fi
 
 echo "FUZZ decoder seconds=$seconds execs=${execs:-0} corpus=${corpus:-0} crashes=$ncrashes result=$result"
