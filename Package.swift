@@ -116,7 +116,10 @@ let package = Package(
         .testTarget(
             name: "ProfileTests",
             // CZlib: the pprof tests gunzip the writer's output with zlib's inflate.
-            dependencies: ["ProfileFormat", "ProfileReport", "CZlib"]
+            dependencies: ["ProfileFormat", "ProfileReport", "CZlib"],
+            // The decoder fuzzer's corpus and crash inputs: read through
+            // #filePath by FuzzRegressionTests, not resources.
+            exclude: ["Fuzz"]
         ),
         .testTarget(
             name: "DeferredUnwindTests",

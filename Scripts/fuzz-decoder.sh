@@ -31,6 +31,10 @@ scratch=$out/corpus
 crashes=$out/crashes
 log=$out/fuzz.log
 mkdir -p "$out" "$scratch" "$crashes" "$seeds"
+# libFuzzer and ASan print the stack of a finding.  Swift's own crash
+# backtracer would also start on a trap, and its swift-backtrace helper was
+# seen to outlive the fuzzer and hang libFuzzer's -minimize_crash: off.
+export SWIFT_BACKTRACE=enable=no
 
 # swiftc's own libFuzzer and ASan; ld.gold's 'Cannot export local symbol
 # __asan_*' warnings are harmless and filtered, anything else is shown.
