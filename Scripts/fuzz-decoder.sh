@@ -78,8 +78,11 @@ fi
 new=$(comm -13 <(echo "$before") <(ls "$crashes" | sort) | grep -v '^$' || true)
 ncrashes=$(printf '%s' "$new" | grep -c . || true)
 if (( status != 0 || ncrashes > 0 )); then
-    echo "fuzz-decoder: FINDING (libFuzzer exit status $status); the end of $log:" >&2
-    grep -v -E '^#[0-9]+|^stat::' "$log" | tail -n 40 >&2 || true
+    echo "fuzz-decoder: FINDING (libFuzzer exit status $status); from $log:" >&2
+    # From the report's first line, without ASan's shadow-byte map.
+    awk '/ERROR: |Fatal error|deadly signal/ { on = 1 }
+         /^Shadow bytes around/ { skip = 1 } /^==[0-9]+==ABORTING/ { skip = 0 }
+         on && !skip && !/^#[0-9]+|^stat::/' "$log" | head -n 60 >&2 || true
     for f in $new; do
         echo "fuzz-decoder: input: $crashes/$f" >&2
         echo "fuzz-decoder: replay: $fuzzer $crashes/$f" >&2
