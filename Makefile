@@ -7,6 +7,8 @@
 #   make install PREFIX=/usr/local DESTDIR=     # install (DESTDIR for staging)
 #   make uninstall PREFIX=/usr/local DESTDIR=
 #   make clean
+#   make agent                                  # the unwind-profile agent (LD_PRELOAD)
+#   make agent-check                            # its exports, dynamic section, smoke run
 #
 # SwiftPM users need none of this: the CDeferredUnwind product is built by
 # `swift build` from the same sources.
@@ -71,7 +73,7 @@ DU_CPPFLAGS := -UDU_STEP_POINTS -UDU_TEST_HOOKS -UDU_VARIANTS
 DU_LDFLAGS := -shared -Wl,-soname,$(LIB_SONAME) \
 	-Wl,--version-script=$(MAP) -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined
 
-.PHONY: all install uninstall check clean urcu-found
+.PHONY: all install uninstall check clean urcu-found agent agent-check
 
 all: $(BUILD)/$(LIB_REAL)
 
@@ -119,7 +121,49 @@ check: all
 		PKGCONFIGDIR=$(CHECK_PREFIX)/lib/pkgconfig
 	Scripts/check-c-library.sh $(CHECK_PREFIX)
 
+# ---- unwind-profile's preloaded agent (Profiler/Agent, Docs/ProfileFormat.md)
+#
+# The core's objects are compiled a second time with -fvisibility=hidden and
+# linked in, so the agent exports no du_* symbol and cannot clash with a
+# program that links libdeferred_unwind itself; the version script exports
+# only the interposed libc names.  liburcu-bp is linked dynamically (LGPL, as
+# for the library).  -z now: no lazy binding ever runs in a signal handler;
+# -z nodelete: key destructors, atfork and atexit handlers point into it.
+AGENT_DIR := Profiler/Agent
+AGENT_MAP := $(AGENT_DIR)/agent.map
+AGENT_LIB := $(BUILD)/libunwind_profile_agent.so
+AGENT_OBJ_DIR := $(BUILD)/agent-obj
+AGENT_SRCS := $(wildcard $(AGENT_DIR)/*.c)
+AGENT_OBJS := $(patsubst $(AGENT_DIR)/%.c,$(AGENT_OBJ_DIR)/%.o,$(AGENT_SRCS))
+AGENT_CORE_OBJS := $(patsubst $(SRC_DIR)/%.c,$(AGENT_OBJ_DIR)/core/%.o,$(SRCS))
+AGENT_CFLAGS := -fvisibility=hidden -D_GNU_SOURCE -Werror=incompatible-pointer-types
+AGENT_LDFLAGS := -shared -Wl,--version-script=$(AGENT_MAP) -Wl,-z,now -Wl,-z,nodelete \
+	-Wl,--no-undefined
+
+agent: $(AGENT_LIB)
+
+$(AGENT_OBJ_DIR)/core/%.o: $(SRC_DIR)/%.c | urcu-found
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(DU_CPPFLAGS) $(URCU_CFLAGS) $(CFLAGS) $(DU_CFLAGS) -fvisibility=hidden \
+		-MMD -MP -c $< -o $@
+
+$(AGENT_OBJ_DIR)/%.o: $(AGENT_DIR)/%.c | urcu-found
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(DU_CPPFLAGS) -I$(SRC_DIR)/include $(URCU_CFLAGS) $(CFLAGS) $(DU_CFLAGS) \
+		$(AGENT_CFLAGS) -MMD -MP -c $< -o $@
+
+# Agent objects first: their constructor (priority 101) runs first anyway.
+$(AGENT_LIB): $(AGENT_OBJS) $(AGENT_CORE_OBJS) $(AGENT_MAP) | urcu-found
+	$(CC) $(CFLAGS) $(LDFLAGS) $(AGENT_LDFLAGS) -o $@ $(AGENT_OBJS) $(AGENT_CORE_OBJS) \
+		$(URCU_LIBS) -lpthread -ldl -lrt
+
+# Exports = agent.map = the UP_EXPORT definitions; BIND_NOW, NODELETE; a
+# profiled run of a small C program writes a well-formed file.
+agent-check: agent
+	Scripts/check-agent.sh $(AGENT_LIB)
+
 clean:
 	rm -rf $(BUILD)
 
 -include $(OBJS:.o=.d)
+-include $(AGENT_OBJS:.o=.d) $(AGENT_CORE_OBJS:.o=.d)

@@ -1,0 +1,231 @@
+/*
+ * up_init.c - the agent's start, process exit and fork.
+ *
+ * Start (constructor, priority 101: before the core's default-priority
+ * constructor in this object and before the program's): resolve libc,
+ * read UNWIND_PROFILE_OUTPUT (absent: inert for good) and
+ * UNWIND_PROFILE_FREQUENCY (Hz, 1..10000, default 99), unsetenv both so the
+ * program never sees them and exec'd children stay inert, open the file,
+ * register the tracer, install the SIGPROF handler, put the program's
+ * existing handlers behind trampolines, register the fork child handler
+ * and the exit handler, start the writer, go ACTIVE, attach this (the
+ * main) thread.  Any failure prints one line and leaves the agent inert.
+ *
+ * Exit (atexit handler, registered before the main thread attaches, so it
+ * runs after the core's own at-exit delivery of the exiting thread's
+ * pending requests, which the core registers at that first attach; again
+ * from the destructor if atexit could not register): STOPPING, delete
+ * every timer, let the writer drain everything and write MAPs, LOSTs, END,
+ * close.  Threads still running go on unprofiled; their records after the
+ * writer's last round are dropped (samples whose stacks never arrive are
+ * reported as lost stacks).  _exit() and fatal signals leave no END.
+ *
+ * fork() without exec: POSIX timers do not survive fork, the child has no
+ * writer thread, and the parent's rings it inherited must never reach the
+ * file twice: the child handler sets CHILD (interposers pass through),
+ * drops the thread's slot and closes the child's copy of the descriptor.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <deferred_unwind.h>
+#include "up_maps.h"
+#include "up_real.h"
+#include "up_sampler.h"
+#include "up_signal.h"
+#include "up_stack.h"
+#include "up_tls.h"
+#include "up_writer.h"
+
+UP_HIDDEN _Atomic int up_phase;
+UP_HIDDEN struct up_config up_config;
+UP_HIDDEN struct du_tracer *up_tracer;
+
+int up_thread_init(void);
+void up_thread_attach_self(void);
+
+void up_log(const char *fmt, ...)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line - 1, "unwind-profile agent: ");
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(line + n, sizeof line - 1 - (size_t)n, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(line);
+    line[len++] = '\n'; /* the - 1 above kept room for it */
+    (void)!up_real_write()(2, line, len);
+}
+
+uint64_t up_monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static int up_parse_frequency(const char *s, uint32_t *out)
+{
+    if (!s || !*s) {
+        *out = UP_FREQ_DEFAULT;
+        return 0;
+    }
+    uint32_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9' || v > UP_FREQ_MAX)
+            return -1;
+        v = v * 10 + (uint32_t)(*p - '0');
+    }
+    if (v < 1 || v > UP_FREQ_MAX)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* /proc/self/cmdline, cut after the last whole argument that fits. */
+static size_t up_read_cmdline(char *buf, size_t cap)
+{
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = up_real_read()(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == cap)
+            break;
+    }
+    (void)close(fd);
+    while (len > 0 && buf[len - 1] != '\0')
+        len--;
+    return len;
+}
+
+static void up_at_exit(void)
+{
+    int expect = UP_ACTIVE;
+    /* seq_cst: the Dekker with up_timer_start (up_sampler.c). */
+    if (!atomic_compare_exchange_strong_explicit(&up_phase, &expect, UP_STOPPING, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return;
+    up_tls.guard++;
+    up_timer_stop_all();
+    up_writer_finish();
+    up_tls.guard--;
+}
+
+__attribute__((destructor)) static void up_fini(void) { up_at_exit(); }
+
+static void up_fork_child(void)
+{
+    if (atomic_load_explicit(&up_phase, memory_order_relaxed) == UP_INERT)
+        return;
+    /* One thread in the child: relaxed is program order. */
+    atomic_store_explicit(&up_phase, UP_CHILD, memory_order_relaxed);
+    atomic_store_explicit(&up_tls.slot, NULL, memory_order_relaxed);
+    atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);
+    up_tls.state = UP_T_DEAD;
+    up_signal_after_fork_child();
+    up_writer_forget();
+}
+
+static void up_inert(const char *why, int err)
+{
+    if (err)
+        up_log("%s (%s); the program runs unprofiled", why, strerror(err));
+    else
+        up_log("%s; the program runs unprofiled", why);
+    atomic_store_explicit(&up_phase, UP_INERT, memory_order_release);
+}
+
+__attribute__((constructor(101))) static void up_init(void)
+{
+    up_resolve_all();
+    const char *out = getenv("UNWIND_PROFILE_OUTPUT");
+    if (!out || !*out) {
+        atomic_store_explicit(&up_phase, UP_INERT, memory_order_release);
+        return;
+    }
+    char path[PATH_MAX];
+    char freq_text[32];
+    int too_long = strlen(out) >= sizeof path;
+    snprintf(path, sizeof path, "%s", out);
+    const char *f = getenv("UNWIND_PROFILE_FREQUENCY");
+    snprintf(freq_text, sizeof freq_text, "%s", f ? f : "");
+    int freq_too_long = f && strlen(f) >= sizeof freq_text;
+    (void)unsetenv("UNWIND_PROFILE_OUTPUT");
+    (void)unsetenv("UNWIND_PROFILE_FREQUENCY");
+    if (too_long)
+        return up_inert("UNWIND_PROFILE_OUTPUT is longer than PATH_MAX", 0);
+    uint32_t freq;
+    if (freq_too_long || up_parse_frequency(freq_text, &freq) != 0) {
+        up_log("UNWIND_PROFILE_FREQUENCY=%s: not a frequency in Hz, 1..%u", freq_text, UP_FREQ_MAX);
+        return up_inert("bad frequency", 0);
+    }
+
+    up_config.frequency_hz = freq;
+    up_config.period_ns = 1000000000LL / freq;
+    up_config.start_ns = up_monotonic_ns();
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    up_config.start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+    up_config.pid = getpid();
+    if (up_maps_find_text((const void *)up_stack_callback, &up_config.text_start, &up_config.text_end) != 0)
+        return up_inert("cannot find the agent's own text segment", 0);
+
+    int r = up_thread_init();
+    if (r < 0)
+        return up_inert("pthread_key_create failed", -r);
+    r = du_tracer_register(up_stack_callback, NULL, "unwind-profile", &up_tracer);
+    if (r < 0)
+        return up_inert("du_tracer_register failed", -r);
+    r = pthread_atfork(NULL, NULL, up_fork_child);
+    if (r != 0)
+        return up_inert("pthread_atfork failed", r);
+    /* From here the program's handlers run behind trampolines, for good
+     * (also if the start fails below: the emulation stays consistent). */
+    r = up_sampler_install();
+    if (r < 0)
+        return up_inert("cannot install the SIGPROF handler", -r);
+    up_signal_wrap_existing();
+    up_signal_start_emulating();
+    static char cmdline[4096];
+    size_t cmdline_len = up_read_cmdline(cmdline, sizeof cmdline);
+    r = up_writer_open(path, cmdline, cmdline_len);
+    if (r < 0) {
+        up_log("cannot open %s (%s)", path, strerror(-r));
+        return up_inert("no record file", 0);
+    }
+    if (atexit(up_at_exit) != 0)
+        up_log("atexit failed: the file is finished by the library destructor");
+    r = up_writer_start();
+    if (r < 0) {
+        up_writer_forget(); /* closes the file, forgets it */
+        return up_inert("cannot start the writer thread", -r);
+    }
+    /* A signal mask is inherited across exec: a launcher that blocks
+     * SIGPROF in the thread that spawns us (Dispatch worker threads block
+     * signals, and posix_spawn keeps the spawning thread's mask) would leave
+     * every thread of the program unsampled.  The program did not choose
+     * that mask, so SIGPROF is unblocked here, before the program's code
+     * runs; what the program blocks itself later is respected. */
+    sigset_t prof;
+    sigemptyset(&prof);
+    sigaddset(&prof, UP_SIGNAL);
+    (void)pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
+    /* Partner: the acquire loads of up_phase (interposers, attach): the
+     * configuration, tracer and file above are visible with ACTIVE. */
+    atomic_store_explicit(&up_phase, UP_ACTIVE, memory_order_release);
+    up_thread_attach_self();
+}

@@ -1,0 +1,99 @@
+/*
+ * up_proc.c - waitpid, wait, syscall(SYS_futex, ...), fork.
+ * Context of each: whatever the program calls it from.
+ */
+#include <linux/futex.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include "up_call.h"
+#include "up_real.h"
+#include "up_time.h"
+
+/* Restarted by the kernel after our SA_RESTART handler; retried anyway if
+ * an EINTR is ours.  WNOHANG does not block: not marked. */
+UP_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+    struct up_call c;
+    if ((options & WNOHANG) || !up_call_begin(&c, UP_CALL_WAITPID))
+        return up_real_waitpid()(pid, status, options);
+    pid_t r;
+    do
+        r = up_real_waitpid()(pid, status, options);
+    while (r < 0 && up_call_ours(&c, errno));
+    up_call_end(&c);
+    return r;
+}
+
+UP_EXPORT pid_t wait(int *status)
+{
+    struct up_call c;
+    if (!up_call_begin(&c, UP_CALL_WAIT))
+        return up_real_wait()(status);
+    pid_t r;
+    do
+        r = up_real_wait()(status);
+    while (r < 0 && up_call_ours(&c, errno));
+    up_call_end(&c);
+    return r;
+}
+
+/*
+ * syscall() is variadic: six longs are forwarded (what the x86-64 and
+ * AArch64 conventions pass in registers; extra ones a caller did not pass
+ * are read and ignored, as glibc's own syscall() does).  Only futex waits
+ * are instrumented: FUTEX_WAIT (relative timeout) and FUTEX_WAIT_BITSET
+ * (absolute).  With a timeout, the kernel returns EINTR after any handler;
+ * ours is resumed with the time left (FUTEX_WAIT; a passed deadline gives
+ * ETIMEDOUT, as the kernel would) or the same absolute time (BITSET).
+ * Resuming re-checks the futex word, as the kernel's own restart does.
+ * Inside the agent (liburcu's futex from the core) the guard keeps it
+ * unmarked.
+ */
+UP_EXPORT long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    up_syscall_fn *real = up_real_syscall();
+    if (nr != SYS_futex)
+        return real(nr, a1, a2, a3, a4, a5, a6);
+    int cmd = (int)a2 & FUTEX_CMD_MASK;
+    struct up_call c;
+    if ((cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) || !up_call_begin_ex(&c, UP_CALL_FUTEX, 0))
+        return real(nr, a1, a2, a3, a4, a5, a6);
+    const struct timespec *tmo = (const struct timespec *)a4;
+    int relative = cmd == FUTEX_WAIT && tmo != NULL;
+    int64_t t0 = relative ? up_clock_ns(CLOCK_MONOTONIC) : 0;
+    long r = real(nr, a1, a2, a3, a4, a5, a6);
+    while (r < 0 && up_call_ours(&c, errno)) {
+        if (!relative) {
+            r = real(nr, a1, a2, a3, a4, a5, a6);
+            continue;
+        }
+        /* *tmo is read only now that the kernel accepted it. */
+        int64_t left = up_left_ns(CLOCK_MONOTONIC, up_deadline(t0, up_ts_to_ns(tmo)));
+        if (left == 0) {
+            errno = ETIMEDOUT;
+            break;
+        }
+        struct timespec ts = up_ns_to_ts(left);
+        r = real(nr, a1, a2, a3, (long)&ts, a5, a6);
+    }
+    up_call_end(&c);
+    return r;
+}
+
+/* fork() runs the atfork handlers (the core's take liburcu's and its own
+ * locks with pthread_mutex_lock) under the guard, so they pass straight
+ * through.  The child is made inert by up_init.c's atfork child handler. */
+UP_EXPORT pid_t fork(void)
+{
+    up_tls.guard++;
+    pid_t p = up_real_fork()();
+    int saved = errno;
+    up_tls.guard--;
+    errno = saved;
+    return p;
+}

@@ -1,0 +1,160 @@
+/*
+ * up_sampler.c - per-thread wall-clock timers and the SIGPROF handler.
+ *
+ * Why per-thread POSIX timers (timer_create(CLOCK_MONOTONIC) with
+ * SIGEV_THREAD_ID) rather than a sampler thread sending tgkill():
+ *  - the kernel delivers each tick straight to its thread: no extra thread
+ *    waking frequency x threads times a second (200 threads at 999 Hz would
+ *    be 200k tgkill calls a second from one thread, on a 2-core machine a
+ *    visible share of a CPU, and its own scheduling delays would skew the
+ *    sample times);
+ *  - no walk of a thread list under a lock per tick, and no tid-reuse race
+ *    (a tgkill to a thread that just exited can hit an unrelated new thread
+ *    that reused its tid); a timer belongs to its slot and is deleted at the
+ *    thread's exit, exactly once (timer_live below);
+ *  - a tick cannot pile up: while a timer's signal is still pending the
+ *    kernel counts an overrun instead of queueing another, so a thread that
+ *    blocks SIGPROF costs nothing and gets its samples when it unblocks.
+ * Costs: one kernel timer per thread, accounted against RLIMIT_SIGPENDING
+ * (each timer preallocates its signal; the default limit is in the tens of
+ * thousands); timer_create fails beyond it and that thread goes unsampled,
+ * which the agent reports once.
+ *
+ * The handler (SA_SIGINFO | SA_RESTART, empty mask) records one SAMPLE into
+ * the thread's sample ring: tid, call (the mark, 0 = on-CPU), time, cookie,
+ * interrupted pc.  Only when the thread is inside an interposed call does
+ * it call du_request (the stack is unwound at the call's return, at its
+ * safe point); samples in user code carry the pc alone.  No allocation,
+ * lock or stdio; errno preserved.  A SIGPROF that is not one of our ticks
+ * (si_code SI_TIMER with our tag in si_value) is the program's: up_signal.c
+ * gives it to the program's SIGPROF action.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <ucontext.h>
+#include <deferred_unwind.h>
+#include "up_calls.h"
+#include "up_real.h"
+#include "up_ring.h"
+#include "up_sampler.h"
+#include "up_signal.h"
+#include "up_tls.h"
+
+/* Its address marks our timers' signals (sigev_value). */
+static const char up_timer_tag;
+
+static uint64_t up_uc_pc(const void *ucv)
+{
+    const ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+    return (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uint64_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+/* Context: the SIGPROF handler on the slot's thread. */
+static void up_sample(struct up_slot *s, const void *ucv)
+{
+    struct up_rec_sample rec = {
+        .h = {.type = UP_REC_SAMPLE, .flags = 0, .size = sizeof rec},
+        .tid = s->tid,
+        /* Relaxed: written by this thread (up_call.h), same-thread partner. */
+        .call = atomic_load_explicit(&up_tls.call, memory_order_relaxed),
+        .time_ns = up_monotonic_ns(),
+        .cookie = 0,
+        .pc = up_uc_pc(ucv),
+    };
+    if (rec.call != UP_CALL_ONCPU) {
+        /* The call's first sample (relaxed, same thread: up_call_fd_retry). */
+        if (atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) == 0)
+            atomic_store_explicit(&up_tls.call_first_ns, rec.time_ns, memory_order_relaxed);
+        uint64_t cookie = 0;
+        int r = du_request(up_tracer, &cookie);
+        rec.h.flags = r == 0 ? UP_SAMPLE_QUEUED : r == 1 ? UP_SAMPLE_ALREADY : UP_SAMPLE_FAILED;
+        rec.cookie = r >= 0 ? cookie : 0;
+    }
+    up_sample_push(s, &rec);
+}
+
+static void up_on_sigprof(int sig, siginfo_t *info, void *ucv)
+{
+    int saved_errno = errno;
+    if (info && info->si_code == SI_TIMER && info->si_value.sival_ptr == (void *)&up_timer_tag) {
+        struct up_slot *s = atomic_load_explicit(&up_tls.slot, memory_order_relaxed);
+        atomic_signal_fence(memory_order_acquire); /* partner: attach's release fence */
+        /* Relaxed: a tick racing with process exit may be recorded or not.
+         * up_tracer and up_config need no ordering here: this thread
+         * acquire-loaded ACTIVE before it attached (same-thread order). */
+        if (s && atomic_load_explicit(&up_phase, memory_order_relaxed) == UP_ACTIVE)
+            up_sample(s, ucv);
+    } else {
+        up_signal_forward_sigprof(sig, info, ucv);
+    }
+    errno = saved_errno;
+}
+
+int up_sampler_install(void)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = up_on_sigprof;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (up_real_sigaction()(UP_SIGNAL, &sa, &old) != 0)
+        return -errno;
+    up_signal_adopt_sigprof(&old);
+    return 0;
+}
+
+int up_timer_start(struct up_slot *s)
+{
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = UP_SIGNAL;
+    ev.sigev_value.sival_ptr = (void *)&up_timer_tag;
+    ev._sigev_un._tid = (pid_t)s->tid;
+    timer_t id;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &id) != 0)
+        return -errno;
+    struct timespec period = {.tv_sec = up_config.period_ns / 1000000000LL,
+                              .tv_nsec = up_config.period_ns % 1000000000LL};
+    struct itimerspec its = {.it_interval = period, .it_value = period};
+    if (timer_settime(id, 0, &its, NULL) != 0) {
+        int err = errno;
+        (void)timer_delete(id);
+        return -err;
+    }
+    /* Armed before it is published: after the store below only the
+     * exchange in up_timer_stop touches the id.  Dekker with process exit
+     * (up_init.c stores STOPPING, seq_cst, then stops every slot's timer):
+     * we store live = 1 then load the phase, both seq_cst, so either exit's
+     * exchange sees 1 and deletes the timer, or we see STOPPING and do. */
+    s->timer = id;
+    atomic_store_explicit(&s->timer_live, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&up_phase, memory_order_seq_cst) != UP_ACTIVE)
+        up_timer_stop(s);
+    return 0;
+}
+
+void up_timer_stop(struct up_slot *s)
+{
+    /* seq_cst: the Dekker above; the exchange also makes `timer` (written
+     * before the store of 1) visible to whoever takes 1 -> 0, and only
+     * one caller ever does, so an id is deleted once and never after it
+     * may have been reused. */
+    if (atomic_exchange_explicit(&s->timer_live, 0, memory_order_seq_cst))
+        (void)timer_delete(s->timer);
+}
+
+void up_timer_stop_all(void)
+{
+    uint32_t n = up_slot_count();
+    for (uint32_t i = 0; i < n; i++)
+        up_timer_stop(up_slots[i]);
+}

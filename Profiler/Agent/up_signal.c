@@ -1,0 +1,279 @@
+/*
+ * up_signal.c - sigaction()/signal() emulation: every handler of the program
+ * runs behind a trampoline that counts it, so an interposed call knows
+ * whether only the profiler's signal interrupted it (up_call.h).
+ *
+ * What the program sees: sigaction's old action is always the program's
+ * own (handler, mask, flags as it passed them); the kernel holds
+ * { up_trampoline, the program's mask, the program's flags | SA_SIGINFO }.
+ * The trampoline bumps the thread's foreign-signal count and handler depth
+ * and calls the program's handler with (sig, info, ucontext), as the
+ * kernel does for SA_SIGINFO handlers (a one-argument handler ignores the
+ * other two: the x86-64 and AArch64 calling conventions pass them in
+ * registers, and the kernel itself always loads all three).
+ *
+ * SIGPROF (the sampling signal): the kernel always keeps the agent's
+ * handler.  The program's sigaction(SIGPROF) is accepted and recorded
+ * (old actions reported as usual), and the agent prints one line saying
+ * so; SIGPROFs that are not the agent's ticks (setitimer(ITIMER_PROF), kill,
+ * the program's own timers) go to the recorded action: its handler is
+ * called (counted as foreign), SIG_IGN drops them, SIG_DFL terminates the
+ * process as the default action would (disposition reset, signal re-sent).
+ * The program's sa_mask and flags for SIGPROF are not applied.
+ *
+ * Edge cases not handled (documented, not detected):
+ *  - handlers installed with the raw rt_sigaction syscall, or by glibc
+ *    internally (siginterrupt(), sigset() and sigvec() call glibc's internal
+ *    sigaction: the kernel action they read and write back is the
+ *    trampoline, so they keep working, but the table's flags may go stale
+ *    for a later old-action report), are not counted: an EINTR such a
+ *    handler causes in a resumable call is resumed like ours;
+ *  - SA_RESETHAND: the kernel resets its action at delivery; the trampoline
+ *    resets the table entry as it starts, but a sigaction() racing with
+ *    that delivery on another thread can leave the table and the kernel
+ *    disagreeing;
+ *  - a signal delivered while another thread changes the same signal's
+ *    handler to SIG_DFL may find SIG_DFL in the table: the trampoline then
+ *    does nothing (the default action is not emulated there);
+ *  - a program handler left with siglongjmp leaves the thread's handler
+ *    depth raised: that thread's calls are no longer marked (its samples
+ *    show on-CPU) - resuming after our signal still works.
+ *
+ * Concurrency: sigaction() calls (and SA_RESETHAND resets) are serialised
+ * by a spin lock taken with every signal blocked, so a handler on the same
+ * thread can never find it held by the code it interrupted; the holder
+ * never waits for anything, so a spinner always gets it.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+#include "up_real.h"
+#include "up_signal.h"
+#include "up_tls.h"
+
+#define UP_NSIG _NSIG
+
+struct up_sigentry {
+    /* The program's handler as the trampoline calls it: a function, SIG_DFL
+     * or SIG_IGN.  Stored with release before the kernel can deliver to the
+     * trampoline with it; partner: the trampoline's acquire load. */
+    _Atomic(void *) handler;
+    /* The program asked for SA_RESETHAND.  Relaxed: read with `handler`
+     * and written under the lock before it. */
+    _Atomic int resethand;
+    /* Under up_sig_lock. */
+    int known;               /* `action` holds the program's action */
+    struct sigaction action; /* as the program passed it */
+};
+
+static struct up_sigentry up_sig[UP_NSIG];
+static atomic_flag up_sig_lock_flag = ATOMIC_FLAG_INIT;
+UP_HIDDEN _Atomic int up_sig_emulating;
+static _Atomic int up_said_sigprof;
+
+static void up_sig_lock(sigset_t *saved)
+{
+    sigset_t all;
+    sigfillset(&all);
+    (void)pthread_sigmask(SIG_BLOCK, &all, saved);
+    /* Acquire: partner the release in up_sig_unlock (table contents). */
+    while (atomic_flag_test_and_set_explicit(&up_sig_lock_flag, memory_order_acquire))
+        sched_yield();
+}
+
+static void up_sig_unlock(const sigset_t *saved)
+{
+    atomic_flag_clear_explicit(&up_sig_lock_flag, memory_order_release);
+    (void)pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+static int up_is_function(void *h) { return h != (void *)SIG_DFL && h != (void *)SIG_IGN && h != NULL; }
+
+/* Context: a program's signal; async-signal-safe (the lock blocks signals). */
+static void up_trampoline(int sig, siginfo_t *info, void *uc)
+{
+    /* First: an interposed call this signal interrupted compares the count
+     * when its real call returns (same thread; up_call_ours). */
+    atomic_fetch_add_explicit(&up_tls.foreign, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&up_tls.in_handler, 1, memory_order_relaxed);
+    struct up_sigentry *e = &up_sig[sig];
+    void *h = atomic_load_explicit(&e->handler, memory_order_acquire);
+    if (atomic_load_explicit(&e->resethand, memory_order_relaxed)) {
+        /* The kernel already reset its action to SIG_DFL at delivery. */
+        sigset_t saved;
+        up_sig_lock(&saved);
+        memset(&e->action, 0, sizeof e->action);
+        e->action.sa_handler = SIG_DFL;
+        e->known = 1;
+        atomic_store_explicit(&e->resethand, 0, memory_order_relaxed);
+        atomic_store_explicit(&e->handler, (void *)SIG_DFL, memory_order_release);
+        up_sig_unlock(&saved);
+    }
+    if (up_is_function(h))
+        ((void (*)(int, siginfo_t *, void *))h)(sig, info, uc);
+    atomic_fetch_sub_explicit(&up_tls.in_handler, 1, memory_order_relaxed);
+}
+
+/* Install act for sig behind the trampoline (or as is for SIG_DFL/SIG_IGN)
+ * and record it.  Lock held.  0, or -1 with errno from the kernel. */
+static int up_sig_install(int sig, const struct sigaction *act)
+{
+    struct up_sigentry *e = &up_sig[sig];
+    void *h = (void *)act->sa_handler;
+    if (h == (void *)up_trampoline) /* handed back to us somehow: keep the entry */
+        return up_real_sigaction()(sig, act, NULL);
+    if (up_is_function(h)) {
+        struct sigaction k = *act;
+        k.sa_sigaction = up_trampoline;
+        k.sa_flags |= SA_SIGINFO;
+        void *prev = atomic_load_explicit(&e->handler, memory_order_relaxed);
+        int prev_reset = atomic_load_explicit(&e->resethand, memory_order_relaxed);
+        atomic_store_explicit(&e->resethand, (act->sa_flags & SA_RESETHAND) != 0, memory_order_relaxed);
+        atomic_store_explicit(&e->handler, h, memory_order_release);
+        if (up_real_sigaction()(sig, &k, NULL) != 0) {
+            atomic_store_explicit(&e->handler, prev, memory_order_release);
+            atomic_store_explicit(&e->resethand, prev_reset, memory_order_relaxed);
+            return -1;
+        }
+    } else {
+        if (up_real_sigaction()(sig, act, NULL) != 0)
+            return -1;
+        /* After the kernel: until then a delivery still finds the old handler. */
+        atomic_store_explicit(&e->resethand, 0, memory_order_relaxed);
+        atomic_store_explicit(&e->handler, h, memory_order_release);
+    }
+    e->action = *act;
+    e->known = 1;
+    return 0;
+}
+
+static int up_sigaction_emulated(int sig, const struct sigaction *act, struct sigaction *oact)
+{
+    sigset_t saved;
+    struct sigaction old;
+    int r = 0;
+    up_sig_lock(&saved);
+    struct up_sigentry *e = &up_sig[sig];
+    if (e->known)
+        old = e->action;
+    else
+        r = up_real_sigaction()(sig, NULL, &old); /* nothing recorded: the kernel's is the program's */
+    if (r == 0 && act) {
+        if (sig == UP_SIGNAL) {
+            e->action = *act;
+            e->known = 1;
+            atomic_store_explicit(&e->handler, (void *)act->sa_handler, memory_order_release);
+        } else {
+            r = up_sig_install(sig, act);
+        }
+    }
+    up_sig_unlock(&saved);
+    if (r == 0 && act && sig == UP_SIGNAL && up_is_function((void *)act->sa_handler) &&
+        !atomic_exchange_explicit(&up_said_sigprof, 1, memory_order_relaxed))
+        up_log("the program installs a SIGPROF handler: it keeps running, for SIGPROFs "
+               "not sent by the profiler's timers");
+    if (r == 0 && oact)
+        *oact = old;
+    return r;
+}
+
+/* Context: thread or handler (async-signal-safe, as sigaction is). */
+UP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oact)
+{
+    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire) || sig < 1 || sig >= UP_NSIG ||
+        sig == SIGKILL || sig == SIGSTOP)
+        return up_real_sigaction()(sig, act, oact);
+    return up_sigaction_emulated(sig, act, oact);
+}
+
+/* signal() with glibc's BSD semantics (SA_RESTART, the signal blocked in
+ * its handler; siginterrupt() is not consulted), sysv_signal() with System
+ * V's (SA_RESETHAND | SA_NODEFER), both through the emulated sigaction. */
+static __sighandler_t up_signal_with(int sig, __sighandler_t h, int flags, int block_self)
+{
+    struct sigaction sa, old;
+    if (h == SIG_ERR || sig < 1 || sig >= UP_NSIG) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = h;
+    sigemptyset(&sa.sa_mask);
+    if (block_self)
+        sigaddset(&sa.sa_mask, sig);
+    sa.sa_flags = flags;
+    if (sigaction(sig, &sa, &old) < 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}
+
+UP_EXPORT __sighandler_t signal(int sig, __sighandler_t h)
+{
+    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire))
+        return up_real_signal()(sig, h);
+    return up_signal_with(sig, h, SA_RESTART, 1);
+}
+
+UP_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t h) { return signal(sig, h); }
+
+UP_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
+{
+    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire))
+        return up_real_sysv_signal()(sig, h);
+    return up_signal_with(sig, h, SA_RESETHAND | SA_NODEFER, 0);
+}
+
+void up_signal_forward_sigprof(int sig, siginfo_t *info, void *uc)
+{
+    void *h = atomic_load_explicit(&up_sig[UP_SIGNAL].handler, memory_order_acquire);
+    if (h == (void *)SIG_IGN)
+        return;
+    if (!up_is_function(h)) {
+        /* Default action (terminate): blocked while we run, so it acts as
+         * soon as this handler returns. */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        (void)up_real_sigaction()(UP_SIGNAL, &dfl, NULL);
+        (void)tgkill(getpid(), gettid(), UP_SIGNAL);
+        return;
+    }
+    atomic_fetch_add_explicit(&up_tls.foreign, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&up_tls.in_handler, 1, memory_order_relaxed);
+    ((void (*)(int, siginfo_t *, void *))h)(sig, info, uc);
+    atomic_fetch_sub_explicit(&up_tls.in_handler, 1, memory_order_relaxed);
+}
+
+void up_signal_adopt_sigprof(const struct sigaction *old)
+{
+    sigset_t saved;
+    up_sig_lock(&saved);
+    up_sig[UP_SIGNAL].action = *old;
+    up_sig[UP_SIGNAL].known = 1;
+    atomic_store_explicit(&up_sig[UP_SIGNAL].handler, (void *)old->sa_handler, memory_order_release);
+    up_sig_unlock(&saved);
+}
+
+void up_signal_wrap_existing(void)
+{
+    for (int sig = 1; sig < UP_NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP || sig == UP_SIGNAL)
+            continue;
+        sigset_t saved;
+        struct sigaction cur;
+        up_sig_lock(&saved);
+        if (up_real_sigaction()(sig, NULL, &cur) == 0 && up_is_function((void *)cur.sa_handler))
+            (void)up_sig_install(sig, &cur);
+        up_sig_unlock(&saved);
+    }
+}
+
+void up_signal_start_emulating(void)
+{
+    /* Partner: the acquire loads in sigaction()/signal(): the table
+     * filled above is visible to the first emulated call. */
+    atomic_store_explicit(&up_sig_emulating, 1, memory_order_release);
+}
+
+void up_signal_after_fork_child(void) { atomic_flag_clear_explicit(&up_sig_lock_flag, memory_order_relaxed); }

@@ -1,0 +1,130 @@
+/*
+ * up_slot.c - the slot table (up_slot.h): claim, retire, names.
+ *
+ * Locks: up_slot_grow_lock serialises appending a new slot to the table
+ * (claims of FREE slots are a CAS and take no lock); up_name_lock guards
+ * every slot's thread/name fields.  Both are taken with the real
+ * pthread_mutex_lock, only in thread context, never nested, never in a
+ * handler.  A fork child never takes them (it is inert), so a lock held by
+ * a vanished thread at fork does not matter.
+ */
+#include <string.h>
+#include <sys/mman.h>
+#include "up_real.h"
+#include "up_slot.h"
+
+UP_HIDDEN struct up_slot *up_slots[UP_MAX_SLOTS];
+UP_HIDDEN _Atomic uint32_t up_slots_used;
+static pthread_mutex_t up_slot_grow_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t up_name_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void up_lock(pthread_mutex_t *m) { (void)up_real_pthread_mutex_lock()(m); }
+static void up_unlock(pthread_mutex_t *m) { (void)pthread_mutex_unlock(m); }
+
+static struct up_slot *up_slot_new(void)
+{
+    up_lock(&up_slot_grow_lock);
+    /* Relaxed: only this lock's holders write the count. */
+    uint32_t n = atomic_load_explicit(&up_slots_used, memory_order_relaxed);
+    struct up_slot *s = NULL;
+    if (n < UP_MAX_SLOTS) {
+        void *mem = mmap(NULL, UP_SLOT_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem != MAP_FAILED) {
+            s = mem; /* zero-filled: indices, counts, name 0 */
+            s->samples = (struct up_rec_sample *)((unsigned char *)mem + UP_SLOT_CONTROL_BYTES);
+            s->stacks = (unsigned char *)mem + UP_SLOT_CONTROL_BYTES +
+                        UP_SAMPLE_ENTRIES * sizeof(struct up_rec_sample);
+            /* Relaxed: published by the release store of the count below. */
+            atomic_store_explicit(&s->state, UP_SLOT_CLAIMED, memory_order_relaxed);
+            up_slots[n] = s;
+            /* Partner: up_slot_count()'s acquire load (writer, process exit):
+             * the entry and the slot's initial fields are visible with it. */
+            atomic_store_explicit(&up_slots_used, n + 1, memory_order_release);
+        }
+    }
+    up_unlock(&up_slot_grow_lock);
+    return s;
+}
+
+struct up_slot *up_slot_claim(uint32_t tid, pthread_t self)
+{
+    struct up_slot *s = NULL;
+    uint32_t n = up_slot_count();
+    for (uint32_t i = 0; i < n && !s; i++) {
+        uint32_t expect = UP_SLOT_FREE;
+        /* Acquire: partner the writer's release store of FREE after it
+         * reset the slot (up_writer.c). */
+        if (atomic_load_explicit(&up_slots[i]->state, memory_order_relaxed) == UP_SLOT_FREE &&
+            atomic_compare_exchange_strong_explicit(&up_slots[i]->state, &expect, UP_SLOT_CLAIMED,
+                                                    memory_order_acquire, memory_order_relaxed))
+            s = up_slots[i];
+    }
+    if (!s)
+        s = up_slot_new();
+    if (!s)
+        return NULL;
+    s->tid = tid;
+    up_lock(&up_name_lock);
+    s->thread = self;
+    s->name_len = 0;
+    up_unlock(&up_name_lock);
+    /* Partner: the writer's acquire load of the state (it reads tid after). */
+    atomic_store_explicit(&s->state, UP_SLOT_OWNED, memory_order_release);
+    return s;
+}
+
+void up_slot_retire(struct up_slot *s)
+{
+    /* Partner: the writer's acquire load before its last drain (up_slot.h). */
+    atomic_store_explicit(&s->state, UP_SLOT_EXITED, memory_order_release);
+}
+
+static void up_slot_name_locked(struct up_slot *s, const char *name, size_t len)
+{
+    if (len > UP_NAME_MAX - 1)
+        len = UP_NAME_MAX - 1;
+    memcpy(s->name, name, len);
+    s->name_len = (uint32_t)len;
+    /* Relaxed: the data is ordered by the lock; this is the writer's hint. */
+    uint32_t gen = atomic_load_explicit(&s->name_gen, memory_order_relaxed);
+    atomic_store_explicit(&s->name_gen, gen + 1, memory_order_relaxed);
+}
+
+void up_slot_set_name(struct up_slot *s, const char *name, size_t len)
+{
+    up_lock(&up_name_lock);
+    up_slot_name_locked(s, name, len);
+    up_unlock(&up_name_lock);
+}
+
+void up_slot_set_name_of(pthread_t thread, const char *name)
+{
+    uint32_t n = up_slot_count();
+    up_lock(&up_name_lock);
+    for (uint32_t i = 0; i < n; i++) {
+        struct up_slot *s = up_slots[i];
+        /* Relaxed: `thread` is read under the lock that claim wrote it under. */
+        if (atomic_load_explicit(&s->state, memory_order_relaxed) == UP_SLOT_OWNED &&
+            pthread_equal(s->thread, thread)) {
+            up_slot_name_locked(s, name, strnlen(name, UP_NAME_MAX - 1));
+            break;
+        }
+    }
+    up_unlock(&up_name_lock);
+}
+
+int up_slot_take_name(struct up_slot *s, char out[UP_NAME_MAX])
+{
+    if (atomic_load_explicit(&s->name_gen, memory_order_relaxed) == s->name_gen_written)
+        return -1;
+    /* The writer never waits for a namer: busy means next round (a namer
+     * interrupted by a handler that calls exit() would otherwise hang the
+     * writer's last round, and with it the exit). */
+    if (pthread_mutex_trylock(&up_name_lock) != 0)
+        return -1;
+    int len = (int)s->name_len;
+    memcpy(out, s->name, (size_t)len);
+    s->name_gen_written = atomic_load_explicit(&s->name_gen, memory_order_relaxed);
+    up_unlock(&up_name_lock);
+    return len;
+}

@@ -1,0 +1,77 @@
+/*
+ * up_stack.c - the tracer callback: one STACK record per entry context.
+ *
+ * Runs on the sampled thread, in thread context: at the safe point after an
+ * interposed call returned (up_safe_point), at the thread's exit teardown or
+ * at process exit (the core's at-exit delivery; traces then are empty and
+ * flagged DU_TRACE_EXITING).  The thread is the only producer of its stack
+ * ring (up_ring.h); the guard is raised so nothing it calls is marked.
+ *
+ * The top of the trace is the agent's own: up_safe_point, the interposer,
+ * maybe a resume helper (and the core, linked into the agent).  Every
+ * leading address inside the agent's executable segment is cut, so the
+ * record starts at the program's call site.  Flag 0x200: the frames come
+ * from the core's DWARF unwinder (glibc backtrace()).
+ *
+ * A full ring: wait for the writer (it drains every 10 ms) up to
+ * UP_STACK_WAIT_MS in 1 ms real sleeps, then count the stack lost (LOST
+ * record kind 1).  No wait when the writer has finished (process exit).
+ */
+#include <deferred_unwind.h>
+#include "up_real.h"
+#include "up_ring.h"
+#include "up_stack.h"
+#include "up_tls.h"
+#include "up_writer.h"
+
+/* At most half the ring per record, so one record never waits for the
+ * whole ring to drain. */
+#define UP_STACK_MAX_FRAMES ((UP_STACK_RING_BYTES / 2 - sizeof(struct up_rec_stack)) / 8)
+
+static int up_in_agent(uintptr_t ip)
+{
+    return ip >= up_config.text_start && ip < up_config.text_end;
+}
+
+void up_stack_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
+{
+    (void)arg;
+    up_tls.guard++;
+    int phase = up_phase_get();
+    struct up_slot *s = atomic_load_explicit(&up_tls.slot, memory_order_relaxed); /* own thread */
+    if (!s || up_tls.warming || (phase != UP_ACTIVE && phase != UP_STOPPING))
+        goto out;
+    uint32_t skip = 0;
+    while (skip < trace->nr && up_in_agent(trace->ips[skip]))
+        skip++;
+    uint32_t nr = trace->nr - skip;
+    uint32_t flags = trace->flags | UP_STACK_DWARF;
+    if (nr > UP_STACK_MAX_FRAMES) { /* a core with a deeper cache: keep the innermost */
+        nr = UP_STACK_MAX_FRAMES;
+        flags |= DU_TRACE_TRUNCATED;
+    }
+    struct up_rec_stack rec = {
+        .h = {.type = UP_REC_STACK, .flags = 0, .size = up_rec_size(sizeof rec, (size_t)nr * 8)},
+        .tid = s->tid,
+        .flags = flags,
+        .cookie = cookie,
+        .nr = nr,
+        .reserved = 0,
+    };
+    const uint64_t *ips = nr ? (const uint64_t *)(trace->ips + skip) : NULL;
+    for (int waited = 0;; waited++) {
+        if (up_stack_push(s, &rec, ips) == 0)
+            break;
+        if (waited >= UP_STACK_WAIT_MS || !up_writer_running()) {
+            /* Only this thread writes its stack count (relaxed: the writer's
+             * read is ordered by the slot state, up_ring.h). */
+            uint64_t lost = atomic_load_explicit(&s->k_lost, memory_order_relaxed);
+            atomic_store_explicit(&s->k_lost, lost + 1, memory_order_relaxed);
+            break;
+        }
+        struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
+        (void)up_real_nanosleep()(&ms, NULL); /* an EINTR just shortens one step */
+    }
+out:
+    up_tls.guard--;
+}

@@ -1,0 +1,31 @@
+/*
+ * up_writer.h - the record file and the writer thread (up_writer.c).
+ */
+#ifndef UP_WRITER_H
+#define UP_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Open the file and put the header, META and the CALL records in the
+ * buffer.  0 or -errno.  Context: the constructor, before the writer runs. */
+int up_writer_open(const char *path, const char *cmdline, size_t cmdline_len);
+/* Start the writer thread (every signal blocked in it).  0 or -errno.
+ * Context: the constructor. */
+int up_writer_start(void);
+/* Stop the writer: last drain, MAPs, LOSTs, END, close; waits for it.
+ * Context: process exit. */
+void up_writer_finish(void);
+/* Whether the writer still drains (a full ring is worth waiting for).
+ * Context: any thread. */
+int up_writer_running(void);
+/* Forget the file without writing anything more: close our descriptor,
+ * mark the writer gone.  Context: a fork child's atfork handler (the
+ * parent's file is not ours there), or a start that failed. */
+void up_writer_forget(void);
+/* Append a record: `fixed` (whose header's type/flags are set; size is
+ * filled in) then `var` bytes, zero-padded to 8.  Context: the writer
+ * thread (or the constructor before it starts). */
+void up_writer_record(void *fixed, size_t fixed_len, const void *var, size_t var_len);
+
+#endif /* UP_WRITER_H */
