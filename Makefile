@@ -9,6 +9,7 @@
 #   make clean
 #   make agent                                  # the unwind-profile agent (LD_PRELOAD)
 #   make agent-check                            # its exports, dynamic section, smoke run
+#   make agent-baseline                         # benchmark-only per-sample unwinder agent
 #
 # SwiftPM users need none of this: the CDeferredUnwind product is built by
 # `swift build` from the same sources.
@@ -73,7 +74,7 @@ DU_CPPFLAGS := -UDU_STEP_POINTS -UDU_TEST_HOOKS -UDU_VARIANTS
 DU_LDFLAGS := -shared -Wl,-soname,$(LIB_SONAME) \
 	-Wl,--version-script=$(MAP) -Wl,-z,now -Wl,-z,nodelete -Wl,--no-undefined
 
-.PHONY: all install uninstall check clean urcu-found agent agent-check
+.PHONY: all install uninstall check clean urcu-found agent agent-check agent-baseline
 
 all: $(BUILD)/$(LIB_REAL)
 
@@ -136,7 +137,10 @@ AGENT_OBJ_DIR := $(BUILD)/agent-obj
 AGENT_SRCS := $(wildcard $(AGENT_DIR)/*.c)
 AGENT_OBJS := $(patsubst $(AGENT_DIR)/%.c,$(AGENT_OBJ_DIR)/%.o,$(AGENT_SRCS))
 AGENT_CORE_OBJS := $(patsubst $(SRC_DIR)/%.c,$(AGENT_OBJ_DIR)/core/%.o,$(SRCS))
-AGENT_CFLAGS := -fvisibility=hidden -D_GNU_SOURCE -Werror=incompatible-pointer-types
+# -U: the shipped agent never contains the benchmark baseline (below),
+# whatever CPPFLAGS define.
+AGENT_CFLAGS := -fvisibility=hidden -D_GNU_SOURCE -Werror=incompatible-pointer-types \
+	-UUP_BASELINE_PER_SAMPLE
 AGENT_LDFLAGS := -shared -Wl,--version-script=$(AGENT_MAP) -Wl,-z,now -Wl,-z,nodelete \
 	-Wl,--no-undefined
 
@@ -157,6 +161,26 @@ $(AGENT_LIB): $(AGENT_OBJS) $(AGENT_CORE_OBJS) $(AGENT_MAP) | urcu-found
 	$(CC) $(CFLAGS) $(LDFLAGS) $(AGENT_LDFLAGS) -o $@ $(AGENT_OBJS) $(AGENT_CORE_OBJS) \
 		$(URCU_LIBS) -lpthread -ldl -lrt
 
+# Benchmark-only (Benchmarks/profiler.sh): the agent with a per-sample
+# unwinder in its SIGPROF handler (backtrace() there, one STACK per sample,
+# META flag bit 0), the baseline that deferred unwinding is measured
+# against.  Not async-signal-safe in general (up_sampler.c): never shipped,
+# never installed.  Same core objects as the agent.
+AGENT_BASELINE_LIB := $(BUILD)/libunwind_profile_agent_baseline.so
+AGENT_BASELINE_OBJ_DIR := $(BUILD)/agent-baseline-obj
+AGENT_BASELINE_OBJS := $(patsubst $(AGENT_DIR)/%.c,$(AGENT_BASELINE_OBJ_DIR)/%.o,$(AGENT_SRCS))
+
+agent-baseline: $(AGENT_BASELINE_LIB)
+
+$(AGENT_BASELINE_OBJ_DIR)/%.o: $(AGENT_DIR)/%.c | urcu-found
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(DU_CPPFLAGS) -I$(SRC_DIR)/include $(URCU_CFLAGS) $(CFLAGS) $(DU_CFLAGS) \
+		$(AGENT_CFLAGS) -DUP_BASELINE_PER_SAMPLE -MMD -MP -c $< -o $@
+
+$(AGENT_BASELINE_LIB): $(AGENT_BASELINE_OBJS) $(AGENT_CORE_OBJS) $(AGENT_MAP) | urcu-found
+	$(CC) $(CFLAGS) $(LDFLAGS) $(AGENT_LDFLAGS) -o $@ $(AGENT_BASELINE_OBJS) $(AGENT_CORE_OBJS) \
+		$(URCU_LIBS) -lpthread -ldl -lrt
+
 # Exports = agent.map = the UP_EXPORT definitions; BIND_NOW, NODELETE; a
 # profiled run of a small C program writes a well-formed file.
 agent-check: agent
@@ -166,4 +190,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(OBJS:.o=.d)
--include $(AGENT_OBJS:.o=.d) $(AGENT_CORE_OBJS:.o=.d)
+-include $(AGENT_OBJS:.o=.d) $(AGENT_CORE_OBJS:.o=.d) $(AGENT_BASELINE_OBJS:.o=.d)

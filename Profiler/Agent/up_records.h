@@ -24,6 +24,9 @@ enum up_record_type {
     UP_REC_END = 8,
 };
 
+/* META flags: stacks unwound once per sample (the benchmark baseline agent,
+ * `make agent-baseline`); 0 = deferred (the shipped agent). */
+#define UP_META_PER_SAMPLE 0x1u
 /* SAMPLE flags: du_request()'s answer. */
 #define UP_SAMPLE_QUEUED 0x1u  /* returned 0 */
 #define UP_SAMPLE_ALREADY 0x2u /* returned 1 */

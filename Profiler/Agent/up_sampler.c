@@ -57,6 +57,94 @@ static uint64_t up_uc_pc(const void *ucv)
 #endif
 }
 
+#ifdef UP_BASELINE_PER_SAMPLE
+/*
+ * ---- Benchmark-only: the per-sample unwinder baseline --------------------
+ * Built only by `make agent-baseline` (libunwind_profile_agent_baseline.so,
+ * for Benchmarks/profiler.sh); the shipped agent has none of it (the script
+ * checks with nm that no up_baseline symbol is in it).  Here the handler of
+ * a sample inside an interposed call unwinds at once with backtrace(), as
+ * gperftools-style per-sample unwinders do, and writes one STACK per sample
+ * with a cookie of its own: what deferring saves is measured against it.
+ *
+ * NOT async-signal-safe in general, which is why it is never the default:
+ * backtrace()'s first use dlopens libgcc_s (it is warmed up in the
+ * constructor below, and the core warms it again at each attach), and
+ * libgcc's FDE lookup may walk the loaded objects under the loader's lock,
+ * so a handler that lands inside dlopen or another unwind on the same
+ * thread can deadlock or read a half-updated list.  It unwinds only while
+ * the thread is marked, i.e. blocked inside an interposed call.
+ *
+ * Ring: in this build the handler is the stack ring's only producer.  The
+ * thread never writes it: du_request is never called outside the attach
+ * warm-up (whose callback writes nothing, up_tls.warming), so the tracer
+ * callback has nothing to deliver at safe points, thread exit or process
+ * exit.  The SPSC protocol of up_ring.h holds with the handler as producer
+ * (SIGPROF does not nest with itself; the thread's exit teardown clears
+ * up_tls.slot before retiring the slot, as for the sample ring).  A full
+ * ring drops the stack and counts it (k_lost, written only by the
+ * producer): a handler cannot wait for the writer.
+ */
+#include <execinfo.h>
+
+#define UP_BASELINE_FRAMES 128 /* 1 KiB of the handler's stack */
+
+/* Cookies of the baseline's STACKs: one per sample, unique in the process.
+ * Relaxed fetch_add: only uniqueness matters, nothing is published by it. */
+static _Atomic uint64_t up_baseline_cookies;
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the cookie counter is lock-free in a handler");
+
+static int up_baseline_in_agent(void *ip)
+{
+    return (uintptr_t)ip >= up_config.text_start && (uintptr_t)ip < up_config.text_end;
+}
+
+/* Context: the SIGPROF handler, the thread inside an interposed call. */
+static void up_baseline_unwind(struct up_slot *s, struct up_rec_sample *rec)
+{
+    void *ips[UP_BASELINE_FRAMES];
+    int n = backtrace(ips, UP_BASELINE_FRAMES);
+    /* The trace is: this handler (agent), the signal return trampoline and
+     * the interrupted libc call (absent when the pc was in the interposer),
+     * the interposer (agent), then the program.  Cut up to the program's
+     * call site, where the deferred trace starts too (up_stack.c). */
+    int i = 0;
+    while (i < n && up_baseline_in_agent(ips[i]))
+        i++;
+    int j = i;
+    while (j < n && !up_baseline_in_agent(ips[j]))
+        j++;
+    if (j < n) {
+        while (j < n && up_baseline_in_agent(ips[j]))
+            j++;
+        i = j;
+    }
+    uint32_t nr = (uint32_t)(n - i);
+    uint64_t cookie = atomic_fetch_add_explicit(&up_baseline_cookies, 1, memory_order_relaxed) + 1;
+    struct up_rec_stack st = {
+        .h = {.type = UP_REC_STACK, .flags = 0, .size = up_rec_size(sizeof st, (size_t)nr * 8)},
+        .tid = s->tid,
+        .flags = UP_STACK_DWARF | (n == UP_BASELINE_FRAMES ? DU_TRACE_TRUNCATED : 0u),
+        .cookie = cookie,
+        .nr = nr,
+        .reserved = 0,
+    };
+    _Static_assert(sizeof(void *) == sizeof(uint64_t), "backtrace() fills 64-bit addresses");
+    if (up_stack_push(s, &st, nr ? (const uint64_t *)(const void *)(ips + i) : NULL) != 0) {
+        uint64_t lost = atomic_load_explicit(&s->k_lost, memory_order_relaxed);
+        atomic_store_explicit(&s->k_lost, lost + 1, memory_order_relaxed);
+    }
+    rec->h.flags = UP_SAMPLE_QUEUED;
+    rec->cookie = cookie;
+}
+
+static void up_baseline_warm_up(void)
+{
+    void *ips[4];
+    (void)backtrace(ips, 4);
+}
+#endif /* UP_BASELINE_PER_SAMPLE */
+
 /* Context: the SIGPROF handler on the slot's thread. */
 static void up_sample(struct up_slot *s, const void *ucv)
 {
@@ -73,10 +161,14 @@ static void up_sample(struct up_slot *s, const void *ucv)
         /* The call's first sample (relaxed, same thread: up_call_fd_retry). */
         if (atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) == 0)
             atomic_store_explicit(&up_tls.call_first_ns, rec.time_ns, memory_order_relaxed);
+#ifdef UP_BASELINE_PER_SAMPLE
+        up_baseline_unwind(s, &rec); /* benchmark-only, see above */
+#else
         uint64_t cookie = 0;
         int r = du_request(up_tracer, &cookie);
         rec.h.flags = r == 0 ? UP_SAMPLE_QUEUED : r == 1 ? UP_SAMPLE_ALREADY : UP_SAMPLE_FAILED;
         rec.cookie = r >= 0 ? cookie : 0;
+#endif
     }
     up_sample_push(s, &rec);
 }
@@ -100,6 +192,9 @@ static void up_on_sigprof(int sig, siginfo_t *info, void *ucv)
 
 int up_sampler_install(void)
 {
+#ifdef UP_BASELINE_PER_SAMPLE
+    up_baseline_warm_up();
+#endif
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = up_on_sigprof;

@@ -206,7 +206,11 @@ int up_writer_open(const char *path, const char *cmdline, size_t cmdline_len)
     memcpy(fh.magic, UP_FILE_MAGIC, sizeof fh.magic);
     up_emit(&fh, sizeof fh);
     struct up_rec_meta meta = {
+#ifdef UP_BASELINE_PER_SAMPLE /* benchmark-only agent (up_sampler.c) */
+        .h = {.type = UP_REC_META, .flags = UP_META_PER_SAMPLE},
+#else
         .h = {.type = UP_REC_META, .flags = 0},
+#endif
         .pid = (uint32_t)up_config.pid,
         .frequency_hz = up_config.frequency_hz,
         .start_ns = up_config.start_ns,
