@@ -117,8 +117,10 @@ let package = Package(
             name: "ProfileTests",
             // CZlib: the pprof tests gunzip the writer's output with zlib's inflate.
             dependencies: ["ProfileFormat", "ProfileReport", "CZlib"],
-            // C programs the agent tests compile and run under the agent.
-            exclude: ["Programs"]
+            // C programs the agent tests compile and run under the agent; the
+            // decoder fuzzer's corpus and crash inputs, read through #filePath
+            // by FuzzRegressionTests (not resources).
+            exclude: ["Programs", "Fuzz"]
         ),
         .testTarget(
             name: "DeferredUnwindTests",

@@ -19,11 +19,17 @@ if [ $# -eq 0 ]; then
 fi
 "$root/Scripts/ensure-deps.sh"
 make -s -C "$root" agent
-swift build -c release --package-path "$root" --product unwind-profile 2>&1 | grep -v '^\[' >&2 || true
+log=$(mktemp)
+if ! swift build -c release --package-path "$root" --product unwind-profile >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "error: swift build of unwind-profile failed" >&2
+    exit 2
+fi
+rm -f "$log"
 bin="$root/.build/release/unwind-profile"
-[ -x "$bin" ] || { echo "error: $bin was not built" >&2; exit 2; }
 status=0
-"$bin" record -o unwind-profile.data "$@" || status=$?
+"$bin" record --agent "$root/.build-c/libunwind_profile_agent.so" -o unwind-profile.data "$@" || status=$?
 "$bin" report unwind-profile.data --format svg -o unwind-profile.svg
 echo "flame graph: $PWD/unwind-profile.svg" >&2
 exit "$status"

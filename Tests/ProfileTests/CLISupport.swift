@@ -2,6 +2,7 @@
 
 import Foundation
 import Testing
+@testable import ProfileReport
 
 struct CLIResult {
     var status: Int32
@@ -80,24 +81,12 @@ final class TempDir {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-/// A whole file as text, read with read(2) until end of file.  Not
-/// String(contentsOfFile:): in Swift 6.3's Foundation it returns only the
-/// first read of a file whose size says 0 (/proc/self/maps gave 4069 of
-/// 16674 bytes) and leaks its buffer for an empty file (LeakSanitizer).
+/// A whole file as text: ProfileReport's readWholeFile (read(2) until end of
+/// file; Foundation's String(contentsOfFile:) stops early on /proc files and
+/// leaks for empty ones).
 func readText(_ path: String) throws -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw CLIError(description: "\(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n > 0 {
-            bytes += chunk[0..<n]
-        } else if n == 0 {
-            return String(decoding: bytes, as: UTF8.self)
-        } else if errno != EINTR {
-            throw CLIError(description: "\(path): \(String(cString: strerror(errno)))")
-        }
+    guard let bytes = readWholeFile(path) else {
+        throw CLIError(description: "\(path): \(String(cString: strerror(errno)))")
     }
+    return String(decoding: bytes, as: UTF8.self)
 }
