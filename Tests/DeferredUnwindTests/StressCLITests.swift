@@ -86,6 +86,9 @@ struct StressCLITests {
     /// stderr only.
     @Test("usage errors exit 2 with 'unwind-stress: <message>' and the usage", arguments: [
         (["--bogus"], "Unknown option '--bogus'"),
+        // Left to right, as before the port: a bad argument before --help wins.
+        (["--bogus", "--help"], "Unknown option '--bogus'"),
+        (["--threads", "0", "-h"], "The value '0' is invalid for '--threads <n>': needs an integer in 1...64"),
         (["positional"], "Unexpected argument 'positional'"),
         (["--threads", "0"], "The value '0' is invalid for '--threads <n>': needs an integer in 1...64"),
         (["--threads", "65"], "The value '65' is invalid for '--threads <n>': needs an integer in 1...64"),
@@ -105,6 +108,12 @@ struct StressCLITests {
         #expect(r.stderr.hasPrefix("unwind-stress: \(message)\n"), "\(r.diagnosis)")
         #expect(r.stderr.contains("Usage: unwind-stress [--duration <seconds>]"), "\(r.diagnosis)")
         #expect(r.stdout.isEmpty, "\(r.diagnosis)")
+    }
+
+    @Test("help before a bad argument still wins (exit 0), as before the port")
+    func helpBeforeBadArgument() throws {
+        let r = try Self.run(["--help", "--bogus"])
+        #expect(r.status == 0 && r.stdout.contains("--duration"), "\(r.diagnosis)")
     }
 
     @Test("--lifecycle-child is the C child's entry, dispatched before the parser")
