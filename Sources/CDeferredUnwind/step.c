@@ -45,6 +45,7 @@ static const char *const du_step_names[DU_STEP_COUNT] = {
     [DU_STEP_REGISTER_PUBLISHED] = "register.published",
     [DU_STEP_DETACH_EXITING] = "detach.exiting",
     [DU_STEP_DETACH_DRAINED] = "detach.drained",
+    [DU_STEP_CANCEL_WAIT_LOOKED] = "cancel.wait-looked",
 };
 
 const char *du_step_name(enum du_step step)

@@ -114,32 +114,48 @@ static size_t du_still_busy(struct du_thread **busy, size_t n, const struct du_w
     return kept;
 }
 
-/* Poll until no thread is busy for `w`.  One idle look per thread after
- * the caller's barrier suffices (a claim count counts nesting; a callback
- * that started after the grace period cannot be of this tracer), so only
- * the threads seen busy in the first look are looked at again.  Requests
- * never block, so a request wait ends once each busy thread runs - or, for
- * a claim leaked by siglongjmp, at its next safe point or detach
- * (du_claim_repair); a callback wait ends when the callbacks return. */
+/*
+ * Poll until no thread is busy for `w`.  One idle look per thread after the
+ * caller's barrier suffices (a claim count counts nesting; a callback that
+ * started after the grace period cannot be of this tracer), so the wait
+ * takes ONE look at every thread on the list, records each thread it sees
+ * busy, and then polls only those.  Requests never block, so a request wait
+ * ends once each busy thread runs - or, for a claim leaked by siglongjmp,
+ * at its next safe point or detach (du_claim_repair); a callback wait ends
+ * when the callbacks return.
+ *
+ * Why one look, and why the record is sized by the list and not by a count
+ * of busy threads (Docs/Design.md, "The request wait"): counts change
+ * without the lock (handlers start and end requests on any thread at any
+ * time), only the list is fixed while we hold the lock.  An earlier version
+ * counted the busy threads in a first look and recorded at most that many
+ * in a second: a thread ahead in the list that turned busy between the
+ * looks filled the record, and a thread behind it that was busy in both
+ * looks - inside du_request(t), past its live check - was never waited
+ * for; cancel scrubbed and freed the bit, then that request set it (three
+ * threads: a canceller and two requesters; Model/ switch CAPPED_LOOK).
+ */
 static void du_wait_idle(const struct du_wait *w)
 {
-    /* The threads busy at the first look; only they are looked at again.
-     * On the stack up to 64, else malloc'd; without memory, all threads. */
+    /* On the stack up to 64 threads, else malloc'd for the list's length
+     * (thread context: cancel may allocate); without memory, every look
+     * is at the whole list, which is correct but may wait for requests
+     * that began after the barrier. */
     struct du_thread *on_stack[64], **busy = on_stack;
+    size_t n = 0, len = 0;
     pthread_mutex_lock(&du_threads_lock);
-    size_t cap = du_still_busy(NULL, 0, w), n = 0;
-    if (cap > 64)
-        busy = malloc(cap * sizeof(*busy));
+    for (struct du_thread *th = du_threads; th; th = th->next)
+        len++;
+    if (len > 64)
+        busy = malloc(len * sizeof(*busy));
     if (busy) {
-        /* Counts change without the lock (handlers start requests), so a
-         * second look may find more busy threads than the first counted:
-         * keep `cap`.  One that was idle at the first look has read idle
-         * once after the barrier already, which is all we need of it. */
-        for (struct du_thread *th = du_threads; th && n < cap; th = th->next)
+        for (struct du_thread *th = du_threads; th; th = th->next) {
             if (du_busy(th, w))
                 busy[n++] = th;
+            DU_STEP(DU_STEP_CANCEL_WAIT_LOOKED);
+        }
     } else {
-        n = cap;
+        n = du_still_busy(NULL, 0, w);
     }
     pthread_mutex_unlock(&du_threads_lock);
 

@@ -118,6 +118,11 @@ static void il_poll_check(struct il_run *r, struct il_thr *th)
 
 void il_park(struct il_run *r, struct il_thr *th, int pos, int arg)
 {
+    /* The request wait's look runs with the thread-list lock held; in the
+     * two-thread scenarios the other thread is parked, so a park here adds
+     * schedules and nothing the first poll does not see. */
+    if (pos == DU_STEP_CANCEL_WAIT_LOOKED)
+        return;
     if (th->quiet || (th->idx == IL_A && r->mode != IL_MODE_FULL && il_invisible(r, pos)))
         return;
     int in_section = th->idx == IL_A ? urcu_bp_read_ongoing() != 0 : 0;

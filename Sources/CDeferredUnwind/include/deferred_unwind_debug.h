@@ -61,6 +61,7 @@ enum du_step {
     DU_STEP_REGISTER_PUBLISHED,   /* register: handle published (live), lock released */
     DU_STEP_DETACH_EXITING,       /* detach: EXITING set */
     DU_STEP_DETACH_DRAINED,       /* detach: pending requests delivered */
+    DU_STEP_CANCEL_WAIT_LOOKED,   /* cancel: a wait's look read one thread's count (list lock held) */
     DU_STEP_COUNT
 };
 
