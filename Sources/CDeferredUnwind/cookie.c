@@ -96,6 +96,14 @@ DU_HIDDEN void du_cookie_seed_serials(uint32_t value)
 {
     atomic_store_explicit(&du_serials, value, memory_order_relaxed);
 }
+
+/* Context: async-signal-safe, lock-free.  Relaxed: the calling thread's own
+ * word (its handlers see program order). */
+DU_HIDDEN uint32_t du_debug_claim_depth(void)
+{
+    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
+    return th ? atomic_load_explicit(&th->claiming, memory_order_relaxed) : 0;
+}
 #ifdef DU_VARIANTS
 /* The per-CPU counters of the historical designs (variant_cookie.h). */
 DU_HIDDEN void du_cookie_seed_counters(uint32_t value)

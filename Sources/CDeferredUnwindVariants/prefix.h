@@ -21,6 +21,7 @@
 #define du_current_cookie duv_current_cookie
 #define du_cookie_seed_seq duv_cookie_seed_seq
 #define du_cookie_seed_serials duv_cookie_seed_serials
+#define du_debug_claim_depth duv_debug_claim_depth
 #define du_cookie_seed_counters duv_cookie_seed_counters
 #define du_debug_step_points_built duv_debug_step_points_built
 /* internal */

@@ -115,10 +115,6 @@ const char *us_phase_name(int p)
     return p == PH_RUN ? "thread-context" : p == PH_SP ? "inside-safe-point" : p == PH_EXIT ? "exit/detach" : "?";
 }
 
-uint64_t us_cancel_of(uint64_t id)
-{
-    return atomic_load_explicit(&us_cancel_seq[id % US_CSEQ], memory_order_seq_cst);
-}
 
 /* ---- the per-context check ------------------------------------------------- */
 struct us_inst {
@@ -196,7 +192,8 @@ void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, i
                             "ctx %#llx)",
                          us_status_name(s), (unsigned long long)e->id, us_phase_name(e->phase), w->slot,
                          (unsigned long long)ctxid);
-        if (s == -ECANCELED && us_cancel_of(e->id) == 0)
+        uint64_t began = 0;
+        if (s == -ECANCELED && us_cancel_of(e->id, &began) && began == 0)
             us_violation(9, "expected -ECANCELED only after the tracer's cancel began; seen it for tracer "
                             "#%llu whose cancel never began (worker %d)",
                          (unsigned long long)e->id, w->slot);
@@ -247,8 +244,13 @@ void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, i
     }
     for (uint32_t k = 0; k < nused; k++) {
         struct us_inst *in = &us_itab[us_iused[k]];
-        uint64_t cs = us_cancel_of(in->id);
-        int cancelled = cs != 0 && cs <= S;
+        uint64_t cs = 0;
+        /* An instance whose cancel record was reused (US_CSEQ registrations
+         * since it registered) cannot be judged: counted as unjudged. */
+        int known = us_cancel_of(in->id, &cs);
+        if (!known)
+            atomic_fetch_add_explicit(&us_total_unjudged, 1, memory_order_relaxed);
+        int cancelled = !known || (cs != 0 && cs <= S);
         if (in->ncb > 1)
             us_violation(4, "expected exactly one callback per (context, tracer); seen %d callbacks of tracer "
                             "#%llu with cookie %#llx in one %s (worker %d)",

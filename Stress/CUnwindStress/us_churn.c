@@ -45,7 +45,9 @@ static _Atomic uint64_t us_ch_gang;
 static _Atomic(du_tracer *) us_ch_grave[US_CH_GRAVE]; /* relaxed: handles stay valid forever */
 static _Atomic uint32_t us_ch_grave_n;
 
-static uint64_t us_ch_id(int idx, uint64_t gen) { return ((1ull << 30) + gen) * US_POOL + (uint64_t)idx; }
+/* A churn instance's id from its record and its serial (rec->gen holds the
+ * serial of the record's instance: ids are serial * US_POOL + record). */
+static uint64_t us_ch_id(int idx, uint64_t serial) { return serial * US_POOL + (uint64_t)idx; }
 
 static void us_ch_op(struct us_opslot *op, int what)
 {
@@ -92,9 +94,8 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
     struct us_rec *rec = &us_pool[idx];
     /* Release stores, partners: the acquire loads in us_request_some. */
     atomic_store_explicit(&rec->t, NULL, memory_order_release);
-    uint64_t id = us_ch_id(idx, ++rec->gen);
-    /* seq_cst, partner: the checker's load (us_cancel_of), as the registrar's. */
-    atomic_store_explicit(&us_cancel_seq[id % US_CSEQ], 0, memory_order_seq_cst);
+    uint64_t id = us_instance_id(idx);
+    rec->gen = id / US_POOL;
     /* Relaxed: counted by this instance's cancels (RMW), read by none else. */
     atomic_store_explicit(&rec->cancel0, 0, memory_order_relaxed);
     rec->sleep = (r & 1) != 0;
@@ -174,9 +175,7 @@ static void us_ch_kill(int idx, uint64_t want, int destroy, struct us_opslot *op
                                             memory_order_relaxed);
     /* The cancel clock before the first call begins (the checker forgives a
      * missing callback only after it); seq_cst like the registrar's. */
-    uint64_t zero = 0, seq = atomic_fetch_add_explicit(&us_cancel_clock, 1, memory_order_seq_cst) + 1;
-    atomic_compare_exchange_strong_explicit(&us_cancel_seq[id % US_CSEQ], &zero, seq, memory_order_seq_cst,
-                                            memory_order_seq_cst);
+    us_cancel_began(id);
     us_ch_op(op, destroy ? OP_DESTROY : OP_CANCEL);
     int r = destroy ? us_api->destroy(t) : us_api->cancel(t);
     us_ch_op(op, OP_NONE);

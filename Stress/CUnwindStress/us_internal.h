@@ -72,6 +72,7 @@ struct us_api {
     uint64_t (*current_cookie)(void);
     void (*seed)(uint32_t);        /* process-wide counters (before workers start) */
     void (*seed_thread)(uint32_t); /* the calling worker's context counter */
+    uint32_t (*claim_depth)(void); /* du_request calls in progress on this thread */
 };
 extern const struct us_api us_api_du, us_api_duv;
 /* Written by the main thread before any other thread exists; read-only after. */
@@ -105,6 +106,12 @@ struct us_scenario {
                               the registrar once per ~this/20 rounds */
     int lc_threads;        /* driver threads of the lifecycle attack */
     uint32_t lc_us;        /* their pause (random 0..2x) */
+    /* held-request: a handler that interrupts a thread-context du_request
+     * parks this long (the request stays in flight; cancels must wait). */
+    uint32_t park_us;
+    /* cancel-record-lag: one context in hold_every keeps its requests open
+     * until this many registrations happened (bounded in time). */
+    uint32_t hold_regs, hold_every;
 };
 extern const struct us_scenario us_scenarios[];
 extern const int us_nscenarios;
@@ -117,7 +124,7 @@ extern const struct us_scenario *us_cur;
  * the instance id (never a pointer), so a callback can tell whether its
  * instance is still the record's. */
 #define US_POOL 4096
-#define US_CSEQ 262144 /* cancel-sequence table, indexed by id mod this */
+#define US_CSEQ 262144 /* cancel records (us_cancelrec.c): one per registration, reused this many later */
 /* Records [0, US_REG_POOL) are the registrar's; the rest are tracer-churn's
  * (us_churn.c), which several threads and callbacks share. */
 #define US_REG_POOL (US_POOL / 2)
@@ -137,7 +144,14 @@ struct us_rec {
     uint64_t limbo_enter[64]; /* per-slot handler entry counts at removal */
 };
 extern struct us_rec us_pool[US_POOL];
-extern _Atomic uint64_t us_cancel_seq[US_CSEQ]; /* id -> global cancel seq when its cancel began */
+/* us_cancelrec.c: a new instance's id (serial * US_POOL + record idx), the
+ * stamp of its cancel's beginning, and the lookup (1 known, 0 unknown: its
+ * entry was reused US_CSEQ registrations later; never judged, counted). */
+uint64_t us_instance_id(int idx);
+void us_cancel_began(uint64_t id);
+int us_cancel_of(uint64_t id, uint64_t *seq);
+extern _Atomic uint64_t us_total_unjudged;
+extern _Atomic uint64_t us_total_held;
 extern _Atomic uint64_t us_cancel_clock;        /* global cancel sequence */
 /* active[bit] = record index + 1, or 0. */
 extern _Atomic int us_active[64];
@@ -237,6 +251,12 @@ struct us_worker {
     /* counters (monotonic; summed by the status thread) */
     _Atomic uint64_t n_req, n_acc, n_sig, n_nested, n_ctx, n_cb, n_skip, n_exits,
         n_nomem, n_exiting_cb, n_deadlk;
+
+    /* held-request: the thread-context request in progress (its instance
+     * id, 0 none) and whether a handler parked on it saw that instance's
+     * cancel return.  Thread and its handlers only. */
+    _Atomic uint64_t inreq_id;
+    _Atomic int inreq_saw_cancel;
 } __attribute__((aligned(64)));
 
 extern struct us_worker *us_workers;
@@ -274,7 +294,6 @@ void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, i
                       uint64_t S, uint64_t ctxid);
 void us_cookies_reset(void);
 uint64_t us_mix(uint64_t x);
-uint64_t us_cancel_of(uint64_t id);
 const char *us_status_name(int s);
 const char *us_phase_name(int p);
 

@@ -14,7 +14,6 @@
 static _Atomic int us_reg_op;
 static _Atomic uint64_t us_reg_op_start;
 /* ---- registrar ---------------------------------------------------------------- */
-static uint64_t us_next_id;
 static uint64_t us_used_bits; /* registrar's view: bits of registered tracers */
 static int us_live_count;
 uint64_t us_reg_rng;
@@ -43,8 +42,7 @@ static int us_register_one(void)
     if (idx < 0)
         return -ENOSPC; /* every record waits for quiescence: try later */
     /* id ≡ idx (mod US_POOL), so a callback finds its record from its id. */
-    uint64_t id = (us_next_id / US_POOL + 1) * US_POOL + (uint64_t)idx;
-    us_next_id = id;
+    uint64_t id = us_instance_id(idx);
     scan = idx + 1;
     struct us_rec *rec = &us_pool[idx];
     uint64_t r = us_rng_next(&us_reg_rng);
@@ -52,7 +50,6 @@ static int us_register_one(void)
     rec->yield = (r & 2) != 0;
     rec->rereq = (r & 12) != 0;
     rec->deadlk = (r & 16) != 0;
-    atomic_store_explicit(&us_cancel_seq[id % US_CSEQ], 0, memory_order_seq_cst);
     atomic_store_explicit(&rec->id, id, memory_order_release);
     atomic_store_explicit(&rec->state, ST_LIVE, memory_order_release);
     du_tracer *t = NULL;
@@ -97,8 +94,7 @@ static void us_cancel_one(int idx)
     uint64_t id = atomic_load_explicit(&rec->id, memory_order_relaxed);
     du_tracer *t = atomic_load_explicit(&rec->t, memory_order_relaxed);
     atomic_store_explicit(&rec->state, ST_CANCELLING, memory_order_release);
-    uint64_t seq = atomic_fetch_add_explicit(&us_cancel_clock, 1, memory_order_seq_cst) + 1;
-    atomic_store_explicit(&us_cancel_seq[id % US_CSEQ], seq, memory_order_seq_cst);
+    us_cancel_began(id);
     us_reg_op_begin(OP_CANCEL);
     int ret = us_api->cancel(t);
     us_reg_op_end();

@@ -226,18 +226,20 @@ void us_print_summary(void)
     struct us_totals t;
     us_sum(&t);
     double el = us_elapsed();
-    char ratio[96] = "", lc[320];
+    char ratio[96] = "", lc[400];
     if (us_ratio >= 0)
         snprintf(ratio, sizeof ratio, " rcu_over_mutex=%.2f", us_ratio);
     snprintf(lc, sizeof lc,
              " forks=%llu children_ok=%llu exit_callbacks=%llu dlopen_cycles=%llu landings=%llu repairs=%llu "
-             "churn_calls=%llu same_tracer=%llu reused_mid_cancel=%llu callback_calls=%llu",
+             "churn_calls=%llu same_tracer=%llu reused_mid_cancel=%llu callback_calls=%llu unjudged=%llu held=%llu",
              (unsigned long long)t.lc[LCC_FORKS], (unsigned long long)t.lc[LCC_CHILD_OK],
              (unsigned long long)t.lc[LCC_EXIT_CBS], (unsigned long long)t.lc[LCC_DLOPEN_CYCLES],
              (unsigned long long)t.lc[LCC_LANDINGS], (unsigned long long)t.lc[LCC_REPAIRS],
              (unsigned long long)t.lc[LCC_CHURN_CALLS], (unsigned long long)t.lc[LCC_SAME_TRACER],
              (unsigned long long)t.lc[LCC_REUSED_MID],
-             (unsigned long long)t.lc[LCC_CB_CALLS]);
+             (unsigned long long)t.lc[LCC_CB_CALLS],
+             (unsigned long long)atomic_load(&us_total_unjudged),
+             (unsigned long long)atomic_load(&us_total_held));
     printf("SUMMARY unwind-stress: library=%s variant=%s duration=%.0fs elapsed=%.1fs seed=%llu threads=%d "
            "scenarios=%d contexts=%llu requests=%llu accepted=%llu signals=%llu nested=%llu callbacks=%llu "
            "exiting_callbacks=%llu cancels=%llu registers=%llu ebusy=%llu spawns=%llu%s%s violations=%d "

@@ -11,7 +11,6 @@
 #include "us_internal.h"
 
 struct us_rec us_pool[US_POOL];
-_Atomic uint64_t us_cancel_seq[US_CSEQ];
 _Atomic uint64_t us_cancel_clock;
 _Atomic int us_active[64];
 struct us_worker *us_workers;

@@ -105,6 +105,16 @@ const struct us_scenario us_scenarios[] = {
              "documented codes, no hang, no stale delivery",
      .lifecycle = LC_CHURN, .lc_threads = 3, .lc_us = 60, .reg_mode = REG_STATIC, .tracers = 4,
      .hot_tracers = 40, .cb_rereq_pct = 20, .churn = 0},
+    {BASE, .name = "held-request",
+     .desc = "22: a requester held inside du_request (its handler parks) while other threads request and "
+             "cancels look: cancel never returns before a request that read its tracer live",
+     .park_us = 5000, .reg_mode = REG_CHURN, .reg_us = 30, .tracers = 4, .hot_tracers = 5, .timer_us = 20,
+     .inject_us = 40, .thread_reqs = 8, .ctx_spin = 50, .handler_reqs = 2},
+    {BASE, .name = "cancel-record-lag",
+     .desc = "23: contexts held open across thousands of registrations (registry full): a cancelled "
+             "tracer's cancel stays known to the checker",
+     .reg_mode = REG_FULL, .reg_us = 20, .tracers = 61, .timer_us = 50, .handler_reqs = 3,
+     .hold_regs = 3000, .hold_every = 200},
 };
 const int us_nscenarios = (int)(sizeof(us_scenarios) / sizeof(us_scenarios[0]));
 const struct us_scenario *us_cur = &us_scenarios[0];

@@ -15,6 +15,7 @@
  *    own handler runs, which bounds the depth (and the per-depth RNGs) at 2.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "us_internal.h"
@@ -38,6 +39,7 @@ const struct us_api us_api_du = {
     .current_cookie = du_current_cookie,
     .seed = us_du_seed,
     .seed_thread = du_cookie_seed_seq,
+    .claim_depth = du_debug_claim_depth,
 };
 
 /* Thread serials: the workers' attaches wrap them (0 is skipped). */
@@ -71,6 +73,7 @@ const struct us_api us_api_duv = {
     .current_cookie = duv_current_cookie,
     .seed = us_duv_seed,
     .seed_thread = duv_cookie_seed_seq,
+    .claim_depth = duv_debug_claim_depth,
 };
 
 const struct us_api *us_api = &us_api_du;
@@ -155,7 +158,24 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
             int reps = (r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
             for (int k = 0; k < reps && t; k++) {
                 uint64_t cookie = 0xdeadbeefULL;
+                int held = depth == 0 && sc->park_us;
+                if (held) {
+                    /* held-request: a handler landing in the call parks
+                     * on it (us_park).  Same-thread partners only. */
+                    atomic_store_explicit(&w->inreq_saw_cancel, 0, memory_order_relaxed);
+                    atomic_store_explicit(&w->inreq_id, id, memory_order_relaxed);
+                    atomic_signal_fence(memory_order_seq_cst);
+                }
                 int ret = us_api->request(t, &cookie);
+                if (held) {
+                    atomic_signal_fence(memory_order_seq_cst);
+                    atomic_store_explicit(&w->inreq_id, 0, memory_order_relaxed);
+                    if (ret >= 0 && atomic_load_explicit(&w->inreq_saw_cancel, memory_order_relaxed))
+                        us_violation(6, "expected cancel to wait for a request that read its tracer as live; seen "
+                                        "du_request() return %s after the tracer's cancel returned while the "
+                                        "request was held in a handler (tracer #%llu, worker %d)",
+                                     us_status_name(ret), (unsigned long long)id, w->slot);
+                }
                 atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
                 if (ret >= 0)
                     atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
@@ -165,6 +185,26 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
         /* Release: our uses of rec/t happen before the registrar's free. */
         atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);
     }
+}
+
+/* held-request: this handler interrupted the thread inside (or right
+ * around) a du_request of instance `id`: park, so cancels that began before
+ * the request's live check must wait for us; then tell the thread whether
+ * the instance's cancel returned meanwhile (poisoned record, or reused).
+ * Only lock-free loads, sched_yield and clock_gettime. */
+static void us_park(struct us_worker *w, uint64_t id, uint32_t us)
+{
+    uint64_t end = us_now_ns() + (uint64_t)us * 1000u;
+    while (us_now_ns() < end)
+        sched_yield();
+    atomic_fetch_add_explicit(&us_total_held, 1, memory_order_relaxed);
+    struct us_rec *rec = &us_pool[id % US_POOL];
+    /* seq_cst, partner: the canceller's poison store after cancel returned. */
+    if (atomic_load_explicit(&rec->id, memory_order_seq_cst) != id ||
+        atomic_load_explicit(&rec->state, memory_order_seq_cst) == ST_CANCELLED)
+        atomic_store_explicit(&w->inreq_saw_cancel, 1, memory_order_relaxed);
+    /* Once per request: a signal storm must not hold it forever. */
+    atomic_store_explicit(&w->inreq_id, 0, memory_order_relaxed);
 }
 
 static void us_handler(int sig, siginfo_t *si, void *uc)
@@ -179,6 +219,13 @@ static void us_handler(int sig, siginfo_t *si, void *uc)
         if (d > 1)
             atomic_fetch_add_explicit(&w->n_nested, 1, memory_order_relaxed);
         const struct us_scenario *sc = us_cur;
+        /* Inside the claim span of the thread's request (not before its
+         * entry, not after its exit): cancel must wait for it. */
+        uint64_t held = sc->park_us && d == 1 && us_api->claim_depth() > 0
+                            ? atomic_load_explicit(&w->inreq_id, memory_order_relaxed)
+                            : 0;
+        if (held)
+            us_park(w, held, sc->park_us);
         int idx = d > 3 ? 3 : d;
         int n = 1 + (int)(us_rng_next(&w->hrng[idx]) % (uint64_t)(sc->handler_reqs ? sc->handler_reqs : 1));
         uint64_t r = us_rng_next(&w->hrng[idx]);

@@ -42,6 +42,19 @@ void us_pause_us(uint32_t us)
 }
 
 
+/* cancel-record-lag: keep this context's requests unchecked until `regs`
+ * registrations happened (their tracers are cancelled and their records
+ * reused meanwhile), at most 10 s (x the TSan scale): the checker must
+ * still know which of them were cancelled. */
+static void us_hold_context(uint32_t regs)
+{
+    uint64_t from = atomic_load(&us_total_registers) + atomic_load(&us_total_ebusy);
+    uint64_t until = us_now_ns() + 10000000000ull * (uint64_t)us_tsan_scale;
+    while (atomic_load(&us_total_registers) + atomic_load(&us_total_ebusy) - from < regs &&
+           us_now_ns() < until && !atomic_load_explicit(&us_stop, memory_order_relaxed))
+        us_pause_us(1000);
+}
+
 /* ---- the known call path ---------------------------------------------------- */
 
 static int us_rec_a(struct us_worker *w, int level, uint64_t pattern);
@@ -65,6 +78,8 @@ __attribute__((noinline)) static int us_leaf(struct us_worker *w)
     }
     if (sc->ctx_sleep_pct && (r >> 32) % 100 < (uint64_t)sc->ctx_sleep_pct)
         us_pause_us(50 + (uint32_t)((r >> 40) % (sc->ctx_sleep_us + 1)));
+    if (sc->hold_regs && us_rng_next(&w->hrng[0]) % sc->hold_every == 0)
+        us_hold_context(sc->hold_regs);
     if (sc->fork_every && us_rng_next(&w->hrng[0]) % (uint64_t)sc->fork_every == 0)
         us_fork_worker(w); /* fork-storm: with this context's requests pending */
     if (sc->lifecycle == LC_LONGJMP)

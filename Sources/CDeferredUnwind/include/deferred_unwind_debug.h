@@ -32,6 +32,13 @@ void du_cookie_seed_seq(uint32_t value);
  * (0 is skipped).  Context: thread; before the attaches it is meant for. */
 void du_cookie_seed_serials(uint32_t value);
 
+/* How many du_request() calls are in progress on the calling thread (thread
+ * context plus nested handlers; 0 when detached): a handler that reads
+ * non-zero interrupted one inside the span cancel waits for.  The stress
+ * harness's held-request scenario parks there.  DU_TEST_HOOKS builds only.
+ * Context: async-signal-safe, lock-free. */
+uint32_t du_debug_claim_depth(void);
+
 /* ---- Step points (DU_STEP_POINTS builds only) ---------------------------- */
 enum du_step {
     DU_STEP_COOKIE_DRAWN,         /* cookie: next value computed from the context counter, before the install */

@@ -58,6 +58,7 @@ uint64_t duv_current_cookie(void);
 /* Test hooks: the calling thread's context counter, the thread serials,
  * and the historical designs' per-CPU counters. */
 void duv_cookie_seed_seq(uint32_t value);
+uint32_t duv_debug_claim_depth(void);
 void duv_cookie_seed_serials(uint32_t value);
 void duv_cookie_seed_counters(uint32_t value);
 
