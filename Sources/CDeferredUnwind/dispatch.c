@@ -170,6 +170,11 @@ __attribute__((noinline)) int du_safe_point(void)
     if (DU_UNLIKELY(!th))
         return -ESRCH;
     du_claim_repair(th); /* a load of our own line; see internal.h */
+    /* Inside a callback of this thread, whatever is pending: the dispatch
+     * that runs it cannot be re-entered (also in a fork child, where the
+     * word was cleared: the callback that forked goes on there). */
+    if (DU_UNLIKELY(th->in_dispatch))
+        return -EDEADLK;
     /* Fast path: nothing requested in this context.  A request landing
      * right after this load is served at the next safe point, as in the
      * kernel, where a request after the return-to-user check waits for the
@@ -177,7 +182,5 @@ __attribute__((noinline)) int du_safe_point(void)
     if (DU_LIKELY(atomic_load_explicit(&th->mask, memory_order_relaxed) == 0 &&
                   atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed) == 0))
         return 0;
-    if (th->in_dispatch)
-        return -EDEADLK;
     return du_dispatch(th, (uintptr_t)__builtin_return_address(0), 0);
 }

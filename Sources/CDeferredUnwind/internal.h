@@ -218,6 +218,19 @@ static inline int du_tracer_live_bit(const du_tracer *t)
         return -1;
     return (int)slot;
 }
+/* Whether `t` was never issued by du_tracer_register (a reserved slot, a
+ * zero generation, or a generation newer than the slot's latest): -EINVAL
+ * in every call, where a cancelled handle gets -ECANCELED / -EALREADY.
+ * Relaxed: gen only grows, and a handle the caller holds was issued before
+ * it got it.  Context: async-signal-safe, lock-free (the error path of
+ * du_request). */
+static inline int du_handle_never_issued(const du_tracer *t)
+{
+    uint64_t h = du_handle_value(t);
+    unsigned slot = du_handle_slot(h);
+    return slot < DU_FIRST_TRACER_BIT || du_handle_gen(h) == 0 ||
+           du_handle_gen(h) > atomic_load_explicit(&du_tracer_slots[slot].gen, memory_order_relaxed);
+}
 /* lookup.c: call every tracer whose bit is in `todo` and not completed. Thread context. */
 DU_HIDDEN int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace *trace,
                      uint64_t cookie);

@@ -130,7 +130,7 @@ int du_tracer_cancel(du_tracer *t)
     unsigned bit = du_handle_slot(h);
     uint64_t gen = du_handle_gen(h);
     if (!t || bit < DU_FIRST_TRACER_BIT || gen == 0)
-        return -EINVAL;
+        return -EINVAL; /* never issued (du_handle_never_issued) */
     /* Relaxed: our own thread's word (thread.c fences it). */
     struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
     int ret = du_cancel_may_wait(self);

@@ -149,7 +149,7 @@ int du_request(du_tracer *tracer, uint64_t *cookie)
     int bit = du_tracer_live_bit(tracer);
     if (DU_UNLIKELY(bit < 0)) {
         *cookie = DU_COOKIE_NONE;
-        ret = -ECANCELED;
+        ret = du_handle_never_issued(tracer) ? -EINVAL : -ECANCELED;
         goto out;
     }
     uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);

@@ -16,6 +16,7 @@ static pid_t du_lc_child_pid; /* 0 in the child */
 static du_tracer *du_lc_t1;    /* requested again by the child inside the callback */
 static uint64_t du_lc_child_cookie; /* what that request returned */
 static int du_lc_child_rc;
+static int du_lc_child_sp_rc; /* the child's du_safe_point() inside the callback, nothing pending */
 
 static void du_lc_ctx_cb(const struct du_trace *trace, uint64_t cookie, void *arg)
 {
@@ -28,8 +29,12 @@ static void du_lc_ctx_cb(const struct du_trace *trace, uint64_t cookie, void *ar
         du_lc_child_pid = fork();
         /* In the child: a new context.  Request tracer 1 again: its callback
          * must come with the child's new cookie, not the parent's. */
-        if (du_lc_child_pid == 0)
+        if (du_lc_child_pid == 0) {
+            /* Still inside the callback, with the word cleared: a safe
+             * point must refuse (-EDEADLK), not answer "nothing to do". */
+            du_lc_child_sp_rc = du_safe_point();
             du_lc_child_rc = du_request(du_lc_t1, &du_lc_child_cookie);
+        }
     }
 }
 
@@ -161,8 +166,11 @@ static void *du_lc_cb_fork_main(void *arg)
     if (du_lc_child_pid == 0) {
         char cmsg[256] = "";
         int f = 0;
-        if (rc != 2 || du_lc_child_rc != 0 || du_lc_calls[1] != 1 ||
-            du_lc_cookies[1] != du_lc_child_cookie || du_lc_child_cookie == c1)
+        if (du_lc_child_sp_rc != -EDEADLK)
+            f = du_lc_fail(cmsg, sizeof(cmsg), "child: du_safe_point() inside the callback, nothing "
+                           "pending, returned %d, want -EDEADLK (%d)", du_lc_child_sp_rc, -EDEADLK);
+        if (!f && (rc != 2 || du_lc_child_rc != 0 || du_lc_calls[1] != 1 ||
+            du_lc_cookies[1] != du_lc_child_cookie || du_lc_child_cookie == c1))
             f = du_lc_fail(cmsg, sizeof(cmsg), "child: safe point ran %d; tracer 1: %u calls, "
                            "cookie %llx, want the child's %llx (request %d), not the parent's "
                            "%llx", rc, du_lc_calls[1], (unsigned long long)du_lc_cookies[1],

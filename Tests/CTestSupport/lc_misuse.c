@@ -117,8 +117,21 @@ int du_lc_cancel_destroy_race(int threads, char *msg, size_t len)
                               du_tracer_bit(n));
         /* A handle of a generation never issued. */
         du_tracer *future = (du_tracer *)((uintptr_t)n + 64u);
-        if (!fail && (rc = du_tracer_cancel(future)) != -EINVAL)
-            fail = du_lc_fail(msg, len, "never-issued handle: cancel %d", rc);
+        /* Never issued: -EINVAL from every call that takes a handle (a
+         * cancelled one gets -ECANCELED / -EALREADY instead). */
+        uint64_t fc = 1;
+        int attached2 = du_thread_attach() == 0, frq = -1, fds = -1;
+        if (!fail && ((rc = du_tracer_cancel(future)) != -EINVAL ||
+                      (fds = du_tracer_destroy(future)) != -EINVAL ||
+                      (frq = du_request(future, &fc)) != -EINVAL || fc != 0 ||
+                      du_tracer_bit(future) != -1 || du_tracer_name(future) != NULL))
+            fail = du_lc_fail(msg, len, "never-issued handle: cancel %d, destroy %d, request %d "
+                              "(want -EINVAL each)", rc, fds, frq);
+        du_tracer *reserved = (du_tracer *)(uintptr_t)((1u << 6) | 1u); /* slot 1: never a tracer's */
+        if (!fail && attached2 && (frq = du_request(reserved, &fc)) != -EINVAL)
+            fail = du_lc_fail(msg, len, "reserved-slot handle: request %d (want -EINVAL)", frq);
+        if (attached2)
+            du_thread_detach();
     } else if (!fail) {
         fail = du_lc_fail(msg, len, "bit %d not reused (got %d)", bit, du_tracer_bit(n));
     }

@@ -186,7 +186,9 @@ const char *du_tracer_name(const du_tracer *tracer);
  * Returns 0: this call queued the work (a callback with *cookie will run);
  *         1: already queued or already delivered in this context (the callback
  *            with *cookie was or will be delivered);
- *         -EINVAL: null argument;  -ECANCELED: tracer cancelled;
+ *         -EINVAL: null argument, or a handle never issued by
+ *                  du_tracer_register (as cancel and destroy answer);
+ *         -ECANCELED: tracer cancelled (its cancel began);
  *         -ESRCH: thread not attached;  -ESHUTDOWN: thread detaching/exiting.
  * Context: async-signal-safe, lock-free, allocation-free, errno preserved;
  * thread context and signal handlers nested at any depth. */
@@ -196,7 +198,8 @@ int du_request(du_tracer *tracer, uint64_t *cookie);
  * is pending, unwind once (first time in this context), call each requesting
  * tracer exactly once, serve requests made meanwhile, then end the entry
  * context (bits and cookie cleared).  Returns the number of callbacks run
- * (>= 0), -ESRCH if not attached, -EDEADLK from inside a callback.
+ * (>= 0), -ESRCH if not attached, -EDEADLK from inside a callback of this
+ * thread (always, pending requests or not, in a fork child too).
  * Context: thread; runs callbacks (which may block); never from a handler. */
 int du_safe_point(void);
 
