@@ -2,6 +2,7 @@
  * up_call.c - the slow path of the interposer protocol (up_call.h): an
  * EINTR from our signal on a socket that has a timeout.
  */
+#include <fcntl.h>
 #include <sys/socket.h>
 #include "up_call.h"
 #include "up_net.h"
@@ -36,4 +37,16 @@ int up_call_fd_retry(struct up_call *c, int fd, int optname)
         return -1;
     }
     return 1;
+}
+
+int up_call_xfer_more(struct up_call *c, int fd, int optname, int msgflags)
+{
+    if (msgflags & MSG_DONTWAIT)
+        return 0;
+    if (!up_call_cut_by_tick(c))
+        return 0;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_NONBLOCK))
+        return 0;
+    return up_call_fd_left(c, fd, optname) != 0;
 }

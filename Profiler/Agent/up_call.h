@@ -21,14 +21,29 @@
  * Resuming: the agent's handler uses SA_RESTART, so the kernel restarts
  * what signal(7) says it restarts; the calls it never restarts after a
  * handler (sleeps, poll/select/epoll, futex waits with a timeout, socket
- * calls with SO_RCVTIMEO/SO_SNDTIMEO, sigtimedwait, pause...) return EINTR.
- * up_call_ours() says whether that EINTR can only have come from our
- * signal: no handler of the program ran on this thread since the call
- * began (the trampolines count them, up_signal.c).  Then the interposer
- * resumes the call with what is left of its timeout; otherwise the program
- * gets its EINTR as without the agent.  This applies also to calls that are
- * not marked (inside a program's handler, agent threads, STOPPING): our
- * signal must be invisible everywhere while timers may exist.
+ * calls with SO_RCVTIMEO/SO_SNDTIMEO, SysV IPC, sigtimedwait, pause...)
+ * return EINTR, and a blocking transfer interrupted after partial progress
+ * returns the bytes done.  up_call_ours() says whether that came from our
+ * signal: our tick ran on this thread during the attempt (up_tls.ticks
+ * moved) and no handler of the program did (the trampolines count them,
+ * up_signal.c).  Then the interposer resumes the call with what is left of
+ * its timeout (or the transfer with what is left of its buffer);
+ * otherwise the program gets its EINTR, or its partial count, as without
+ * the agent.  A handler installed behind the agent's back (a raw
+ * rt_sigaction) is not counted, but its signal moves no tick: the call
+ * returns EINTR unless one of our ticks landed in the same attempt.  This
+ * applies also to calls that are not marked (inside a program's handler,
+ * agent threads, STOPPING): our signal must be invisible everywhere while
+ * timers may exist.
+ *
+ * Jumps: a siglongjmp (or exception) out of a program handler that
+ * interrupted a marked call pops the interposer's frame without
+ * up_call_end.  The SIGPROF handler sees the interrupted stack pointer
+ * above the frame that set the mark (up_tls.call_sp), clears the mark and
+ * flags the context stale; the next interposed call ends that context with
+ * no stack (its samples count as stack lost, never as another call's).
+ * A handler depth the jump left raised is repaired the same way
+ * (up_handler_repair, up_signal.c).
  */
 #ifndef UP_CALL_H
 #define UP_CALL_H
@@ -42,6 +57,7 @@
 
 struct up_call {
     uint32_t foreign0; /* up_tls.foreign at entry */
+    uint32_t ticks0;   /* up_tls.ticks at the start of the current attempt */
     uint32_t tracked;  /* the mark was set: clear it and run the safe point */
     uint64_t t0;       /* socket timeouts: when the call began (up_call_fd_retry) */
 };
@@ -51,6 +67,15 @@ struct up_call {
 void up_thread_attach_lazy(void);
 /* du_safe_point() under the guard.  Context: thread, not in a handler. */
 void up_safe_point(void);
+/* End the context a jump abandoned (up_tls.stale): du_safe_point() with the
+ * callback writing no stack.  Context: thread, not in a handler. */
+void up_call_discard_stale(void);
+/* up_signal.c: pop trampoline frames a siglongjmp left behind; 1 when the
+ * thread is then outside every program handler.  Context: thread or handler. */
+int up_handler_repair(void);
+/* The same for code running at stack pointer sp (the SIGPROF handler passes
+ * the interrupted one).  Context: thread or handler of this thread. */
+int up_handler_repair_at(uintptr_t sp);
 
 /* Context: thread or a program's handler; async-signal-safe.  Returns 0 when
  * the call must go straight through (agent inert, child, before init).
@@ -65,10 +90,14 @@ static inline int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attac
         return 0;
     c->tracked = 0;
     c->t0 = 0;
-    /* Relaxed: written by this thread's trampolines only (same thread). */
+    /* Relaxed: written by this thread's trampolines and handler only (same
+     * thread). */
     c->foreign0 = atomic_load_explicit(&up_tls.foreign, memory_order_relaxed);
-    if (phase != UP_ACTIVE || up_tls.guard != 0 ||
-        atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed) != 0)
+    c->ticks0 = atomic_load_explicit(&up_tls.ticks, memory_order_relaxed);
+    if (phase != UP_ACTIVE || up_tls.guard != 0)
+        return 1;
+    if (UP_UNLIKELY(atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed) != 0) &&
+        !up_handler_repair())
         return 1;
     if (UP_UNLIKELY(up_tls.state != UP_T_ATTACHED)) {
         if (up_tls.state != UP_T_NONE || !may_attach)
@@ -77,9 +106,15 @@ static inline int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attac
         if (up_tls.state != UP_T_ATTACHED)
             return 1;
     }
+    /* A mark still set, or one the handler found stale: the previous call
+     * was left by a jump.  End its context without a stack first. */
+    if (UP_UNLIKELY(atomic_load_explicit(&up_tls.stale, memory_order_relaxed) != 0 ||
+                    atomic_load_explicit(&up_tls.call, memory_order_relaxed) != 0))
+        up_call_discard_stale();
     /* Relaxed stores; the fence keeps them before the real call for this
      * thread's handler (its partner: the handler's loads, same thread). */
     atomic_store_explicit(&up_tls.call_first_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&up_tls.call_sp, (uintptr_t)__builtin_frame_address(0), memory_order_relaxed);
     atomic_store_explicit(&up_tls.call, id, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
     c->tracked = 1;
@@ -88,14 +123,25 @@ static inline int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attac
 
 static inline int up_call_begin(struct up_call *c, uint32_t id) { return up_call_begin_ex(c, id, 1); }
 
-/* Whether err (an EINTR) came from our signal alone: no program handler ran
- * on this thread since up_call_begin.  Relaxed: the trampoline that would
- * have bumped the count ran on this thread before the interrupted call
- * returned (same-thread order; the real call is opaque to the compiler). */
-static inline int up_call_ours(const struct up_call *c, int err)
+/* Whether the attempt that just returned was cut short by our signal
+ * alone: our tick ran on this thread since the attempt began and no
+ * program handler has since the call began.  A yes starts the next
+ * attempt (the tick is consumed).  Relaxed: the handlers that bump the
+ * counts ran on this thread before the interrupted call returned
+ * (same-thread order; the real call is opaque to the compiler). */
+static inline int up_call_cut_by_tick(struct up_call *c)
 {
-    return err == EINTR &&
-           atomic_load_explicit(&up_tls.foreign, memory_order_relaxed) == c->foreign0;
+    uint32_t t = atomic_load_explicit(&up_tls.ticks, memory_order_relaxed);
+    if (t == c->ticks0 || atomic_load_explicit(&up_tls.foreign, memory_order_relaxed) != c->foreign0)
+        return 0;
+    c->ticks0 = t;
+    return 1;
+}
+
+/* Whether err (an EINTR) came from our signal alone (up_call_cut_by_tick). */
+static inline int up_call_ours(struct up_call *c, int err)
+{
+    return err == EINTR && up_call_cut_by_tick(c);
 }
 
 /* Leave the mark, then the safe point; errno preserved.  Context: as begin. */
@@ -106,6 +152,7 @@ static inline void up_call_end(struct up_call *c)
     int saved = errno;
     atomic_signal_fence(memory_order_seq_cst); /* after the real call */
     atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);
+    atomic_store_explicit(&up_tls.call_sp, 0, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* before the safe point */
     up_safe_point();
     errno = saved;

@@ -51,7 +51,11 @@
     X(SIGWAITINFO, "sigwaitinfo")                        \
     X(SIGTIMEDWAIT, "sigtimedwait")                      \
     X(PAUSE, "pause")                                    \
-    X(SIGSUSPEND, "sigsuspend")
+    X(SIGSUSPEND, "sigsuspend")                          \
+    X(SEMOP, "semop")                                    \
+    X(SEMTIMEDOP, "semtimedop")                          \
+    X(MSGRCV, "msgrcv")                                  \
+    X(MSGSND, "msgsnd")
 
 enum up_call_id {
     UP_CALL_ONCPU = 0,

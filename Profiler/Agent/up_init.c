@@ -51,17 +51,32 @@ UP_HIDDEN struct du_tracer *up_tracer;
 int up_thread_init(void);
 void up_thread_attach_self(void);
 
+/* Where the agent's messages go: UNWIND_PROFILE_LOG (set by `record`,
+ * which prints the file after the run), else <UNWIND_PROFILE_OUTPUT>.log;
+ * empty before the constructor read them, or when neither fits: messages
+ * are dropped then.  Never the program's stderr: its output is part of its
+ * behaviour.  Written once in the constructor, read after. */
+static char up_log_path[PATH_MAX];
+
 void up_log(const char *fmt, ...)
 {
+    if (!up_log_path[0])
+        return;
     char line[512];
-    int n = snprintf(line, sizeof line - 1, "unwind-profile agent: ");
+    int n = snprintf(line, sizeof line - 1, "unwind-profile agent (pid %d): ", (int)getpid());
     va_list ap;
     va_start(ap, fmt);
     (void)vsnprintf(line + n, sizeof line - 1 - (size_t)n, fmt, ap);
     va_end(ap);
     size_t len = strlen(line);
     line[len++] = '\n'; /* the - 1 above kept room for it */
-    (void)!up_real_write()(2, line, len);
+    int saved = errno;
+    int fd = open(up_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        (void)!up_real_write()(fd, line, len); /* one write: O_APPEND keeps lines whole */
+        (void)close(fd);
+    }
+    errno = saved;
 }
 
 uint64_t up_monotonic_ns(void)
@@ -140,6 +155,23 @@ static void up_fork_child(void)
     up_writer_forget();
 }
 
+/* Remove every NAME=... from the environment by editing `environ` itself,
+ * as glibc's unsetenv does: the program's own unsetenv may not (bash
+ * defines one that edits its own variable table, which it has not built
+ * yet when our constructor runs, so its children inherited the variables
+ * and reopened the record file).  Context: the constructor, before main:
+ * one thread, nothing else reads environ yet. */
+static void up_env_remove(const char *name)
+{
+    size_t n = strlen(name);
+    char **w = environ;
+    for (char **r = environ; r && *r; r++)
+        if (!(strncmp(*r, name, n) == 0 && (*r)[n] == '='))
+            *w++ = *r;
+    if (w)
+        *w = NULL;
+}
+
 static void up_inert(const char *why, int err)
 {
     if (err)
@@ -164,8 +196,14 @@ __attribute__((constructor(101))) static void up_init(void)
     const char *f = getenv("UNWIND_PROFILE_FREQUENCY");
     snprintf(freq_text, sizeof freq_text, "%s", f ? f : "");
     int freq_too_long = f && strlen(f) >= sizeof freq_text;
-    (void)unsetenv("UNWIND_PROFILE_OUTPUT");
-    (void)unsetenv("UNWIND_PROFILE_FREQUENCY");
+    const char *lg = getenv("UNWIND_PROFILE_LOG");
+    if (lg && *lg)
+        (void)snprintf(up_log_path, sizeof up_log_path, "%s", strlen(lg) < sizeof up_log_path ? lg : "");
+    else if (strlen(out) + 4 < sizeof up_log_path)
+        (void)snprintf(up_log_path, sizeof up_log_path, "%s.log", out);
+    up_env_remove("UNWIND_PROFILE_OUTPUT");
+    up_env_remove("UNWIND_PROFILE_FREQUENCY");
+    up_env_remove("UNWIND_PROFILE_LOG");
     if (too_long)
         return up_inert("UNWIND_PROFILE_OUTPUT is longer than PATH_MAX", 0);
     uint32_t freq;

@@ -2,7 +2,12 @@
  * up_io.c - read/write family interposers.  Marked "in <call>"; an EINTR
  * from our signal alone (possible only on sockets with a timeout, or a
  * driver that returns EINTR itself: with SA_RESTART the kernel restarts the
- * rest) is retried, within the socket's timeout (up_call_fd_retry).
+ * rest) is retried, within the socket's timeout (up_call_fd_retry).  A
+ * write that our signal cut short after partial progress (the kernel then
+ * returns the bytes done, SA_RESTART or not) goes on for the rest on a
+ * blocking descriptor (UP_XFER_CALL): the program sees one write of all of
+ * it, as without the agent.  Reads are not continued: a short read is a
+ * read's normal answer (the data available), signal or not.
  * Context of each: whatever the program calls it from (thread or handler).
  */
 #include <sys/socket.h>
@@ -46,20 +51,27 @@ UP_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off64_t off, size_t
 
 UP_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    UP_FD_CALL(UP_CALL_WRITE, fd, SO_SNDTIMEO, ssize_t, up_real_write()(fd, buf, n));
+    UP_XFER_CALL(UP_CALL_WRITE, fd, SO_SNDTIMEO, 0, n, ssize_t,
+                 up_real_write()(fd, (const char *)buf + done_, n - done_));
 }
 
 UP_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    UP_FD_CALL(UP_CALL_WRITEV, fd, SO_SNDTIMEO, ssize_t, up_real_writev()(fd, iov, cnt));
+    struct iovec rest[UP_IOV_CHUNK];
+    size_t total = cnt > 0 ? up_iov_len(iov, cnt) : 0;
+    UP_XFER_CALL(UP_CALL_WRITEV, fd, SO_SNDTIMEO, 0, total, ssize_t,
+                 done_ == 0 ? up_real_writev()(fd, iov, cnt)
+                            : up_real_writev()(fd, rest, up_iov_after(iov, cnt, done_, rest)));
 }
 
 UP_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-    UP_FD_CALL(UP_CALL_PWRITE, fd, SO_SNDTIMEO, ssize_t, up_real_pwrite()(fd, buf, n, off));
+    UP_XFER_CALL(UP_CALL_PWRITE, fd, SO_SNDTIMEO, 0, n, ssize_t,
+                 up_real_pwrite()(fd, (const char *)buf + done_, n - done_, off + (off_t)done_));
 }
 
 UP_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
-    UP_FD_CALL(UP_CALL_PWRITE, fd, SO_SNDTIMEO, ssize_t, up_real_pwrite64()(fd, buf, n, off));
+    UP_XFER_CALL(UP_CALL_PWRITE, fd, SO_SNDTIMEO, 0, n, ssize_t,
+                 up_real_pwrite64()(fd, (const char *)buf + done_, n - done_, off + (off64_t)done_));
 }

@@ -9,6 +9,11 @@
  * interrupted call would have (POLLOUT, then SO_ERROR), within SO_SNDTIMEO.
  * recvmmsg's own timeout argument is passed as is on a retry (the kernel
  * checks it only between datagrams; see recvmmsg(2), BUGS).
+ * Partial progress (signal(7): the bytes done are returned): a send,
+ * sendto or sendmsg, and a recv* with MSG_WAITALL, that our tick cut short
+ * go on for the rest on a blocking socket (UP_XFER_CALL); ancillary data
+ * goes with the first part only, as one call would send it.  recvmmsg and
+ * sendmmsg count messages, each atomic: not continued.
  * Context of each: whatever the program calls it from.
  */
 #include <poll.h>
@@ -19,28 +24,54 @@
 
 UP_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+    if (flags & MSG_WAITALL)
+        UP_XFER_CALL(UP_CALL_RECV, fd, SO_RCVTIMEO, flags, n, ssize_t,
+                     up_real_recv()(fd, (char *)buf + done_, n - done_, flags));
     UP_FD_CALL(UP_CALL_RECV, fd, SO_RCVTIMEO, ssize_t, up_real_recv()(fd, buf, n, flags));
 }
 
 UP_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
+    if (flags & MSG_WAITALL)
+        UP_XFER_CALL(UP_CALL_RECV, fd, SO_RCVTIMEO, flags, n, ssize_t,
+                     up_real___recv_chk()(fd, (char *)buf + done_, n - done_, buflen - done_, flags));
     UP_FD_CALL(UP_CALL_RECV, fd, SO_RCVTIMEO, ssize_t, up_real___recv_chk()(fd, buf, n, buflen, flags));
 }
 
 UP_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *alen)
 {
+    if (flags & MSG_WAITALL)
+        UP_XFER_CALL(UP_CALL_RECVFROM, fd, SO_RCVTIMEO, flags, n, ssize_t,
+                     up_real_recvfrom()(fd, (char *)buf + done_, n - done_, flags, a, alen));
     UP_FD_CALL(UP_CALL_RECVFROM, fd, SO_RCVTIMEO, ssize_t, up_real_recvfrom()(fd, buf, n, flags, a, alen));
 }
 
 UP_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *a,
                                  socklen_t *alen)
 {
+    if (flags & MSG_WAITALL)
+        UP_XFER_CALL(UP_CALL_RECVFROM, fd, SO_RCVTIMEO, flags, n, ssize_t,
+                     up_real___recvfrom_chk()(fd, (char *)buf + done_, n - done_, buflen - done_, flags, a,
+                                              alen));
     UP_FD_CALL(UP_CALL_RECVFROM, fd, SO_RCVTIMEO, ssize_t,
                up_real___recvfrom_chk()(fd, buf, n, buflen, flags, a, alen));
 }
 
 UP_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+    if ((flags & MSG_WAITALL) && msg) {
+        /* The rest goes into the iovecs after the bytes done; control data
+         * and the name came with the first part. */
+        struct iovec rest[UP_IOV_CHUNK];
+        struct msghdr more;
+        size_t total = up_iov_len(msg->msg_iov, (int)msg->msg_iovlen);
+        UP_XFER_CALL(UP_CALL_RECVMSG, fd, SO_RCVTIMEO, flags, total, ssize_t,
+                     done_ == 0 ? up_real_recvmsg()(fd, msg, flags)
+                                : (more = (struct msghdr){.msg_iov = rest,
+                                                          .msg_iovlen = (size_t)up_iov_after(
+                                                              msg->msg_iov, (int)msg->msg_iovlen, done_, rest)},
+                                   up_real_recvmsg()(fd, &more, flags)));
+    }
     UP_FD_CALL(UP_CALL_RECVMSG, fd, SO_RCVTIMEO, ssize_t, up_real_recvmsg()(fd, msg, flags));
 }
 
@@ -51,17 +82,31 @@ UP_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, str
 
 UP_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    UP_FD_CALL(UP_CALL_SEND, fd, SO_SNDTIMEO, ssize_t, up_real_send()(fd, buf, n, flags));
+    UP_XFER_CALL(UP_CALL_SEND, fd, SO_SNDTIMEO, flags, n, ssize_t,
+                 up_real_send()(fd, (const char *)buf + done_, n - done_, flags));
 }
 
 UP_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t alen)
 {
-    UP_FD_CALL(UP_CALL_SENDTO, fd, SO_SNDTIMEO, ssize_t, up_real_sendto()(fd, buf, n, flags, a, alen));
+    UP_XFER_CALL(UP_CALL_SENDTO, fd, SO_SNDTIMEO, flags, n, ssize_t,
+                 up_real_sendto()(fd, (const char *)buf + done_, n - done_, flags, a, alen));
 }
 
 UP_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    UP_FD_CALL(UP_CALL_SENDMSG, fd, SO_SNDTIMEO, ssize_t, up_real_sendmsg()(fd, msg, flags));
+    if (!msg)
+        UP_FD_CALL(UP_CALL_SENDMSG, fd, SO_SNDTIMEO, ssize_t, up_real_sendmsg()(fd, msg, flags));
+    struct iovec rest[UP_IOV_CHUNK];
+    struct msghdr more;
+    size_t total = up_iov_len(msg->msg_iov, (int)msg->msg_iovlen);
+    UP_XFER_CALL(UP_CALL_SENDMSG, fd, SO_SNDTIMEO, flags, total, ssize_t,
+                 done_ == 0 ? up_real_sendmsg()(fd, msg, flags)
+                            : (more = (struct msghdr){.msg_name = msg->msg_name,
+                                                      .msg_namelen = msg->msg_namelen,
+                                                      .msg_iov = rest,
+                                                      .msg_iovlen = (size_t)up_iov_after(
+                                                          msg->msg_iov, (int)msg->msg_iovlen, done_, rest)},
+                               up_real_sendmsg()(fd, &more, flags)));
 }
 
 UP_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include "up_call.h"
 #include "up_real.h"
+#include "up_signal.h"
 #include "up_time.h"
 
 /* Restarted by the kernel after our SA_RESTART handler; retried anyway if
@@ -57,6 +58,11 @@ UP_EXPORT long syscall(long nr, ...)
     long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
     va_end(ap);
     up_syscall_fn *real = up_real_syscall();
+    if (nr == SYS_rt_sigaction) {
+        long ret;
+        if (up_signal_raw_rt_sigaction(a1, (const void *)a2, (void *)a3, a4, &ret))
+            return ret;
+    }
     if (nr != SYS_futex)
         return real(nr, a1, a2, a3, a4, a5, a6);
     int cmd = (int)a2 & FUTEX_CMD_MASK;

@@ -30,6 +30,8 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -114,7 +116,12 @@
     X(int, sigwaitinfo, (const sigset_t *, siginfo_t *), NULL)                               \
     X(int, sigtimedwait, (const sigset_t *, siginfo_t *, const struct timespec *), NULL)    \
     X(int, pause, (void), NULL)                                                              \
-    X(int, sigsuspend, (const sigset_t *), NULL)
+    X(int, sigsuspend, (const sigset_t *), NULL)                                             \
+    X(int, semop, (int, struct sembuf *, size_t), NULL)                                      \
+    X(int, semtimedop, (int, struct sembuf *, size_t, const struct timespec *), NULL)       \
+    X(ssize_t, msgrcv, (int, void *, size_t, long, int), NULL)                               \
+    X(int, msgsnd, (int, const void *, size_t, int), NULL)                                   \
+    X(__sighandler_t, sigset, (int, __sighandler_t), NULL)
 
 enum up_real_id {
 #define UP_REAL_ID(ret, name, params, version) UP_REAL_ID_##name,

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <ucontext.h>
 #include <deferred_unwind.h>
+#include "up_call.h"
 #include "up_calls.h"
 #include "up_real.h"
 #include "up_ring.h"
@@ -43,6 +44,19 @@
 
 /* Its address marks our timers' signals (sigev_value). */
 static const char up_timer_tag;
+
+static uint64_t up_uc_sp(const void *ucv)
+{
+    const ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+    return (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (uint64_t)uc->uc_mcontext.sp;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
 
 static uint64_t up_uc_pc(const void *ucv)
 {
@@ -157,6 +171,19 @@ static void up_sample(struct up_slot *s, const void *ucv)
         .cookie = 0,
         .pc = up_uc_pc(ucv),
     };
+    /* A mark whose interposer frame is gone (the interrupted stack pointer
+     * is above it, and no program handler runs on us): a jump left the
+     * call.  On-CPU from here; the next interposed call ends the stale
+     * context (up_call.h).  Relaxed: this thread's own words. */
+    uintptr_t call_sp = atomic_load_explicit(&up_tls.call_sp, memory_order_relaxed);
+    if (UP_UNLIKELY(rec.call != UP_CALL_ONCPU && call_sp != 0 && up_uc_sp(ucv) > call_sp &&
+                    (atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed) == 0 ||
+                     up_handler_repair_at(up_uc_sp(ucv))))) {
+        atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);
+        atomic_store_explicit(&up_tls.call_sp, 0, memory_order_relaxed);
+        atomic_store_explicit(&up_tls.stale, 1, memory_order_relaxed);
+        rec.call = UP_CALL_ONCPU;
+    }
     if (rec.call != UP_CALL_ONCPU) {
         /* The call's first sample (relaxed, same thread: up_call_fd_retry). */
         if (atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) == 0)
@@ -177,6 +204,9 @@ static void up_on_sigprof(int sig, siginfo_t *info, void *ucv)
 {
     int saved_errno = errno;
     if (info && info->si_code == SI_TIMER && info->si_value.sival_ptr == (void *)&up_timer_tag) {
+        /* Every tick, sampled or not: interposed calls resume only when
+         * one moved this (up_call_ours).  Relaxed: same-thread partner. */
+        atomic_fetch_add_explicit(&up_tls.ticks, 1, memory_order_relaxed);
         struct up_slot *s = atomic_load_explicit(&up_tls.slot, memory_order_relaxed);
         atomic_signal_fence(memory_order_acquire); /* partner: attach's release fence */
         /* Relaxed: a tick racing with process exit may be recorded or not.
@@ -199,6 +229,11 @@ int up_sampler_install(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = up_on_sigprof;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    /* Empty mask: the program's signals are delivered to this thread as
+     * without the agent, even while a tick is being recorded (blocking
+     * them would send process-directed ones to another thread).  A
+     * program handler nested here that leaves with siglongjmp abandons the
+     * tick: an unpublished ring slot, a claim the core repairs. */
     sigemptyset(&sa.sa_mask);
     if (up_real_sigaction()(UP_SIGNAL, &sa, &old) != 0)
         return -errno;

@@ -21,23 +21,27 @@
  * process as the default action would (disposition reset, signal re-sent).
  * The program's sa_mask and flags for SIGPROF are not applied.
  *
+ * Every libc path installs through the emulation: sigaction, signal,
+ * bsd_signal, sysv_signal, sigset (interposed here), and syscall(
+ * SYS_rt_sigaction) (routed here from up_proc.c).  siginterrupt() reads and
+ * writes back the kernel's action with glibc's internal sigaction: the
+ * trampoline stays, and old-action reports take flags and mask from the
+ * kernel (up_sig_current), so they stay exact.  Not interposable: a raw
+ * syscall instruction (some runtimes).  Its handler is not counted, but a
+ * call resumes only when one of our ticks moved (up_call.h), so its EINTR
+ * reaches the program unless a tick lands in the same attempt.
+ *
  * Edge cases not handled (documented, not detected):
- *  - handlers installed with the raw rt_sigaction syscall, or by glibc
- *    internally (siginterrupt(), sigset() and sigvec() call glibc's internal
- *    sigaction: the kernel action they read and write back is the
- *    trampoline, so they keep working, but the table's flags may go stale
- *    for a later old-action report), are not counted: an EINTR such a
- *    handler causes in a resumable call is resumed like ours;
- *  - SA_RESETHAND: the kernel resets its action at delivery; the trampoline
- *    resets the table entry as it starts, but a sigaction() racing with
- *    that delivery on another thread can leave the table and the kernel
- *    disagreeing;
+ *  - SA_RESETHAND: the kernel resets its handler at delivery; the
+ *    trampoline resets the table's handler as it starts, but a sigaction()
+ *    racing with that delivery on another thread can leave the table and
+ *    the kernel disagreeing;
  *  - a signal delivered while another thread changes the same signal's
  *    handler to SIG_DFL may find SIG_DFL in the table: the trampoline then
  *    does nothing (the default action is not emulated there);
  *  - a program handler left with siglongjmp leaves the thread's handler
- *    depth raised: that thread's calls are no longer marked (its samples
- *    show on-CPU) - resuming after our signal still works.
+ *    depth raised until the thread's next interposed call, which finds the
+ *    trampoline's frame gone and repairs it (up_handler_repair).
  *
  * Concurrency: sigaction() calls (and SA_RESETHAND resets) are serialised
  * by a spin lock taken with every signal blocked, so a handler on the same
@@ -47,7 +51,9 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
+#include "up_call.h"
 #include "up_real.h"
 #include "up_signal.h"
 #include "up_tls.h"
@@ -90,20 +96,67 @@ static void up_sig_unlock(const sigset_t *saved)
 
 static int up_is_function(void *h) { return h != (void *)SIG_DFL && h != (void *)SIG_IGN && h != NULL; }
 
+/* A program handler starts on this thread: count it (an interposed call it
+ * interrupted compares the count when its real call returns: same thread,
+ * up_call_ours) and record the trampoline's frame, and its alternate stack
+ * if it runs on one, for up_handler_repair.  Context: handler. */
+static void up_handler_enter(const void *ucv, uintptr_t frame)
+{
+    atomic_fetch_add_explicit(&up_tls.foreign, 1, memory_order_relaxed);
+    uint32_t d = atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed);
+    if (d < 8) {
+        const ucontext_t *uc = ucv;
+        uintptr_t lo = 0, hi = 0;
+        if (uc && !(uc->uc_stack.ss_flags & SS_DISABLE) && uc->uc_stack.ss_size) {
+            lo = (uintptr_t)uc->uc_stack.ss_sp;
+            hi = lo + uc->uc_stack.ss_size;
+            if (frame < lo || frame >= hi)
+                lo = hi = 0; /* not on it */
+        }
+        up_tls.tramp_sp[d] = frame;
+        up_tls.tramp_alt_lo[d] = lo;
+        up_tls.tramp_alt_hi[d] = hi;
+    }
+    atomic_signal_fence(memory_order_seq_cst); /* the record before the depth */
+    atomic_store_explicit(&up_tls.in_handler, d + 1, memory_order_relaxed);
+}
+
+static void up_handler_leave(void)
+{
+    uint32_t d = atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed);
+    if (d)
+        atomic_store_explicit(&up_tls.in_handler, d - 1, memory_order_relaxed);
+}
+
+int up_handler_repair(void) { return up_handler_repair_at((uintptr_t)__builtin_frame_address(0)); }
+
+int up_handler_repair_at(uintptr_t sp)
+{
+    uint32_t d = atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed);
+    while (d > 0 && d <= 8) {
+        uint32_t i = d - 1;
+        int inside = up_tls.tramp_alt_lo[i]
+                         ? sp >= up_tls.tramp_alt_lo[i] && sp < up_tls.tramp_alt_hi[i]
+                         : sp < up_tls.tramp_sp[i];
+        if (inside)
+            break;
+        d--; /* that handler's frame is gone: a jump left it */
+    }
+    atomic_store_explicit(&up_tls.in_handler, d, memory_order_relaxed);
+    return d == 0;
+}
+
 /* Context: a program's signal; async-signal-safe (the lock blocks signals). */
 static void up_trampoline(int sig, siginfo_t *info, void *uc)
 {
-    /* First: an interposed call this signal interrupted compares the count
-     * when its real call returns (same thread; up_call_ours). */
-    atomic_fetch_add_explicit(&up_tls.foreign, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&up_tls.in_handler, 1, memory_order_relaxed);
+    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0));
     struct up_sigentry *e = &up_sig[sig];
     void *h = atomic_load_explicit(&e->handler, memory_order_acquire);
     if (atomic_load_explicit(&e->resethand, memory_order_relaxed)) {
-        /* The kernel already reset its action to SIG_DFL at delivery. */
+        /* The kernel already reset its handler to SIG_DFL at delivery,
+         * keeping the flags and mask: so does the table. */
         sigset_t saved;
         up_sig_lock(&saved);
-        memset(&e->action, 0, sizeof e->action);
         e->action.sa_handler = SIG_DFL;
         e->known = 1;
         atomic_store_explicit(&e->resethand, 0, memory_order_relaxed);
@@ -112,7 +165,7 @@ static void up_trampoline(int sig, siginfo_t *info, void *uc)
     }
     if (up_is_function(h))
         ((void (*)(int, siginfo_t *, void *))h)(sig, info, uc);
-    atomic_fetch_sub_explicit(&up_tls.in_handler, 1, memory_order_relaxed);
+    up_handler_leave();
 }
 
 /* Install act for sig behind the trampoline (or as is for SIG_DFL/SIG_IGN)
@@ -148,6 +201,35 @@ static int up_sig_install(int sig, const struct sigaction *act)
     return 0;
 }
 
+/* The program's current action for sig as the kernel would report it (lock
+ * held): the kernel's own action, whose flags and mask are the program's
+ * (plus what libc adds, SA_RESTORER), with the program's handler in place
+ * of the trampoline and the program's SA_SIGINFO in place of ours.  After
+ * an SA_RESETHAND delivery the kernel's handler is SIG_DFL with the flags
+ * and mask kept: so is the report.  SIGPROF: the kernel holds the agent's
+ * action; the recorded one is reported, with the kernel's SA_RESTORER. */
+static int up_sig_current(int sig, struct sigaction *out)
+{
+    struct up_sigentry *e = &up_sig[sig];
+    struct sigaction k;
+    if (up_real_sigaction()(sig, NULL, &k) != 0)
+        return -1;
+    if (!e->known) {
+        *out = k; /* nothing recorded: the kernel's is the program's */
+        return 0;
+    }
+    if (sig == UP_SIGNAL) {
+        *out = e->action;
+        out->sa_flags |= k.sa_flags & 0x04000000; /* SA_RESTORER, as libc sets it */
+        return 0;
+    }
+    *out = k;
+    if ((void *)k.sa_handler == (void *)up_trampoline)
+        out->sa_handler = e->action.sa_handler; /* the union: sa_sigaction too */
+    out->sa_flags = (k.sa_flags & ~SA_SIGINFO) | (e->action.sa_flags & SA_SIGINFO);
+    return 0;
+}
+
 static int up_sigaction_emulated(int sig, const struct sigaction *act, struct sigaction *oact)
 {
     sigset_t saved;
@@ -155,10 +237,7 @@ static int up_sigaction_emulated(int sig, const struct sigaction *act, struct si
     int r = 0;
     up_sig_lock(&saved);
     struct up_sigentry *e = &up_sig[sig];
-    if (e->known)
-        old = e->action;
-    else
-        r = up_real_sigaction()(sig, NULL, &old); /* nothing recorded: the kernel's is the program's */
+    r = up_sig_current(sig, &old);
     if (r == 0 && act) {
         if (sig == UP_SIGNAL) {
             e->action = *act;
@@ -224,6 +303,82 @@ UP_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
     return up_signal_with(sig, h, SA_RESETHAND | SA_NODEFER, 0);
 }
 
+/* sigset(3) as glibc defines it (sysdeps/posix/sigset.c), on the emulated
+ * sigaction: glibc's own calls its internal sigaction, which would put the
+ * program's handler in the kernel without the trampoline. */
+UP_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
+{
+    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire))
+        return up_real_sigset()(sig, disp);
+    if (sig < 1 || sig >= UP_NSIG || disp == SIG_ERR) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
+    sigset_t one, oset;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    struct sigaction sa, old;
+    if (disp == SIG_HOLD) {
+        if (sigprocmask(SIG_BLOCK, &one, &oset) < 0)
+            return SIG_ERR;
+        if (sigismember(&oset, sig))
+            return SIG_HOLD;
+        if (sigaction(sig, NULL, &old) < 0)
+            return SIG_ERR;
+        return old.sa_handler;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = disp;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, &old) < 0)
+        return SIG_ERR;
+    if (sigprocmask(SIG_UNBLOCK, &one, &oset) < 0)
+        return SIG_ERR;
+    return sigismember(&oset, sig) ? SIG_HOLD : old.sa_handler;
+}
+
+/* The kernel's struct for rt_sigaction on x86-64 and AArch64. */
+struct up_ksigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+int up_signal_raw_rt_sigaction(long sig, const void *kact, void *koact, long size, long *ret)
+{
+    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire) || size != 8 || sig < 1 ||
+        sig >= UP_NSIG || sig == SIGKILL || sig == SIGSTOP)
+        return 0;
+    struct sigaction act, old;
+    if (kact) {
+        struct up_ksigaction k;
+        memcpy(&k, kact, sizeof k);
+        memset(&act, 0, sizeof act);
+        act.sa_handler = (__sighandler_t)k.handler;
+        /* libc supplies its own restorer when it installs (SA_RESTORER). */
+        act.sa_flags = (int)(k.flags & ~0x04000000ul);
+        sigemptyset(&act.sa_mask);
+        for (int s = 1; s < 65 && s < UP_NSIG; s++)
+            if (k.mask & (1ull << (s - 1)))
+                sigaddset(&act.sa_mask, s);
+    }
+    if (up_sigaction_emulated((int)sig, kact ? &act : NULL, koact ? &old : NULL) != 0) {
+        *ret = -1;
+        return 1;
+    }
+    if (koact) {
+        struct up_ksigaction k = {(void *)old.sa_handler, (unsigned long)old.sa_flags,
+                                  (void *)old.sa_restorer, 0};
+        for (int s = 1; s < 65 && s < UP_NSIG; s++)
+            if (sigismember(&old.sa_mask, s))
+                k.mask |= 1ull << (s - 1);
+        memcpy(koact, &k, sizeof k);
+    }
+    *ret = 0;
+    return 1;
+}
+
 void up_signal_forward_sigprof(int sig, siginfo_t *info, void *uc)
 {
     void *h = atomic_load_explicit(&up_sig[UP_SIGNAL].handler, memory_order_acquire);
@@ -239,10 +394,9 @@ void up_signal_forward_sigprof(int sig, siginfo_t *info, void *uc)
         (void)tgkill(getpid(), gettid(), UP_SIGNAL);
         return;
     }
-    atomic_fetch_add_explicit(&up_tls.foreign, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&up_tls.in_handler, 1, memory_order_relaxed);
+    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0));
     ((void (*)(int, siginfo_t *, void *))h)(sig, info, uc);
-    atomic_fetch_sub_explicit(&up_tls.in_handler, 1, memory_order_relaxed);
+    up_handler_leave();
 }
 
 void up_signal_adopt_sigprof(const struct sigaction *old)

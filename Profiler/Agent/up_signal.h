@@ -25,5 +25,10 @@ void up_signal_forward_sigprof(int sig, siginfo_t *info, void *uc);
 /* Fork child (one thread): the table lock may have been held by a thread
  * that does not exist in the child. */
 void up_signal_after_fork_child(void);
+/* syscall(SYS_rt_sigaction, ...) from the program, routed through the
+ * emulation (kernel layout: handler, flags, restorer, 64-bit mask).
+ * Returns 1 and the syscall's result in *ret when it handled the call, 0
+ * when the caller must make the real syscall.  Context: as sigaction. */
+int up_signal_raw_rt_sigaction(long sig, const void *kact, void *koact, long size, long *ret);
 
 #endif /* UP_SIGNAL_H */

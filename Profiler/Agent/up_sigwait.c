@@ -90,20 +90,28 @@ UP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
 }
 
 /* Wait with `mask` until a program handler runs (always -1/EINTR, or the
- * kernel's EFAULT for a bad mask). */
+ * kernel's EFAULT for a bad mask).  Every signal is blocked between the
+ * waits, so whatever arrives is delivered inside the next sigsuspend: a
+ * wake-up goes on only when our tick ran in it and no counted program
+ * handler did (up_call_cut_by_tick); a handler installed behind the
+ * agent's back moves no tick, so its signal ends the wait unless a tick
+ * was delivered in the same wake-up. */
 static int up_suspend(struct up_call *c, const sigset_t *mask)
 {
     sigset_t all, saved;
     sigfillset(&all);
     (void)pthread_sigmask(SIG_BLOCK, &all, &saved);
     int r = -1, err = EINTR;
-    /* Every signal blocked: a program handler either ran before (the count
-     * moved) or runs inside the next sigsuspend (it returns). */
-    while (atomic_load_explicit(&up_tls.foreign, memory_order_relaxed) == c->foreign0) {
-        r = up_real_sigsuspend()(mask ? mask : &saved);
-        err = errno;
-        if (!(r < 0 && err == EINTR))
-            break;
+    /* A program handler that ran since the call began: its EINTR. */
+    if (atomic_load_explicit(&up_tls.foreign, memory_order_relaxed) == c->foreign0) {
+        /* Ticks before now were before the wait: only later ones count. */
+        c->ticks0 = atomic_load_explicit(&up_tls.ticks, memory_order_relaxed);
+        for (;;) {
+            r = up_real_sigsuspend()(mask ? mask : &saved);
+            err = errno;
+            if (!(r < 0 && err == EINTR) || !up_call_cut_by_tick(c))
+                break;
+        }
     }
     (void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
     errno = err;

@@ -39,7 +39,10 @@ void up_stack_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
     up_tls.guard++;
     int phase = up_phase_get();
     struct up_slot *s = atomic_load_explicit(&up_tls.slot, memory_order_relaxed); /* own thread */
-    if (!s || up_tls.warming || (phase != UP_ACTIVE && phase != UP_STOPPING))
+    /* discarding, or a stale context delivered by exit: the call a jump
+     * abandoned gets no stack (up_call.h). */
+    if (!s || up_tls.warming || up_tls.discarding || atomic_load_explicit(&up_tls.stale, memory_order_relaxed) ||
+        (phase != UP_ACTIVE && phase != UP_STOPPING))
         goto out;
     uint32_t skip = 0;
     while (skip < trace->nr && up_in_agent(trace->ips[skip]))

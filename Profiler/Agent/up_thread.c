@@ -147,6 +147,22 @@ __attribute__((noinline)) void up_safe_point(void)
     __asm__ volatile("" ::: "memory"); /* no tail call: keep this frame */
 }
 
+/* The context a jump abandoned holds requests of samples taken inside the
+ * call it left: ending it here with this call's stack would misattribute
+ * them, so the callback writes nothing (they count as stack lost).  Then
+ * the new call starts a fresh context.  Relaxed: this thread's own words
+ * (its handler sets `stale`; same-thread order). */
+void up_call_discard_stale(void)
+{
+    atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);
+    atomic_store_explicit(&up_tls.call_sp, 0, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* no request for the old call past here */
+    up_tls.discarding = 1;
+    up_safe_point();
+    up_tls.discarding = 0;
+    atomic_store_explicit(&up_tls.stale, 0, memory_order_relaxed);
+}
+
 /* ---- pthread_create: attach new threads before their start routine ---- */
 
 struct up_start {

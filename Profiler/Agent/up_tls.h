@@ -57,6 +57,30 @@ struct up_tls {
      * sets it once.  Used to bound a socket timeout that our signal cut
      * short (up_call.c). */
     _Atomic uint64_t call_first_ns;
+    /* The profiler's own ticks that reached this thread (the SIGPROF
+     * handler bumps it for every tick of our timer, attached or not).  An
+     * interposed call resumes after EINTR, or goes on after a partial
+     * transfer, only when it moved during the attempt (up_call_ours):
+     * never on the mere absence of a counted program handler, which a
+     * handler installed behind our back (raw rt_sigaction) would leave. */
+    _Atomic uint32_t ticks;
+    /* Stack pointer of the interposer frame that set `call` (0 none).  A
+     * tick whose interrupted stack pointer is above it finds the frame
+     * popped - a siglongjmp (or exception) left the call - and clears the
+     * stale mark; `stale` then tells the next interposed call to end that
+     * context without its stack (up_call_begin_ex). */
+    _Atomic uintptr_t call_sp;
+    _Atomic uint32_t stale;
+    /* Frames of the trampolines running on this thread (innermost last):
+     * a program handler left with siglongjmp leaves its depth raised; an
+     * interposed call whose own frame lies outside the innermost
+     * trampoline's stack finds it stale and pops it (up_handler_repair). */
+    uintptr_t tramp_sp[8];
+    uintptr_t tramp_alt_lo[8], tramp_alt_hi[8]; /* its alternate stack, 0 if none */
+    /* The safe point ends a context that a jump abandoned: the callback
+     * writes no stack for it (its samples count as stack lost, never as
+     * another call's).  Thread context only. */
+    uint32_t discarding;
 };
 
 extern UP_IE_TLS struct up_tls up_tls;

@@ -85,6 +85,11 @@ struct RecordCommand: ParsableCommand {
         env["LD_PRELOAD"] = preload.map { "\(agentPath):\($0)" } ?? agentPath
         env["UNWIND_PROFILE_OUTPUT"] = outputPath
         env["UNWIND_PROFILE_FREQUENCY"] = String(frequency)
+        // The agent's messages go here, never to the program's streams;
+        // printed below once the program has finished.
+        let logPath = outputPath + ".log"
+        unlink(logPath)
+        env["UNWIND_PROFILE_LOG"] = logPath
 
         let status: Int32
         do throws(ChildProcess.SpawnFailure) {
@@ -97,6 +102,10 @@ struct RecordCommand: ParsableCommand {
             }
         }
 
+        if let log = try? String(contentsOfFile: logPath, encoding: .utf8) {
+            for line in log.split(separator: "\n") { printError("[ \(line) ]") }
+            unlink(logPath)
+        }
         if let attributes = try? FileManager.default.attributesOfItem(atPath: outputPath),
            let size = attributes[.size] as? NSNumber {
             printError("[ unwind-profile record: wrote \(size.uint64Value) bytes to \(output) ]")

@@ -76,7 +76,7 @@ struct StressCLITests {
         #expect(r.stderr.isEmpty, "\(r.diagnosis)")
         for option in ["--duration <seconds>", "--seed <n>", "--threads <n>", "--scenario <name>",
                        "--variant <name>", "--json <path>", "--list", "-h, --help",
-                       "default 60", "2 x online CPUs", "number 1-21",
+                       "default 60", "2 x online CPUs", "number 1-23",
                        "Exit status: 0 no violation, 1 violation, 2 usage or environment error"] {
             #expect(r.stdout.contains(option), "help lacks '\(option)'\n\(r.diagnosis)")
         }
@@ -99,7 +99,7 @@ struct StressCLITests {
         (["--duration"], "Missing value for '--duration <seconds>'"),
         (["--seed", "-1"], "The value '-1' is invalid for '--seed <n>': needs an unsigned 64-bit integer"),
         (["--scenario", "nosuch"], "The value 'nosuch' is invalid for '--scenario <name>': unknown scenario (see --list)"),
-        (["--scenario", "22"], "The value '22' is invalid for '--scenario <name>': unknown scenario (see --list)"),
+        (["--scenario", "24"], "The value '24' is invalid for '--scenario <name>': unknown scenario (see --list)"),
         (["--variant", "nosuch"], "The value 'nosuch' is invalid for '--variant <name>': unknown variant (see --list)"),
     ])
     func usageError(args: [String], message: String) throws {

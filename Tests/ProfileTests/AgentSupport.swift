@@ -29,6 +29,8 @@ struct AgentRun {
     /// The record file's bytes, nil when the agent wrote none.
     let file: [UInt8]?
     let seconds: Double
+    /// The agent's messages (<record file>.log), empty when it wrote none.
+    var log: String = ""
 
     var summary: String {
         "status \(status) after \(String(format: "%.2f", seconds)) s\nstdout:\n\(stdout)\nstderr:\n\(stderr)"
@@ -113,8 +115,11 @@ enum Agent {
         let run = try runBounded(exe, args, environment: env, bound: bound)
         let bytes = (try? Data(contentsOf: file)).map { [UInt8]($0) }
         try? FileManager.default.removeItem(at: file)
+        let logURL = URL(fileURLWithPath: file.path + ".log")
+        let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: logURL)
         return AgentRun(status: run.status, stdout: run.stdout, stderr: run.stderr, file: bytes,
-                        seconds: run.seconds)
+                        seconds: run.seconds, log: log)
     }
 
     static func which(_ name: String) throws -> URL {

@@ -1,0 +1,88 @@
+// The transparency matrix: every case of
+// Tests/ProfileTests/Programs/agent_transparency.c run without the agent
+// and with it (999 Hz, and the agent's maximum rate for the cases whose
+// answer a tick could change), in the same test run; each case prints what
+// the program saw of its call (return value, errno, bytes, checksum,
+// timeout honoured, whether its own signal interrupted) and must print the
+// same, with nothing on stderr.  The matrix is printed (one line per case:
+// `TRANSPARENCY <case> <rate>: identical | DIFFERS`).  Plus the profile of
+// a siglongjmp out of a wrapped read: later samples on-CPU, the abandoned
+// call's samples never given another call's stack.
+import Foundation
+import Testing
+
+extension AgentTests {
+    @Suite("Agent: transparency, call by call", .timeLimit(.minutes(5)))
+    struct Transparency {
+        static let program = "agent_transparency"
+
+        /// The case names, from the program itself.
+        static func cases() throws -> [String] {
+            let exe = try Agent.program(program)
+            let run = try Agent.runBounded(exe, ["list"], environment: nil, bound: 60)
+            return run.stdout.split(separator: "\n").map(String.init)
+        }
+
+        /// The CASE lines of a run, or a description of how it failed.
+        static func outcome(_ run: AgentRun) -> String {
+            let lines = run.stdout.split(separator: "\n").filter { $0.hasPrefix("CASE ") }
+            return "status \(run.status): " + lines.joined(separator: " | ")
+        }
+
+        @Test("every call answers as without the agent, at 999 Hz and at 10 kHz; nothing on stderr")
+        func matrix() throws {
+            let exe = try Agent.program(Self.program)
+            var differ: [String] = []
+            var rows: [String] = []
+            let loadBefore = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"
+            for name in try Self.cases() {
+                let plain = try Agent.runBounded(exe, [name], environment: nil, bound: 60)
+                for rate in ["999", "10000"] {
+                    let profiled = try Agent.profile(Self.program, [name], frequency: rate, bound: 60)
+                    let same = Self.outcome(plain) == Self.outcome(profiled) && plain.status == 0
+                        && profiled.stderr == plain.stderr
+                    rows.append("TRANSPARENCY \(name) \(rate) Hz: \(same ? "identical" : "DIFFERS")")
+                    if !same {
+                        differ.append("""
+                            \(name) at \(rate) Hz:
+                              without the agent: \(Self.outcome(plain)) stderr: \(plain.stderr)
+                              with the agent:    \(Self.outcome(profiled)) stderr: \(profiled.stderr)
+                            """)
+                    }
+                }
+            }
+            print(rows.joined(separator: "\n"))
+            print("TRANSPARENCY summary: rows=\(rows.count) identical=\(rows.count - differ.count) "
+                  + "differ=\(differ.count) load=\(loadBefore.split(separator: " ").prefix(3).joined(separator: " "))")
+            #expect(differ.isEmpty, "the program noticed the agent:\n\(differ.joined(separator: "\n"))")
+        }
+
+        @Test("siglongjmp out of a wrapped read: later samples on-CPU; the read's samples get no other call's stack")
+        func longjmpLeavesNoStaleMark() throws {
+            let run = try Agent.profile(Self.program, ["longjmp-read"], frequency: "999", bound: 60)
+            try #require(run.status == 0 && run.stdout.contains("CASE longjmp-read jumped=1"), "\(run.summary)")
+            let file = try AgentRecordFile(try #require(run.file, "no record file"))
+            // The call ids: CALL records name them.
+            var callNames: [UInt32: String] = [:]
+            for r in file.all(AgentRecordType.call) {
+                callNames[r.u32(8)] = r.string(16, Int(r.u32(12)))
+            }
+            let readID = try #require(callNames.first { $0.value == "read" }?.key, "no CALL record for read")
+            // The main thread is the one whose samples were in read.
+            let samples = file.all(AgentRecordType.sample)
+            let mainTid = try #require(samples.first { $0.u32(12) == readID }?.u32(8), "no sample in read")
+            let main = samples.filter { $0.u32(8) == mainTid }
+            let inRead = main.filter { $0.u32(12) == readID }
+            let onCPU = main.filter { $0.u32(12) == 0 }
+            // About 1 s blocked in read, then about 1 s on-CPU: the on-CPU
+            // second must not be charged to the read.
+            let counts = "\(onCPU.count) of \(main.count) samples on-CPU, \(inRead.count) in read"
+            #expect(onCPU.count * 5 >= main.count,
+                    "after the jump the thread ran on-CPU for about half the run, yet \(counts): a stale mark")
+            let stacks = Set(file.all(AgentRecordType.stack).map { $0.u64(16) })
+            let misattributed = inRead.filter { $0.u64(24) != 0 && stacks.contains($0.u64(24)) }
+            #expect(misattributed.isEmpty,
+                    "\(misattributed.count) samples of the abandoned read got a stack unwound elsewhere")
+        }
+    }
+}
