@@ -117,6 +117,9 @@ extern struct du_tracer *up_tracer;
 /* One line "unwind-profile agent: <message>" on stderr, with the real
  * write().  Context: thread (snprintf); not from a handler. */
 void up_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Finish the record as process exit does (STOPPING, timers stopped, the
+ * writer drains and writes END), once.  Context: thread, not a handler. */
+void up_finish_recording(void);
 
 /* CLOCK_MONOTONIC in ns.  Context: async-signal-safe (vDSO). */
 uint64_t up_monotonic_ns(void);

@@ -142,6 +142,8 @@ static void up_at_exit(void)
 
 __attribute__((destructor)) static void up_fini(void) { up_at_exit(); }
 
+void up_finish_recording(void) { up_at_exit(); }
+
 static void up_fork_child(void)
 {
     if (atomic_load_explicit(&up_phase, memory_order_relaxed) == UP_INERT)

@@ -7,7 +7,9 @@
 #include <sys/syscall.h>
 #include "up_call.h"
 #include "up_real.h"
+#include "up_records.h"
 #include "up_signal.h"
+#include "up_writer.h"
 #include "up_time.h"
 
 /* Restarted by the kernel after our SA_RESTART handler; retried anyway if
@@ -100,6 +102,8 @@ UP_EXPORT pid_t fork(void)
     pid_t p = up_real_fork()();
     int saved = errno;
     up_tls.guard--;
+    if (p > 0 && up_is_active() && !atomic_fetch_or_explicit(&up_end_flags, UP_END_FORKED, memory_order_relaxed))
+        up_log("the program forked (first child pid %d): children are not profiled", (int)p);
     errno = saved;
     return p;
 }

@@ -105,6 +105,13 @@
     X(pid_t, waitpid, (pid_t, int *, int), NULL)                                             \
     X(pid_t, wait, (int *), NULL)                                                            \
     X(pid_t, fork, (void), NULL)                                                             \
+    X(void, _exit, (int), NULL)                                                              \
+    X(void, _Exit, (int), NULL)                                                              \
+    X(int, execve, (const char *, char *const[], char *const[]), NULL)                      \
+    X(int, execv, (const char *, char *const[]), NULL)                                       \
+    X(int, execvp, (const char *, char *const[]), NULL)                                      \
+    X(int, execvpe, (const char *, char *const[], char *const[]), NULL)                     \
+    X(int, fexecve, (int, char *const[], char *const[]), NULL)                               \
     X(void, urcu_bp_before_fork, (void), NULL)                                               \
     X(void, urcu_bp_after_fork_parent, (void), NULL)                                         \
     X(void, urcu_bp_after_fork_child, (void), NULL)                                          \

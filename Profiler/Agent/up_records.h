@@ -34,6 +34,9 @@ enum up_record_type {
 /* STACK flags, agent bits (above du_trace_flags). */
 #define UP_STACK_FP 0x100u
 #define UP_STACK_DWARF 0x200u
+/* END flags: how the recording ended, and what it does not contain. */
+#define UP_END_EXEC 0x1u   /* the process exec'd another program: the record ends there */
+#define UP_END_FORKED 0x2u /* the process forked children: they are not profiled */
 /* LOST kinds. */
 #define UP_LOST_SAMPLES 0u
 #define UP_LOST_STACKS 1u

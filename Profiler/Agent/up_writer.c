@@ -174,7 +174,8 @@ static void *up_writer_main(void *arg)
     }
     up_maps_emit();
     struct up_rec_end end = {
-        .h = {.type = UP_REC_END},
+        .h = {.type = UP_REC_END,
+              .flags = (uint16_t)atomic_load_explicit(&up_end_flags, memory_order_relaxed)},
         .time_ns = up_monotonic_ns(),
         .samples = up_n_samples,
         .stacks = up_n_stacks,
@@ -253,6 +254,8 @@ void up_writer_finish(void)
     (void)up_real_syscall()(SYS_futex, (long)&up_stop, (long)FUTEX_WAKE_PRIVATE, 1L, 0L, 0L, 0L);
     (void)up_real_pthread_join()(up_writer_thread, NULL);
 }
+
+_Atomic uint32_t up_end_flags;
 
 int up_writer_running(void) { return atomic_load_explicit(&up_alive, memory_order_acquire); }
 

@@ -16,6 +16,9 @@ int up_writer_start(void);
 /* Stop the writer: last drain, MAPs, LOSTs, END, close; waits for it.
  * Context: process exit. */
 void up_writer_finish(void);
+/* UP_END_* bits for the END record's flags (any thread; relaxed fetch-or:
+ * read by the writer at the end, after up_writer_finish's release). */
+extern _Atomic uint32_t up_end_flags;
 /* Whether the writer still drains (a full ring is worth waiting for).
  * Context: any thread. */
 int up_writer_running(void);

@@ -189,7 +189,8 @@ struct RecordBytes {
             return .call(CallRecord(id: id, name: reader.string(offset + 16, len)))
         case .end:
             try expectFixed()
-            return .end(EndRecord(timeNanoseconds: u64(8), samples: u64(16), stacks: u64(24), lost: u64(32)))
+            return .end(EndRecord(timeNanoseconds: u64(8), samples: u64(16), stacks: u64(24), lost: u64(32),
+                                  flags: flags))
         }
     }
 

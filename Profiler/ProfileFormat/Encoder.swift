@@ -58,7 +58,7 @@ public struct ProfileEncoder: Sendable {
             bytes += name
             pad(from: start)
         case .end(let e):
-            _ = header(.end, flags: 0, variable: 0)
+            _ = header(.end, flags: e.flags, variable: 0)
             put64(e.timeNanoseconds); put64(e.samples); put64(e.stacks); put64(e.lost)
         }
     }

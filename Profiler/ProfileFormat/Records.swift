@@ -187,11 +187,21 @@ public struct EndRecord: Equatable, Sendable {
     public var samples: UInt64
     public var stacks: UInt64
     public var lost: UInt64
-    public init(timeNanoseconds: UInt64, samples: UInt64, stacks: UInt64, lost: UInt64) {
+    /// The record header's flags: how the recording ended (flagExec,
+    /// flagForked; other bits are kept, not interpreted).
+    public var flags: UInt16
+
+    /// The process exec'd another program: the recording ends there.
+    public static let flagExec: UInt16 = 1
+    /// The process forked children: they are not in this recording.
+    public static let flagForked: UInt16 = 2
+
+    public init(timeNanoseconds: UInt64, samples: UInt64, stacks: UInt64, lost: UInt64, flags: UInt16 = 0) {
         self.timeNanoseconds = timeNanoseconds
         self.samples = samples
         self.stacks = stacks
         self.lost = lost
+        self.flags = flags
     }
 }
 

@@ -27,6 +27,8 @@ public struct StitchSummary: Equatable, Sendable {
     public var skippedRecords = 0
     /// The file ends with a clean finish.
     public var hasEnd = false
+    /// The END record's flags (EndRecord.flagExec, .flagForked).
+    public var endFlags: UInt16 = 0
 
     public init() {}
 
@@ -52,6 +54,10 @@ public struct StitchSummary: Equatable, Sendable {
         if duplicateStacks > 0 { s += ", \(duplicateStacks) duplicate stacks ignored" }
         if skippedRecords > 0 { s += ", \(skippedRecords) records of unknown type skipped" }
         if !hasEnd { s += "; no END record: the recording was cut short" }
+        if endFlags & EndRecord.flagExec != 0 {
+            s += "; the program exec'd another program: the recording ends at the exec (not followed)"
+        }
+        if endFlags & EndRecord.flagForked != 0 { s += "; it forked child processes: they are not profiled" }
         return s
     }
 }

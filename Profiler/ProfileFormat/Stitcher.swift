@@ -146,6 +146,7 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
         summary.stacksStitched += 1
     }
     summary.hasEnd = end != nil
+    summary.endFlags = end?.flags ?? 0
     return Stitched(meta: meta, calls: calls, threads: threads, maps: maps, samples: samples,
                     end: end, summary: summary)
 }

@@ -84,5 +84,44 @@ extension AgentTests {
             #expect(misattributed.isEmpty,
                     "\(misattributed.count) samples of the abandoned read got a stack unwound elsewhere")
         }
+
+        /// Runs `exe args` with the agent preloaded and a fresh record file.
+        static func profileCommand(_ exe: String, _ args: [String]) throws -> AgentRun {
+            let lib = try Agent.library.get()
+            var env = ProcessInfo.processInfo.environment
+            env["LD_PRELOAD"] = lib.path
+            let file = Agent.scratch.appendingPathComponent("cmd-\(UInt32.random(in: 0...UInt32.max)).data")
+            env["UNWIND_PROFILE_OUTPUT"] = file.path
+            env["UNWIND_PROFILE_FREQUENCY"] = "999"
+            let run = try Agent.runBounded(URL(fileURLWithPath: exe), args, environment: env, bound: 60)
+            let bytes = (try? Data(contentsOf: file)).map { [UInt8]($0) }
+            let log = (try? String(contentsOfFile: file.path + ".log", encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(at: file)
+            try? FileManager.default.removeItem(atPath: file.path + ".log")
+            return AgentRun(status: run.status, stdout: run.stdout, stderr: run.stderr, file: bytes,
+                            seconds: run.seconds, log: log)
+        }
+
+        @Test("shells, wrappers and exec: one valid file with END (flagged exec / forked), the exit status kept",
+              arguments: [
+                  // bash defines its own unsetenv: its children must not reopen the file.
+                  ("/bin/bash", ["-c", "sleep 0.3; exit 7"], Int32(7), UInt16(2)),
+                  // dash leaves with _exit.
+                  ("/bin/sh", ["-c", "sleep 0.3; exit 7"], Int32(7), UInt16(0)),
+                  // a shell's exec, and a wrapper that execs.
+                  ("/bin/sh", ["-c", "exec sleep 0.3"], Int32(0), UInt16(1)),
+                  ("/usr/bin/env", ["sleep", "0.3"], Int32(0), UInt16(1)),
+              ])
+        func shellsAndExec(_ exe: String, _ args: [String], _ status: Int32, _ flags: UInt16) throws {
+            let run = try Self.profileCommand(exe, args)
+            #expect(run.status == status, "\(exe) \(args): \(run.summary)")
+            #expect(run.stderr.isEmpty, "\(exe) \(args): the agent wrote on stderr: \(run.stderr)")
+            let file = try AgentRecordFile(try #require(run.file, "\(exe) \(args): no record file"))
+            let ends = file.all(AgentRecordType.end)
+            try #require(ends.count == 1 && file.records.last?.type == AgentRecordType.end,
+                         "\(exe) \(args): \(ends.count) END records, last record type \(file.records.last?.type ?? 0)")
+            // Only the bits this case must have (dash's vfork children are not seen).
+            #expect(ends[0].flags & flags == flags, "\(exe) \(args): END flags \(ends[0].flags), want \(flags); log: \(run.log)")
+        }
     }
 }

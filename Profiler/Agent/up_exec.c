@@ -1,0 +1,162 @@
+/*
+ * up_exec.c - exec* and _exit: the process ends (or becomes another
+ * program) without running atexit handlers, so the agent finishes the
+ * record first, as process exit does: the calling thread's pending stack
+ * is delivered at a safe point, then STOPPING, timers stopped, the writer
+ * drains every ring and writes MAPs, LOSTs and END (flag UP_END_EXEC for an
+ * exec).  Without this an exec'd shell or wrapper (`sh -c`, `env`, `nice`,
+ * a shell's `exec`) left a record cut short, and dash's `_exit` left it
+ * empty.  The new program is not profiled: the agent removed its
+ * variables from the environment at start (up_init.c).
+ *
+ * Only in the profiled process itself (not in a vfork child, which shares
+ * our memory and must not stop the parent's profiler; fork children are
+ * inert already), in thread context (not from a program's signal handler:
+ * finishing joins the writer, which is not async-signal-safe; a handler
+ * that execs or _exits leaves the record without END, as a fatal signal
+ * would).  An exec that fails returns its error; the rest of the run is
+ * then not profiled (said in the agent's log).  execl, execlp and execle
+ * collect their arguments and go through the v-variants.
+ * Context of each: whatever the program calls it from.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <unistd.h>
+#include "up_call.h"
+#include "up_real.h"
+#include "up_records.h"
+#include "up_writer.h"
+
+/* Whether this call may finish the record: the profiled process, active,
+ * thread context, not inside the agent. */
+static int up_may_finish(void)
+{
+    return up_phase_get() == UP_ACTIVE && getpid() == up_config.pid && up_tls.guard == 0 &&
+           (atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed) == 0 || up_handler_repair());
+}
+
+static void up_before_exec(const char *what)
+{
+    if (!up_may_finish())
+        return;
+    atomic_fetch_or_explicit(&up_end_flags, UP_END_EXEC, memory_order_relaxed);
+    up_log("exec of %s: the recording ends here (the new program is not profiled)", what ? what : "?");
+    if (up_tls.state == UP_T_ATTACHED)
+        up_safe_point();
+    up_finish_recording();
+}
+
+static int up_exec_failed(int r)
+{
+    int saved = errno;
+    if (up_phase_get() == UP_STOPPING && getpid() == up_config.pid)
+        up_log("the exec failed (errno %d): the rest of the run is not profiled", saved);
+    errno = saved;
+    return r;
+}
+
+UP_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    up_before_exec(path);
+    return up_exec_failed(up_real_execve()(path, argv, envp));
+}
+
+UP_EXPORT int execv(const char *path, char *const argv[])
+{
+    up_before_exec(path);
+    return up_exec_failed(up_real_execv()(path, argv));
+}
+
+UP_EXPORT int execvp(const char *file, char *const argv[])
+{
+    up_before_exec(file);
+    return up_exec_failed(up_real_execvp()(file, argv));
+}
+
+UP_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    up_before_exec(file);
+    return up_exec_failed(up_real_execvpe()(file, argv, envp));
+}
+
+UP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    up_before_exec("a descriptor");
+    return up_exec_failed(up_real_fexecve()(fd, argv, envp));
+}
+
+/* The arguments of an execl-family call, NULL-terminated, on the stack. */
+#define UP_COLLECT(arg, ap, argv, n)                      \
+    do {                                                  \
+        va_list c_;                                       \
+        va_copy(c_, ap);                                  \
+        n = 1;                                            \
+        while (va_arg(c_, const char *) != NULL)          \
+            n++;                                          \
+        va_end(c_);                                       \
+    } while (0)
+
+UP_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    UP_COLLECT(arg, ap, argv, n);
+    const char *argv[n + 1];
+    argv[0] = arg;
+    for (size_t i = 1; i <= n; i++)
+        argv[i] = va_arg(ap, const char *);
+    va_end(ap);
+    return execv(path, (char *const *)argv);
+}
+
+UP_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    UP_COLLECT(arg, ap, argv, n);
+    const char *argv[n + 1];
+    argv[0] = arg;
+    for (size_t i = 1; i <= n; i++)
+        argv[i] = va_arg(ap, const char *);
+    va_end(ap);
+    return execvp(file, (char *const *)argv);
+}
+
+UP_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    UP_COLLECT(arg, ap, argv, n);
+    const char *argv[n + 1];
+    argv[0] = arg;
+    for (size_t i = 1; i <= n; i++)
+        argv[i] = va_arg(ap, const char *);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    return execve(path, (char *const *)argv, envp);
+}
+
+UP_EXPORT void _exit(int status)
+{
+    if (up_may_finish()) {
+        if (up_tls.state == UP_T_ATTACHED)
+            up_safe_point();
+        up_finish_recording();
+    }
+    up_real__exit()(status);
+    __builtin_unreachable();
+}
+
+UP_EXPORT void _Exit(int status)
+{
+    if (up_may_finish()) {
+        if (up_tls.state == UP_T_ATTACHED)
+            up_safe_point();
+        up_finish_recording();
+    }
+    up_real__Exit()(status);
+    __builtin_unreachable();
+}
