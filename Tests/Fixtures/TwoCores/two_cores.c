@@ -196,7 +196,7 @@ int main(int argc, char **argv)
     sem_post(&release);
     pthread_join(t, NULL);
     for (int i = 0; i < 2; i++)
-        if (cores[i].detach() != 0)
+        if (cores[i].detach() != 0 || cores[i].destroy(cores[i].tracer) < 0)
             return 9;
     printf("ok\n");
     return 0;
