@@ -6,10 +6,20 @@ let package = Package(
     products: [
         // Swift API.
         .library(name: "DeferredUnwind", targets: ["DeferredUnwind"]),
-        // The C core as a shared library for Swift users' builds.  C tracers
-        // link libdeferred_unwind.so from `make` instead (Docs/CLibrary.md):
-        // SwiftPM links its dynamic products against the Swift runtime.
-        .library(name: "CDeferredUnwind", type: .dynamic, targets: ["CDeferredUnwind"]),
+        // The C core for C targets of Swift packages (a signal handler that
+        // calls du_request).  Automatic (static), like DeferredUnwind, which
+        // holds the same target: a package that depends on either product or
+        // both links ONE copy of the core into its executable (SwiftPM links
+        // each target once).  A dynamic product here would be a second copy
+        // next to DeferredUnwind's (Docs/Lifecycle.md, "One copy of the core").
+        .library(name: "CDeferredUnwind", targets: ["CDeferredUnwind"]),
+        // The core as a shared library (libCDeferredUnwindShared.so) for this
+        // repository's own C test programs, the harness's dlopen-cycle
+        // scenario and the benchmarks.  Not for packages: next to
+        // DeferredUnwind it is a second copy.  C tracers link
+        // libdeferred_unwind.so from `make` (Docs/CLibrary.md): SwiftPM links
+        // its dynamic products against the Swift runtime.
+        .library(name: "CDeferredUnwindShared", type: .dynamic, targets: ["CDeferredUnwind"]),
         // The stress harness: the project's main job.
         .executable(name: "unwind-stress", targets: ["unwind-stress"]),
         // The off-CPU profiler (its preloaded agent is C, built by `make agent`).

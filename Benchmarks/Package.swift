@@ -22,7 +22,7 @@ let package = Package(
         // The core under the duv_ prefix (historical designs, duv_select()).
         .target(
             name: "CDUVBench",
-            dependencies: [.product(name: "CDeferredUnwind", package: "DeferredUnwind")],
+            dependencies: [.product(name: "CDeferredUnwindShared", package: "DeferredUnwind")],
             cSettings: [
                 .define("DU_VARIANTS"),
                 .unsafeFlags(["-I\(root)/Sources/CDeferredUnwindVariants/include", "-w"]),
@@ -35,7 +35,7 @@ let package = Package(
             name: "CBenchSupport",
             dependencies: [
                 "CDUVBench",
-                .product(name: "CDeferredUnwind", package: "DeferredUnwind"),
+                .product(name: "CDeferredUnwindShared", package: "DeferredUnwind"),
             ],
             cSettings: [
                 .unsafeFlags([
@@ -59,12 +59,12 @@ let package = Package(
         // same source builds against an older core (cancel-ab.sh).
         .target(
             name: "CCancelBench",
-            dependencies: [.product(name: "CDeferredUnwind", package: "DeferredUnwind")],
+            dependencies: [.product(name: "CDeferredUnwindShared", package: "DeferredUnwind")],
             cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]
         ),
         .executableTarget(
             name: "du-cancel-bench",
-            dependencies: ["CCancelBench", .product(name: "CDeferredUnwind", package: "DeferredUnwind")]
+            dependencies: ["CCancelBench", .product(name: "CDeferredUnwindShared", package: "DeferredUnwind")]
         ),
         // liburcu memb and bp side by side (the registry's move to bp, which
         // alone has fork hooks).  Links what `pkg-config --libs liburcu-memb

@@ -2,7 +2,7 @@
 # Instruction counts (repeatable) for (1), (2), (4) and (5) with valgrind's callgrind.
 #   Benchmarks/callgrind.sh [N]
 # valgrind 3.19 cannot read the DWARF 5 that Swift's clang emits, so the driver
-# and libCDeferredUnwind.so are copied and stripped of debug info (symbols stay).
+# and libCDeferredUnwindShared.so are copied and stripped of debug info (symbols stay).
 # request_first_sp is the shipped du_request, first in its context (public API:
 # request + safe point; fn counts du_request alone); request_first is the
 # white-box duv_ loop the timed suite uses; request_first_dus the shipped
@@ -17,8 +17,8 @@ N=${1:-100000}
 cd "$(dirname "$0")"
 swift build -c release --scratch-path .build --product du-bench-driver >/dev/null
 T=$(mktemp -d)
-cp .build/release/du-bench-driver .build/release/libCDeferredUnwind.so "$T"/
-strip --strip-debug "$T"/du-bench-driver "$T"/libCDeferredUnwind.so
+cp .build/release/du-bench-driver .build/release/libCDeferredUnwindShared.so "$T"/
+strip --strip-debug "$T"/du-bench-driver "$T"/libCDeferredUnwindShared.so
 printf '%-16s %8s %12s %10s  %s\n' kernel N loop/op fn/call fn
 run() { # kernel n fn calls_per_op [loop function]
     valgrind --tool=callgrind --callgrind-out-file="$T/$1.out" --toggle-collect="${5:-k_$1}" \

@@ -97,8 +97,8 @@ if command -v valgrind >/dev/null; then
     for which in new old; do
         if [ $which = new ]; then bin=$NEW; else bin=$OLD; fi
         mkdir "$T/cg$which"
-        cp "$bin" "$(dirname "$bin")/libCDeferredUnwind.so" "$T/cg$which/"
-        strip --strip-debug "$T/cg$which/du-cancel-bench" "$T/cg$which/libCDeferredUnwind.so"
+        cp "$bin" "$(dirname "$bin")/libCDeferredUnwindShared.so" "$T/cg$which/"
+        strip --strip-debug "$T/cg$which/du-cancel-bench" "$T/cg$which/libCDeferredUnwindShared.so"
         for fn in cb_register_one cb_cancel_one; do
             valgrind --tool=callgrind --callgrind-out-file="$T/$which.$fn" --toggle-collect=$fn \
                 "$T/cg$which/du-cancel-bench" cancel-idle 1000 1 >/dev/null 2>"$T/$which.$fn.err" ||

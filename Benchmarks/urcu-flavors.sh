@@ -19,8 +19,8 @@ echo "liburcu $(pkg-config --modversion liburcu-bp), $(valgrind --version), npro
 
 # valgrind 3.19 cannot read the DWARF 5 of Swift's clang: stripped copies.
 T=$(mktemp -d)
-cp .build/release/du-bench-driver .build/release/libCDeferredUnwind.so "$T"/
-strip --strip-debug "$T"/du-bench-driver "$T"/libCDeferredUnwind.so
+cp .build/release/du-bench-driver .build/release/libCDeferredUnwindShared.so "$T"/
+strip --strip-debug "$T"/du-bench-driver "$T"/libCDeferredUnwindShared.so
 D="$T/du-bench-driver"
 ir() { # out-file toggle(or "") urcu-op-args...: callgrind, then annotate into out-file.txt
     out=$1; shift; tog=$1; shift

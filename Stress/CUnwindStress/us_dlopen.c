@@ -1,6 +1,6 @@
 /*
  * us_dlopen.c - dlopen-cycle: a child process loads the C library's shared
- * object (libCDeferredUnwind.so, the SwiftPM product built next to this
+ * object (libCDeferredUnwindShared.so, the SwiftPM product built next to this
  * binary), uses it, unloads it, and does it again, N times.
  *
  * The child is this binary exec'ed (posix_spawn of /proc/self/exe with
@@ -45,14 +45,14 @@ int us_dlopen_find(char *path, size_t len)
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
-        snprintf(path, len, "<dir of /proc/self/exe>/libCDeferredUnwind.so");
+        snprintf(path, len, "<dir of /proc/self/exe>/libCDeferredUnwindShared.so");
         return -1;
     }
     exe[n] = 0;
     char *slash = strrchr(exe, '/');
     if (slash)
         *slash = 0;
-    snprintf(path, len, "%s/libCDeferredUnwind.so", exe);
+    snprintf(path, len, "%s/libCDeferredUnwindShared.so", exe);
     return access(path, R_OK) == 0 ? 0 : -1;
 }
 

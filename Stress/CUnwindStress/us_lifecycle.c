@@ -36,7 +36,7 @@ static const char *us_lc_skip_reason(int lifecycle)
                "liburcu-bp's fork hooks do not nest); the fork scenarios test the release du_ library";
 #ifdef US_TSAN
     if (lifecycle == LC_DLOPEN)
-        return "the dlopen'ed libCDeferredUnwind.so is not TSan-instrumented: its atomics are invisible to "
+        return "the dlopen'ed libCDeferredUnwindShared.so is not TSan-instrumented: its atomics are invisible to "
                "TSan, which would report the harness's callbacks as races";
 #endif
 #ifdef US_ASAN
@@ -45,8 +45,8 @@ static const char *us_lc_skip_reason(int lifecycle)
                "allocator's lock, held by a thread that is gone): attach and every unwind in the child hang";
     char path[PATH_MAX];
     if (lifecycle == LC_DLOPEN && us_dlopen_find(path, sizeof path) != 0)
-        return "no libCDeferredUnwind.so next to this ASan binary (swift build -c release --sanitize=address "
-               "--scratch-path <this build> --product CDeferredUnwind adds it)";
+        return "no libCDeferredUnwindShared.so next to this ASan binary (swift build -c release --sanitize=address "
+               "--scratch-path <this build> --product CDeferredUnwindShared adds it)";
 #endif
     (void)lifecycle;
     return NULL;
@@ -80,7 +80,7 @@ int us_lc_prepare(const int *scen, int n)
         if (us_dlopen_find(path, sizeof path) != 0) {
             fprintf(stderr,
                     "unwind-stress: scenario dlopen-cycle needs %s (the CDeferredUnwind library product, "
-                    "built next to this binary): run `swift build -c release --product CDeferredUnwind` "
+                    "built next to this binary): run `swift build -c release --product CDeferredUnwindShared` "
                     "(Scripts/stress.sh does), or leave out --scenario dlopen-cycle\n",
                     path);
             return 2;

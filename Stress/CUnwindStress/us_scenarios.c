@@ -93,7 +93,7 @@ const struct us_scenario us_scenarios[] = {
              "once, flagged DU_TRACE_EXITING",
      .lifecycle = LC_EXIT, .lc_threads = 1, .lc_us = 200},
     {BASE, .name = "dlopen-cycle",
-     .desc = "c: an exec'ed child dlopen/dlclose-cycles libCDeferredUnwind.so, threads exit attached: no crash",
+     .desc = "c: an exec'ed child dlopen/dlclose-cycles libCDeferredUnwindShared.so, threads exit attached: no crash",
      .lifecycle = LC_DLOPEN, .lc_threads = 1, .lc_us = 200},
     {BASE, .name = "longjmp-request",
      .desc = "d: handlers siglongjmp out of du_request: no wedge, exactly once for requests that returned, "

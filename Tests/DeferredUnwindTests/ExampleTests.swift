@@ -20,7 +20,7 @@ struct ExampleTests {
     static let readme = root.appendingPathComponent("README.md")
 
     /// The build folder: where the test bundle, the example binary and
-    /// libCDeferredUnwind.so sit.
+    /// libCDeferredUnwindShared.so sit.
     static func buildDirectory() throws -> URL {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         guard exe.path != "/proc/self/exe" else { throw SwiftAPIToolMissing(what: "/proc/self/exe") }
@@ -128,10 +128,10 @@ struct ExampleTests {
     @Test("the C example compiles against the header and the built library, and exits 0")
     func cExampleRuns() throws {
         let build = try Self.buildDirectory()
-        let library = build.appendingPathComponent("libCDeferredUnwind.so")
+        let library = build.appendingPathComponent("libCDeferredUnwindShared.so")
         guard FileManager.default.fileExists(atPath: library.path) else {
             throw SwiftAPIToolMissing(
-                what: "\(library.path): run `swift build --product CDeferredUnwind` with the same flags first")
+                what: "\(library.path): run `swift build --product CDeferredUnwindShared` with the same flags first")
         }
         let include = Self.root.appendingPathComponent("Sources/CDeferredUnwind/include")
         let (compiler, sanitizerFlags) = try Self.cCompiler()
@@ -143,7 +143,7 @@ struct ExampleTests {
         var args = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g"]
         args += [
             "-I", include.path, Self.cExample.path,
-            "-L", build.path, "-lCDeferredUnwind", "-lurcu-bp", "-lurcu-common", "-lpthread",
+            "-L", build.path, "-lCDeferredUnwindShared", "-lurcu-bp", "-lurcu-common", "-lpthread",
             "-Wl,-rpath," + build.path, "-o", binary.path,
         ] + sanitizerFlags
         let (ccStatus, ccOutput) = try Self.run(compiler, args)

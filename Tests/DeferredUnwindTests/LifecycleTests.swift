@@ -115,7 +115,7 @@ extension LibraryStateTests.LifecycleTests {
     @Test("dlopen, use, dlclose with a thread still attached, 20 times; exit attached")
     func dlopenCycles() throws {
         let binary = try CProgram.build("dlopen_cycles.c", linkLibrary: false)
-        let library = try ExampleTests.buildDirectory().appendingPathComponent("libCDeferredUnwind.so")
+        let library = try ExampleTests.buildDirectory().appendingPathComponent("libCDeferredUnwindShared.so")
         let (status, output) = try ExampleTests.run(binary, [library.path, "20"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("cycles 20 callbacks 40"), "\(output)")
@@ -123,14 +123,14 @@ extension LibraryStateTests.LifecycleTests {
 }
 
 /// Builds a test program from Tests/CPrograms with the C compiler, against
-/// the header and (optionally) the SwiftPM-built libCDeferredUnwind.so.
+/// the header and (optionally) the SwiftPM-built libCDeferredUnwindShared.so.
 enum CProgram {
     static func build(_ source: String, linkLibrary: Bool) throws -> URL {
         let build = try ExampleTests.buildDirectory()
-        let library = build.appendingPathComponent("libCDeferredUnwind.so")
+        let library = build.appendingPathComponent("libCDeferredUnwindShared.so")
         guard FileManager.default.fileExists(atPath: library.path) else {
             throw SwiftAPIToolMissing(
-                what: "\(library.path): run `swift build --product CDeferredUnwind` with the same flags first")
+                what: "\(library.path): run `swift build --product CDeferredUnwindShared` with the same flags first")
         }
         let (compiler, sanitizerFlags) = try ExampleTests.cCompiler()
         let out = FileManager.default.temporaryDirectory
@@ -142,7 +142,7 @@ enum CProgram {
         var args = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-pthread"]
         args += ["-I", include.path, file.path, "-o", binary.path, "-ldl"]
         if linkLibrary {
-            args += ["-L", build.path, "-lCDeferredUnwind", "-Wl,-rpath," + build.path]
+            args += ["-L", build.path, "-lCDeferredUnwindShared", "-Wl,-rpath," + build.path]
         }
         args += sanitizerFlags
         let (status, output) = try ExampleTests.run(compiler, args)

@@ -1,6 +1,6 @@
 /*
  * wb.c - white-box context reset for (1).  The shipped library hides its
- * internals (du_self is hidden in libCDeferredUnwind.so), so the timed
+ * internals (du_self is hidden in libCDeferredUnwindShared.so), so the timed
  * first-request loop runs on the duv_ build linked into this executable,
  * whose request path is the shipped source plus one DUV_IS(NONATOMIC_CLAIM)
  * test.  The shipped du_request's first-call cost is counted exactly by
