@@ -115,6 +115,8 @@ static inline int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attac
      * thread's handler (its partner: the handler's loads, same thread). */
     atomic_store_explicit(&up_tls.call_first_ns, 0, memory_order_relaxed);
     atomic_store_explicit(&up_tls.call_sp, (uintptr_t)__builtin_frame_address(0), memory_order_relaxed);
+    atomic_store_explicit(&up_tls.call_intr0, atomic_load_explicit(&up_tls.foreign_intr, memory_order_relaxed),
+                          memory_order_relaxed);
     atomic_store_explicit(&up_tls.call, id, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
     c->tracked = 1;

@@ -68,6 +68,9 @@ struct up_sigentry {
     /* The program asked for SA_RESETHAND.  Relaxed: read with `handler`
      * and written under the lock before it. */
     _Atomic int resethand;
+    /* The program's action has no SA_RESTART: its signal interrupts a
+     * restartable call.  Relaxed, as resethand. */
+    _Atomic int interrupts;
     /* Under up_sig_lock. */
     int known;               /* `action` holds the program's action */
     struct sigaction action; /* as the program passed it */
@@ -151,6 +154,8 @@ static void up_trampoline(int sig, siginfo_t *info, void *uc)
 {
     up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0));
     struct up_sigentry *e = &up_sig[sig];
+    if (atomic_load_explicit(&e->interrupts, memory_order_relaxed))
+        atomic_fetch_add_explicit(&up_tls.foreign_intr, 1, memory_order_relaxed);
     void *h = atomic_load_explicit(&e->handler, memory_order_acquire);
     if (atomic_load_explicit(&e->resethand, memory_order_relaxed)) {
         /* The kernel already reset its handler to SIG_DFL at delivery,
@@ -183,6 +188,7 @@ static int up_sig_install(int sig, const struct sigaction *act)
         void *prev = atomic_load_explicit(&e->handler, memory_order_relaxed);
         int prev_reset = atomic_load_explicit(&e->resethand, memory_order_relaxed);
         atomic_store_explicit(&e->resethand, (act->sa_flags & SA_RESETHAND) != 0, memory_order_relaxed);
+        atomic_store_explicit(&e->interrupts, (act->sa_flags & SA_RESTART) == 0, memory_order_relaxed);
         atomic_store_explicit(&e->handler, h, memory_order_release);
         if (up_real_sigaction()(sig, &k, NULL) != 0) {
             atomic_store_explicit(&e->handler, prev, memory_order_release);

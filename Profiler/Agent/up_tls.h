@@ -41,6 +41,11 @@ struct up_tls {
      * the trampolines).  An interposed call compares it before and after:
      * unchanged means only our signal can have interrupted it. */
     _Atomic uint32_t foreign;
+    /* Of those, the handlers installed without SA_RESTART, and their count
+     * when the marked call began (up_on_sigprof: one that ran during the
+     * call must interrupt it even when the kernel restarted it for our
+     * tick). */
+    _Atomic uint32_t foreign_intr, call_intr0;
     /* Depth of the program's handlers running on this thread (trampolines).
      * Interposers called from a handler pass straight through: no attach, no
      * safe point (it unwinds: not async-signal-safe). */

@@ -12,7 +12,7 @@ import Foundation
 import Testing
 
 extension AgentTests {
-    @Suite("Agent: transparency, call by call", .timeLimit(.minutes(5)))
+    @Suite("Agent: transparency, call by call", .timeLimit(.minutes(10)))
     struct Transparency {
         static let program = "agent_transparency"
 
@@ -54,6 +54,36 @@ extension AgentTests {
             print(rows.joined(separator: "\n"))
             print("TRANSPARENCY summary: rows=\(rows.count) identical=\(rows.count - differ.count) "
                   + "differ=\(differ.count) load=\(loadBefore.split(separator: " ").prefix(3).joined(separator: " "))")
+            #expect(differ.isEmpty, "the program noticed the agent:\n\(differ.joined(separator: "\n"))")
+        }
+
+        @Test("every blocking call under each program-signal path, a jump, non-blocking descriptors: as without the agent")
+        func callMatrix() throws {
+            let exe = try Agent.program("agent_matrix")
+            let listed = try Agent.runBounded(exe, ["list"], environment: nil, bound: 60)
+            let variants = listed.stdout.split(separator: "\n").map(String.init)
+            try #require(!variants.isEmpty, "agent_matrix list: \(listed.summary)")
+            var rows = 0, differ: [String] = []
+            for variant in variants {
+                let plain = try Agent.runBounded(exe, [variant], environment: nil, bound: 120)
+                // 10 kHz for the variants where a tick could change an answer most.
+                let rates = variant == "plain" || variant == "own-sigaction" ? ["999", "10000"] : ["999"]
+                for rate in rates {
+                    let profiled = try Agent.profile("agent_matrix", [variant], frequency: rate, bound: 120)
+                    let a = plain.stdout.split(separator: "\n").filter { $0.hasPrefix("ROW ") }
+                    let b = profiled.stdout.split(separator: "\n").filter { $0.hasPrefix("ROW ") }
+                    rows += a.count
+                    if plain.status != 0 || profiled.status != 0 || a.count != b.count || !profiled.stderr.isEmpty {
+                        differ.append("\(variant) \(rate) Hz: status \(plain.status) / \(profiled.status), "
+                                      + "\(a.count) / \(b.count) rows, stderr: \(profiled.stderr)")
+                        continue
+                    }
+                    for (x, y) in zip(a, b) where x != y {
+                        differ.append("\(rate) Hz: without: \(x)\n           with:    \(y)")
+                    }
+                }
+            }
+            print("TRANSPARENCY matrix: variants=\(variants.count) rows=\(rows) differ=\(differ.count)")
             #expect(differ.isEmpty, "the program noticed the agent:\n\(differ.joined(separator: "\n"))")
         }
 
