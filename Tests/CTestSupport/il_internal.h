@@ -89,6 +89,7 @@ struct il_event {
 
 struct il_thr {
     pthread_t tid;
+    pthread_cond_t cv; /* this thread waits here for its grant (or the run's end) */
     int idx;
     int pos, pos_arg;  /* parked at (step or IL_POS_*), and its argument */
     int in_section;    /* A: inside an RCU read-side section when parked */
@@ -113,7 +114,7 @@ struct il_tracer_arg {
 struct il_run {
     const struct il_scenario *sc;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* the controller waits here for threads to park */
     int grant;         /* thread allowed to run, -1 none */
     int cleanup;       /* scripts over: free running, no more parking */
     int abandoned;     /* a wait timed out or deadlock: free running */

@@ -121,6 +121,14 @@ int il_log(struct il_run *r, int thread, int kind, int step, int tracer, int sta
     return seq;
 }
 
+/* mu held: wake everyone (the run ends or is abandoned). */
+static void il_wake_all(struct il_run *r)
+{
+    pthread_cond_broadcast(&r->cv);
+    for (int t = 0; t < r->nthreads; t++)
+        pthread_cond_broadcast(&r->th[t].cv);
+}
+
 static void il_deadline(struct timespec *until)
 {
     clock_gettime(CLOCK_MONOTONIC, until);
@@ -247,15 +255,15 @@ void il_park(struct il_run *r, struct il_thr *th, int pos, int arg)
                 r->overlap = 1;
         }
     }
-    pthread_cond_broadcast(&r->cv);
+    pthread_cond_signal(&r->cv);
     struct timespec until;
     il_deadline(&until);
     while (r->grant != th->idx && !r->abandoned && !r->cleanup) {
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &until) == ETIMEDOUT) {
+        if (pthread_cond_timedwait(&th->cv, &r->mu, &until) == ETIMEDOUT) {
             il_problem(r, "thread %c, parked at %s, waited %d s for the controller to resume it "
                           "(or to end the run)", IL_NAMES[th->idx], il_pos_name(pos), IL_BOUND_S);
             r->abandoned = 1;
-            pthread_cond_broadcast(&r->cv);
+            il_wake_all(r);
         }
     }
     if (r->grant == th->idx)
@@ -270,16 +278,16 @@ void il_finish(struct il_run *r, struct il_thr *th)
     pthread_mutex_lock(&r->mu);
     th->done = 1;
     th->parked = 0;
-    pthread_cond_broadcast(&r->cv);
+    pthread_cond_signal(&r->cv);
     struct timespec until;
     il_deadline(&until);
     while (!r->cleanup && !r->abandoned) {
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &until) == ETIMEDOUT) {
+        if (pthread_cond_timedwait(&th->cv, &r->mu, &until) == ETIMEDOUT) {
             il_problem(r, "thread %c, done with its script, waited %d s for the controller to "
                           "end the run (the other threads to finish theirs)",
                        IL_NAMES[th->idx], IL_BOUND_S);
             r->abandoned = 1;
-            pthread_cond_broadcast(&r->cv);
+            il_wake_all(r);
         }
     }
     pthread_mutex_unlock(&r->mu);
@@ -331,7 +339,7 @@ static void il_await(struct il_run *r, int t, const char *what)
             il_problem(r, "the controller waited %d s for thread %c to %s (last at %s)",
                        IL_BOUND_S, IL_NAMES[t], what, il_pos_name(r->th[t].pos));
             r->abandoned = 1;
-            pthread_cond_broadcast(&r->cv);
+            il_wake_all(r);
         }
     }
 }
@@ -420,7 +428,7 @@ static void il_control(struct il_run *r, struct il_dfs *d)
             if (t != c)
                 r->th[t].blocked = 0; /* another thread moves: look again */
         r->grant = c;
-        pthread_cond_broadcast(&r->cv);
+        pthread_cond_signal(&me->cv);
         il_await(r, c, "run to its next step point (or the end of its script)");
         /* A wait that found the other thread busy (first look or a poll)
          * changed nothing: the rest is the sibling's subtree (two threads
@@ -429,7 +437,7 @@ static void il_control(struct il_run *r, struct il_dfs *d)
             d->frozen = 1;
     }
     r->cleanup = 1;
-    pthread_cond_broadcast(&r->cv);
+    il_wake_all(r);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -460,13 +468,14 @@ int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il_run **
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
     for (int t = 0; t < r->nthreads; t++) {
+        pthread_cond_init(&r->th[t].cv, &ca);
         r->th[t].idx = t;
         r->th[t].pos = IL_POS_NONE;
         r->th[t].cur_cb = -1;
         r->th[t].req_tracer = -1;
     }
+    pthread_condattr_destroy(&ca);
     for (int t = 0; t < IL_TRACERS; t++)
         r->targ[t] = (struct il_tracer_arg){r, t};
     for (int k = 0; sc->prereg[k] >= 0; k++)
@@ -490,7 +499,7 @@ int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il_run **
             il_problem(r, "pthread_create failed");
             pthread_mutex_lock(&r->mu);
             r->abandoned = 1;
-            pthread_cond_broadcast(&r->cv);
+            il_wake_all(r);
             pthread_mutex_unlock(&r->mu);
             break;
         }
@@ -517,6 +526,8 @@ int il_run_once(const struct il_scenario *sc, struct il_dfs *d, struct il_run **
         il_log(r, IL_B, EV_CANCEL_RET, 0, t, rc, 0, 1);
     }
     pthread_cond_destroy(&r->cv);
+    for (int t = 0; t < r->nthreads; t++)
+        pthread_cond_destroy(&r->th[t].cv);
     pthread_mutex_destroy(&r->mu);
     if (!r->abandoned) {
         il_check(r);
