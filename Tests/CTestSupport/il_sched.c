@@ -51,6 +51,17 @@
  * it.  With three threads that cut is off: the poll reads only the threads
  * its look recorded, so "B looked, then the others moved" differs from
  * "the others moved, then B looked" (the capped-look bug lived there).
+ *
+ * Preemption bound (il_scenario.preemptions; the three-thread scenarios
+ * use 3): a preemption is a switch away from a thread that could have gone
+ * on.  The thread resumed last is tried first at each decision; once a
+ * run used up the bound it is the only candidate while it can go on.
+ * Sleep sets alone leave over 40,000 schedules per three-thread scenario;
+ * the capped look's bug needs exactly 3 preemptions (A stops inside
+ * du_request for B, B stops inside its look for C, C stops inside its
+ * request for B's next read).  A heuristic bound, not a proof: with sleep
+ * sets it may skip a schedule within the bound whose only explored
+ * equivalent needs more preemptions.  Two-thread scenarios are unbounded.
  */
 #include "il_internal.h"
 #include <errno.h>
