@@ -1,6 +1,8 @@
 /*
  * il_check.c - the invariants every interleaving must satisfy (the same as
  * the model's), checked on the record of one run:
+ * Contexts are per requester thread (A's, C's): a context is (thread,
+ * number), and cookies differ across threads (their high halves).
  *  1. Exactly once per (context, tracer) for accepted requests (answered 0
  *     or 1), unless that tracer's cancel began before the context ended;
  *     then at most once, and the undelivered ones are cancel's dropped.
@@ -34,8 +36,8 @@
 #define IL_MAX_CTX 64
 #define IL_MAX_REC 256
 
-struct il_req { int t, status, ctx, seq, start; uint64_t cookie; };
-struct il_cb { int t, ctx, start, end; uint64_t cookie; };
+struct il_req { int t, status, thr, ctx, seq, start; uint64_t cookie; };
+struct il_cb { int t, thr, ctx, start, end; uint64_t cookie; };
 
 struct il_facts {
     struct il_req req[IL_MAX_REC];
@@ -43,21 +45,23 @@ struct il_facts {
     int nreq, ncb;
     int marked[IL_TRACERS], scrubbed[IL_TRACERS], cret[IL_TRACERS], crc[IL_TRACERS];
     int cleanup_rc[IL_TRACERS];
-    int ctx_end[IL_MAX_CTX];
-    int detach_ret, exiting;
+    int ctx_end[IL_MAX_THREADS][IL_MAX_CTX];
+    int detach_ret[IL_MAX_THREADS], exiting[IL_MAX_THREADS];
 };
 
 static void il_gather(const struct il_run *r, struct il_facts *f)
 {
-    int last_start[2][4] = {{0}};
+    int last_start[IL_MAX_THREADS][4] = {{0}};
     memset(f, 0, sizeof(*f));
     for (int t = 0; t < IL_TRACERS; t++) {
         f->marked[t] = f->scrubbed[t] = f->cret[t] = IL_NEVER;
         f->crc[t] = f->cleanup_rc[t] = 0;
     }
-    for (int k = 0; k < IL_MAX_CTX; k++)
-        f->ctx_end[k] = IL_NEVER;
-    f->detach_ret = f->exiting = IL_NEVER;
+    for (int x = 0; x < IL_MAX_THREADS; x++) {
+        for (int k = 0; k < IL_MAX_CTX; k++)
+            f->ctx_end[x][k] = IL_NEVER;
+        f->detach_ret[x] = f->exiting[x] = IL_NEVER;
+    }
     for (int i = 0; i < r->nev; i++) {
         const struct il_event *e = &r->ev[i];
         int t = e->tracer, d = e->depth & 3;
@@ -67,25 +71,30 @@ static void il_gather(const struct il_run *r, struct il_facts *f)
                 f->marked[t] = i;
             if (e->thread == IL_B && e->step == DU_STEP_CANCEL_SCRUBBED && t >= 0 && f->scrubbed[t] == IL_NEVER)
                 f->scrubbed[t] = i;
-            if (e->thread == IL_A && e->depth == 0 && e->step == DU_STEP_RESET_DONE && e->ctx < IL_MAX_CTX)
-                f->ctx_end[e->ctx] = i;
-            if (e->thread == IL_A && e->step == DU_STEP_DETACH_EXITING && f->exiting == IL_NEVER)
-                f->exiting = i;
+            /* The hook logs reset.done before bumping ctx: e->ctx is the
+             * context that ends. */
+            if (IL_REQUESTER(e->thread) && e->depth == 0 && e->step == DU_STEP_RESET_DONE &&
+                e->ctx < IL_MAX_CTX)
+                f->ctx_end[e->thread][e->ctx] = i;
+            if (IL_REQUESTER(e->thread) && e->step == DU_STEP_DETACH_EXITING &&
+                f->exiting[e->thread] == IL_NEVER)
+                f->exiting[e->thread] = i;
             break;
         case EV_REQ_START:
             last_start[e->thread][d] = i;
             break;
         case EV_REQ:
             if (f->nreq < IL_MAX_REC)
-                f->req[f->nreq++] = (struct il_req){t, e->status, e->ctx, i, last_start[e->thread][d], e->cookie};
+                f->req[f->nreq++] = (struct il_req){t, e->status, e->thread, e->ctx, i,
+                                                    last_start[e->thread][d], e->cookie};
             break;
         case EV_CB_START:
             if (f->ncb < IL_MAX_REC)
-                f->cb[f->ncb++] = (struct il_cb){t, e->ctx, i, IL_NEVER, e->cookie};
+                f->cb[f->ncb++] = (struct il_cb){t, e->thread, e->ctx, i, IL_NEVER, e->cookie};
             break;
         case EV_CB_END:
             for (int k = f->ncb - 1; k >= 0; k--)
-                if (f->cb[k].t == t && f->cb[k].end == IL_NEVER) {
+                if (f->cb[k].t == t && f->cb[k].thr == e->thread && f->cb[k].end == IL_NEVER) {
                     f->cb[k].end = i;
                     break;
                 }
@@ -99,10 +108,10 @@ static void il_gather(const struct il_run *r, struct il_facts *f)
             }
             break;
         case EV_DETACH_RET:
-            if (e->thread == IL_A && e->status == 0 && f->detach_ret == IL_NEVER) {
-                f->detach_ret = i;
-                if (e->ctx < IL_MAX_CTX && f->ctx_end[e->ctx] == IL_NEVER)
-                    f->ctx_end[e->ctx] = i;
+            if (IL_REQUESTER(e->thread) && e->status == 0 && f->detach_ret[e->thread] == IL_NEVER) {
+                f->detach_ret[e->thread] = i;
+                if (e->ctx < IL_MAX_CTX && f->ctx_end[e->thread][e->ctx] == IL_NEVER)
+                    f->ctx_end[e->thread][e->ctx] = i;
             }
             break;
         default:
@@ -132,7 +141,8 @@ static int il_first(const struct il_facts *f, int t, uint64_t cookie)
 
 static void il_check_requests(struct il_run *r, const struct il_facts *f)
 {
-    uint64_t ctx_cookie[IL_MAX_CTX] = {0};
+    static uint64_t ctx_cookie[IL_MAX_THREADS][IL_MAX_CTX];
+    memset(ctx_cookie, 0, sizeof(ctx_cookie));
     for (int k = 0; k < f->nreq; k++) {
         const struct il_req *q = &f->req[k];
         if (il_accepted(q)) {
@@ -142,10 +152,11 @@ static void il_check_requests(struct il_run *r, const struct il_facts *f)
                 il_problem(r, "request of T%d started after its cancel began and answered %d",
                            q->t, q->status);
             if (q->ctx < IL_MAX_CTX) {
-                if (ctx_cookie[q->ctx] && ctx_cookie[q->ctx] != q->cookie)
-                    il_problem(r, "context %d: cookies %#llx and %#llx disagree", q->ctx,
-                               (unsigned long long)ctx_cookie[q->ctx], (unsigned long long)q->cookie);
-                ctx_cookie[q->ctx] = q->cookie;
+                uint64_t *cc = &ctx_cookie[q->thr][q->ctx];
+                if (*cc && *cc != q->cookie)
+                    il_problem(r, "context %c%d: cookies %#llx and %#llx disagree", IL_NAMES[q->thr],
+                               q->ctx, (unsigned long long)*cc, (unsigned long long)q->cookie);
+                *cc = q->cookie;
             }
             if (il_first(f, q->t, q->cookie) == k) {
                 int zeros = 0;
@@ -161,29 +172,33 @@ static void il_check_requests(struct il_run *r, const struct il_facts *f)
             il_problem(r, "failed request of T%d (%d) got cookie %#llx", q->t, q->status,
                        (unsigned long long)q->cookie);
         int ok = (q->status == -ECANCELED && f->marked[q->t] < q->seq) ||
-                 (q->status == -ESHUTDOWN && f->exiting < q->seq) ||
-                 (q->status == -ESRCH && f->detach_ret < q->seq);
+                 (q->status == -ESHUTDOWN && f->exiting[q->thr] < q->seq) ||
+                 (q->status == -ESRCH && f->detach_ret[q->thr] < q->seq);
         if (!ok)
             il_problem(r, "request of T%d failed with %d (its cancel had %sbegun)", q->t, q->status,
                        f->marked[q->t] < q->seq ? "" : "not ");
     }
-    for (int a = 0; a < IL_MAX_CTX; a++)
-        for (int b = a + 1; b < IL_MAX_CTX; b++)
-            if (ctx_cookie[a] && ctx_cookie[a] == ctx_cookie[b])
-                il_problem(r, "contexts %d and %d share cookie %#llx", a, b,
-                           (unsigned long long)ctx_cookie[a]);
+    for (int a = 0; a < IL_MAX_THREADS * IL_MAX_CTX; a++)
+        for (int b = a + 1; b < IL_MAX_THREADS * IL_MAX_CTX; b++) {
+            uint64_t ca = ctx_cookie[a / IL_MAX_CTX][a % IL_MAX_CTX];
+            if (ca && ca == ctx_cookie[b / IL_MAX_CTX][b % IL_MAX_CTX])
+                il_problem(r, "contexts %c%d and %c%d share cookie %#llx", IL_NAMES[a / IL_MAX_CTX],
+                           a % IL_MAX_CTX, IL_NAMES[b / IL_MAX_CTX], b % IL_MAX_CTX,
+                           (unsigned long long)ca);
+        }
     for (int k = 0; k < f->ncb; k++) {
         const struct il_cb *c = &f->cb[k];
         int q = il_first(f, c->t, c->cookie);
         if (q < 0)
-            il_problem(r, "callback of T%d with cookie %#llx: T%d did not request in that context "
-                          "(stale bit or completed mark)", c->t, (unsigned long long)c->cookie, c->t);
-        else if (f->req[q].ctx != c->ctx)
-            il_problem(r, "callback of T%d in context %d with the cookie of context %d", c->t,
-                       c->ctx, f->req[q].ctx);
-        if (c->ctx < IL_MAX_CTX && ctx_cookie[c->ctx] && ctx_cookie[c->ctx] != c->cookie)
+            il_problem(r, "callback of T%d on %c with cookie %#llx: T%d did not request in that "
+                          "context (stale bit or completed mark)", c->t, IL_NAMES[c->thr],
+                       (unsigned long long)c->cookie, c->t);
+        else if (f->req[q].thr != c->thr || f->req[q].ctx != c->ctx)
+            il_problem(r, "callback of T%d in context %c%d with the cookie of context %c%d", c->t,
+                       IL_NAMES[c->thr], c->ctx, IL_NAMES[f->req[q].thr], f->req[q].ctx);
+        if (c->ctx < IL_MAX_CTX && ctx_cookie[c->thr][c->ctx] && ctx_cookie[c->thr][c->ctx] != c->cookie)
             il_problem(r, "callback of T%d got %#llx, its context's requests got %#llx", c->t,
-                       (unsigned long long)c->cookie, (unsigned long long)ctx_cookie[c->ctx]);
+                       (unsigned long long)c->cookie, (unsigned long long)ctx_cookie[c->thr][c->ctx]);
         if (c->start > f->cret[c->t])
             il_problem(r, "callback of T%d started after its cancel returned", c->t);
         else if (f->cret[c->t] != IL_NEVER && c->end > f->cret[c->t])
@@ -199,7 +214,7 @@ static void il_check_delivery(struct il_run *r, const struct il_facts *f)
         if (!il_accepted(q) || il_first(f, q->t, q->cookie) != k)
             continue;
         int n = il_deliveries(f, q->t, q->cookie);
-        int end = q->ctx < IL_MAX_CTX ? f->ctx_end[q->ctx] : IL_NEVER;
+        int end = q->ctx < IL_MAX_CTX ? f->ctx_end[q->thr][q->ctx] : IL_NEVER;
         if (n > 1)
             il_problem(r, "T%d cookie %#llx: %d callbacks", q->t, (unsigned long long)q->cookie, n);
         if (n == 0) {
@@ -208,9 +223,10 @@ static void il_check_delivery(struct il_run *r, const struct il_facts *f)
                 il_problem(r, "T%d cookie %#llx: accepted (%d) and never delivered, no cancel",
                            q->t, (unsigned long long)q->cookie, q->status);
             else if (f->marked[q->t] > end)
-                il_problem(r, "T%d cookie %#llx: context %d ended without its callback before "
-                              "the cancel began", q->t, (unsigned long long)q->cookie, q->ctx);
-            else if (end > f->marked[q->t] && end < f->scrubbed[q->t] && end != f->detach_ret)
+                il_problem(r, "T%d cookie %#llx: context %c%d ended without its callback before "
+                              "the cancel began", q->t, (unsigned long long)q->cookie,
+                           IL_NAMES[q->thr], q->ctx);
+            else if (end > f->marked[q->t] && end < f->scrubbed[q->t] && end != f->detach_ret[q->thr])
                 lost[q->t]++;
         }
     }
@@ -251,7 +267,7 @@ uint64_t il_outcome(const struct il_run *r)
 {
     uint64_t h = 0xcbf29ce484222325ull;
 #define MIX(x) (h = (h ^ (uint64_t)(x)) * 0x100000001b3ull)
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < r->nthreads; t++) {
         for (int i = 0; i < r->nev; i++) {
             const struct il_event *e = &r->ev[i];
             if (e->thread != t || (e->kind == EV_STEP && e->step == DU_STEP_CANCEL_WAIT_POLL))

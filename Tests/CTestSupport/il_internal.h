@@ -1,5 +1,10 @@
-/* il_internal.h - shared by il_sched.c, il_script.c, il_check.c and
- * il_scenarios.c (not a public header). */
+/* il_internal.h - shared by il_sched.c, il_script.c, il_check.c,
+ * il_reduce.c, il_search.c and il_scenarios.c (not a public header).
+ *
+ * Threads: A (index 0) and C (index 2) are requesters (attached: requests,
+ * safe points, callbacks, detach); B (index 1) is the canceller (cancel,
+ * register, destroy; not attached).  Two-thread scenarios run A and B
+ * only, exactly as before C existed; three-thread scenarios add C. */
 #ifndef DU_IL_INTERNAL_H
 #define DU_IL_INTERNAL_H
 #define _GNU_SOURCE
@@ -14,11 +19,18 @@
 #define IL_MAX_OPS 8
 #define IL_MAX_EVENTS 4096
 #define IL_MAX_DECISIONS 1024
-#define IL_BOUND_S 30      /* every wait of the scheduler */
+/* Every wait of the scheduler, generous: a run's segment takes microseconds,
+ * but a shared CI runner under load ~10 on 2 cores has stalled a thread
+ * for more than 30 s.  A timeout names what was awaited and for how long. */
+#define IL_BOUND_S 300
 #define IL_MAX_ROUNDS (IL_TRACERS + 2) /* dispatch rounds per safe point or detach */
 enum { IL_MODE_REDUCED, IL_MODE_FULL, IL_MODE_CONSERVATIVE };
 #define IL_A 0
 #define IL_B 1
+#define IL_C 2
+#define IL_MAX_THREADS 3
+#define IL_NAMES "ABC"
+#define IL_REQUESTER(t) ((t) != IL_B)
 
 enum il_op_kind { IL_END = 0, IL_REQ, IL_SAFE, IL_DETACH, IL_CANCEL, IL_DESTROY, IL_REGISTER };
 struct il_op {
@@ -26,7 +38,7 @@ struct il_op {
     int tracer;
 };
 
-/* What a tracer's callback does (on A, thread context). */
+/* What a tracer's callback does (on the requester that runs it). */
 enum {
     IL_CB_PARK = 1,    /* park inside the callback: B may run meanwhile */
     IL_CB_REQ_T2 = 2,  /* request T2 if it is registered */
@@ -41,6 +53,15 @@ struct il_scenario {
      * requests whose own interleavings other scenarios cover. */
     struct il_op a_pre[4];
     struct il_op a[IL_MAX_OPS], b[IL_MAX_OPS]; /* IL_END ends */
+    /* Three-thread scenarios: C's prologue and script (threads = 3).  C
+     * attaches after A, so C is ahead of A on the thread list (new threads
+     * go to the head), and cancel's look reads C first. */
+    struct il_op c_pre[4];
+    struct il_op c[IL_MAX_OPS];
+    int threads;                /* 0 or 2: A and B; 3: A, B and C */
+    /* > 0: explore only schedules with at most this many preemptions (a
+     * switch away from a thread that could have gone on); 0: all. */
+    int preemptions;
     unsigned cb[IL_TRACERS];
     /* A nested request ("signal") from A's hook: at the `occurrence`-th
      * time A reaches `step` (after B had its chance there), request
@@ -61,25 +82,27 @@ struct il_event {
     int16_t step;    /* EV_STEP: the step; EV_OP: the op index */
     int8_t tracer;   /* request, callback, cancel, register; B's steps: its op's tracer */
     int status;      /* return value */
-    int ctx;         /* A's context number at the time */
+    int ctx;         /* the logging thread's context number at the time */
     uint64_t cookie;
     uint32_t flags;  /* callback: trace flags; cancel: 1 in cleanup */
 };
 
 struct il_thr {
     pthread_t tid;
+    pthread_cond_t cv; /* this thread waits here for its grant (or the run's end) */
     int idx;
     int pos, pos_arg;  /* parked at (step or IL_POS_*), and its argument */
     int in_section;    /* A: inside an RCU read-side section when parked */
     int parked, done, blocked;
     int depth;         /* hook nesting (nested requests do not park) */
     int attached;
-    int ctx;           /* A: context number (bumped at reset.done) */
+    int ctx;           /* requester: context number (bumped at reset.done) */
+    int req_tracer;    /* requester: tracer of its request in progress at depth 0, else -1 */
     int op_tracer;     /* the tracer of the op running */
     int wait_kind;     /* B: 1 request wait, 2 callback wait (from its last step) */
     int occ;           /* A: occurrences of the signal's step */
-    int rounds;        /* A: dispatch rounds in the current op */
-    int cur_cb;        /* A: tracer whose callback runs, -1 for none */
+    int rounds;        /* requester: dispatch rounds in the current op */
+    int cur_cb;        /* requester: tracer whose callback runs, -1 for none */
     int quiet;         /* running the prologue: no parking */
 };
 
@@ -91,16 +114,17 @@ struct il_tracer_arg {
 struct il_run {
     const struct il_scenario *sc;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* the controller waits here for threads to park */
     int grant;         /* thread allowed to run, -1 none */
     int cleanup;       /* scripts over: free running, no more parking */
     int abandoned;     /* a wait timed out or deadlock: free running */
-    struct il_thr th[2];
+    int nthreads;      /* 2 (A, B) or 3 (A, B, C) */
+    struct il_thr th[IL_MAX_THREADS];
     du_tracer *handle[IL_TRACERS];
     struct il_tracer_arg targ[IL_TRACERS];
     struct il_event ev[IL_MAX_EVENTS];
     int nev;
-    int overlap;       /* B's cancel returned while A parked in another tracer's callback */
+    int overlap;       /* B's cancel returned while a requester parked in another tracer's callback */
     int mode;          /* IL_MODE_*: FULL parks at every step (no invisible steps) */
     int known;         /* only the known dropped undercount */
     uint64_t outcome;  /* hash of what each thread saw (il_check.c) */
@@ -111,13 +135,15 @@ struct il_run {
 /* The exploration state: persists across the runs of one scenario. */
 struct il_dfs {
     uint8_t choice[IL_MAX_DECISIONS];
-    uint8_t alt[IL_MAX_DECISIONS];   /* B was enabled too and is still to try */
+    uint8_t todo[IL_MAX_DECISIONS];  /* threads (bit per index) still to try here */
     uint8_t enabled[IL_MAX_DECISIONS];
     int n, forced;
     int frozen;                       /* no alternatives after a vain poll */
-    int asleep;                       /* A asleep (il_reduce.c) */
+    unsigned sleep;                   /* threads asleep at this node (il_reduce.c) */
     int mode;                         /* IL_MODE_* */
     int redundant;                    /* this run reached a node covered elsewhere */
+    int last, preempted;              /* the thread resumed last, preemptions so far */
+    int bounded;                      /* this run hit the preemption bound somewhere */
 };
 
 /* il_sched.c */
@@ -141,8 +167,12 @@ void il_do_request(struct il_run *r, struct il_thr *th, int tracer);
 /* th NULL: the controller, before the threads start. */
 void il_do_register(struct il_run *r, struct il_thr *th, int tracer);
 /* il_reduce.c */
-int il_independent(const struct il_run *r, int apos, int bpos);
-int il_invisible(const struct il_run *r, int apos);
+/* Whether thread t's pending segment from position tpos and thread u's
+ * from upos commute. */
+int il_independent(const struct il_run *r, int t, int tpos, int u, int upos);
+/* Whether requester t's segment from tpos touches nothing any other thread
+ * touches or sees (it need not be a decision). */
+int il_invisible(const struct il_run *r, int t, int tpos);
 /* il_check.c */
 void il_check(struct il_run *r);
 uint64_t il_outcome(const struct il_run *r);

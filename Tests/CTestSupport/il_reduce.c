@@ -13,6 +13,22 @@
  * only A is ever asleep.  A node where only asleep A can run is covered
  * elsewhere; the run finishes without recording alternatives.
  *
+ * Three threads (il_sched.c): the same sleep sets over any number of
+ * threads.  Threads are tried in index order at a node; a thread tried
+ * before the one chosen, or asleep already, stays asleep in the chosen
+ * one's subtree while the segments run there commute with its pending one.
+ * The footprint bits that name one requester's own state - its pending and
+ * completed words (M), claim count (CL), calling word (K), RCU reader (R)
+ * and its part of the record (O) - are A's in the table below and are
+ * moved to C's copies for C (il_own): only the owner (and its handlers)
+ * writes them, and cancel reads or scrubs them, so A's and C's segments
+ * conflict only through shared state (slot live words, registry, thread
+ * list, handles).  B's segments touch both requesters' copies.  The record
+ * is split per requester because no check compares an event of A with one
+ * of C: contexts, cookies, callbacks and requests are matched within a
+ * thread and ordered only against B's mark, scrub and cancel return
+ * (il_check.c), and an outcome is each thread's own sequence.
+ *
  * Footprints are over-approximations of what each segment touches, by the
  * position it starts from (union over every path to the next park).  The
  * record the checks read counts as shared: callback start/end, cancel
@@ -35,14 +51,16 @@
 enum {
     IL_M = 1 << 0, /* A's pending and completed words */
     IL_L = 1 << 1, /* slot live words, slot fields */
-    IL_C = 1 << 2, /* A's claim count */
+    IL_CL = 1 << 2, /* A's claim count */
     IL_K = 1 << 3, /* A's calling word */
     IL_R = 1 << 4, /* RCU read-side state (A's sections, B's grace period) */
     IL_U = 1 << 5, /* registry: used bits, slot state */
     IL_T = 1 << 6, /* thread list, dropped-gone counts */
     IL_O = 1 << 7, /* the record's order: callbacks, cancel return, mark, context end */
     IL_H = 1 << 8, /* the test's tracer handles */
-    IL_ALL = 0x1ff,
+    IL_OWN = IL_M | IL_CL | IL_K | IL_R | IL_O, /* one requester's own (A's; C's shifted) */
+    IL_C_SHIFT = 9,
+    IL_ALL = 0x1ff | (IL_OWN << IL_C_SHIFT),
 };
 
 struct il_fp {
@@ -57,9 +75,9 @@ static struct il_fp il_fp_a(int pos, int acts)
 {
     switch (pos) {
     case IL_POS_OP: /* an op's first part (request, safe point, detach), or several if stepless */
-        return FP(IL_L | IL_M | IL_H, IL_C | IL_M | IL_O);
+        return FP(IL_L | IL_M | IL_H, IL_CL | IL_M | IL_O);
     case DU_STEP_REQUEST_BIT_READ: /* cookie draw (claim) or claim exit (repeat), then return */
-        return FP(IL_H, IL_C | IL_O | IL_K);
+        return FP(IL_H, IL_CL | IL_O | IL_K);
     case DU_STEP_COOKIE_DRAWN:
     case DU_STEP_COOKIE_CLAIMED:
     case DU_STEP_COOKIE_SEQ_STORED:
@@ -68,7 +86,7 @@ static struct il_fp il_fp_a(int pos, int acts)
     case DU_STEP_REQUEST_COOKIE_READY: /* the claim's fetch-or */
         return FP(IL_M, IL_M);
     case DU_STEP_REQUEST_CLAIMED: /* claim exit, return (in a callback: its end, calling 0) */
-        return FP(IL_H, IL_C | IL_O | IL_K);
+        return FP(IL_H, IL_CL | IL_O | IL_K);
     case DU_STEP_DISPATCH_PENDING_CLEARED: /* completed load, unwind; or the next round / reset */
     case DU_STEP_RESET_BEGIN:
     case DU_STEP_RESET_REOPENED:
@@ -78,7 +96,7 @@ static struct il_fp il_fp_a(int pos, int acts)
         return FP(IL_M, IL_M | IL_O);
     case DU_STEP_DISPATCH_UNWOUND: /* read lock, lookup; or skip, next round, reset */
     case DU_STEP_DISPATCH_RETURNED:
-        return FP(IL_M | IL_L | IL_R, IL_R | IL_M | IL_C | IL_O);
+        return FP(IL_M | IL_L | IL_R, IL_R | IL_M | IL_CL | IL_O);
     case DU_STEP_DISPATCH_FOUND: /* completed mark, calling */
         return FP(IL_M | IL_L, IL_M | IL_K);
     case DU_STEP_DISPATCH_MARKED: /* read unlock */
@@ -86,12 +104,12 @@ static struct il_fp il_fp_a(int pos, int acts)
     case DU_STEP_DISPATCH_CALLBACK: /* the callback: record start (and end, calling 0) */
     case IL_POS_CB:
         if (acts & IL_CB_REG_T2) /* registers T2 (up to register.published) */
-            return FP(IL_H | IL_L | IL_M | IL_U, IL_U | IL_L | IL_H | IL_C | IL_O | IL_K);
+            return FP(IL_H | IL_L | IL_M | IL_U, IL_U | IL_L | IL_H | IL_CL | IL_O | IL_K);
         if (acts & IL_CB_REQ_T2) /* requests T2 (up to request.bit-read) if registered */
-            return FP(IL_H | IL_L | IL_M, IL_C | IL_O | IL_K);
+            return FP(IL_H | IL_L | IL_M, IL_CL | IL_O | IL_K);
         return FP(0, IL_O | IL_K);
     case DU_STEP_REGISTER_PUBLISHED: /* hand the handle over, then request it */
-        return FP(IL_L | IL_M, IL_H | IL_C | IL_O);
+        return FP(IL_L | IL_M, IL_H | IL_CL | IL_O);
     case DU_STEP_RESET_DONE: /* return from the safe point (the end was recorded before) */
         return FP(0, 0);
     case DU_STEP_DETACH_DRAINED: /* unlink, count what is left */
@@ -112,7 +130,8 @@ static struct il_fp il_fp_b(int pos)
     case DU_STEP_CANCEL_MARKED: /* membarrier, first look at the claim counts */
     case DU_STEP_CANCEL_WAIT_POLL:
     case DU_STEP_CANCEL_SYNCED: /* first look at calling */
-        return FP(IL_T | IL_C | IL_K, 0);
+    case DU_STEP_CANCEL_WAIT_LOOKED: /* (three threads) the look's next read, or its end */
+        return FP(IL_T | IL_CL | IL_K, 0);
     case DU_STEP_CANCEL_REQUESTS_QUIET: /* on to synchronize_rcu's entry */
         return FP(0, 0);
     case IL_POS_SYNC: /* synchronize_rcu (il_sync.c) */
@@ -133,7 +152,7 @@ static int il_conflict(struct il_fp a, struct il_fp b)
     return (a.w & (b.r | b.w)) || (b.w & a.r);
 }
 
-/* Whether A, parked at apos, stays asleep across B's segment from bpos. */
+/* What the scenario's callbacks do (IL_CB_* or'ed). */
 static unsigned il_acts(const struct il_run *r)
 {
     unsigned acts = 0;
@@ -142,26 +161,50 @@ static unsigned il_acts(const struct il_run *r)
     return acts;
 }
 
-/* A's footprint; a park where the scenario's nested request ("signal")
- * fires is followed by that request: anything. */
-static struct il_fp il_fp_a_in(const struct il_run *r, int apos)
+/* A requester's own bits, moved to thread t's copies. */
+static unsigned il_own(unsigned bits, int t)
 {
-    if (apos == r->sc->sig_step)
+    if (t != IL_C)
+        return bits;
+    return (bits & ~(unsigned)IL_OWN) | ((bits & IL_OWN) << IL_C_SHIFT);
+}
+
+/* Requester t's footprint; a park where the scenario's nested request
+ * ("signal", A only) fires is followed by that request: anything. */
+static struct il_fp il_fp_req(const struct il_run *r, int t, int pos)
+{
+    if (t == IL_A && pos == r->sc->sig_step)
         return FP(IL_ALL, IL_ALL);
-    return il_fp_a(apos, il_acts(r));
+    struct il_fp f = il_fp_a(pos, il_acts(r));
+    if (f.r == IL_ALL && f.w == IL_ALL)
+        return f;
+    return FP(il_own(f.r, t), il_own(f.w, t));
 }
 
-int il_independent(const struct il_run *r, int apos, int bpos)
+/* B's footprint: what it reads or writes of a requester, it does of both. */
+static struct il_fp il_fp_canceller(int pos)
 {
-    if (r->mode == IL_MODE_CONSERVATIVE)
+    struct il_fp f = il_fp_b(pos);
+    return FP(f.r | il_own(f.r & IL_OWN, IL_C), f.w | il_own(f.w & IL_OWN, IL_C));
+}
+
+static struct il_fp il_fp_of(const struct il_run *r, int t, int pos)
+{
+    return t == IL_B ? il_fp_canceller(pos) : il_fp_req(r, t, pos);
+}
+
+int il_independent(const struct il_run *r, int t, int tpos, int u, int upos)
+{
+    if (r->mode == IL_MODE_CONSERVATIVE && (t == IL_B || u == IL_B))
         return 0; /* every segment of B touches everything */
-    return !il_conflict(il_fp_a_in(r, apos), il_fp_b(bpos));
+    return !il_conflict(il_fp_of(r, t, tpos), il_fp_of(r, u, upos));
 }
 
-/* A park of A whose segment touches nothing B touches or sees: it commutes
- * with every segment of B, so it need not be a decision at all. */
-int il_invisible(const struct il_run *r, int apos)
+/* A park of a requester whose segment touches nothing another thread
+ * touches or sees: it commutes with every other segment, so it need not be
+ * a decision at all. */
+int il_invisible(const struct il_run *r, int t, int tpos)
 {
-    struct il_fp f = il_fp_a_in(r, apos);
+    struct il_fp f = il_fp_req(r, t, tpos);
     return f.r == 0 && f.w == 0;
 }

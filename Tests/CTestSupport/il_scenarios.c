@@ -1,5 +1,6 @@
 /*
- * il_scenarios.c - the two-thread scenarios.  Each is small enough that all
+ * il_scenarios.c - the scenarios: two threads (A requests, B cancels), and
+ * three (requesters A and C, canceller B; `threads = 3`).  Each is small enough that all
  * its interleavings run in seconds; together they cover the cross-thread
  * windows of cancel (mark, request wait, grace period, callback wait,
  * scrub, free) against request, dispatch (lookup, completed mark, calling,
@@ -17,6 +18,10 @@
 #define DESTROY(t) {IL_DESTROY, (t)}
 #define REGISTER(t) {IL_REGISTER, (t)}
 #define NOSIG .sig_step = -1
+/* The three-thread scenarios' preemption bound (il_sched.c).  The capped
+ * look's bug needs 3: A stops inside du_request(T1) for B; B stops inside
+ * its look for C; C stops inside du_request(T0) for B's next read. */
+#define IL_3T_PREEMPTIONS 3
 
 static const struct il_scenario il_scenarios[] = {
     {
@@ -113,6 +118,39 @@ static const struct il_scenario il_scenarios[] = {
         .b = {CANCEL(1)},
         .sig_step = DU_STEP_RESET_CLOSING, .sig_occurrence = 1, .sig_tracer = 0,
     },
+    /* Three threads: requesters A and C, canceller B.  C attaches after A,
+     * so cancel's look reads C, then A. */
+    {
+        .name = "3t-request-behind-busy",
+        .about = "A: request T1, safe point; C: request T0 (idle until then); B: cancel T1, "
+                 "register T3 (reuses T1's bit). C is ahead of A on the thread list: C may "
+                 "start its request between cancel's reads of C and A while A is parked inside "
+                 "du_request(T1) past its live check. Cancel waits for A's request; no callback "
+                 "of T3 (it never requested); T1's dropped count exact",
+        .prereg = {0, 1, -1},
+        .a = {REQ(1), SAFE},
+        .c = {REQ(0)},
+        .b = {CANCEL(1), REGISTER(3)},
+        NOSIG,
+        .threads = 3,
+        .preemptions = IL_3T_PREEMPTIONS,
+    },
+    {
+        .name = "3t-two-dispatchers-vs-cancel",
+        .about = "A and C: (request T1) safe point; B: cancel T1, register T2 (gets T1's "
+                 "freed bit). Each context delivered once or dropped and counted (the count "
+                 "exact across both threads); no callback of T2; cancel waits for both "
+                 "threads' callbacks",
+        .prereg = {1, -1},
+        .a_pre = {REQ(1)},
+        .c_pre = {REQ(1)},
+        .a = {SAFE},
+        .c = {SAFE},
+        .b = {CANCEL(1), REGISTER(2)},
+        NOSIG,
+        .threads = 3,
+        .preemptions = IL_3T_PREEMPTIONS,
+    },
 };
 
 int il_scenario_count(void) { return (int)(sizeof(il_scenarios) / sizeof(il_scenarios[0])); }
@@ -124,4 +162,5 @@ const struct il_scenario *il_scenario_get(int i)
 
 const char *il_scenario_name(int i) { return il_scenario_get(i) ? il_scenarios[i].name : "?"; }
 const char *il_scenario_about(int i) { return il_scenario_get(i) ? il_scenarios[i].about : "?"; }
+int il_scenario_threads(int i) { return il_scenario_get(i) && il_scenarios[i].threads == 3 ? 3 : 2; }
 int il_scenario_wants_overlap(int i) { return il_scenario_get(i) ? il_scenarios[i].want_overlap : 0; }

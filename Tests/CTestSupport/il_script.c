@@ -1,15 +1,17 @@
 /*
- * il_script.c - what threads A and B run: their scripts, the step hook that
- * parks them, the tracers' callback, and the record of everything they saw
- * (il_check.c reads it).
+ * il_script.c - what threads A, B (and C) run: their scripts, the step hook
+ * that parks them, the tracers' callback, and the record of everything they
+ * saw (il_check.c reads it).
  *
- * A is attached; B is not (cancel, register and destroy need no attach).
+ * The requesters A and C are attached; B is not (cancel, register and
+ * destroy need no attach).
  * Each op of a script starts with a park (so the other thread can run
  * between two ops), each step point parks, and a callback with IL_CB_PARK
  * parks inside.  A nested request ("signal") from A's hook does not park:
  * it runs at once, between two steps of the code it interrupts.  Once the
- * scripts are over (cleanup), nothing parks: A detaches, delivering what is
- * still pending, and the controller destroys every tracer.
+ * scripts are over (cleanup), nothing parks: each requester detaches,
+ * delivering what is still pending, and the controller destroys every
+ * tracer.
  */
 #include "il_internal.h"
 #include <errno.h>
@@ -32,7 +34,11 @@ void il_do_request(struct il_run *r, struct il_thr *th, int t)
         return; /* not registered (yet): nothing to ask */
     il_log(r, th->idx, EV_REQ_START, 0, t, 0, 0, 0);
     uint64_t cookie = 0xdead;
+    int outer = th->req_tracer;
+    if (th->depth == 0)
+        th->req_tracer = t; /* parks inside are "in du_request(t)" (il_sched.c) */
     int rc = du_request(h, &cookie);
+    th->req_tracer = outer;
     il_log(r, th->idx, EV_REQ, 0, t, rc, cookie, 0);
 }
 
@@ -55,11 +61,11 @@ void il_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
     struct il_run *r = ta->run;
     struct il_thr *th = il_me;
     int t = ta->idx;
-    if (!th || th->idx != IL_A) {
-        il_problem(r, "callback of T%d on a thread other than A", t);
+    if (!th || !IL_REQUESTER(th->idx) || il_run_of(th) != r) {
+        il_problem(r, "callback of T%d on a thread that is not a requester of the run", t);
         return;
     }
-    il_log(r, IL_A, EV_CB_START, 0, t, 0, cookie, trace->flags);
+    il_log(r, th->idx, EV_CB_START, 0, t, 0, cookie, trace->flags);
     int outer = th->cur_cb;
     th->cur_cb = t;
     unsigned f = r->sc->cb[t];
@@ -70,7 +76,7 @@ void il_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
     if ((f & IL_CB_REQ_T2) && r->handle[2])
         il_do_request(r, th, 2);
     th->cur_cb = outer;
-    il_log(r, IL_A, EV_CB_END, 0, t, 0, cookie, 0);
+    il_log(r, th->idx, EV_CB_END, 0, t, 0, cookie, 0);
 }
 
 void il_hook(enum du_step step, void *arg)
@@ -151,20 +157,21 @@ void *il_thread_main(void *arg)
 {
     struct il_thr *th = arg;
     struct il_run *r = il_run_of(th);
-    const struct il_op *ops = th->idx == IL_A ? r->sc->a : r->sc->b;
+    const struct il_op *ops = th->idx == IL_A ? r->sc->a : th->idx == IL_C ? r->sc->c : r->sc->b;
+    const struct il_op *pre = th->idx == IL_A ? r->sc->a_pre : th->idx == IL_C ? r->sc->c_pre : NULL;
     il_me = th;
-    if (th->idx == IL_A) {
+    if (IL_REQUESTER(th->idx)) {
         int rc = du_thread_attach();
         if (rc != 0)
-            il_problem(r, "attach: %d", rc);
+            il_problem(r, "attach of %c: %d", IL_NAMES[th->idx], rc);
         th->attached = rc == 0;
     }
     du_debug_set_step_hook(il_hook, th);
-    if (th->idx == IL_A) {
+    if (pre) {
         th->quiet = 1;
-        for (int i = 0; i < 4 && r->sc->a_pre[i].kind != IL_END; i++) {
-            th->op_tracer = r->sc->a_pre[i].tracer;
-            il_do_op(r, th, &r->sc->a_pre[i]);
+        for (int i = 0; i < 4 && pre[i].kind != IL_END; i++) {
+            th->op_tracer = pre[i].tracer;
+            il_do_op(r, th, &pre[i]);
         }
         th->quiet = 0;
     }

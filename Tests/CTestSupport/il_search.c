@@ -17,7 +17,7 @@ void il_schedule_text(const struct il_dfs *d, char *buf, size_t len)
         int j = i;
         while (j < d->n && d->choice[j] == d->choice[i])
             j++;
-        o += (size_t)snprintf(buf + o, len - o, "%s%c%d", i ? " " : "", "AB"[d->choice[i]], j - i);
+        o += (size_t)snprintf(buf + o, len - o, "%s%c%d", i ? " " : "", IL_NAMES[d->choice[i]], j - i);
         i = j;
     }
 }
@@ -41,7 +41,7 @@ void il_steps_text(const struct il_run *r, char *buf, size_t len)
                      e->kind == EV_CB_START || e->kind == EV_REQ ? " c" : " ",
                      e->kind == EV_CB_START || e->kind == EV_REQ ? (int)(e->cookie & 0xffff)
                                                                   : e->status);
-        o += (size_t)snprintf(buf + o, len - o, "%s%c%s:%s", i ? " " : "", "AB"[e->thread],
+        o += (size_t)snprintf(buf + o, len - o, "%s%c%s:%s", i ? " " : "", IL_NAMES[e->thread],
                               e->depth ? "'" : "", what);
     }
 }
@@ -111,7 +111,7 @@ static int il_search(int scenario, unsigned long limit, int mode, struct il_resu
         out->overlap += (unsigned long)r->overlap;
         if (il_set_add(set, r->outcome) < 0 && !r->problem[0])
             il_problem(r, "more than %lu distinct outcomes", set->n);
-        char sched[512], steps[1400];
+        char sched[512], steps[2600];
         il_schedule_text(&d, sched, sizeof sched);
         if (r->problem[0]) {
             il_steps_text(r, steps, sizeof steps);
@@ -129,19 +129,21 @@ static int il_search(int scenario, unsigned long limit, int mode, struct il_resu
         if (fatal)
             break;
         int i = d.n - 1;
-        while (i >= 0 && !d.alt[i])
+        while (i >= 0 && !d.todo[i])
             i--;
         if (i < 0) {
             out->complete = 1;
             break;
         }
-        d.choice[i] = IL_B;
-        d.alt[i] = 0;
+        d.choice[i] = (uint8_t)__builtin_ctz(d.todo[i]); /* the lowest thread still to try */
+        d.todo[i] &= (uint8_t)(d.todo[i] - 1);
         d.forced = i + 1;
         if (limit && out->schedules >= limit)
             break;
     }
     out->outcomes = set->n;
+    out->preemption_bound = sc->preemptions;
+    out->bound_cut = d.bounded;
     if (!out->failures && out->complete && sc->want_overlap && !out->overlap) {
         out->failures = 1;
         snprintf(out->failure, sizeof(out->failure),
@@ -155,6 +157,10 @@ int il_explore_ex(int scenario, unsigned long limit, int mode, struct il_result 
 {
     if (mode == 0 && getenv("DU_IL_CONSERVATIVE"))
         mode = IL_MODE_CONSERVATIVE;
+    /* A bound for exploring by hand (the result says it is incomplete). */
+    const char *lim = getenv("DU_IL_LIMIT");
+    if (lim && *lim && !limit)
+        limit = strtoul(lim, NULL, 10);
     return il_search(scenario, limit, mode, out, &il_outcomes);
 }
 

@@ -1,4 +1,6 @@
-// Deterministic two-thread interleavings of the real core (issue 8, part 4).
+// Deterministic two-thread interleavings of the real core (issue 8, part 4),
+// and three-thread ones (issue 14, item 4): two requesters A and C and a
+// canceller B, with cancel's look parked between its reads of each thread.
 //
 // Thread A (requests, safe points with callbacks, detach) and thread B
 // (cancel, register, destroy) park at every step point; a controller in C
@@ -10,11 +12,13 @@
 // stale delivery after a bit is reused, one cookie per context, distinct
 // cookies across contexts, no callback after its tracer's cancel returned,
 // bounded rounds, and cancel's dropped count.  No sleeps: every wait in the
-// scheduler is a condition-variable wait bounded by 30 s whose failure names
-// the schedule.
+// scheduler is a condition-variable wait bounded by 300 s (generous, for
+// loaded CI runners) whose failure says what was awaited and names the
+// schedule.
 #if DEBUG
 import CDeferredUnwind
 import CTestSupport
+import Foundation
 import Testing
 
 /// One scenario of il_scenarios.c, by index.
@@ -22,10 +26,13 @@ struct InterleavingScenario: Sendable, CustomTestStringConvertible {
     let index: Int32
     var name: String { String(cString: il_scenario_name(index)) }
     var testDescription: String { name }
+    var threads: Int32 { il_scenario_threads(index) }
 
     static var all: [InterleavingScenario] {
         (0..<il_scenario_count()).map { InterleavingScenario(index: $0) }
     }
+    static var twoThreads: [InterleavingScenario] { all.filter { $0.threads == 2 } }
+    static var threeThreads: [InterleavingScenario] { all.filter { $0.threads == 3 } }
 }
 
 /// What an exploration found, copied out of the C result.
@@ -33,13 +40,14 @@ struct InterleavingOutcome {
     var schedules: UInt, pruned: UInt, redundant: UInt, outcomes: UInt
     var maxSteps: UInt, known: UInt, overlap: UInt
     var complete: Bool
+    var preemptionBound: Int32, boundCut: Bool
     var failed: Bool
     var failure: String
     var knownExample: String
 }
 
 /// Explores every interleaving of `scenario` (on a fresh thread: the
-/// controller waits on condition variables for up to 30 s at a time).
+/// controller waits on condition variables for up to 300 s at a time).
 /// `mode`: 0 reduced, 2 conservative (interleave_support.h).
 func exploreInterleavings(_ scenario: InterleavingScenario, mode: Int32 = 0, limit: UInt = 0) -> InterleavingOutcome {
     coreOnFreshThread {
@@ -51,7 +59,8 @@ func exploreInterleavings(_ scenario: InterleavingScenario, mode: Int32 = 0, lim
         return InterleavingOutcome(
             schedules: r.schedules, pruned: r.pruned, redundant: r.redundant, outcomes: r.outcomes,
             maxSteps: r.max_steps, known: r.known,
-            overlap: r.overlap, complete: r.complete != 0, failed: rc != 0,
+            overlap: r.overlap, complete: r.complete != 0,
+            preemptionBound: r.preemption_bound, boundCut: r.bound_cut != 0, failed: rc != 0,
             failure: text(&r.failure), knownExample: text(&r.known_example))
     }
 }
@@ -59,13 +68,24 @@ func exploreInterleavings(_ scenario: InterleavingScenario, mode: Int32 = 0, lim
 // Process-wide library state (registry bits, attached threads, step hooks):
 // nested under LibraryStateTests, which runs its suites one at a time.
 extension LibraryStateTests {
-    @Suite("Interleavings: two threads at step-point granularity, every schedule", .timeLimit(.minutes(5)))
+    @Suite("Interleavings: two and three threads at step-point granularity, every schedule",
+           .timeLimit(.minutes(10)))
     struct InterleavingTests {}
 }
 
 extension LibraryStateTests.InterleavingTests {
-    @Test("every interleaving of the scenario keeps the invariants", arguments: InterleavingScenario.all)
+    @Test("every interleaving of the scenario keeps the invariants", arguments: InterleavingScenario.twoThreads)
     func everyInterleaving(_ scenario: InterleavingScenario) {
+        check(scenario, mode: 0)
+    }
+
+    /// Requesters A and C, canceller B (il_scenarios.c, `threads = 3`): the
+    /// canceller parks at cancel.wait-looked after each thread's read in its
+    /// waits' look (holding the thread-list lock: the scheduler keeps a
+    /// requester that would take it from running meanwhile), so a requester
+    /// starts or finishes a request between two reads of one look.
+    @Test("every interleaving of three threads keeps the invariants", arguments: InterleavingScenario.threeThreads)
+    func everyInterleavingThreeThreads(_ scenario: InterleavingScenario) {
         check(scenario, mode: 0)
     }
 
@@ -83,10 +103,13 @@ extension LibraryStateTests.InterleavingTests {
         let start = clock.now
         let out = exploreInterleavings(scenario, mode: mode)
         let took = start.duration(to: clock.now)
-        print("interleavings \(scenario.name)\(mode == 2 ? " (conservative)" : ""): \(out.schedules) schedules, "
+        print("interleavings \(scenario.name) [\(scenario.threads) threads]\(mode == 2 ? " (conservative)" : ""): "
+              + "\(out.schedules) schedules, "
               + "\(out.outcomes) distinct outcomes, longest \(out.maxSteps) decisions, \(out.pruned) cut after a "
               + "vain poll, \(out.redundant) sleep-set redundant, \(out.overlap) with cancel done inside another "
-              + "callback, \(out.known) with the dropped count a lower bound; complete \(out.complete); \(took)")
+              + "callback, \(out.known) with the dropped count a lower bound; complete \(out.complete)"
+              + (out.preemptionBound > 0 ? " (bounded: at most \(out.preemptionBound) preemptions, bound reached "
+                 + "\(out.boundCut))" : "") + "; \(took)")
         #expect(!out.failed, "\(out.failure)")
         #expect(out.complete, "\(scenario.name): exploration did not finish")
         #expect(out.schedules > 1, "\(scenario.name): only \(out.schedules) schedule")
@@ -104,8 +127,12 @@ extension LibraryStateTests.InterleavingTests {
     /// outcome: on small scenarios, the full search (every step a decision,
     /// no sleep sets) and the reduced one reach the same set of outcomes
     /// (what each thread saw, and the verdict).
+    /// With DU_IL_SLOW set, also a three-thread scenario (within its
+    /// preemption bound: the full search 70619 schedules, about 2 minutes;
+    /// the reduced 6840).
     @Test("the reduced search reaches every outcome of the full search",
-          arguments: ["detach-vs-cancel"])
+          arguments: ["detach-vs-cancel"]
+            + (ProcessInfo.processInfo.environment["DU_IL_SLOW"] != nil ? ["3t-request-behind-busy"] : []))
     func reductionIsSound(_ name: String) throws {
         let scenario = try #require(InterleavingScenario.all.first { $0.name == name })
         let result = coreOnFreshThread { () -> (Int32, UInt, UInt, String) in

@@ -1,10 +1,11 @@
-/* interleave_support.h - deterministic two-thread interleavings of the real
- * core (Tests/CTestSupport/il_*.c; DU_STEP_POINTS builds only).
+/* interleave_support.h - deterministic two- and three-thread interleavings
+ * of the real core (Tests/CTestSupport/il_*.c; DU_STEP_POINTS builds only).
  *
- * Thread A (attached: requests, safe points with callbacks, detach) and
- * thread B (cancel, register, destroy) each park at every step point; a
- * controller resumes exactly one of them up to its next step point, so a
- * run is one interleaving, named by its choice sequence.  il_explore runs a
+ * Thread A (attached: requests, safe points with callbacks, detach),
+ * thread B (cancel, register, destroy) and, in three-thread scenarios, a
+ * second requester C each park at every step point; a controller resumes
+ * exactly one of them up to its next step point, so a run is one
+ * interleaving, named by its choice sequence.  il_explore runs a
  * scenario from scratch once per interleaving (stateless depth-first search
  * over choice sequences) and checks the invariants of the design on each. */
 #ifndef DU_INTERLEAVE_SUPPORT_H
@@ -23,8 +24,10 @@ struct il_result {
                                 * lower bound, not exact (il_check.c, invariant 7) */
     unsigned long overlap;     /* schedules in which B's cancel returned while A was
                                 * parked inside another tracer's callback */
-    int complete;              /* the whole tree was explored */
-    char failure[2048];        /* first failure: what, the schedule, the steps */
+    int complete;              /* the whole tree was explored (within the bound, if any) */
+    int preemption_bound;      /* 0: every schedule; else at most this many preemptions */
+    int bound_cut;             /* the bound kept some schedule from being explored */
+    char failure[4096];        /* first failure: what, the schedule, the steps */
     char known_example[2048];  /* one such schedule */
 };
 
@@ -32,6 +35,8 @@ struct il_result {
 int il_scenario_count(void);
 const char *il_scenario_name(int scenario);
 const char *il_scenario_about(int scenario);
+/* 2 or 3: the threads of the scenario (3: requesters A and C, canceller B). */
+int il_scenario_threads(int scenario);
 /* 1 when every schedule must show the overlap above (scenario with a long
  * callback of another tracer while B cancels). */
 int il_scenario_wants_overlap(int scenario);
