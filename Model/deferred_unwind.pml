@@ -43,6 +43,10 @@
 #ifndef FIRE12
 #define FIRE12 0        /* level-2 handler firings on T1 */
 #endif
+#ifndef LIST_HEAD
+#define LIST_HEAD 1     /* the thread at the head of the thread list (new
+                         * threads are inserted at the head: T1 attached last) */
+#endif
 
 /* ---- the pending word (du_thread.mask) and tracer ids ------------------- */
 #define PENDING 1
