@@ -83,7 +83,7 @@ property() {
         *"(cbd[t]&(1<<inst))==0"*) echo "P2 callback twice" ;;
         *"(inst==1)&&cret"*) echo "P7 X's callback after cancel(X) returned" ;;
         *"rounds[t]"*) echo "P8 bounded rounds" ;;
-        *"acc[i]"*|*"lostctx"*|*"(acc[t]&(1<<1))!=0)&&"*) echo "P9 dropped never counts a delivered request" ;;
+        *"acc[th]"*|*"lostctx"*|*"(acc[t]&(1<<1))!=0)&&"*) echo "P9 dropped never counts a delivered request" ;;
         *) echo "?" ;;
     esac
 }
