@@ -2,15 +2,16 @@
  * cancel.pml - du_tracer_cancel(X) and du_tracer_register(Z).
  *
  * The canceller runs the phases of cancel in the design's order, or in the
- * order a REORDER_* / SKIP_* switch names.  Both of cancel's thread waits
- * (requests, then X's callbacks) are du_wait_idle: under the thread-list
- * lock ONE look at every thread on the list, in list order, one read per
- * thread and step (cancel.wait-looked after each), recording the threads
- * seen busy; then polls of the recorded threads only, each poll one read
- * (off the list, or idle: dropped from the record; cancel.wait-poll starts
- * each round of them), until none is left.  CAPPED_LOOK is the earlier
- * version: a first look counts the busy threads, a second look records at
- * most that many.
+ * order a REORDER_* / SKIP_* switch names.  The request wait is
+ * du_wait_idle as the C code runs it: under the thread-list lock ONE look at
+ * every thread on the list, in list order, one read per thread and step
+ * (cancel.wait-looked after each), recording the threads seen busy; then
+ * polls of the recorded threads only, each poll one read (off the list, or
+ * idle: dropped from the record; cancel.wait-poll starts each round of
+ * them), until none is left.  CAPPED_LOOK is the earlier version: a first
+ * look counts the busy threads, a second look records at most that many.
+ * The callbacks wait (the same du_wait_idle) waits for each thread in turn:
+ * its "idle" is stable after the grace period (phase_quiet).
  */
 
 /* Whether thread x is busy for wait S: S = 0 the request wait (claim
@@ -157,10 +158,10 @@ inline phase_quiet()
     j = 0;
 cancel_quiet_poll:
     do
-    :: j < NT -> th = LIST_AT(j); (calling[th] != 1); j++
+    :: j < NT -> (calling[LIST_AT(j)] != 1); j++
     :: else -> break
     od;
-    j = 0; th = 0
+    j = 0
 }
 
 /* (4) scrub X's bit from every attached thread (the list, in list order,
