@@ -20,8 +20,11 @@
 /* ---- bounds (override with -D; Scripts/model-check.sh names the sets) ----
  * "nest" (the defaults): T0 runs 2 safe points and its exit, with one
  * level-1 and one level-2 handler firing; T1 only exits.  "cross": T0 runs
- * 1 safe point, T1 only its exit, each with one level-1 firing.  "pair": both
- * run 1 safe point and their exit, no handler. */
+ * 1 safe point, T1 only its exit, each with one level-1 firing; T0 at the
+ * list head.  "trio": both only exit, T0 with one level-1 and one level-2
+ * firing, T1 with one level-1 firing (two requesting threads and the
+ * canceller in one wait).  "pair": both run 1 safe point and their exit,
+ * no handler. */
 #define NT 2            /* threads */
 #define NS 2            /* tracer slots */
 #define NC 3            /* contexts per thread: safe points + the exit context */
@@ -42,6 +45,10 @@
 #endif
 #ifndef FIRE12
 #define FIRE12 0        /* level-2 handler firings on T1 */
+#endif
+#ifndef LIST_HEAD
+#define LIST_HEAD 1     /* the thread at the head of the thread list (new
+                         * threads are inserted at the head: T1 attached last) */
 #endif
 
 /* ---- the pending word (du_thread.mask) and tracer ids ------------------- */
