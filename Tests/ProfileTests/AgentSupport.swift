@@ -117,6 +117,16 @@ enum Agent {
                         seconds: run.seconds)
     }
 
+    /// Runs the same test program without the agent (no preload added, no
+    /// UNWIND_PROFILE_* variables): the same-run baseline that timing
+    /// checks compare a profiled run with.  Killed after `bound` s.
+    static func unprofiled(_ name: String, _ args: [String] = [], bound: Double = 45) throws -> AgentRun {
+        let exe = try program(name)
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("UNWIND_PROFILE_") { env[key] = nil }
+        return try runBounded(exe, args, environment: env, bound: bound)
+    }
+
     static func which(_ name: String) throws -> URL {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") {
@@ -166,9 +176,17 @@ enum Agent {
         let seconds = Date().timeIntervalSince(start)
         let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
         var stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        if killed { stderr += "\n[killed after \(bound) s: hung]" }
+        if killed { stderr += "\n[killed after \(bound) s: hung; load average \(loadAverage())]" }
         let status: Int32 = killed ? -9
             : p.terminationReason == .exit ? p.terminationStatus : 128 + p.terminationStatus
         return AgentRun(status: status, stdout: stdout, stderr: stderr, file: nil, seconds: seconds)
     }
+}
+
+/// /proc/loadavg as read now ("1-min 5-min 15-min running/total last-pid"),
+/// for the messages of timing checks: a timing failure says how loaded the
+/// machine was.  "unknown" where there is no /proc.
+func loadAverage() -> String {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }
