@@ -110,7 +110,7 @@ extension LibraryStateTests.CoreTests {
             + "signals sent=\(sent.withLock { $0 }); worker rounds=\(r.rounds) in \(r.elapsed)"
         #expect(!r.timedOut, """
             expected within \(bound): >= \(needRounds) worker rounds, >= \(needQueued) handler requests \
-            queued, >= \(needNested) nested handler runs; reached \(outcomes)
+            queued, >= \(needNested) nested handler runs; reached \(outcomes); load average \(testLoadAverage())
             """)
         #expect(du_test_count(DU_TEST_ZERO_COOKIE) == 0, "\(outcomes)")
         #expect(du_test_count(DU_TEST_ERRNO_SPOILED) == 0, "\(outcomes)")
