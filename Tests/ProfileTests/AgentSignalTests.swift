@@ -142,14 +142,17 @@ extension AgentTests {
                     """)
             }
             print("agent_sleeps: baseline overshoot p90 \(noiseP90) µs over \(noise.count) waits; \(loadNote)")
-            // The waits were really sampled (and so interrupted): at 999 Hz,
-            // about one sample per ms spent in the timed calls; at least a
-            // third of that (the load may delay a signal past the next one).
+            // The waits were really sampled (and so interrupted): at 999 Hz
+            // a 50 ms wait sees ~50 ticks; at least 10 samples per timed
+            // call on average.  Not a share of the ticks: on a loaded
+            // machine a woken thread waits for a CPU, and the ticks meanwhile
+            // are overruns of the one pending signal, not samples (measured:
+            // ~24 samples per call at load average 25 on 2 cores).
+            let calls = profiled.values.map(\.count).reduce(0, +)
             let inCalls = profiled.values.joined().reduce(0, +)
-            let expected = Double(inCalls) / 1e6 * 999
-            #expect(Double(offCPU) > expected / 3, """
-                only \(offCPU) samples inside calls for \(inCalls / 1000) ms in timed calls at 999 Hz \
-                (\(Int(expected)) expected, more than a third required): the waits were not interrupted; \(loadNote)
+            #expect(offCPU >= 10 * calls, """
+                only \(offCPU) samples inside calls for \(calls) timed calls (\(inCalls / 1000) ms in them) at 999 Hz, \
+                fewer than 10 per call: the waits were not interrupted; \(loadNote)
                 """)
         }
 
