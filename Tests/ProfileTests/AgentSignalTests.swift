@@ -44,7 +44,7 @@ extension AgentTests {
             return sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
         }
 
-        @Test("at 999 Hz: zero extra EINTR; every timed wait lasts at least its timeout, the median no later than the same wait without the agent")
+        @Test("at 999 Hz: zero extra EINTR; every timed wait lasts at least its timeout, the median within 1 % + 4x the lateness of the same waits without the agent")
         func waitsAreNotDisturbed() throws {
             // kind -> durations (µs) with and without the agent; requests by kind.
             var profiled: [String: [Int]] = [:], baseline: [String: [Int]] = [:], request: [String: Int] = [:]
