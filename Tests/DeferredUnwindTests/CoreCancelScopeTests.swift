@@ -12,10 +12,29 @@ extension LibraryStateTests.CoreTests {
     /// timing test at its core: a cancel that waited for S would never
     /// return before the release; the bound only turns that hang into a
     /// failure.  Then the target: cancels of idle tracers while S blocks
-    /// take <= 1 ms (the fastest of 20, so a loaded machine does not fail it).
+    /// cost what they cost when no callback runs, measured in the same run
+    /// just before S's callback starts and just after it returns (the
+    /// fastest of 20 each: a preempted cancel does not count; at most 10x
+    /// the fastest without a blocked callback - the old target was <= 1 ms
+    /// absolute, which a loaded machine can miss).
     @Test func cancelDoesNotWaitForAnotherTracersCallback() throws {
         let recorder = CoreRecorder()
         defer { recorder.actions.withLock { $0.removeAll() } } // break tracer <-> action cycles
+        // Cancels of 20 idle tracers, each timed on its own (µs).
+        func idleCancels(_ first: Int) -> [Double] {
+            (0..<20).map { i in
+                guard let idle = try? CoreTracer(recorder, index: first + i) else {
+                    Issue.record("cannot register idle tracer \(first + i)")
+                    return .infinity
+                }
+                let clock = ContinuousClock(), start = clock.now
+                let rc = idle.cancel()
+                let took = start.duration(to: clock.now)
+                #expect(rc == 0, "an idle tracer's cancel drops nothing")
+                return Double(took.components.attoseconds) / 1e12 + Double(took.components.seconds) * 1e6
+            }.sorted()
+        }
+        let before = idleCancels(40)
         let s = try CoreTracer(recorder, index: 0) // registered first: lower bit, called first
         let x = try CoreTracer(recorder, index: 1)
         let inCallback = TestLocked(false), release = TestLocked(false), callbackTimedOut = TestLocked(false)
@@ -40,25 +59,24 @@ extension LibraryStateTests.CoreTests {
                              + "another tracer's callback)") { dropped.withLock { $0 } != nil }
 
         // The target, measured while S still blocks.
-        var micros: [Double] = []
-        for i in 0..<20 {
-            let idle = try CoreTracer(recorder, index: 10 + i)
-            let clock = ContinuousClock(), start = clock.now
-            let rc = idle.cancel()
-            let took = start.duration(to: clock.now)
-            #expect(rc == 0, "an idle tracer's cancel drops nothing")
-            micros.append(Double(took.components.attoseconds) / 1e12 + Double(took.components.seconds) * 1e6)
-        }
+        let loadBefore = testLoadAverage()
+        let micros = idleCancels(10)
+        let loadAfter = testLoadAverage()
         let stillBlocked = !release.withLock { $0 } && !callbackTimedOut.withLock { $0 }
         release.withLock { $0 = true }
         pthread_join(canceller, nil)
         pthread_join(worker, nil)
+        let after = idleCancels(70)
 
-        micros.sort()
-        print("cancel of an idle tracer while another tracer's callback blocks: min \(micros[0]) us, "
-              + "median \(micros[micros.count / 2]) us, max \(micros[micros.count - 1]) us")
+        func summary(_ m: [Double]) -> String { "min \(m[0]) us, median \(m[m.count / 2]) us, max \(m[m.count - 1]) us" }
+        let baseline = min(before[0], after[0])
+        let measured = "cancel of an idle tracer while another tracer's callback blocks: \(summary(micros)); "
+            + "with no callback running, before: \(summary(before)); after: \(summary(after)); "
+            + "load average \(loadBefore) -> \(loadAfter)"
+        print(measured)
         #expect(stillBlocked, "S's callback was still blocked during the measurements")
-        #expect(micros[0] <= 1000, "target: <= 1 ms; fastest of 20 was \(micros[0]) us")
+        #expect(micros[0] <= 10 * baseline,
+                "target: the fastest of 20 within 10x the fastest with no callback running (\(baseline) us); \(measured)")
         #expect(dropped.withLock { $0 } == 1, "X was accepted in the blocked context and never called")
         #expect(recorder.count(tracer: 1) == 0, "no callback of X after its cancel returned")
         #expect(recorder.count(tracer: 0) == 1)

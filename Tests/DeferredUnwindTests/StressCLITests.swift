@@ -65,7 +65,9 @@ struct StressCLITests {
             status: p.terminationReason == .exit ? p.terminationStatus : 128 + p.terminationStatus,
             stdout: try String(contentsOf: out, encoding: .utf8),
             stderr: try String(contentsOf: err, encoding: .utf8))
-        if timedOut { Issue.record("unwind-stress \(args) still running after \(seconds) s\n\(result.diagnosis)") }
+        if timedOut {
+            Issue.record("unwind-stress \(args) still running after \(seconds) s (load average \(testLoadAverage()))\n\(result.diagnosis)")
+        }
         return result
     }
 

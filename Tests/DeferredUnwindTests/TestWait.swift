@@ -38,7 +38,22 @@ func testExpectEventually(
 ) -> Bool {
     if testPoll(bound: bound, condition) != nil { return true }
     let seen = state()
-    let comment = Comment(rawValue: "timed out after \(bound) waiting for \(what)" + (seen.isEmpty ? "" : "; " + seen))
+    let comment = Comment(rawValue: "timed out after \(bound) waiting for \(what)" + (seen.isEmpty ? "" : "; " + seen)
+                          + "; load average \(testLoadAverage())")
     Issue.record(comment, sourceLocation: sourceLocation)
     return false
+}
+
+/// /proc/loadavg as read now ("1-min 5-min 15-min running/total last-pid"),
+/// for the messages of bounded waits and timing checks: a failure says how
+/// loaded the machine was.  "unknown" where /proc cannot be read.
+func testLoadAverage() -> String {
+    let fd = open("/proc/loadavg", O_RDONLY)
+    guard fd >= 0 else { return "unknown" }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 128)
+    let n = read(fd, &buffer, buffer.count)
+    guard n > 0 else { return "unknown" }
+    let text = String(decoding: buffer[..<n], as: UTF8.self)
+    return text.hasSuffix("\n") ? String(text.dropLast()) : text
 }

@@ -122,6 +122,16 @@ enum Agent {
                         seconds: run.seconds, log: log)
     }
 
+    /// Runs the same test program without the agent (no preload added, no
+    /// UNWIND_PROFILE_* variables): the same-run baseline that timing
+    /// checks compare a profiled run with.  Killed after `bound` s.
+    static func unprofiled(_ name: String, _ args: [String] = [], bound: Double = 45) throws -> AgentRun {
+        let exe = try program(name)
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("UNWIND_PROFILE_") { env[key] = nil }
+        return try runBounded(exe, args, environment: env, bound: bound)
+    }
+
     static func which(_ name: String) throws -> URL {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for dir in path.split(separator: ":") {
@@ -156,9 +166,10 @@ enum Agent {
         p.currentDirectoryURL = scratch
         let start = Date()
         try p.run()
-        var killed = false
+        var killed = false, hungState = ""
         while p.isRunning {
             if Date().timeIntervalSince(start) > bound {
+                hungState = processState(p.processIdentifier)
                 kill(p.processIdentifier, SIGKILL)
                 killed = true
                 break
@@ -171,9 +182,42 @@ enum Agent {
         let seconds = Date().timeIntervalSince(start)
         let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
         var stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        if killed { stderr += "\n[killed after \(bound) s: hung]" }
+        if killed { stderr += "\n[killed after \(bound) s: hung; load average \(loadAverage()); \(hungState)]" }
         let status: Int32 = killed ? -9
             : p.terminationReason == .exit ? p.terminationStatus : 128 + p.terminationStatus
         return AgentRun(status: status, stdout: stdout, stderr: stderr, file: nil, seconds: seconds)
     }
+}
+
+/// What a process that outlived its bound was doing, from /proc: its
+/// threads' states and kernel wait channels, counted, and its CPU time
+/// (a hang sleeps; a starved or livelocked process runs).
+func processState(_ pid: pid_t) -> String {
+    let dir = "/proc/\(pid)/task"
+    guard let tids = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return "no /proc state" }
+    var states: [String: Int] = [:], channels: [String: Int] = [:]
+    var ticks = 0
+    for tid in tids {
+        if let stat = try? String(contentsOfFile: "\(dir)/\(tid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 13 {
+                states[String(fields[0]), default: 0] += 1
+                ticks += (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
+            }
+        }
+        let wchan = (try? String(contentsOfFile: "\(dir)/\(tid)/wchan", encoding: .utf8)) ?? "?"
+        channels[wchan.isEmpty ? "-" : wchan, default: 0] += 1
+    }
+    func list(_ d: [String: Int]) -> String { d.sorted { $0.value > $1.value }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ") }
+    return "\(tids.count) threads; states: \(list(states)); wait channels: \(list(channels)); "
+        + "CPU time \(ticks) ticks (utime+stime of its threads)"
+}
+
+/// /proc/loadavg as read now ("1-min 5-min 15-min running/total last-pid"),
+/// for the messages of timing checks: a timing failure says how loaded the
+/// machine was.  "unknown" where there is no /proc.
+func loadAverage() -> String {
+    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

@@ -48,7 +48,7 @@ enum CLI {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
-            throw CLIError(description: "unwind-profile \(arguments) still running after \(seconds) s: killed")
+            throw CLIError(description: "unwind-profile \(arguments) still running after \(seconds) s: killed (load average \(loadAverage()))")
         }
         process.waitUntilExit()
         let status = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus

@@ -37,6 +37,7 @@ extension AgentTests {
             let dir = try TempDir()
             let program = try Self.workload(in: dir)
             let data = dir.path("workload.data")
+            let loadBefore = loadAverage()
             let record = try CLI.run(["record", "-F", "499", "-o", data, "--agent", agent.path, "--", program, "3"],
                                      environment: CLI.cleanEnvironment, in: dir.url, seconds: 60)
             try #require(record.status == 0, "record: \(record.stderr)")
@@ -53,6 +54,7 @@ extension AgentTests {
                     measured[path] = seconds
                 }
             }
+            let load = "load average \(loadBefore) -> \(loadAverage()) during the recording"
             try #require(measured.count == 10, "workload output: \(record.stdout)")
             let measuredTotal = measured.values.reduce(0, +)
 
@@ -82,12 +84,13 @@ extension AgentTests {
                 // too few samples for a relative bound; only its presence.
                 guard share >= 0.02 else { continue }
                 #expect(abs(profiled - share) <= 0.10 * share,
-                        "\(path): \(profiled * 100)% of the profile, measured \(share * 100)%")
+                        "\(path): \(profiled * 100)% of the profile, measured \(share * 100)%; \(load)")
                 let call = try #require(Self.expectedCall[path])
                 let inCall = mine.filter { $0.0.contains(Substring(call)) }.map(\.1).reduce(0, +)
                 #expect(Double(inCall) >= 0.95 * Double(samples),
                         "\(path): only \(inCall) of \(samples) samples in \(call)")
             }
+            table.append("  " + load)
             print(table.joined(separator: "\n"))
             #expect(report.stderr.contains("0 stacks lost"), "\(report.stderr)")
         }
