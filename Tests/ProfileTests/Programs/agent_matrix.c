@@ -150,6 +150,7 @@ static void install(void)
         sa.sa_handler = on_usr1;
         sigaction(SIGUSR2, &sa, NULL); /* learn libc's restorer */
         syscall(SYS_rt_sigaction, SIGUSR2, NULL, &probe, 8);
+        signal(SIGUSR2, SIG_IGN);
         k.h = (void *)on_usr1;
         k.flags = probe.flags & 0x04000000ul; /* SA_RESTORER */
         k.restorer = probe.restorer;
@@ -513,7 +514,10 @@ int main(int argc, char **argv)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGUSR1, SIG_DFL);
-    signal(SIGUSR2, SIG_DFL);
+    /* SIGUSR2 is sigwaitinfo's event: ignored, so one that arrives after
+     * its call was interrupted or jumped out of is dropped (a blocked
+     * signal is still queued for sigwaitinfo while ignored, on Linux). */
+    signal(SIGUSR2, SIG_IGN);
     main_thread = pthread_self();
     main_tid = gettid();
     sigfillset(&all);
@@ -560,7 +564,7 @@ int main(int argc, char **argv)
             close(fds[0]);
         if (fds[1] >= 0)
             close(fds[1]);
-        signal(SIGUSR2, SIG_DFL);
+        signal(SIGUSR2, SIG_IGN);
     }
     return 0;
 }
