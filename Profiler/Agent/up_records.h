@@ -31,6 +31,11 @@ enum up_record_type {
 #define UP_SAMPLE_QUEUED 0x1u  /* returned 0 */
 #define UP_SAMPLE_ALREADY 0x2u /* returned 1 */
 #define UP_SAMPLE_FAILED 0x4u  /* returned < 0; cookie 0 */
+/* Bits 3..15: the timer's overruns before this tick (periods that passed
+ * while the signal waited, e.g. for a CPU), capped: the sample stands for
+ * 1 + overruns periods. */
+#define UP_SAMPLE_OVERRUN_SHIFT 3u
+#define UP_SAMPLE_OVERRUN_MAX 8191u
 /* STACK flags, agent bits (above du_trace_flags). */
 #define UP_STACK_FP 0x100u
 #define UP_STACK_DWARF 0x200u

@@ -160,7 +160,7 @@ static void up_baseline_warm_up(void)
 #endif /* UP_BASELINE_PER_SAMPLE */
 
 /* Context: the SIGPROF handler on the slot's thread. */
-static void up_sample(struct up_slot *s, const void *ucv)
+static void up_sample(struct up_slot *s, const void *ucv, int overrun)
 {
     struct up_rec_sample rec = {
         .h = {.type = UP_REC_SAMPLE, .flags = 0, .size = sizeof rec},
@@ -171,6 +171,11 @@ static void up_sample(struct up_slot *s, const void *ucv)
         .cookie = 0,
         .pc = up_uc_pc(ucv),
     };
+    /* Periods the tick waited through (a thread waiting for a CPU gets one
+     * signal for many ticks): the report weights the sample by them. */
+    if (overrun > 0)
+        rec.h.flags |= (uint16_t)((overrun > (int)UP_SAMPLE_OVERRUN_MAX ? UP_SAMPLE_OVERRUN_MAX : (uint32_t)overrun)
+                                  << UP_SAMPLE_OVERRUN_SHIFT);
     /* A mark whose interposer frame is gone (the interrupted stack pointer
      * is above it, and no program handler runs on us): a jump left the
      * call.  On-CPU from here; the next interposed call ends the stale
@@ -243,7 +248,7 @@ static void up_on_sigprof(int sig, siginfo_t *info, void *ucv)
          * up_tracer and up_config need no ordering here: this thread
          * acquire-loaded ACTIVE before it attached (same-thread order). */
         if (s && atomic_load_explicit(&up_phase, memory_order_relaxed) == UP_ACTIVE)
-            up_sample(s, ucv);
+            up_sample(s, ucv, info->si_overrun);
     } else {
         up_signal_forward_sigprof(sig, info, ucv);
     }

@@ -87,6 +87,12 @@ public struct SampleRecord: Equatable, Sendable {
     public static let flagQueued: UInt16 = 1
     public static let flagAlreadyQueued: UInt16 = 2
     public static let flagRequestFailed: UInt16 = 4
+    /// Flags bits 3..15: the timer overruns before this sample.
+    public static let overrunShift: UInt16 = 3
+
+    /// Sampling periods this sample stands for: 1 + the timer's overruns
+    /// (ticks that passed while the signal waited, e.g. for a CPU).
+    public var periods: UInt32 { 1 + UInt32(flags >> Self.overrunShift) }
 
     public init(flags: UInt16 = 0, tid: UInt32, call: UInt32, timeNanoseconds: UInt64,
                 cookie: UInt64, pc: UInt64) {

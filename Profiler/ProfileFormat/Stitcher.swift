@@ -35,14 +35,18 @@ public struct StitchedSample: Equatable, Sendable {
     public var cookie: UInt64
     public var pc: UInt64
     public var stack: Stack
+    /// Sampling periods it stands for (SampleRecord.periods: 1 + overruns).
+    public var periods: UInt32
 
-    public init(tid: UInt32, timeNanoseconds: UInt64, call: UInt32, cookie: UInt64, pc: UInt64, stack: Stack) {
+    public init(tid: UInt32, timeNanoseconds: UInt64, call: UInt32, cookie: UInt64, pc: UInt64, stack: Stack,
+                periods: UInt32 = 1) {
         self.tid = tid
         self.timeNanoseconds = timeNanoseconds
         self.call = call
         self.cookie = cookie
         self.pc = pc
         self.stack = stack
+        self.periods = periods
     }
 }
 
@@ -136,7 +140,7 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
             if case .lost = stack { summary.samplesWithLostStack += 1 }
         }
         samples.append(StitchedSample(tid: s.tid, timeNanoseconds: s.timeNanoseconds, call: s.call,
-                                      cookie: s.cookie, pc: s.pc, stack: stack))
+                                      cookie: s.cookie, pc: s.pc, stack: stack, periods: s.periods))
     }
     summary.samples = samples.count
     summary.stacksUsed = used.count

@@ -41,7 +41,7 @@ struct FlameGraphTree {
     }
 
     private mutating func add(_ sample: ReportSample, to node: Int) {
-        nodes[node].samples += 1
+        nodes[node].samples += Int(sample.periods)
         let (sum, overflow) = nodes[node].nanoseconds.addingReportingOverflow(sample.periodNanoseconds)
         nodes[node].nanoseconds = overflow ? .max : sum
     }

@@ -1,5 +1,6 @@
 // Folded stacks (brendangregg/FlameGraph): one line per distinct stack,
-// frames root first joined by ';', a space, the number of samples.  As
+// frames root first joined by ';', a space, the number of sampling periods
+// (a sample whose timer overran stands for several).  As
 // stackcollapse-perf.pl does, the root frame is the thread name, so threads
 // blocked in different places stay apart.  Lines are sorted (stable output);
 // a ';' or line break inside a name would split it, so they are replaced.
@@ -12,7 +13,7 @@ public enum FoldedWriter {
             parts.reserveCapacity(sample.frames.count + 1)
             parts.append(sanitize(sample.threadName.isEmpty ? profile.command : sample.threadName))
             for frame in sample.frames { parts.append(sanitize(frame.name)) }
-            counts[parts.joined(separator: ";"), default: 0] += 1
+            counts[parts.joined(separator: ";"), default: 0] += Int(sample.periods)
         }
         var out = ""
         for (stack, count) in counts.sorted(by: { $0.key < $1.key }) {

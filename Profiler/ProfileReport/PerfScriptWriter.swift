@@ -16,14 +16,20 @@ public enum PerfScriptWriter {
 
     public static func render(_ profile: ReportProfile) -> String {
         var out = ""
-        for sample in profile.samples {
-            out += header(sample, profile)
-            out += "\n"
+        for var sample in profile.samples {
+            // One event per sampling period, as perf prints one per
+            // sample: tools that count events (stackcollapse-perf.pl)
+            // then agree with the folded counts.
+            let periods = max(sample.periods, 1)
+            sample.periodNanoseconds /= UInt64(periods)
+            var event = header(sample, profile)
+            event += "\n"
             for frame in sample.frames.reversed() {
-                out += frameLine(frame)
-                out += "\n"
+                event += frameLine(frame)
+                event += "\n"
             }
-            out += "\n"
+            event += "\n"
+            for _ in 0..<periods { out += event }
         }
         return out
     }

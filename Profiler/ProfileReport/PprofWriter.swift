@@ -133,12 +133,13 @@ private struct PprofTables {
         let key = SampleKey(locationIDs: ids, tid: sample.tid, thread: sample.threadName)
         _ = string(sample.threadName)
         let wall = Int64(clamping: sample.periodNanoseconds)
+        let count = Int64(max(sample.periods, 1))
         if let index = sampleIndex[key] {
-            samples[index].count = saturatingAdd(samples[index].count, 1)
+            samples[index].count = saturatingAdd(samples[index].count, count)
             samples[index].wall = saturatingAdd(samples[index].wall, wall)
         } else {
             sampleIndex[key] = samples.count
-            samples.append(Sample(key: key, count: 1, wall: wall))
+            samples.append(Sample(key: key, count: count, wall: wall))
         }
     }
 

@@ -50,9 +50,11 @@ public enum ReportBuilder {
                 list.append(blocked(sample.call, stitched.calls))
             }
             lastTime = max(lastTime, sample.timeNanoseconds)
+            let (weighted, overflow) = period.multipliedReportingOverflow(by: UInt64(sample.periods))
             samples.append(ReportSample(tid: sample.tid, threadName: stitched.threads[sample.tid] ?? command,
-                                        timeNanoseconds: sample.timeNanoseconds, periodNanoseconds: period,
-                                        frames: list))
+                                        timeNanoseconds: sample.timeNanoseconds,
+                                        periodNanoseconds: overflow ? .max : weighted,
+                                        frames: list, periods: sample.periods))
         }
         // Time order, as perf script prints (rings drain threads in any
         // order); file order among equal times.

@@ -63,17 +63,21 @@ public struct ReportSample: Sendable {
     public var threadName: String
     /// CLOCK_MONOTONIC nanoseconds.
     public var timeNanoseconds: UInt64
-    /// Wall-clock time this sample stands for (1 / frequency).
+    /// Wall-clock time this sample stands for: `periods` / frequency.
     public var periodNanoseconds: UInt64
+    /// Sampling periods it stands for: 1, plus the timer ticks that passed
+    /// while its signal waited (overruns).  Counts weigh samples by it.
+    public var periods: UInt32
     /// Root first, leaf last; never empty.
     public var frames: [ReportFrame]
     public init(tid: UInt32, threadName: String, timeNanoseconds: UInt64,
-                periodNanoseconds: UInt64, frames: [ReportFrame]) {
+                periodNanoseconds: UInt64, frames: [ReportFrame], periods: UInt32 = 1) {
         self.tid = tid
         self.threadName = threadName
         self.timeNanoseconds = timeNanoseconds
         self.periodNanoseconds = periodNanoseconds
         self.frames = frames
+        self.periods = periods
     }
 }
 
