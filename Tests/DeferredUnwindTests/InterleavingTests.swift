@@ -15,6 +15,7 @@
 #if DEBUG
 import CDeferredUnwind
 import CTestSupport
+import Glibc
 import Testing
 
 /// One scenario of il_scenarios.c, by index.
@@ -25,6 +26,17 @@ struct InterleavingScenario: Sendable, CustomTestStringConvertible {
 
     static var all: [InterleavingScenario] {
         (0..<il_scenario_count()).map { InterleavingScenario(index: $0) }
+    }
+
+    /// The scenarios `everyInterleaving` runs: all, or only those named in
+    /// DU_IL_SCENARIO (comma-separated; Scripts/mutation-check.sh runs one
+    /// scenario per slip this way).
+    static var selected: [InterleavingScenario] {
+        guard let names = getenv("DU_IL_SCENARIO").map({ String(cString: $0) }), !names.isEmpty else {
+            return all
+        }
+        let wanted = Set(names.split(separator: ",").map(String.init))
+        return all.filter { wanted.contains($0.name) }
     }
 }
 
@@ -64,7 +76,7 @@ extension LibraryStateTests {
 }
 
 extension LibraryStateTests.InterleavingTests {
-    @Test("every interleaving of the scenario keeps the invariants", arguments: InterleavingScenario.all)
+    @Test("every interleaving of the scenario keeps the invariants", arguments: InterleavingScenario.selected)
     func everyInterleaving(_ scenario: InterleavingScenario) {
         check(scenario, mode: 0)
     }
