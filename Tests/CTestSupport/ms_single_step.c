@@ -60,6 +60,9 @@ static void ms_on_trap(int sig, siginfo_t *si, void *ucv)
     if (n == ms_target && ms_inject && !ms_inj->fired) {
         ms_inj->fired = 1;
         ms_inject(ms_inj);
+        /* One injection per run: the rest runs at full speed. */
+        ms_tracing = 0;
+        uc->uc_mcontext.gregs[REG_EFL] &= ~MS_TF;
     }
 }
 

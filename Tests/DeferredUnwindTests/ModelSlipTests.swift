@@ -21,14 +21,16 @@ extension LibraryStateTests {
     struct ModelSlipTests {}
 }
 
-/// Nested requests from the step hook, depth 2, during one outer request.
+/// A level-1 request from the step hook at one step of the outer request,
+/// stepped instruction by instruction, with a level-2 request after one of
+/// its instructions (ms_single_step.c).
 private final class DrawDriver: @unchecked Sendable {
     let tracers: [CoreTracer]
     var armed = false
-    var depth = 0
-    var outerSteps = 0, nestedSteps = 0
-    var target1 = -1, tracer1 = 0, target2 = -1, tracer2 = 0
+    var outerSteps = 0, nestedInstructions = 0
+    var target1 = -1, tracer1 = 0, target2 = 0, tracer2 = 0
     var results: [(tracer: Int, status: Int32, cookie: UInt64)] = []
+    var steps: [du_step] = []
 
     init(_ tracers: [CoreTracer]) { self.tracers = tracers }
 
@@ -39,22 +41,20 @@ private final class DrawDriver: @unchecked Sendable {
 
     func step(_ step: du_step) {
         guard armed else { return }
-        switch depth {
-        case 0:
-            defer { outerSteps += 1 }
-            guard outerSteps == target1 else { return }
-            depth = 1
-            request(tracer1)
-            depth = 0
-        case 1:
-            defer { nestedSteps += 1 }
-            guard nestedSteps == target2 else { return }
-            depth = 2
-            request(tracer2)
-            depth = 1
-        default:
-            break
-        }
+        steps.append(step)
+        defer { outerSteps += 1 }
+        guard outerSteps == target1 else { return }
+        // Level 1, stepped; no hook meanwhile (level 1's own steps are not
+        // targets, and the hook's code would only lengthen the stepping).
+        du_debug_set_step_hook(nil, nil)
+        var inj = ms_injection()
+        inj.tracer = tracers[tracer2].handle
+        var cookie: UInt64 = 0
+        var status: Int32 = 0
+        nestedInstructions = ms_traced_request_nested(tracers[tracer1].handle, &cookie, &status, target2, &inj)
+        results.append((tracer1, status, cookie))
+        if inj.fired != 0 { results.append((tracer2, inj.status, inj.cookie)) }
+        du_debug_set_step_hook(drawHook, Unmanaged.passUnretained(self).toOpaque())
     }
 }
 
@@ -93,66 +93,73 @@ private func checkContext(_ label: String, requests: [(tracer: Int, status: Int3
 
 extension LibraryStateTests.ModelSlipTests {
     /// SPEC_DRAW (Docs/Model.md, finding 1).  The first request of a context
-    /// is interrupted at each of its steps by a nested request (level 1),
-    /// and that one at each of its steps by another (level 2); then the
-    /// context ends and a second one starts.  If seq were stored before the
-    /// install, the thread (interrupted after its draw) stores its stale draw
-    /// after level 2's larger one won the install: seq goes back, and the
-    /// second context draws the first one's cookie again.
-    @Test func specDraw() {
-        func run(_ t1: Int, _ i: Int, _ t2: Int, _ j: Int) -> (outer: Int, nested: Int, problems: [String]) {
-            coreOnFreshThread {
-                guard du_thread_attach() == 0 else { return (0, 0, ["attach failed"]) }
-                let recorder = CoreRecorder()
-                let tracers = (0..<2).map { try! CoreTracer(recorder, index: $0) }
-                let driver = DrawDriver(tracers)
-                (driver.target1, driver.tracer1, driver.target2, driver.tracer2) = (i, t1, j, t2)
-                du_debug_set_step_hook(drawHook, Unmanaged.passUnretained(driver).toOpaque())
-                driver.armed = true
-                driver.request(0)
-                driver.armed = false
-                _ = du_safe_point()
-                let first = driver.results
-                let firstCalls = recorder.snapshot()
+    /// is interrupted at each of its step points by a nested request (level
+    /// 1), and that one after each of its instructions by another (level 2);
+    /// then the context ends and the next one starts.  If seq were stored
+    /// before the install, the thread (interrupted between its draw and its
+    /// store) would store its stale draw after level 2's larger one won the
+    /// install: seq goes back, and the next context draws this one's cookie
+    /// again.  Every context of the thread must have its own cookie.
+    @Test func specDraw() throws {
+        try #require(ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only")
+        let result = coreOnFreshThread { () -> (runs: Int, outer: Int, failures: [String]) in
+            guard du_thread_attach() == 0 else { return (0, 0, ["attach failed"]) }
+            let recorder = CoreRecorder()
+            let tracers = (0..<2).map { try! CoreTracer(recorder, index: $0) }
+            let driver = DrawDriver(tracers)
+            du_debug_set_step_hook(drawHook, Unmanaged.passUnretained(driver).toOpaque())
+            var seen = Set<UInt64>()
+            var runs = 0
+            func context(_ label: String, _ body: () -> Void) -> [String] {
                 recorder.clear()
                 driver.results = []
-                driver.request(0) // the second context's draw
+                body()
                 _ = du_safe_point()
-                du_debug_set_step_hook(nil, nil)
-                var problems = checkContext("context 1", requests: first, deliveries: firstCalls)
-                problems += checkContext("context 2", requests: driver.results, deliveries: recorder.snapshot())
-                if let a = first.first(where: { $0.status >= 0 })?.cookie,
-                   let b = driver.results.first(where: { $0.status >= 0 })?.cookie, a == b {
-                    problems.append("two contexts share cookie \(a)")
+                var problems = checkContext(label, requests: driver.results, deliveries: recorder.snapshot())
+                if let c = driver.results.first(where: { $0.status >= 0 })?.cookie {
+                    if seen.contains(c) { problems.append("\(label): cookie \(c) of an earlier context again") }
+                    seen.insert(c)
                 }
-                _ = du_thread_detach()
-                tracers.forEach { $0.destroy() }
-                return (driver.outerSteps, driver.nestedSteps, problems)
+                return problems
             }
-        }
-        let baseline = run(0, -1, 0, -1)
-        #expect(baseline.problems.isEmpty, "\(baseline.problems)")
-        #expect(baseline.outer >= 5, "the first request reached only \(baseline.outer) steps")
-        var failures: [String] = []
-        var runs = 0
-        for i in 0..<baseline.outer {
-            for t1 in 0..<2 {
-                let one = run(t1, i, 0, -1)
+            func run(_ i: Int, _ t1: Int, _ j: Int, _ t2: Int) -> [String] {
+                (driver.target1, driver.tracer1, driver.target2, driver.tracer2) = (i, t1, j, t2)
+                driver.outerSteps = 0
+                driver.steps = []
+                driver.nestedInstructions = 0
                 runs += 1
-                if !one.problems.isEmpty { failures.append("level 1 (tracer \(t1)) at step #\(i): \(one.problems)") }
-                for j in 0..<one.nested {
-                    for t2 in 0..<2 {
-                        let two = run(t1, i, t2, j)
-                        runs += 1
-                        if !two.problems.isEmpty {
-                            failures.append("level 1 (tracer \(t1)) at step #\(i), level 2 (tracer \(t2)) at its step #\(j): \(two.problems)")
-                        }
-                    }
+                let label = "level 1 (tracer \(t1)) at step #\(i), level 2 (tracer \(t2)) after its instruction \(j)"
+                var problems = context(label) {
+                    driver.armed = true
+                    driver.request(0)
+                    driver.armed = false
+                }
+                problems += context("\(label), next context") { driver.request(0) }
+                return problems
+            }
+            var failures = run(-1, 0, 0, 0)
+            // The outer steps before the install (once the context has its
+            // cookie, level 1 draws nothing); level 2 asks for the other
+            // tracer (any request of the context draws the same way).
+            let drawing = driver.steps.prefix { $0 != DU_STEP_COOKIE_CLAIMED }.count
+            let outer = driver.outerSteps
+            if drawing < 2 { failures.append("only \(drawing) steps before the install: \(driver.steps)") }
+            for i in 0..<drawing {
+                for t1 in 0..<2 {
+                    failures += run(i, t1, 0, 1)
+                    let n = driver.nestedInstructions
+                    if n < 20 { failures.append("level 1 at step #\(i): only \(n) instructions stepped") }
+                    for j in 1...max(n, 1) { failures += run(i, t1, j, 1) }
                 }
             }
+            du_debug_set_step_hook(nil, nil)
+            _ = du_thread_detach()
+            tracers.forEach { $0.destroy() }
+            return (runs, outer, failures)
         }
-        #expect(failures.isEmpty, "\(failures.count) of \(runs) runs: \(failures.prefix(3))")
-        #expect(runs > baseline.outer * 2, "only \(runs) runs")
+        print("cookie draw, depth 2: \(result.runs) runs (the first request has \(result.outer) steps)")
+        #expect(result.outer >= 5, "the first request reached only \(result.outer) steps")
+        #expect(result.failures.isEmpty, "\(result.failures.count) problems: \(result.failures.prefix(3))")
     }
 
     /// NONATOMIC_CLAIM, COOKIE_PLAIN_STORE: a nested request (tracer A again,

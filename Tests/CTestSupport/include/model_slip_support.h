@@ -36,8 +36,9 @@ struct ms_injection {
 };
 
 /* Step the calling thread from here on: after instruction number `target`
- * (1-based; 0: never) the SIGTRAP handler runs inject(inj) once.  Stop
- * returns how many instructions were stepped.  One at a time per process. */
+ * (1-based; 0: never) the SIGTRAP handler runs inject(inj) once, and the
+ * stepping ends there.  Stop returns how many instructions were stepped
+ * (with target 0: the length of the region).  One at a time per process. */
 int ms_trace_start(long target, void (*inject)(struct ms_injection *), struct ms_injection *inj);
 long ms_trace_stop(void);
 
