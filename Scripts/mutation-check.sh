@@ -60,23 +60,23 @@ table=(
     "PLAIN_RESET|variant|plain-reset|reset-race"
     "NO_COMPLETED|patch|$SP"
     "NO_COMPLETED|variant|no-completed|second-tracer"
-    "CANCEL_NO_WAIT|patch|CoreCancelTests/cancelWaitsForARequestInProgress"
+    "CANCEL_NO_WAIT|patch|CoreTests/cancelWaitsForARequestInProgress"
     "CANCEL_NO_WAIT|variant|cancel-no-wait|cancel-callback"
-    "CANCEL_NO_SCRUB|patch|CoreCancelTests/bitReuseAfterCancelSeesNoStaleRequest"
+    "CANCEL_NO_SCRUB|patch|CoreTests/bitReuseAfterCancelSeesNoStaleRequest"
     "CANCEL_NO_SCRUB|variant|cancel-no-scrub|bit-reuse"
     "EXIT_DROPS_PENDING|patch|$SP"
     "EXIT_DROPS_PENDING|variant|exit-drops-pending|thread-exit"
     "MUTEX_DISPATCH|patch|cancelDoesNotWaitForAnotherTracersCallback"
     "GLOBAL_GP|patch|cancelDoesNotWaitForAnotherTracersCallback"
     "REORDER_SCRUB_BEFORE_SYNC|patch|$SLIP/cancelAtEveryInstructionOfTheDispatch;DU_IL_SCENARIO=reuse-in-same-context $IL"
-    "REORDER_SCRUB_BEFORE_REQWAIT|patch|CoreCancelTests/cancelWaitsForARequestInProgress"
+    "REORDER_SCRUB_BEFORE_REQWAIT|patch|CoreTests/cancelWaitsForARequestInProgress"
     "REORDER_FREE_BEFORE_SCRUB|patch|$SLIP/freeBeforeScrub"
-    "REORDER_FREE_BEFORE_QUIET|patch|$SLIP/freeBeforeCallbackWait;CoreCancelTests/secondCancelWaitsForTheFirstToFinish"
-    "REORDER_QUIET_BEFORE_SYNC|patch|DU_IL_SCENARIO=cancel-vs-dispatch $IL;$SLIP/cancelAtEveryInstructionOfTheDispatch"
-    "REORDER_MARK_AFTER_WAITS|patch|CoreCancelTests/cancelWaitsForARequestInProgress"
-    "SKIP_REQUEST_WAIT|patch|CoreCancelTests/cancelWaitsForARequestInProgress;$SLIP/cancelAtEveryInstruction\\("
+    "REORDER_FREE_BEFORE_QUIET|patch|$SLIP/freeBeforeCallbackWait;CoreTests/secondCancelWaitsForTheFirstToFinish"
+    "REORDER_QUIET_BEFORE_SYNC|patch|InterleavingTests/everyInterleavingConservative"
+    "REORDER_MARK_AFTER_WAITS|patch|CoreTests/cancelWaitsForARequestInProgress"
+    "SKIP_REQUEST_WAIT|patch|CoreTests/cancelWaitsForARequestInProgress;$SLIP/cancelAtEveryInstruction\\("
     "SKIP_SYNC|patch|DU_IL_SCENARIO=cancel-vs-dispatch $IL;$SLIP/cancelAtEveryInstructionOfTheDispatch"
-    "SKIP_QUIET|patch|CoreCancelTests/cancelWaitsForASleepingCallback"
+    "SKIP_QUIET|patch|CoreTests/cancelWaitsForASleepingCallback"
     "COOKIE_PLAIN_STORE|patch|$SLIP/nestedAtEveryInstruction"
     "R1_PLAIN|patch|$SP"
     "R3_PLAIN|patch|$SP"
@@ -94,8 +94,8 @@ table=(
 )
 # --pass: the pass switches' patches, which every test must survive.
 pass_table=(
-    "REORDER_REQWAIT_AFTER_SYNC|pass|CoreCancelTests;$IL"
-    "REORDER_REQWAIT_AFTER_QUIET|pass|CoreCancelTests;$IL"
+    "REORDER_REQWAIT_AFTER_SYNC|pass|CoreTests;$IL"
+    "REORDER_REQWAIT_AFTER_QUIET|pass|CoreTests;$IL"
 )
 
 if [ "${1:-}" = --list ]; then

@@ -366,6 +366,37 @@ extension LibraryStateTests.ModelSlipTests {
         #expect(result.failures.isEmpty, "\(result.failures.count) problems: \(result.failures.prefix(3))")
     }
 
+    /// REORDER_FREE_BEFORE_SCRUB.  After every instruction of cancel(X)'s
+    /// scrub (and of its free, were it moved before the scrub), another
+    /// thread registers Z and requests it.  Z's request must be called back
+    /// and not counted as X's dropped context: were the bit freed before the
+    /// scrub, Z could get it and request it in between, and the scrub would
+    /// clear Z's request and count it.
+    @Test func freeBeforeScrub() throws {
+        try #require(ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only")
+        let result = coreOnFreshThread { () -> (instructions: Int, failures: [String]) in
+            var failures: [String] = []
+            var traps = 0, zStatus: Int32 = 0, zCalls: UInt = 0, same: Int32 = 0
+            let base = ms_free_race(0, &traps, &zStatus, &zCalls, &same)
+            if base != 0 || zStatus != 0 || zCalls != 1 {
+                failures.append("no interruption: cancel \(base), Z's request \(zStatus), \(zCalls) callbacks")
+            }
+            let n = traps
+            for k in 1...max(n, 1) {
+                let rc = ms_free_race(k, &traps, &zStatus, &zCalls, &same)
+                if rc != 0 || zStatus != 0 || zCalls != 1 {
+                    failures.append("Z registered and requested after instruction \(k) of the scrub: cancel(X) returned "
+                                    + "\(rc) (X had no request), Z's request \(zStatus), \(zCalls) callbacks of Z"
+                                    + (same != 0 ? " (Z got X's bit)" : ""))
+                }
+            }
+            return (n, failures)
+        }
+        print("register and request on another thread after every instruction of the scrub: \(result.instructions) runs")
+        #expect(result.instructions > 10, "stepped only \(result.instructions) instructions")
+        #expect(result.failures.isEmpty, "\(result.failures.count) problems: \(result.failures.prefix(3))")
+    }
+
     /// REORDER_FREE_BEFORE_QUIET (Docs/Model.md, finding 5).  While cancel(X)
     /// waits for X's running callback, a new tracer must not get X's bit:
     /// its callbacks would set `calling` to the same slot, and cancel(X)

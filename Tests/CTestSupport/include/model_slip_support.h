@@ -87,3 +87,15 @@ unsigned long ms_fresh_calls(void);
  * -ETIMEDOUT / -1; *traps: instructions stepped in the scrub; *calls: X's
  * callbacks; *fired: the reset ran inside the scrub. */
 int ms_scrub_race(long target, long *traps, unsigned long *calls, int *fired);
+
+/* Free against the scrub (the model's REORDER_FREE_BEFORE_SCRUB): the
+ * calling thread (not attached) cancels tracer X, stepping from the end of
+ * its callback wait to the end of its scrub; after instruction `target`
+ * (0: never) the SIGTRAP handler has a worker thread register a tracer Z
+ * and request it, and waits until that is done or the worker blocks on the
+ * registry lock (then it finishes after the cancel).  Then the worker's
+ * safe point.  Z's request must be called back once; nothing is dropped
+ * (X had no request).  Returns the cancel's result (-ETIMEDOUT / -1 on a
+ * harness failure); *z_status: Z's request; *z_calls: Z's callbacks;
+ * *same_bit: Z got X's bit; *traps: instructions stepped. */
+int ms_free_race(long target, long *traps, int *z_status, unsigned long *z_calls, int *same_bit);
