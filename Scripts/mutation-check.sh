@@ -26,7 +26,9 @@
 # few minutes.  The checked-out tree is never modified.
 # Environment: MUT_TEST_TIMEOUT (s per swift test, default 900),
 # MUT_HARNESS_SECONDS (per variant, default 10), MUT_SEED (default 1),
-# MUT_TESTS (filters to run for every patch instead of its own).
+# MUT_TESTS (filters to run for every patch instead of its own), MUT_SKIP
+# (swift test --skip regex), e.g. to run the older tests alone:
+#   MUT_TESTS=DeferredUnwindTests MUT_SKIP=ModelSlipTests Scripts/mutation-check.sh SPEC_DRAW
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,7 +62,7 @@ table=(
     "PLAIN_RESET|variant|plain-reset|reset-race"
     "NO_COMPLETED|patch|$SP"
     "NO_COMPLETED|variant|no-completed|second-tracer"
-    "CANCEL_NO_WAIT|patch|CoreTests/cancelWaitsForARequestInProgress"
+    "CANCEL_NO_WAIT|patch|$SLIP/cancelAtEveryInstruction\\(;CoreTests/cancelWaitsForARequestInProgress"
     "CANCEL_NO_WAIT|variant|cancel-no-wait|cancel-callback"
     "CANCEL_NO_SCRUB|patch|CoreTests/bitReuseAfterCancelSeesNoStaleRequest"
     "CANCEL_NO_SCRUB|variant|cancel-no-scrub|bit-reuse"
@@ -69,14 +71,14 @@ table=(
     "MUTEX_DISPATCH|patch|cancelDoesNotWaitForAnotherTracersCallback"
     "GLOBAL_GP|patch|cancelDoesNotWaitForAnotherTracersCallback"
     "REORDER_SCRUB_BEFORE_SYNC|patch|$SLIP/cancelAtEveryInstructionOfTheDispatch;DU_IL_SCENARIO=reuse-in-same-context $IL"
-    "REORDER_SCRUB_BEFORE_REQWAIT|patch|CoreTests/cancelWaitsForARequestInProgress"
+    "REORDER_SCRUB_BEFORE_REQWAIT|patch|$SLIP/cancelAtEveryInstruction\\(;CoreTests/cancelWaitsForARequestInProgress"
     "REORDER_FREE_BEFORE_SCRUB|patch|$SLIP/freeBeforeScrub"
     "REORDER_FREE_BEFORE_QUIET|patch|$SLIP/freeBeforeCallbackWait;CoreTests/secondCancelWaitsForTheFirstToFinish"
     "REORDER_QUIET_BEFORE_SYNC|patch|InterleavingTests/everyInterleavingConservative"
     "REORDER_MARK_AFTER_WAITS|patch|CoreTests/cancelWaitsForARequestInProgress"
-    "SKIP_REQUEST_WAIT|patch|CoreTests/cancelWaitsForARequestInProgress;$SLIP/cancelAtEveryInstruction\\("
+    "SKIP_REQUEST_WAIT|patch|$SLIP/cancelAtEveryInstruction\\(;CoreTests/cancelWaitsForARequestInProgress"
     "SKIP_SYNC|patch|DU_IL_SCENARIO=cancel-vs-dispatch $IL;$SLIP/cancelAtEveryInstructionOfTheDispatch"
-    "SKIP_QUIET|patch|CoreTests/cancelWaitsForASleepingCallback"
+    "SKIP_QUIET|patch|$SLIP/cancelAtEveryInstructionOfTheDispatch;CoreTests/cancelWaitsForASleepingCallback"
     "COOKIE_PLAIN_STORE|patch|$SLIP/nestedAtEveryInstruction"
     "R1_PLAIN|patch|$SP"
     "R3_PLAIN|patch|$SP"
@@ -153,7 +155,8 @@ run_tests() {
             case "$word" in *=*) envs+=("$word") ;; *) filter=$word ;; esac
         done
         local out=$log/$name.test$i.txt
-        (cd "$tree" && env "${envs[@]}" timeout -k 10 "$timeout_s" swift test --skip-build --filter "$filter" > "$out" 2>&1)
+        (cd "$tree" && env "${envs[@]}" timeout -k 10 "$timeout_s" swift test --skip-build --filter "$filter" \
+            ${MUT_SKIP:+--skip "$MUT_SKIP"} > "$out" 2>&1)
         rc=$?
         if [ $rc -ne 0 ]; then
             killer="${envs[*]:+${envs[*]} }$filter"

@@ -265,9 +265,9 @@ extension LibraryStateTests.ModelSlipTests {
         print("cancel after every instruction of a request: \(result.runs) runs, \(result.instructions) instructions, "
               + "cancel states \(result.states.sorted { $0.key < $1.key })")
         #expect(result.instructions > 20, "stepped only \(result.instructions) instructions")
+        #expect(result.failures.isEmpty, "\(result.failures.count) problems: \(result.failures.prefix(3))")
         #expect((result.states[1] ?? 0) > 0 && (result.states[2] ?? 0) > 0,
                 "the cancel should both return early and wait for the request: \(result.states)")
-        #expect(result.failures.isEmpty, "\(result.failures.count) problems: \(result.failures.prefix(3))")
     }
 
     /// CALLING_AFTER_UNLOCK, DISPATCH_NO_RECHECK (and the cancel orders the
@@ -330,9 +330,9 @@ extension LibraryStateTests.ModelSlipTests {
         print("cancel after every instruction of a dispatch: \(result.runs) runs, \(result.instructions) instructions, "
               + "cancel states \(result.states.sorted { $0.key < $1.key })")
         #expect(result.instructions > 20, "stepped only \(result.instructions) instructions")
+        #expect(result.failures.isEmpty, "\(result.failures.count) problems: \(result.failures.prefix(3))")
         #expect((result.states[1] ?? 0) > 0 && (result.states[2] ?? 0) > 0,
                 "the cancel should both return early and wait for the callback: \(result.states)")
-        #expect(result.failures.isEmpty, "\(result.failures.count) problems: \(result.failures.prefix(3))")
     }
 
     /// SPEC_SCRUB_ORDER (Docs/Model.md, finding 2).  X's callback ran; the
