@@ -100,8 +100,8 @@ extension LibraryStateTests.ModelSlipTests {
     /// store) would store its stale draw after level 2's larger one won the
     /// install: seq goes back, and the next context draws this one's cookie
     /// again.  Every context of the thread must have its own cookie.
-    @Test func specDraw() throws {
-        try #require(ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only")
+    @Test(.enabled(if: ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only"))
+    func specDraw() {
         let result = coreOnFreshThread { () -> (runs: Int, outer: Int, failures: [String]) in
             guard du_thread_attach() == 0 else { return (0, 0, ["attach failed"]) }
             let recorder = CoreRecorder()
@@ -169,8 +169,8 @@ extension LibraryStateTests.ModelSlipTests {
     /// cookie), between the load and the store of a claim written as two
     /// (both answer 0, or B's bit is lost).  Requests of one context agree
     /// on the cookie, one 0 per tracer, one callback each.
-    @Test func nestedAtEveryInstruction() throws {
-        try #require(ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only")
+    @Test(.enabled(if: ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only"))
+    func nestedAtEveryInstruction() {
         let failures = coreOnFreshThread { () -> (runs: Int, instructions: [Int], failures: [String]) in
             guard du_thread_attach() == 0 else { return (0, [], ["attach failed"]) }
             let recorder = CoreRecorder()
@@ -217,8 +217,8 @@ extension LibraryStateTests.ModelSlipTests {
     /// (the request has not read A as live, or is done) or waits for the
     /// request.  D's first request must answer 0 (no stale bit of A) and D
     /// must be called back exactly once.
-    @Test func cancelAtEveryInstruction() throws {
-        try #require(ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only")
+    @Test(.enabled(if: ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only"))
+    func cancelAtEveryInstruction() {
         let result = coreOnFreshThread { () -> (runs: Int, instructions: Int, states: [Int32: Int], failures: [String]) in
             guard du_thread_attach() == 0 else { return (0, 0, [:], ["attach failed"]) }
             let recorder = CoreRecorder()
@@ -278,8 +278,8 @@ extension LibraryStateTests.ModelSlipTests {
     /// thread (its read-side section, or A's callback).  A's callback never
     /// begins after cancel(A) returned; D, which never requested, is not
     /// called back; a delivered context is not also counted as dropped.
-    @Test func cancelAtEveryInstructionOfTheDispatch() throws {
-        try #require(ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only")
+    @Test(.enabled(if: ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only"))
+    func cancelAtEveryInstructionOfTheDispatch() {
         let result = coreOnFreshThread { () -> (runs: Int, instructions: Int, states: [Int32: Int], failures: [String]) in
             guard du_thread_attach() == 0 else { return (0, 0, [:], ["attach failed"]) }
             var failures: [String] = []
@@ -340,8 +340,8 @@ extension LibraryStateTests.ModelSlipTests {
     /// Read mask first and completed second, the scrub would see X's bit in
     /// the word and no completed mark (the reset cleared both in between) and
     /// count a delivered request as dropped.
-    @Test func scrubOrder() throws {
-        try #require(ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only")
+    @Test(.enabled(if: ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only"))
+    func scrubOrder() {
         let result = coreOnFreshThread { () -> (runs: Int, instructions: Int, fired: Int, failures: [String]) in
             var failures: [String] = []
             var traps = 0, calls: UInt = 0
@@ -372,8 +372,8 @@ extension LibraryStateTests.ModelSlipTests {
     /// and not counted as X's dropped context: were the bit freed before the
     /// scrub, Z could get it and request it in between, and the scrub would
     /// clear Z's request and count it.
-    @Test func freeBeforeScrub() throws {
-        try #require(ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only")
+    @Test(.enabled(if: ms_single_step_supported() == 1, "x86-64 without ThreadSanitizer only"))
+    func freeBeforeScrub() {
         let result = coreOnFreshThread { () -> (instructions: Int, failures: [String]) in
             var failures: [String] = []
             var traps = 0, zStatus: Int32 = 0, zCalls: UInt = 0, same: Int32 = 0
