@@ -19,6 +19,7 @@
 import CDeferredUnwind
 import CTestSupport
 import Foundation
+import Glibc
 import Testing
 
 /// One scenario of il_scenarios.c, by index.
@@ -31,8 +32,18 @@ struct InterleavingScenario: Sendable, CustomTestStringConvertible {
     static var all: [InterleavingScenario] {
         (0..<il_scenario_count()).map { InterleavingScenario(index: $0) }
     }
-    static var twoThreads: [InterleavingScenario] { all.filter { $0.threads == 2 } }
-    static var threeThreads: [InterleavingScenario] { all.filter { $0.threads == 3 } }
+    /// The scenarios the tests run: all, or only those named in
+    /// DU_IL_SCENARIO (comma-separated; Scripts/mutation-check.sh runs one
+    /// scenario per slip this way).
+    static var selected: [InterleavingScenario] {
+        guard let names = getenv("DU_IL_SCENARIO").map({ String(cString: $0) }), !names.isEmpty else {
+            return all
+        }
+        let wanted = Set(names.split(separator: ",").map(String.init))
+        return all.filter { wanted.contains($0.name) }
+    }
+    static var twoThreads: [InterleavingScenario] { selected.filter { $0.threads == 2 } }
+    static var threeThreads: [InterleavingScenario] { selected.filter { $0.threads == 3 } }
 }
 
 /// What an exploration found, copied out of the C result.
