@@ -88,6 +88,7 @@ table=(
     "CALLING_AFTER_UNLOCK|patch|$SLIP/cancelAtEveryInstructionOfTheDispatch;DU_IL_SCENARIO=cancel-vs-dispatch $IL"
     "SPEC_DRAW|patch|$SLIP/specDraw"
     "SPEC_SCRUB_ORDER|patch|$SLIP/scrubOrder"
+    "CAPPED_LOOK|patch|InterleavingTests/everyInterleavingThreeThreads"
     "DROPPED_EXACT|n/a|a property, not a change: the dropped count is a documented lower bound (deferred_unwind.h), which the shipped code keeps"
     "REORDER_REQWAIT_AFTER_SYNC|n/a|a pass switch (harmless reordering); its patch is kept and must pass: --pass"
     "REORDER_REQWAIT_AFTER_QUIET|n/a|a pass switch (harmless reordering); its patch is kept and must pass: --pass"
