@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation check of the model's switches against the C code (Docs/ModelSlips.md).
+# Mutation check of the model's switches against the C code (Docs/Model.md, "Each slip in the C code").
 #
 #   Scripts/mutation-check.sh                  every switch
 #   Scripts/mutation-check.sh NAME...          only these switches

@@ -1,7 +1,7 @@
 // The Spin model's switches (Model/, Scripts/model-check.sh) as code-level
 // tests: each test here fails when the slip a switch describes is made in
 // the C code (Benchmarks/mutations/<SWITCH>.diff, Scripts/mutation-check.sh,
-// Docs/ModelSlips.md) and no older test caught it.  Where the design's
+// Docs/Model.md, "Each slip in the C code") and no older test caught it.  Where the design's
 // window has a step point inside, the step hook interrupts there; where it
 // has none, the x86 trap flag interrupts after every instruction
 // (Tests/CTestSupport/ms_single_step.c), which is what the model's
