@@ -55,7 +55,10 @@
     X(SEMOP, "semop")                                    \
     X(SEMTIMEDOP, "semtimedop")                          \
     X(MSGRCV, "msgrcv")                                  \
-    X(MSGSND, "msgsnd")
+    X(MSGSND, "msgsnd")                                  \
+    X(EPOLL_PWAIT2, "epoll_pwait2")                      \
+    X(SENDFILE, "sendfile")                              \
+    X(SPLICE, "splice")
 
 enum up_call_id {
     UP_CALL_ONCPU = 0,

@@ -207,6 +207,34 @@ UP_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
     return r;
 }
 
+/* epoll_pwait2: a nanosecond timeout (NULL: none); resumed with the time
+ * left, at the deadline 0 (the timeout's result). */
+UP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *tmo,
+                           const sigset_t *mask)
+{
+    struct up_call c;
+    if (!up_call_begin(&c, UP_CALL_EPOLL_PWAIT2))
+        return up_real_epoll_pwait2()(epfd, ev, max, tmo, mask);
+    int64_t t0 = tmo ? up_clock_ns(CLOCK_MONOTONIC) : 0;
+    int r = up_real_epoll_pwait2()(epfd, ev, max, tmo, mask);
+    while (r < 0 && up_call_ours(&c, errno)) {
+        if (!tmo) {
+            r = up_real_epoll_pwait2()(epfd, ev, max, NULL, mask);
+            continue;
+        }
+        /* *tmo is read only now that the kernel accepted it. */
+        int64_t left = up_left_ns(CLOCK_MONOTONIC, up_deadline(t0, up_ts_to_ns(tmo)));
+        if (left == 0) {
+            r = 0;
+            break;
+        }
+        struct timespec ts = up_ns_to_ts(left);
+        r = up_real_epoll_pwait2()(epfd, ev, max, &ts, mask);
+    }
+    up_call_end(&c);
+    return r;
+}
+
 UP_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
     struct up_call c;

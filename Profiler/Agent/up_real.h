@@ -128,7 +128,11 @@
     X(int, semtimedop, (int, struct sembuf *, size_t, const struct timespec *), NULL)       \
     X(ssize_t, msgrcv, (int, void *, size_t, long, int), NULL)                               \
     X(int, msgsnd, (int, const void *, size_t, int), NULL)                                   \
-    X(__sighandler_t, sigset, (int, __sighandler_t), NULL)
+    X(__sighandler_t, sigset, (int, __sighandler_t), NULL)                                   \
+    X(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *, const sigset_t *), NULL) \
+    X(ssize_t, sendfile, (int, int, off_t *, size_t), NULL)                                  \
+    X(ssize_t, sendfile64, (int, int, off64_t *, size_t), NULL)                              \
+    X(ssize_t, splice, (int, loff_t *, int, loff_t *, size_t, unsigned int), NULL)
 
 enum up_real_id {
 #define UP_REAL_ID(ret, name, params, version) UP_REAL_ID_##name,
