@@ -78,23 +78,21 @@ UP_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
                  up_real_pwrite64()(fd, (const char *)buf + done_, n - done_, off + (off64_t)done_));
 }
 
-/* sendfile and splice move data between descriptors: partial progress cut
- * short by our tick goes on for the rest, as write does (the kernel
- * advances the offsets it was given, or the file position). */
+/* sendfile and splice: marked, and an EINTR our tick caused is retried
+ * (socket timeouts as above).  A short count is not continued: both return
+ * what moved without blocking further (a pipe's capacity, say), signal or
+ * not, so a longer answer would be the agent's. */
 UP_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
 {
-    UP_XFER_CALL(UP_CALL_SENDFILE, out, SO_SNDTIMEO, 0, n, ssize_t, up_real_sendfile()(out, in, off, n - done_));
+    UP_FD_CALL(UP_CALL_SENDFILE, out, SO_SNDTIMEO, ssize_t, up_real_sendfile()(out, in, off, n));
 }
 
 UP_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 {
-    UP_XFER_CALL(UP_CALL_SENDFILE, out, SO_SNDTIMEO, 0, n, ssize_t, up_real_sendfile64()(out, in, off, n - done_));
+    UP_FD_CALL(UP_CALL_SENDFILE, out, SO_SNDTIMEO, ssize_t, up_real_sendfile64()(out, in, off, n));
 }
 
 UP_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned int flags)
 {
-    if (flags & SPLICE_F_NONBLOCK)
-        UP_FD_CALL(UP_CALL_SPLICE, out, SO_SNDTIMEO, ssize_t, up_real_splice()(in, off_in, out, off_out, n, flags));
-    UP_XFER_CALL(UP_CALL_SPLICE, out, SO_SNDTIMEO, 0, n, ssize_t,
-                 up_real_splice()(in, off_in, out, off_out, n - done_, flags));
+    UP_FD_CALL(UP_CALL_SPLICE, out, SO_SNDTIMEO, ssize_t, up_real_splice()(in, off_in, out, off_out, n, flags));
 }

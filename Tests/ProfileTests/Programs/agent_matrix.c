@@ -247,6 +247,9 @@ static struct out c_pselect(int nb)
     return (struct out){r, r < 0 ? errno : 0, r > 0 ? FD_ISSET(fds[0], &s) : 0};
 }
 
+static struct out c_epoll(int nb, int pwait);
+static struct out c_epoll_pwait2(int nb) { return c_epoll(nb, 2); }
+
 static struct out c_epoll(int nb, int pwait)
 {
     mkpipe(nb);
@@ -254,7 +257,8 @@ static struct out c_epoll(int nb, int pwait)
     int ep = epoll_create1(0);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[0]}, got;
     epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], &ev);
-    long r = pwait ? epoll_pwait(ep, &got, 1, 5000, NULL) : epoll_wait(ep, &got, 1, 5000);
+    long r = pwait == 2 ? epoll_pwait2(ep, &got, 1, &(struct timespec){5, 0}, NULL)
+             : pwait ? epoll_pwait(ep, &got, 1, 5000, NULL) : epoll_wait(ep, &got, 1, 5000);
     AFTER_CALL();
     int e = r < 0 ? errno : 0;
     close(ep);
@@ -477,6 +481,7 @@ static const struct {
     {"recvmsg", c_recvmsg, 1, 0}, {"recvmmsg", c_recvmmsg, 1, 0}, {"accept", c_accept, 1, 0},
     {"poll", c_poll, 0, 0}, {"ppoll", c_ppoll, 0, 0}, {"select", c_select, 0, 0}, {"pselect", c_pselect, 0, 0},
     {"epoll_wait", c_epoll_wait, 0, 0}, {"epoll_pwait", c_epoll_pwait, 0, 0},
+    {"epoll_pwait2", c_epoll_pwait2, 0, 0},
     {"nanosleep", c_nanosleep, 0, 0}, {"clock_nanosleep", c_clock_nanosleep, 0, 0}, {"usleep", c_usleep, 0, 1},
     {"sem_wait", c_sem_wait, 0, 1}, {"sem_timedwait", c_sem_timedwait, 0, 1}, {"semop", c_semop, 0, 0},
     {"msgrcv", c_msgrcv, 0, 0}, {"futex", c_futex, 0, 0}, {"pthread_cond_wait", c_cond_wait, 0, 1},

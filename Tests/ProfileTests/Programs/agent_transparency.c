@@ -22,6 +22,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -163,6 +164,31 @@ static void case_pipe_write_own_signal(void)
     pthread_join(r, NULL);
     printf("CASE pipe-write-own-signal partial=%s handler-ran=%d\n", n > 0 && n < (ssize_t)BIG ? "yes" : "no",
            (int)own);
+}
+
+/* sendfile of a 4 MiB file into a pipe that a slow reader drains: all of
+ * it in one call, as without the agent. */
+static void case_sendfile(void)
+{
+    static unsigned char data[BIG];
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (unsigned char)(i * 11 + (i >> 9));
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/agent-transparency-%d", (int)getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, data, BIG) != (ssize_t)BIG)
+        exit(2);
+    unlink(path);
+    if (pipe(pipefd) != 0)
+        exit(2);
+    pthread_t r;
+    pthread_create(&r, NULL, slow_reader, NULL);
+    off_t off = 0;
+    ssize_t n = sendfile(pipefd[1], fd, &off, BIG);
+    int e = n < 0 ? errno : 0;
+    close(pipefd[1]);
+    pthread_join(r, NULL);
+    printf("CASE sendfile ret=%zd errno=%d offset=%lld\n", n, e, (long long)off);
 }
 
 static int sv[2];
@@ -431,6 +457,7 @@ static const struct {
     {"pipe-write-nonblock", case_pipe_write_nonblock},
     {"pipe-write-own-signal", case_pipe_write_own_signal},
     {"recv-waitall", case_recv_waitall},
+    {"sendfile", case_sendfile},
     {"semop", case_semop},
     {"semtimedop", case_semtimedop},
     {"msgrcv", case_msgrcv},
