@@ -85,58 +85,51 @@ UP_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     return up_exec_failed(up_real_fexecve()(fd, argv, envp));
 }
 
-/* The arguments of an execl-family call, NULL-terminated, on the stack. */
-#define UP_COLLECT(arg, ap, argv, n)                      \
-    do {                                                  \
-        va_list c_;                                       \
-        va_copy(c_, ap);                                  \
-        n = 1;                                            \
-        while (va_arg(c_, const char *) != NULL)          \
-            n++;                                          \
-        va_end(c_);                                       \
-    } while (0)
+/* The execl family: the arguments after `arg`, NULL-terminated, gathered
+ * on the stack (execle's envp follows the NULL), then the v-variant:
+ * 'v' execv, 'p' execvp, 'e' execve. */
+static int up_execl(char kind, const char *path, const char *arg, va_list ap)
+{
+    va_list count;
+    va_copy(count, ap);
+    size_t n = 1;
+    while (va_arg(count, const char *) != NULL)
+        n++;
+    va_end(count);
+    const char *argv[n + 1];
+    argv[0] = arg;
+    for (size_t i = 1; i <= n; i++)
+        argv[i] = va_arg(ap, const char *);
+    if (kind == 'e')
+        return execve(path, (char *const *)argv, va_arg(ap, char *const *));
+    return kind == 'p' ? execvp(path, (char *const *)argv) : execv(path, (char *const *)argv);
+}
 
 UP_EXPORT int execl(const char *path, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
-    size_t n;
-    UP_COLLECT(arg, ap, argv, n);
-    const char *argv[n + 1];
-    argv[0] = arg;
-    for (size_t i = 1; i <= n; i++)
-        argv[i] = va_arg(ap, const char *);
+    int r = up_execl('v', path, arg, ap);
     va_end(ap);
-    return execv(path, (char *const *)argv);
+    return r;
 }
 
 UP_EXPORT int execlp(const char *file, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
-    size_t n;
-    UP_COLLECT(arg, ap, argv, n);
-    const char *argv[n + 1];
-    argv[0] = arg;
-    for (size_t i = 1; i <= n; i++)
-        argv[i] = va_arg(ap, const char *);
+    int r = up_execl('p', file, arg, ap);
     va_end(ap);
-    return execvp(file, (char *const *)argv);
+    return r;
 }
 
 UP_EXPORT int execle(const char *path, const char *arg, ...)
 {
     va_list ap;
     va_start(ap, arg);
-    size_t n;
-    UP_COLLECT(arg, ap, argv, n);
-    const char *argv[n + 1];
-    argv[0] = arg;
-    for (size_t i = 1; i <= n; i++)
-        argv[i] = va_arg(ap, const char *);
-    char *const *envp = va_arg(ap, char *const *);
+    int r = up_execl('e', path, arg, ap);
     va_end(ap);
-    return execve(path, (char *const *)argv, envp);
+    return r;
 }
 
 UP_EXPORT void _exit(int status)
