@@ -264,10 +264,23 @@ static int up_sigaction_emulated(int sig, const struct sigaction *act, struct si
 }
 
 /* Context: thread or handler (async-signal-safe, as sigaction is). */
+/* A vfork child (CPython's subprocess resets every caught signal to
+ * SIG_DFL between vfork and exec) shares our memory, the handler table
+ * included, but not the parent's signal dispositions: its sigaction goes to
+ * its own kernel table only.  Writing ours would leave the parent's kernel
+ * pointing at the trampoline with SIG_DFL in the table: its signals
+ * silently dropped (found by CPython's test_signal and test_asyncio under
+ * the agent).  A fork child has its own copy of everything and goes on
+ * emulating.  Context: as sigaction. */
+static int up_in_vfork_child(void)
+{
+    return up_phase_get() == UP_ACTIVE && getpid() != up_config.pid;
+}
+
 UP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *oact)
 {
     if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire) || sig < 1 || sig >= UP_NSIG ||
-        sig == SIGKILL || sig == SIGSTOP)
+        sig == SIGKILL || sig == SIGSTOP || up_in_vfork_child())
         return up_real_sigaction()(sig, act, oact);
     return up_sigaction_emulated(sig, act, oact);
 }
@@ -314,7 +327,7 @@ UP_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
  * program's handler in the kernel without the trampoline. */
 UP_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
 {
-    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire))
+    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire) || up_in_vfork_child())
         return up_real_sigset()(sig, disp);
     if (sig < 1 || sig >= UP_NSIG || disp == SIG_ERR) {
         errno = EINVAL;
@@ -354,7 +367,7 @@ struct up_ksigaction {
 int up_signal_raw_rt_sigaction(long sig, const void *kact, void *koact, long size, long *ret)
 {
     if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire) || size != 8 || sig < 1 ||
-        sig >= UP_NSIG || sig == SIGKILL || sig == SIGSTOP)
+        sig >= UP_NSIG || sig == SIGKILL || sig == SIGSTOP || up_in_vfork_child())
         return 0;
     struct sigaction act, old;
     if (kact) {
