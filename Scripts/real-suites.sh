@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# real-suites.sh [--short] [--out DIR] [--hz N] - run real programs' own test
+# real-suites.sh [--short] [--out DIR] [--hz N] [--keep-records] - run real programs' own test
 # suites (Debian's Python 3.11 regression tests and GLib's installed tests)
 # without and with the unwind-profile agent, interleaved chunk by chunk
 # (each test binary / test module: without, then with the agent), and report
@@ -23,8 +23,10 @@
 #   SUITE glib without: passed=N failed=M skipped=K | with agent (999 Hz): passed=N failed=M skipped=K | new failures: 0
 #   AGENT-ONLY-FAILURE <suite> <chunk> <test>
 #   RECORDS <suite>: N profiled runs, N valid with END, N cut short, N agent log files
-# Raw outputs (TAP, regrtest -v, JUnit XML, record files, agent logs, report
-# summaries) are kept in DIR (default: a new directory under /tmp).
+# Raw outputs (TAP, regrtest -v, JUnit XML, agent logs, report summaries,
+# exit statuses, wall times) are kept in DIR (default: a new directory under
+# /tmp); the record files are deleted once checked (up to hundreds of MB
+# each) unless --keep-records.
 # REAL_SUITES_GLIB / REAL_SUITES_PY (space-separated) replace the chunk lists.
 # Exit status: 0 when no test failed only with the agent and every record
 # file is valid, 1 otherwise, 2 on a set-up error.
@@ -32,6 +34,7 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 short=0
+keep=0
 hz=999
 out=""
 while [ $# -gt 0 ]; do
@@ -39,8 +42,9 @@ while [ $# -gt 0 ]; do
         --short) short=1 ;;
         --out) out="$2"; shift ;;
         --hz) hz="$2"; shift ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
-        *) echo "usage: $0 [--short] [--out DIR] [--hz N]" >&2; exit 2 ;;
+        --keep-records) keep=1 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+        *) echo "usage: $0 [--short] [--out DIR] [--hz N] [--keep-records]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -61,39 +65,52 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 (cd "$here" && make -s agent >/dev/null) || { echo "error: make agent failed" >&2; exit 2; }
 agent="$here/.build-c/libunwind_profile_agent.so"
-(cd "$here" && swift build --product unwind-profile >"$out/swift-build.log" 2>&1) \
-    || { echo "error: swift build --product unwind-profile failed (see $out/swift-build.log)" >&2; exit 2; }
-up="$here/.build/debug/unwind-profile"
+# release: reading records of millions of samples takes minutes in debug
+(cd "$here" && swift build -c release --product unwind-profile >"$out/swift-build.log" 2>&1) \
+    || { echo "error: swift build -c release --product unwind-profile failed (see $out/swift-build.log)" >&2; exit 2; }
+up="$here/.build/release/unwind-profile"
 [ -x "$up" ] || { echo "error: $up not built" >&2; exit 2; }
 
 # ---- the chunks -----------------------------------------------------------
-# GLib: main loop, unix signals (glib-unix), timeouts, threads and locks,
-# spawn and GSubprocess, GIO streams, sockets, cancellables, tasks, D-Bus
-# over a peer socket. (`file` is left out: it aborts as root without the
-# agent at test_replace, hiding the tests after it.)
+# GLib: main loop, unix signals (glib-unix), timeouts, threads, spawn and
+# GSubprocess, GIO streams, sockets, cancellables, tasks, D-Bus over a peer
+# socket. Left out: `file` (aborts as root without the agent at
+# test_replace, hiding the tests after it) and the CPU-bound lock stress
+# binaries mutex, rec-mutex, rwlock, 1bit-mutex (dozens of threads spinning
+# on locks: minutes per run on a loaded 2-core machine and records of
+# hundreds of MB at 999 Hz; they passed with the agent when tried).
+#
+# Python: a chunk is a regrtest module, "label=module args" to pass -m
+# filters. _test_eintr is run directly (test_eintr would run it in an exec'd,
+# unprofiled child): every blocking call interrupted by a 100 ms itimer.
 if [ $short = 1 ]; then
-    glib_tests=(unix mainloop timeout cond asyncqueue spawn-singlethread
-        spawn-multithreaded gsubprocess socket unix-streams cancellable task
-        contexts gdbus-peer)
-    py_tests=(test_signal test_threadsignals test_select test_selectors
-        test_fcntl test_time test_poll test_epoll)
+    glib_tests=(unix mainloop cond asyncqueue spawn-singlethread
+        spawn-multithreaded socket unix-streams cancellable task contexts
+        gdbus-peer)
+    py_tests=(_test_eintr test_signal test_threadsignals test_select
+        test_selectors test_fcntl test_poll test_epoll
+        "test_socket-interrupted=test_socket -m Interrupted*")
 else
-    glib_tests=(unix mainloop timeout thread thread-pool cond mutex rec-mutex
-        rwlock once asyncqueue private threadtests 1bit-mutex
-        spawn-singlethread spawn-multithreaded spawn-test spawn-path-search
-        gsubprocess socket socket-service socket-listener gsocketclient-slow
-        network-address unix-streams unix-fd io-stream pollable cancellable
-        task contexts sleepy-stream io-channel readwrite converter-stream
-        async-close-output-stream async-splice-output-stream
+    glib_tests=(unix mainloop timeout thread thread-pool cond once asyncqueue
+        private threadtests spawn-singlethread spawn-multithreaded spawn-test
+        spawn-path-search gsubprocess socket socket-service socket-listener
+        gsocketclient-slow network-address unix-streams unix-fd io-stream
+        pollable cancellable task contexts sleepy-stream io-channel readwrite
+        converter-stream async-close-output-stream async-splice-output-stream
         buffered-input-stream data-input-stream stream-rw_all live-g-file
         testfilemonitor timer gdbus-peer gdbus-connection-flush
         gdbus-non-socket gdbus-close-pending gdbus-export)
-    py_tests=(test_signal test_threadsignals test_threading test_thread
-        test_select test_selectors test_poll test_epoll test_fcntl test_time
-        test_subprocess test_socket test_io test_os test_file_eintr test_eintr
-        test_queue test_sched test_mmap test_pty test_faulthandler
-        test_asyncio.test_events test_asyncio.test_subprocess
-        test_asyncio.test_unix_events test_asyncio.test_sock_lowlevel)
+    # test_socket: the signal-interrupted timeouts, TCP/UDP/socketpair
+    # basics, non-blocking, file objects, sendfile, fd passing (the whole
+    # module takes over 10 minutes here).
+    py_tests=(_test_eintr test_signal test_threadsignals test_threading
+        test_thread test_select test_selectors test_poll test_epoll test_fcntl
+        test_time test_subprocess
+        "test_socket-part=test_socket -m Interrupted* -m BasicTCPTest -m BasicUDPTest -m NonBlockingTCPTests -m FileObjectClassTestCase -m SendfileUsingSendTest -m SendrecvmsgUnixStreamTest* -m RecvmsgIntoSCMRightsStreamTest -m SocketPairTest -m TCPTimeoutTest"
+        test_io test_os test_file_eintr test_queue test_sched test_mmap
+        test_pty test_faulthandler test_asyncio.test_events
+        test_asyncio.test_subprocess test_asyncio.test_unix_events
+        test_asyncio.test_sock_lowlevel)
 fi
 # Override the chunks (e.g. to rerun one): space-separated names.
 [ -n "${REAL_SUITES_GLIB+x}" ] && read -r -a glib_tests <<<"$REAL_SUITES_GLIB"
@@ -112,10 +129,11 @@ without_agent() { timeout -k 10 "$T" "$@"; }
 check_record() { # check_record DATA - report's summary line into DATA.report
     if [ -s "$1" ]; then
         "$up" report "$1" --format folded -o /dev/null >"$1.report" 2>&1
-        echo "exit=$?" >>"$1.report"
+        echo "exit=$? size=$(stat -c %s "$1")" >>"$1.report"
     else
         echo "no record file" >"$1.report"
     fi
+    [ $keep = 1 ] || rm -f "$1"
 }
 
 run_glib() { # run_glib NAME
@@ -127,32 +145,34 @@ run_glib() { # run_glib NAME
             without_agent "$GLIB_DIR/$t" --tap >"$base.tap" 2>&1; rc=$?
         else
             with_agent "$base.data" "$GLIB_DIR/$t" --tap >"$base.tap" 2>&1; rc=$?
-            check_record "$base.data"
         fi
         local e=$(date +%s.%N)
-        echo "$rc" >"$base.rc"
+        echo "$rc" >"$base.rc"; echo "$e - $s" | bc >"$base.time"
         printf 'glib   %-28s %-7s rc=%-3s %7.1fs\n' "$t" "$mode" "$rc" "$(echo "$e - $s" | bc)" >&2
+        [ $mode = with ] && check_record "$base.data"
     done
 }
 
-run_py() { # run_py MODULE
-    local m=$1 mode rc
+run_py() { # run_py "MODULE" | "LABEL=MODULE ARGS..."
+    local spec=$1 m mode rc args
+    if [[ $spec == *=* ]]; then m=${spec%%=*}; read -r -a args <<<"${spec#*=}"
+    else m=$spec; args=("$spec"); fi
     for mode in without with; do
         local base="$out/python/$m.$mode"
         rm -f "$base.xml"
         local s=$(date +%s.%N)
         # -v: per-test lines; --junit-xml: per-test status for the counts.
         # No -j: the tests run in this (profiled) process.
-        local cmd=("$PY" -m test -v --timeout 900 --junit-xml "$base.xml" "$m")
+        local cmd=("$PY" -m test -v --timeout 900 --junit-xml "$base.xml" "${args[@]}")
         if [ $mode = without ]; then
             (cd "$out/python" && without_agent "${cmd[@]}") >"$base.out" 2>&1; rc=$?
         else
             (cd "$out/python" && with_agent "$base.data" "${cmd[@]}") >"$base.out" 2>&1; rc=$?
-            check_record "$base.data"
         fi
         local e=$(date +%s.%N)
-        echo "$rc" >"$base.rc"
+        echo "$rc" >"$base.rc"; echo "$e - $s" | bc >"$base.time"
         printf 'python %-28s %-7s rc=%-3s %7.1fs\n' "$m" "$mode" "$rc" "$(echo "$e - $s" | bc)" >&2
+        [ $mode = with ] && check_record "$base.data"
     done
 }
 
@@ -163,11 +183,13 @@ T=$GLIB_TIMEOUT
 for t in "${glib_tests[@]}"; do run_glib "$t"; done
 T=$PY_TIMEOUT
 for m in "${py_tests[@]}"; do run_py "$m"; done
+py_labels=()
+for m in "${py_tests[@]}"; do py_labels+=("${m%%=*}"); done
 end=$(date +%s)
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); wall time $((end - start)) s" >&2
 
 # ---- the difference -------------------------------------------------------
-"$PY" - "$out" "$hz" "${glib_tests[*]}" "${py_tests[*]}" <<'PYEOF' | tee "$out/summary.txt"
+"$PY" - "$out" "$hz" "${glib_tests[*]}" "${py_labels[*]}" <<'PYEOF' | tee "$out/summary.txt"
 import os, re, sys
 import xml.etree.ElementTree as ET
 
@@ -285,12 +307,25 @@ for suite, label, chunks, parse in (("glib", "glib (installed-tests)", glib_test
         new += [(c, t) for t in sorted(fa - fw)]
         fixed += [(c, t) for t in sorted(fw - fa)]
     w, a = tot["without"], tot["with"]
+    tw = ta = 0.0
+    slow = []
+    for c in chunks:
+        try:
+            x = float(open(os.path.join(out, suite, c + ".without.time")).read())
+            y = float(open(os.path.join(out, suite, c + ".with.time")).read())
+        except Exception:
+            continue
+        tw += x; ta += y
+        slow.append((y - x, c, x, y))
+    slow.sort(reverse=True)
     print("SUITE %s without: passed=%d failed=%d skipped=%d | with agent (%s Hz): passed=%d failed=%d skipped=%d | new failures: %d"
           % (label, w[0], w[1], w[2], hz, a[0], a[1], a[2], len(new)))
     for c, t in new:
         print("  AGENT-ONLY-FAILURE %s %s %s" % (suite, c, t))
     for c, t in fixed:
         print("  WITHOUT-ONLY-FAILURE %s %s %s" % (suite, c, t))
+    print("TIME %s: without %.0f s, with agent %.0f s; most slowed: %s"
+          % (suite, tw, ta, ", ".join("%s %.1f->%.1f s" % (c, x, y) for _, c, x, y in slow[:3])))
     if new:
         all_ok = False
     if not records(suite, chunks):
