@@ -89,11 +89,10 @@ fi
 # filters. _test_eintr is run directly (test_eintr would run it in an exec'd,
 # unprofiled child): every blocking call interrupted by a 100 ms itimer.
 if [ $short = 1 ]; then
-    glib_tests=(unix mainloop cond asyncqueue spawn-singlethread
-        spawn-multithreaded socket unix-streams cancellable task contexts
-        gdbus-peer)
+    glib_tests=(unix mainloop asyncqueue spawn-singlethread socket
+        unix-streams cancellable task contexts gdbus-peer)
     py_tests=(_test_eintr test_signal test_threadsignals test_select
-        test_selectors test_fcntl test_poll test_epoll
+        test_fcntl test_epoll
         "test_socket-interrupted=test_socket -m Interrupted*")
 else
     glib_tests=(unix mainloop timeout thread thread-pool cond once asyncqueue
