@@ -48,7 +48,16 @@ UP_EXPORT pid_t wait(int *status)
  * (absolute).  With a timeout, the kernel returns EINTR after any handler;
  * ours is resumed with the time left (FUTEX_WAIT; a passed deadline gives
  * ETIMEDOUT, as the kernel would) or the same absolute time (BITSET).
- * Resuming re-checks the futex word, as the kernel's own restart does.
+ * Resuming re-checks the futex word, as the kernel's own restart does
+ * (and the kernel restarts an untimed wait after our SA_RESTART tick).
+ * When the word changed meanwhile (EAGAIN), the waker came while our tick
+ * had the thread out of the wait: without the agent its FUTEX_WAKE would
+ * have ended the wait with 0.  So an EAGAIN from a resumed wait, or from
+ * an attempt one of our ticks cut, is returned as 0, a wake-up (callers
+ * of FUTEX_WAIT recheck the word: 0 may be spurious).  The one difference
+ * left: a word that did not match at entry, with a tick landing in the
+ * same few instructions, gives 0 instead of EAGAIN - equally a spurious
+ * wake-up to a correct caller.
  * Inside the agent (liburcu's futex from the core) the guard keeps it
  * unmarked.
  */
@@ -75,7 +84,13 @@ UP_EXPORT long syscall(long nr, ...)
     int relative = cmd == FUTEX_WAIT && tmo != NULL;
     int64_t t0 = relative ? up_clock_ns(CLOCK_MONOTONIC) : 0;
     long r = real(nr, a1, a2, a3, a4, a5, a6);
-    while (r < 0 && up_call_ours(&c, errno)) {
+    for (int resumed = 0;; resumed = 1) {
+        if (r < 0 && errno == EAGAIN && (resumed || up_call_cut_by_tick(&c))) {
+            r = 0;
+            break;
+        }
+        if (!(r < 0 && up_call_ours(&c, errno)))
+            break;
         if (!relative) {
             r = real(nr, a1, a2, a3, a4, a5, a6);
             continue;

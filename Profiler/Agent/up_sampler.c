@@ -198,7 +198,9 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
 #else
         uint64_t cookie = 0;
         int r = du_request(up_tracer, &cookie);
-        rec.h.flags = r == 0 ? UP_SAMPLE_QUEUED : r == 1 ? UP_SAMPLE_ALREADY : UP_SAMPLE_FAILED;
+        /* |=: bits 3.. already hold the overruns (an off-CPU thread woken
+         * late stands for every tick it slept through). */
+        rec.h.flags |= r == 0 ? UP_SAMPLE_QUEUED : r == 1 ? UP_SAMPLE_ALREADY : UP_SAMPLE_FAILED;
         rec.cookie = r >= 0 ? cookie : 0;
 #endif
     }

@@ -31,6 +31,11 @@ extension AgentTests {
             return binary
         }
 
+        /// A frame of `function`, also a compiler's clone ("wait_for_workers.constprop.0").
+        static func frame(_ frame: Substring, is function: String) -> Bool {
+            frame == function || frame.hasPrefix(function + ".")
+        }
+
         @Test("each path's share of wall time is within ±10 % of the workload's own measurement")
         func sharesMatchTheWorkload() throws {
             let agent = try Agent.library.get()
@@ -75,7 +80,7 @@ extension AgentTests {
             var table = ["path share: profile vs measured (samples)"]
             for (path, seconds) in measured.sorted(by: { $0.key < $1.key }) {
                 let share = seconds / measuredTotal
-                let mine = stacks.filter { $0.0.contains(Substring(path)) }
+                let mine = stacks.filter { $0.0.contains { Self.frame($0, is: path) } }
                 let samples = mine.map(\.1).reduce(0, +)
                 let profiled = Double(samples) / Double(total)
                 table.append(String(format: "  %-20@ %6.2f%% vs %6.2f%% (%d)", path as NSString,
@@ -84,13 +89,19 @@ extension AgentTests {
                 // too few samples for a relative bound; only its presence.
                 guard share >= 0.02 else { continue }
                 #expect(abs(profiled - share) <= 0.10 * share,
-                        "\(path): \(profiled * 100)% of the profile, measured \(share * 100)%; \(load)")
+                        "\(path): \(profiled * 100)% of the profile, measured \(share * 100)%; \(load); report: \(report.stderr)")
                 let call = try #require(Self.expectedCall[path])
                 let inCall = mine.filter { $0.0.contains(Substring(call)) }.map(\.1).reduce(0, +)
                 #expect(Double(inCall) >= 0.95 * Double(samples),
                         "\(path): only \(inCall) of \(samples) samples in \(call)")
             }
+            let unattributed = stacks.filter { stack in !measured.keys.contains { path in stack.0.contains { Self.frame($0, is: path) } } }
+            table.append("  samples on no path: \(unattributed.map(\.1).reduce(0, +)), most:")
+            for (stack, count) in unattributed.sorted(by: { $0.1 > $1.1 }).prefix(5) {
+                table.append("    \(stack.joined(separator: ";")) \(count)")
+            }
             table.append("  " + load)
+            table.append("  report: " + report.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
             print(table.joined(separator: "\n"))
             #expect(report.stderr.contains("0 stacks lost"), "\(report.stderr)")
         }
