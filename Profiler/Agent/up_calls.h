@@ -58,7 +58,8 @@
     X(MSGSND, "msgsnd")                                  \
     X(EPOLL_PWAIT2, "epoll_pwait2")                      \
     X(SENDFILE, "sendfile")                              \
-    X(SPLICE, "splice")
+    X(SPLICE, "splice")                                  \
+    X(IO_GETEVENTS, "io_getevents")
 
 enum up_call_id {
     UP_CALL_ONCPU = 0,

@@ -85,6 +85,7 @@ enum Agent {
         let cc = try which("cc")
         var args = ["-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra", "-Werror",
                     source.path, "-o", binary.path]
+        if name == "agent_aio" { args.append("-laio") } // libaio-dev: Scripts/ensure-deps.sh
         if name.hasPrefix("agent_core_") {
             // A program with its own copy of the core: libdeferred_unwind from `make all`.
             _ = try library.get()

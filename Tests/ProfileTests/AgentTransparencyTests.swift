@@ -87,6 +87,23 @@ extension AgentTests {
             #expect(differ.isEmpty, "the program noticed the agent:\n\(differ.joined(separator: "\n"))")
         }
 
+        @Test("libaio's io_getevents: events, min_nr across a tick, its timeout and the program's EINTR as without the agent")
+        func ioGetevents() throws {
+            // Programs/agent_aio.c (IOCB_CMD_POLL on pipes).  Before the agent
+            // interposed io_getevents every case answered -EINTR at 999 Hz.
+            let plain = try Agent.unprofiled("agent_aio", bound: 60)
+            try #require(plain.status == 0, "\(plain.summary)")
+            let want = plain.stdout.split(separator: "\n").filter { $0.hasPrefix("AIO ") }
+            #expect(want.count == 4, "\(plain.summary)")
+            for rate in ["999", "10000"] {
+                let run = try Agent.profile("agent_aio", frequency: rate, bound: 60)
+                let got = run.stdout.split(separator: "\n").filter { $0.hasPrefix("AIO ") }
+                print("AIO at \(rate) Hz: \(got == want ? "identical" : "differ")")
+                #expect(run.status == 0 && got == want,
+                        "\(rate) Hz: without the agent \(want), with it \(got); \(run.summary)")
+            }
+        }
+
         @Test("a FUTEX_WAKE that lands while a tick has the waiter out of its wait still wakes it (no EAGAIN)")
         func futexWakeDuringTick() throws {
             // Programs/agent_futex_race.c: 1000 rounds of a 1 ms wait.  At
