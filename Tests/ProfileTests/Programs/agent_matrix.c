@@ -6,9 +6,9 @@
  * and requires identical lines.
  *
  * Each call blocks on the main thread until a helper thread provides its
- * event (data, a post, a signal, a child's exit...).  The helper acts only
- * once the main thread is blocked (its /proc state is S), so a loaded
- * machine cannot reorder the signal and the call.  Variants:
+ * event (data, a post, a signal, a child's exit, room in a full pipe...).
+ * The helper acts only once the main thread is blocked (its /proc state is
+ * S), so a loaded machine cannot reorder the signal and the call.  Variants:
  *   plain            no signal of the program
  *   own-sigaction    at 100 ms the helper sends SIGUSR1, whose handler was
  *   own-signal       installed by sigaction (no SA_RESTART), signal (BSD:
@@ -20,6 +20,24 @@
  * The helper sends SIGUSR1 50 ms after the call blocked and provides the
  * event 150 ms after that.  before-event says whether the call returned
  * before the event was provided (interrupted, or not).
+ *
+ * Transfers (write, writev, send, sendto, sendmsg, sendmmsg, sendfile,
+ * splice into a socket, recv with MSG_WAITALL) move up to 1 MiB of a
+ * position-dependent pattern through a pipe or socket whose buffer holds
+ * far less, so the call blocks part-way (and a signal then returns the
+ * bytes done); the reader checks every byte against the pattern, and
+ * data= is the bytes it got (-1: a byte differed).
+ * Rows named "<call>(timeout)" run in the plain variant only: a 200 ms
+ * timeout with the event never provided, printing the timeout's answer,
+ * not its duration, so our ticks land in the wait and its resumptions (a
+ * program signal would have to land inside 200 ms however loaded the
+ * machine; the event rows cover the calls it interrupts).  Calls that
+ * never block (pread, pwrite: no descriptor a helper can hold up takes an
+ * offset) are "quiet": no program signal, the answer only.
+ *
+ * The calls are in agent_matrix_calls.h (waits, sleeps, IPC, signals) and
+ * agent_matrix_io.h (descriptors: reads, transfers, sockets, timeouts),
+ * included below: one program, one translation unit.
  *
  *   agent_matrix <variant>     agent_matrix list: the variants
  */
@@ -42,6 +60,7 @@
 #include <sys/msg.h>
 #include <sys/select.h>
 #include <sys/sem.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -61,11 +80,15 @@ static void nap_ms(unsigned ms)
 
 /* ---- the event and the program's signal, from a helper thread ------------ */
 
+struct out { long ret; int err; long data; };
+
 static const char *variant;
 static pthread_t main_thread;
 static atomic_int event_done;
-static void (*provide)(void); /* the current call's event */
-static int fds[2];            /* the current call's descriptors */
+static void (*provide)(void);         /* the current call's event */
+static void (*after)(struct out *o);  /* once the helper is done: data, cleanup */
+static int quiet;                     /* the call never blocks: no program signal */
+static int fds[2];                    /* the current call's descriptors */
 static sem_t psem;
 static int semid, msqid;
 static pid_t child;
@@ -111,8 +134,9 @@ static void *helper(void *arg)
 {
     (void)arg;
     wait_blocked();
-    nap_ms(50);
-    if (strncmp(variant, "own-", 4) == 0 || strcmp(variant, "longjmp") == 0) {
+    if (!quiet)
+        nap_ms(50);
+    if (!quiet && (strncmp(variant, "own-", 4) == 0 || strcmp(variant, "longjmp") == 0)) {
         pthread_kill(main_thread, SIGUSR1);
         /* The event only once the call returned (interrupted) or blocks
          * again (restarted): "before-event" is then causal, not timing. */
@@ -177,316 +201,69 @@ static void ev_connect(void)
 static void *joinee_main(void *arg) { (void)arg; while (!atomic_load(&event_done)) nap_ms(5); return NULL; }
 static void ev_none(void) {}
 
+/* The timeout of the "(timeout)" rows (the event rows' timeouts are 5 s:
+ * their event always comes first). */
+#define TMO_MS 200
+static struct timespec abs_in(clockid_t clk, long ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    return ts;
+}
+
 /* ---- the calls ------------------------------------------------------------- */
 
-struct out { long ret; int err; long data; };
+#include "agent_matrix_calls.h"
+#include "agent_matrix_io.h"
 
-static void mkpipe(int nonblock)
-{
-    if (pipe2(fds, nonblock ? O_NONBLOCK : 0) != 0)
-        exit(2);
-}
-static void mksock(int nonblock)
-{
-    if (socketpair(AF_UNIX, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0, fds) != 0)
-        exit(2);
-}
-
-#define FD_CALL(name, make, expr)                                       \
-    static struct out c_##name(int nb)                                  \
-    {                                                                   \
-        make(nb);                                                       \
-        provide = ev_write;                                             \
-        char buf[16] = {0};                                             \
-        (void)buf;                                                      \
-        long r = (long)(expr);                                          \
-        AFTER_CALL();                                                   \
-        return (struct out){r, r < 0 ? errno : 0, r > 0 ? buf[0] : 0};  \
-    }
-
-FD_CALL(read, mkpipe, read(fds[0], buf, sizeof buf))
-FD_CALL(readv, mkpipe, readv(fds[0], &(struct iovec){buf, sizeof buf}, 1))
-FD_CALL(recv, mksock, recv(fds[0], buf, sizeof buf, 0))
-FD_CALL(recvfrom, mksock, recvfrom(fds[0], buf, sizeof buf, 0, NULL, NULL))
-FD_CALL(recvmsg, mksock, recvmsg(fds[0], &(struct msghdr){.msg_iov = &(struct iovec){buf, sizeof buf}, .msg_iovlen = 1}, 0))
-FD_CALL(poll, mkpipe, poll(&(struct pollfd){.fd = fds[0], .events = POLLIN}, 1, 5000))
-FD_CALL(ppoll, mkpipe, ppoll(&(struct pollfd){.fd = fds[0], .events = POLLIN}, 1, &(struct timespec){5, 0}, NULL))
-
-static struct out c_recvmmsg(int nb)
-{
-    mksock(nb);
-    provide = ev_write;
-    char buf[16] = {0};
-    struct mmsghdr m = {.msg_hdr = {.msg_iov = &(struct iovec){buf, sizeof buf}, .msg_iovlen = 1}};
-    long r = recvmmsg(fds[0], &m, 1, 0, NULL);
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, r > 0 ? buf[0] : 0};
-}
-
-static struct out c_select(int nb)
-{
-    mkpipe(nb);
-    provide = ev_write;
-    fd_set s;
-    FD_ZERO(&s);
-    FD_SET(fds[0], &s);
-    long r = select(fds[0] + 1, &s, NULL, NULL, &(struct timeval){5, 0});
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, r > 0 ? FD_ISSET(fds[0], &s) : 0};
-}
-
-static struct out c_pselect(int nb)
-{
-    mkpipe(nb);
-    provide = ev_write;
-    fd_set s;
-    FD_ZERO(&s);
-    FD_SET(fds[0], &s);
-    long r = pselect(fds[0] + 1, &s, NULL, NULL, &(struct timespec){5, 0}, NULL);
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, r > 0 ? FD_ISSET(fds[0], &s) : 0};
-}
-
-static struct out c_epoll(int nb, int pwait);
-static struct out c_epoll_pwait2(int nb) { return c_epoll(nb, 2); }
-
-static struct out c_epoll(int nb, int pwait)
-{
-    mkpipe(nb);
-    provide = ev_write;
-    int ep = epoll_create1(0);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[0]}, got;
-    epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], &ev);
-    long r = pwait == 2 ? epoll_pwait2(ep, &got, 1, &(struct timespec){5, 0}, NULL)
-             : pwait ? epoll_pwait(ep, &got, 1, 5000, NULL) : epoll_wait(ep, &got, 1, 5000);
-    AFTER_CALL();
-    int e = r < 0 ? errno : 0;
-    close(ep);
-    return (struct out){r, e, r > 0 ? got.data.fd == fds[0] : 0};
-}
-static struct out c_epoll_wait(int nb) { return c_epoll(nb, 0); }
-static struct out c_epoll_pwait(int nb) { return c_epoll(nb, 1); }
-
-static struct out c_accept(int nb)
-{
-    struct sockaddr_un { sa_family_t f; char p[108]; } a = {AF_UNIX, ""};
-    snprintf(a.p, sizeof a.p, "/tmp/agent-matrix-%d.sock", (int)getpid());
-    unlink(a.p);
-    lfd = socket(AF_UNIX, SOCK_STREAM | (nb ? SOCK_NONBLOCK : 0), 0);
-    if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 4) != 0)
-        exit(2);
-    memcpy(&laddr, &a, sizeof a);
-    laddr_len = sizeof a;
-    provide = ev_connect;
-    long r = accept4(lfd, NULL, NULL, 0);
-    AFTER_CALL();
-    int e = r < 0 ? errno : 0;
-    if (r >= 0)
-        close((int)r);
-    close(lfd);
-    unlink(a.p);
-    return (struct out){r >= 0 ? 0 : r, e, 0};
-}
-
-/* Sleeps: short without a signal of the program; 5 s when one comes, so it
- * always lands inside the sleep however loaded the machine is. */
-static long sleep_ms(void) { return strcmp(variant, "plain") == 0 ? 100 : 5000; }
-
-static struct out c_nanosleep(int nb)
-{
-    (void)nb;
-    provide = ev_none;
-    long ms = sleep_ms();
-    long r = nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, 0};
-}
-static struct out c_clock_nanosleep(int nb)
-{
-    (void)nb;
-    provide = ev_none;
-    long ms = sleep_ms();
-    long r = clock_nanosleep(CLOCK_MONOTONIC, 0, &(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-    AFTER_CALL();
-    return (struct out){r, r, 0};
-}
-static struct out c_usleep(int nb)
-{
-    (void)nb;
-    provide = ev_none;
-    long r = usleep((useconds_t)(sleep_ms() < 1000 ? sleep_ms() * 1000 : 999999));
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, 0};
-}
-static struct out c_sem_wait(int nb)
-{
-    (void)nb;
-    sem_init(&psem, 0, 0);
-    provide = ev_post;
-    long r = sem_wait(&psem);
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, 0};
-}
-static struct out c_sem_timedwait(int nb)
-{
-    (void)nb;
-    sem_init(&psem, 0, 0);
-    provide = ev_post;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
-    long r = sem_timedwait(&psem, &ts);
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, 0};
-}
-static struct out c_semop(int nb)
-{
-    (void)nb;
-    semid = semget(IPC_PRIVATE, 1, 0600);
-    provide = ev_semop;
-    long r = semop(semid, &(struct sembuf){0, -1, 0}, 1);
-    AFTER_CALL();
-    int e = r < 0 ? errno : 0;
-    nap_ms(200); /* the post may come after an interruption: wait before removing */
-    semctl(semid, 0, IPC_RMID);
-    return (struct out){r, e, 0};
-}
-static struct out c_msgrcv(int nb)
-{
-    (void)nb;
-    msqid = msgget(IPC_PRIVATE, 0600);
-    provide = ev_msg;
-    struct { long t; char x[8]; } m;
-    long r = msgrcv(msqid, &m, sizeof m.x, 0, 0);
-    AFTER_CALL();
-    int e = r < 0 ? errno : 0;
-    nap_ms(200);
-    msgctl(msqid, IPC_RMID, NULL);
-    return (struct out){r, e, 0};
-}
-static struct out c_futex(int nb)
-{
-    (void)nb;
-    atomic_store(&futex_word, 0);
-    provide = ev_futex;
-    long r = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, 0};
-}
-static struct out c_cond_wait(int nb)
-{
-    (void)nb;
-    cv_ready = 0;
-    provide = ev_cond;
-    pthread_mutex_lock(&mu);
-    long r = 0;
-    while (!cv_ready && r == 0)
-        r = pthread_cond_wait(&cv, &mu);
-    AFTER_CALL();
-    pthread_mutex_unlock(&mu);
-    return (struct out){r, (int)r, 0};
-}
-static atomic_int holding;
-static void *holder_main(void *arg)
-{
-    (void)arg;
-    pthread_mutex_lock(&held);
-    atomic_store(&holding, 1);
-    while (!atomic_load(&event_done))
-        nap_ms(5);
-    pthread_mutex_unlock(&held);
-    return NULL;
-}
-static struct out c_mutex_lock(int nb)
-{
-    (void)nb;
-    provide = ev_none;
-    pthread_t t;
-    atomic_store(&holding, 0);
-    pthread_create(&t, NULL, holder_main, NULL);
-    while (!atomic_load(&holding))
-        nap_ms(1);
-    long r = pthread_mutex_lock(&held); /* held by the holder until the event */
-    AFTER_CALL();
-    pthread_mutex_unlock(&held);
-    pthread_join(t, NULL);
-    return (struct out){r, (int)r, 0};
-}
-static struct out c_join(int nb)
-{
-    (void)nb;
-    provide = ev_none;
-    pthread_create(&joinee, NULL, joinee_main, NULL);
-    long r = pthread_join(joinee, NULL);
-    AFTER_CALL();
-    return (struct out){r, (int)r, 0};
-}
-static struct out c_waitpid(int nb)
-{
-    (void)nb;
-    child = fork();
-    if (child == 0) {
-        for (;;)
-            pause();
-    }
-    provide = ev_child;
-    int st = 0;
-    long r = waitpid(child, &st, 0);
-    AFTER_CALL();
-    int e = r < 0 ? errno : 0;
-    if (r < 0) { /* interrupted: reap it once it is killed */
-        while (waitpid(child, &st, 0) < 0 && errno == EINTR)
-            ;
-    }
-    return (struct out){r > 0 ? 1 : r, e, WIFSIGNALED(st) ? WTERMSIG(st) : -1};
-}
-static struct out c_sigwaitinfo(int nb)
-{
-    (void)nb;
-    sigset_t s, old;
-    sigemptyset(&s);
-    sigaddset(&s, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &s, &old);
-    provide = ev_sigusr2;
-    long r = sigwaitinfo(&s, NULL);
-    AFTER_CALL();
-    int e = r < 0 ? errno : 0;
-    if (r < 0) {
-        nap_ms(250); /* the event comes later: take it before unblocking */
-        struct timespec z = {0, 0};
-        sigtimedwait(&s, NULL, &z);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return (struct out){r, e, 0};
-}
-static struct out c_pause(int nb)
-{
-    (void)nb;
-    provide = ev_sigusr2;
-    signal(SIGUSR2, SIG_IGN); /* an ignored signal does not end pause */
-    long r = strcmp(variant, "plain") == 0 || strcmp(variant, "nonblock") == 0 ? 0 : pause();
-    AFTER_CALL();
-    return (struct out){r, r < 0 ? errno : 0, 0};
-}
-
-/* fd: honours O_NONBLOCK (runs in the nonblock variant).  nojump: not
+/* FD: honours O_NONBLOCK (runs in the nonblock variant).  NOJUMP: not
  * async-signal-safe, so a jump out of it is undefined (skipped in the
- * longjmp variant). */
+ * longjmp variant).  PLAIN: the plain variant only (the timeout rows). */
+enum { FD = 1, NOJUMP = 2, PLAIN = 4 };
 static const struct {
     const char *name;
     struct out (*call)(int nonblock);
-    int fd, nojump;
+    int flags;
 } calls[] = {
-    {"read", c_read, 1, 0}, {"readv", c_readv, 1, 0}, {"recv", c_recv, 1, 0}, {"recvfrom", c_recvfrom, 1, 0},
-    {"recvmsg", c_recvmsg, 1, 0}, {"recvmmsg", c_recvmmsg, 1, 0}, {"accept", c_accept, 1, 0},
-    {"poll", c_poll, 0, 0}, {"ppoll", c_ppoll, 0, 0}, {"select", c_select, 0, 0}, {"pselect", c_pselect, 0, 0},
-    {"epoll_wait", c_epoll_wait, 0, 0}, {"epoll_pwait", c_epoll_pwait, 0, 0},
-    {"epoll_pwait2", c_epoll_pwait2, 0, 0},
-    {"nanosleep", c_nanosleep, 0, 0}, {"clock_nanosleep", c_clock_nanosleep, 0, 0}, {"usleep", c_usleep, 0, 1},
-    {"sem_wait", c_sem_wait, 0, 1}, {"sem_timedwait", c_sem_timedwait, 0, 1}, {"semop", c_semop, 0, 0},
-    {"msgrcv", c_msgrcv, 0, 0}, {"futex", c_futex, 0, 0}, {"pthread_cond_wait", c_cond_wait, 0, 1},
-    {"pthread_mutex_lock", c_mutex_lock, 0, 1}, {"pthread_join", c_join, 0, 1}, {"waitpid", c_waitpid, 0, 0},
-    {"sigwaitinfo", c_sigwaitinfo, 0, 0}, {"pause", c_pause, 0, 0},
+    {"read", c_read, FD}, {"readv", c_readv, FD}, {"recv", c_recv, FD}, {"recvfrom", c_recvfrom, FD},
+    {"recvmsg", c_recvmsg, FD}, {"recvmmsg", c_recvmmsg, FD}, {"accept", c_accept, FD},
+    {"poll", c_poll, 0}, {"ppoll", c_ppoll, 0}, {"select", c_select, 0}, {"pselect", c_pselect, 0},
+    {"epoll_wait", c_epoll_wait, 0}, {"epoll_pwait", c_epoll_pwait, 0},
+    {"epoll_pwait2", c_epoll_pwait2, 0},
+    {"nanosleep", c_nanosleep, 0}, {"clock_nanosleep", c_clock_nanosleep, 0}, {"usleep", c_usleep, NOJUMP},
+    {"sem_wait", c_sem_wait, NOJUMP}, {"sem_timedwait", c_sem_timedwait, NOJUMP}, {"semop", c_semop, 0},
+    {"msgrcv", c_msgrcv, 0}, {"futex", c_futex, 0}, {"pthread_cond_wait", c_cond_wait, NOJUMP},
+    {"pthread_mutex_lock", c_mutex_lock, NOJUMP}, {"pthread_join", c_join, NOJUMP}, {"waitpid", c_waitpid, 0},
+    {"sigwaitinfo", c_sigwaitinfo, 0}, {"pause", c_pause, 0},
+    /* Sockets, signalfd, transfers (1 MiB through a small buffer), offsets: */
+    {"accept4", c_accept4, FD}, {"connect", c_connect, FD}, {"read(signalfd)", c_read_signalfd, FD},
+    {"recv(MSG_WAITALL)", c_recv_waitall, FD}, {"write", c_write, FD}, {"writev", c_writev, FD},
+    {"send", c_send, FD}, {"sendto", c_sendto, FD}, {"sendmsg", c_sendmsg, FD},
+    {"sendmmsg", c_sendmmsg, FD}, {"sendfile", c_sendfile, FD}, {"splice", c_splice, FD},
+    {"splice(socket)", c_splice_socket, FD},
+    {"pread", c_pread, FD}, {"pread(pipe)", c_pread_pipe, FD}, {"pwrite", c_pwrite, FD},
+    {"pwrite(pipe)", c_pwrite_pipe, FD},
+    /* More waits: */
+    {"sleep", c_sleep, 0}, {"sem_clockwait", c_sem_clockwait, NOJUMP}, {"semtimedop", c_semtimedop, 0},
+    {"msgsnd", c_msgsnd, 0}, {"pthread_cond_timedwait", c_cond_timedwait, NOJUMP},
+    {"pthread_cond_clockwait", c_cond_clockwait, NOJUMP}, {"wait", c_wait, 0},
+    {"sigtimedwait", c_sigtimedwait, 0}, {"sigwait", c_sigwait, 0}, {"sigsuspend", c_sigsuspend, 0},
+    /* Timeouts honoured, the event never provided: */
+    {"poll(timeout)", c_poll_tmo, PLAIN}, {"ppoll(timeout)", c_ppoll_tmo, PLAIN},
+    {"select(timeout)", c_select_tmo, PLAIN}, {"pselect(timeout)", c_pselect_tmo, PLAIN},
+    {"epoll_wait(timeout)", c_epoll_wait_tmo, PLAIN}, {"epoll_pwait(timeout)", c_epoll_pwait_tmo, PLAIN},
+    {"epoll_pwait2(timeout)", c_epoll_pwait2_tmo, PLAIN},
+    {"sem_timedwait(timeout)", c_sem_timedwait_tmo, PLAIN}, {"sem_clockwait(timeout)", c_sem_clockwait_tmo, PLAIN},
+    {"semtimedop(timeout)", c_semtimedop_tmo, PLAIN},
+    {"pthread_cond_timedwait(timeout)", c_cond_timedwait_tmo, PLAIN},
+    {"pthread_cond_clockwait(timeout)", c_cond_clockwait_tmo, PLAIN},
+    {"sigtimedwait(timeout)", c_sigtimedwait_tmo, PLAIN}, {"futex(timeout)", c_futex_tmo, PLAIN},
+    {"recv(timeout)", c_recv_tmo, PLAIN}, {"accept(timeout)", c_accept_tmo, PLAIN},
+    {"connect(timeout)", c_connect_tmo, PLAIN}, {"send(timeout)", c_send_tmo, PLAIN},
 };
 
 static const char *const variants[] = {"plain", "own-sigaction", "own-signal", "own-sigset",
@@ -513,18 +290,19 @@ int main(int argc, char **argv)
         return 0;
     }
     variant = argv[1];
-    int nonblock = strcmp(variant, "nonblock") == 0;
+    int nonblock = strcmp(variant, "nonblock") == 0, plain = strcmp(variant, "plain") == 0;
     /* Signals a test runner blocked or ignored are inherited across exec. */
     sigset_t none, all, old;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGUSR1, SIG_DFL);
-    /* SIGUSR2 is sigwaitinfo's event: ignored, so one that arrives after
-     * its call was interrupted or jumped out of is dropped (a blocked
+    /* SIGUSR2 is the signal calls' event: ignored, so one that arrives
+     * after its call was interrupted or jumped out of is dropped (a blocked
      * signal is still queued for sigwaitinfo while ignored, on Linux). */
     signal(SIGUSR2, SIG_IGN);
     main_thread = pthread_self();
     main_tid = gettid();
+    xfer_init();
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* helpers take no signal */
     pthread_t w;
@@ -532,12 +310,16 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     install();
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
-        if ((nonblock && !calls[i].fd) || (strcmp(variant, "longjmp") == 0 && calls[i].nojump))
+        int flags = calls[i].flags;
+        if ((nonblock && !(flags & FD)) || (strcmp(variant, "longjmp") == 0 && (flags & NOJUMP)) ||
+            (!plain && (flags & PLAIN)))
             continue;
         atomic_store(&event_done, 0);
         atomic_store(&call_returned, 0);
         handled = 0;
         provide = NULL;
+        after = NULL;
+        quiet = 0;
         fds[0] = fds[1] = -1;
         /* The call sets `provide` before blocking; the helper starts after
          * a short pause so the call is already waiting. */
@@ -545,6 +327,7 @@ int main(int argc, char **argv)
         static volatile int jumped;
         static struct out o;
         jumped = 0;
+        o = (struct out){0, 0, 0};
         sigset_t mask_all;
         sigfillset(&mask_all);
         pthread_sigmask(SIG_SETMASK, &mask_all, &old);
@@ -557,13 +340,16 @@ int main(int argc, char **argv)
         else
             jumped = 1, atomic_store(&call_returned, 1);
         int before = jumped ? !atomic_load(&event_done) : before_g;
-        /* A sleep is not ended by the event: its order is timing only. */
-        int sleep_call = strstr(calls[i].name, "sleep") != NULL;
+        /* A sleep is not ended by the event, nor a timeout row: their
+         * order is timing only. */
+        int timed = strstr(calls[i].name, "sleep") != NULL || strstr(calls[i].name, "(timeout)") != NULL;
         if (!nonblock)
             pthread_join(h, NULL);
+        if (after)
+            after(&o);
         nap_ms(20);
         printf("ROW %s %s ret=%ld errno=%d data=%ld before-event=%s handled=%d%s\n", calls[i].name, variant,
-               jumped ? 0 : o.ret, jumped ? 0 : o.err, jumped ? 0 : o.data, sleep_call ? "-" : before ? "yes" : "no",
+               jumped ? 0 : o.ret, jumped ? 0 : o.err, jumped ? 0 : o.data, timed ? "-" : before ? "yes" : "no",
                (int)handled, jumped ? " jumped" : "");
         if (fds[0] >= 0)
             close(fds[0]);
