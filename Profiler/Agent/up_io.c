@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include "up_net.h"
 #include "up_real.h"
 
@@ -78,18 +79,29 @@ UP_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
                  up_real_pwrite64()(fd, (const char *)buf + done_, n - done_, off + (off64_t)done_));
 }
 
-/* sendfile and splice: marked, and an EINTR our tick caused is retried
- * (socket timeouts as above).  A short count is not continued: both return
- * what moved without blocking further (a pipe's capacity, say), signal or
- * not, so a longer answer would be the agent's. */
+/* sendfile to a blocking socket sends everything unless a signal or the
+ * socket's timeout cuts it (it loops in the kernel): a short count our
+ * tick caused goes on for the rest (UP_XFER_CALL; the file offset, *off or
+ * the file position, advanced with it).  To a pipe or file, and splice, a
+ * short count is their normal answer (a pipe's capacity), signal or not,
+ * so it is returned as is: a longer answer would be the agent's.  An EINTR
+ * our tick caused is retried (socket timeouts as above). */
+static int up_is_socket(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 UP_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
 {
-    UP_FD_CALL(UP_CALL_SENDFILE, out, SO_SNDTIMEO, ssize_t, up_real_sendfile()(out, in, off, n));
+    UP_XFER_CALL(UP_CALL_SENDFILE, out, SO_SNDTIMEO, up_is_socket(out) ? 0 : MSG_DONTWAIT, n, ssize_t,
+                 up_real_sendfile()(out, in, off, n - done_));
 }
 
 UP_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
 {
-    UP_FD_CALL(UP_CALL_SENDFILE, out, SO_SNDTIMEO, ssize_t, up_real_sendfile64()(out, in, off, n));
+    UP_XFER_CALL(UP_CALL_SENDFILE, out, SO_SNDTIMEO, up_is_socket(out) ? 0 : MSG_DONTWAIT, n, ssize_t,
+                 up_real_sendfile64()(out, in, off, n - done_));
 }
 
 UP_EXPORT ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n, unsigned int flags)

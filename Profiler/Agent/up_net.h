@@ -46,7 +46,9 @@ int up_call_xfer_more(struct up_call *c, int fd, int optname, int msgflags);
  * written in terms of done_ (the bytes moved so far: the buffer, length
  * and offset advance by it).  Goes on after a partial count while only our
  * tick interrupted (up_call_xfer_more); an error or a program's EINTR
- * after progress returns the bytes done, as the kernel would have. */
+ * after progress returns the bytes done, as the kernel would have.  While
+ * it goes on, up_tls.xfer_progress makes any program handler end it
+ * (up_signal.c: the kernel would not restart a call that moved bytes). */
 #define UP_XFER_CALL(id, fd, opt, mflags, n, type, expr)              \
     do {                                                              \
         struct up_call c_;                                            \
@@ -69,7 +71,11 @@ int up_call_xfer_more(struct up_call *c, int fd, int optname, int msgflags);
                 r_ = (type)done_;                                     \
                 break;                                                \
             }                                                         \
+            atomic_store_explicit(&up_tls.xfer_progress, 1, memory_order_relaxed); \
+            atomic_signal_fence(memory_order_seq_cst);                \
         }                                                             \
+        atomic_signal_fence(memory_order_seq_cst);                    \
+        atomic_store_explicit(&up_tls.xfer_progress, 0, memory_order_relaxed); \
         up_call_end(&c_);                                             \
         return r_;                                                    \
     } while (0)

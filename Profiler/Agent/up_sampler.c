@@ -212,31 +212,18 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
  * in a restartable call (read, recv, futex, waitpid...) - both pending at
  * one return to user space, or the program's arriving while this handler
  * runs - has its handler run while the kernel restarts the call for our
- * SA_RESTART: a program handler without SA_RESTART then does not
- * interrupt the call as it does without the agent (the matrix test saw it
- * at 10 kHz).  So when such a handler ran since the marked call began,
- * make the restart an EINTR, as the kernel would have: the
- * interrupted context is at the syscall instruction with the syscall
- * number in rax (what a restart sets up); it returns -EINTR instead and
- * the interposer passes the EINTR on (a program handler ran).  Only inside
- * a marked call.  The same registers also describe a thread stopped just
- * before a syscall instruction: it then gets the EINTR of a signal that
- * landed as the call began.  x86-64 only.
+ * SA_RESTART: a program handler without SA_RESTART (or any program
+ * handler while a transfer goes on after partial progress: up_tls.h,
+ * xfer_progress) then does not interrupt the call as it does without the
+ * agent (the matrix test saw it at 10 kHz).  So when such a handler ran
+ * since the marked call began (the trampoline bumps foreign_intr), make
+ * the restart an EINTR, as the kernel would have (up_uc_restarting,
+ * up_uc_make_eintr in up_signal.h); the interposer passes the EINTR on (a
+ * program handler ran).  Only inside a marked call.  The same registers
+ * also describe a thread stopped just before a syscall instruction: it
+ * then gets the EINTR of a signal that landed as the call began.  x86-64
+ * only.
  */
-static void up_interrupt_restart(void *ucv)
-{
-#if defined(__x86_64__)
-    ucontext_t *uc = ucv;
-    const unsigned char *ip = (const unsigned char *)uc->uc_mcontext.gregs[REG_RIP];
-    if (ip && ip[0] == 0x0f && ip[1] == 0x05) {
-        uc->uc_mcontext.gregs[REG_RAX] = -EINTR;
-        uc->uc_mcontext.gregs[REG_RIP] += 2;
-    }
-#else
-    (void)ucv;
-#endif
-}
-
 static void up_on_sigprof(int sig, siginfo_t *info, void *ucv)
 {
     int saved_errno = errno;
@@ -259,8 +246,9 @@ static void up_on_sigprof(int sig, siginfo_t *info, void *ucv)
     atomic_signal_fence(memory_order_seq_cst);
     if (UP_UNLIKELY(atomic_load_explicit(&up_tls.foreign_intr, memory_order_relaxed) !=
                     atomic_load_explicit(&up_tls.call_intr0, memory_order_relaxed)) &&
-        atomic_load_explicit(&up_tls.call, memory_order_relaxed) != UP_CALL_ONCPU)
-        up_interrupt_restart(ucv);
+        atomic_load_explicit(&up_tls.call, memory_order_relaxed) != UP_CALL_ONCPU &&
+        up_uc_restarting(ucv))
+        up_uc_make_eintr(ucv);
     errno = saved_errno;
 }
 

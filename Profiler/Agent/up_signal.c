@@ -103,9 +103,10 @@ static int up_is_function(void *h) { return h != (void *)SIG_DFL && h != (void *
  * interrupted compares the count when its real call returns: same thread,
  * up_call_ours) and record the trampoline's frame, and its alternate stack
  * if it runs on one, for up_handler_repair.  Context: handler. */
-static void up_handler_enter(const void *ucv, uintptr_t frame)
+static void up_handler_enter(const void *ucv, uintptr_t frame, int count)
 {
-    atomic_fetch_add_explicit(&up_tls.foreign, 1, memory_order_relaxed);
+    if (count)
+        atomic_fetch_add_explicit(&up_tls.foreign, 1, memory_order_relaxed);
     uint32_t d = atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed);
     if (d < 8) {
         const ucontext_t *uc = ucv;
@@ -149,12 +150,35 @@ int up_handler_repair_at(uintptr_t sp)
     return d == 0;
 }
 
-/* Context: a program's signal; async-signal-safe (the lock blocks signals). */
+/*
+ * Context: a program's signal; async-signal-safe (the lock blocks signals).
+ *
+ * What the handler does to an interposed call it interrupted, as without
+ * the agent:
+ *  - the kernel restarts the call after it (SA_RESTART, nothing moved yet;
+ *    up_uc_restarting): the call never noticed, so neither may the
+ *    interposer - the handler is not counted in up_tls.foreign (a tick
+ *    that later cuts the same attempt is then ours alone);
+ *  - but a transfer the agent continues after partial progress (our tick
+ *    cut the program's one call; xfer_progress) must end here with the
+ *    bytes done, as that call would have: the restart becomes EINTR;
+ *  - otherwise the call returns (EINTR, a partial count): counted.
+ * Handlers without SA_RESTART, and every handler during such a
+ * continuation, also bump foreign_intr: a restart our SIGPROF handler
+ * sees during the call is then made EINTR as well (up_sampler.c).
+ */
 static void up_trampoline(int sig, siginfo_t *info, void *uc)
 {
-    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0));
     struct up_sigentry *e = &up_sig[sig];
-    if (atomic_load_explicit(&e->interrupts, memory_order_relaxed))
+    int xfer = atomic_load_explicit(&up_tls.xfer_progress, memory_order_relaxed) != 0 &&
+               atomic_load_explicit(&up_tls.call, memory_order_relaxed) != 0;
+    int restarting = uc && up_uc_restarting(uc);
+    if (restarting && xfer) {
+        up_uc_make_eintr(uc);
+        restarting = 0;
+    }
+    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0), !restarting);
+    if (xfer || atomic_load_explicit(&e->interrupts, memory_order_relaxed))
         atomic_fetch_add_explicit(&up_tls.foreign_intr, 1, memory_order_relaxed);
     void *h = atomic_load_explicit(&e->handler, memory_order_acquire);
     if (atomic_load_explicit(&e->resethand, memory_order_relaxed)) {
@@ -413,7 +437,7 @@ void up_signal_forward_sigprof(int sig, siginfo_t *info, void *uc)
         (void)tgkill(getpid(), gettid(), UP_SIGNAL);
         return;
     }
-    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0));
+    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0), !(uc && up_uc_restarting(uc)));
     ((void (*)(int, siginfo_t *, void *))h)(sig, info, uc);
     up_handler_leave();
 }

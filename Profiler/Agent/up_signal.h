@@ -4,8 +4,10 @@
 #ifndef UP_SIGNAL_H
 #define UP_SIGNAL_H
 
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <ucontext.h>
 
 /* 1 once the program's sigaction()/signal() calls are emulated (set by the
  * constructor with release after the table is filled; never cleared: the
@@ -30,5 +32,40 @@ void up_signal_after_fork_child(void);
  * Returns 1 and the syscall's result in *ret when it handled the call, 0
  * when the caller must make the real syscall.  Context: as sigaction. */
 int up_signal_raw_rt_sigaction(long sig, const void *kact, void *koact, long size, long *ret);
+
+/*
+ * Restarts seen from a handler's ucontext.  When the kernel restarts the
+ * interrupted system call after the handler (SA_RESTART, or a call that
+ * always restarts), it rewinds the saved pc onto the `syscall` instruction
+ * and puts the call's number back in rax before the handler runs.  So a
+ * saved pc at a syscall instruction means "restarted when the handler
+ * returns" - or a thread interrupted just before making a call, which is
+ * the same to the program: the call had not begun.  x86-64 only (0 on
+ * other architectures: never a restart).  Context: handler.
+ */
+static inline int up_uc_restarting(const void *ucv)
+{
+#if defined(__x86_64__)
+    const ucontext_t *uc = ucv;
+    const unsigned char *ip = (const unsigned char *)uc->uc_mcontext.gregs[REG_RIP];
+    return ip && ip[0] == 0x0f && ip[1] == 0x05;
+#else
+    (void)ucv;
+    return 0;
+#endif
+}
+
+/* Turn that restart into the call's return with EINTR, as the kernel
+ * answers when the handler has no SA_RESTART.  Context: handler. */
+static inline void up_uc_make_eintr(void *ucv)
+{
+#if defined(__x86_64__)
+    ucontext_t *uc = ucv;
+    uc->uc_mcontext.gregs[REG_RAX] = -EINTR;
+    uc->uc_mcontext.gregs[REG_RIP] += 2;
+#else
+    (void)ucv;
+#endif
+}
 
 #endif /* UP_SIGNAL_H */

@@ -46,6 +46,13 @@ struct up_tls {
      * call must interrupt it even when the kernel restarted it for our
      * tick). */
     _Atomic uint32_t foreign_intr, call_intr0;
+    /* Set while a marked transfer that already moved bytes goes on for the
+     * rest (UP_XFER_CALL): a program signal then ends it with the bytes
+     * done, as it would have ended the one call the program made - even a
+     * handler with SA_RESTART, whose restart of the continuing call the
+     * trampoline turns into EINTR (up_signal.c).  Thread writes, its
+     * handlers read: relaxed, signal fences in the macro. */
+    _Atomic uint32_t xfer_progress;
     /* Depth of the program's handlers running on this thread (trampolines).
      * Interposers called from a handler pass straight through: no attach, no
      * safe point (it unwinds: not async-signal-safe). */
