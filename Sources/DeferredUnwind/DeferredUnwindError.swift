@@ -20,9 +20,9 @@ import Darwin
 ///     _ = try tracer.request()
 /// } catch let error where error.code == .tracerCancelled {
 ///     // ...
-/// } catch DeferredUnwindError.Code.notAttached {   // ~= against any Error
+/// } catch DeferredUnwindError.Code.notAttached {   // also in an untyped catch
 ///     // ...
-/// }
+/// } catch {}
 ///
 /// switch error.code {                               // or `switch error`
 /// case .notAttached, .threadExiting: ...

@@ -63,9 +63,23 @@ struct SwiftErrorTests {
         #expect(status(DeferredUnwindError(errno: EBUSY)) == "full")
         #expect(status(DeferredUnwindError(errno: EAGAIN)) == "other")
 
+        func typedThrow(_ errno: Int32) throws(DeferredUnwindError) { throw DeferredUnwindError(errno: errno) }
+        func untypedThrow(_ errno: Int32) throws { try typedThrow(errno) }
+        func typed(_ errno: Int32) -> String {
+            do {
+                try typedThrow(errno)  // the do throws DeferredUnwindError
+            } catch DeferredUnwindError.Code.tracerCancelled {
+                return "cancelled"
+            } catch where error.code == .alreadyCancelled {
+                return "again"
+            } catch {
+                return "other"
+            }
+            return "none"
+        }
         func untyped(_ errno: Int32) -> String {
             do {
-                throw DeferredUnwindError(errno: errno)
+                try untypedThrow(errno)  // the do throws any Error
             } catch DeferredUnwindError.Code.tracerCancelled {
                 return "cancelled"
             } catch let e as DeferredUnwindError where e.code == .alreadyCancelled {
@@ -73,10 +87,13 @@ struct SwiftErrorTests {
             } catch {
                 return "other"
             }
+            return "none"
         }
-        #expect(untyped(ECANCELED) == "cancelled")
-        #expect(untyped(EALREADY) == "again")
-        #expect(untyped(EBUSY) == "other")
+        for match in [typed, untyped] {
+            #expect(match(ECANCELED) == "cancelled")
+            #expect(match(EALREADY) == "again")
+            #expect(match(EBUSY) == "other")
+        }
 
         struct Unrelated: Error {}
         #expect(!(DeferredUnwindError.Code.other ~= (Unrelated() as any Error)))
