@@ -28,6 +28,10 @@ let package = Package(
     dependencies: [
         // Command lines of unwind-stress and unwind-profile.
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        // `swift package generate-documentation --target DeferredUnwind`: the
+        // DocC catalog Sources/DeferredUnwind/DeferredUnwind.docc (a command
+        // plugin only; nothing links it).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", exact: "1.5.0"),
     ],
     targets: [
         .systemLibrary(

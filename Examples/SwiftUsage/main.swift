@@ -6,8 +6,8 @@ import Foundation
 // (trace, cookie) to every tracer that asked.
 do {
     // Attach the thread that will request and reach safe points.
-    try DeferredUnwind.attachCurrentThread()
-    defer { try? DeferredUnwind.detachCurrentThread() }
+    try DeferredUnwinding.attachCurrentThread()
+    defer { try? DeferredUnwinding.detachCurrentThread() }
 
     let tracer = try Tracer(name: "example") { trace, cookie in
         // Runs on this thread, inside safePoint(): may allocate, log, block.
@@ -17,7 +17,7 @@ do {
     let cookie = try tracer.request().cookie  // .queued(cookie): join key for the sample
     print("requested \(cookie)")
 
-    let callbacks = try DeferredUnwind.safePoint()  // unwinds once, runs the callback
+    let callbacks = try DeferredUnwinding.safePoint()  // unwinds once, runs the callback
     print("callbacks \(callbacks)")
 
     try tracer.cancel()  // waits for running callbacks; none start afterwards

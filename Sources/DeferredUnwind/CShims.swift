@@ -42,7 +42,7 @@ enum CShim {
         var out: OpaquePointer?
         let ret = name.withCString { du_tracer_register(callback, arg, $0, &out) }
         _ = try check(ret)
-        guard let tracer = out else { throw .invalidArgument }
+        guard let tracer = out else { throw DeferredUnwindError(code: .invalidArgument) }
         return tracer
     }
 

@@ -4,7 +4,7 @@ import CDeferredUnwind
 ///
 /// ``frames`` holds return addresses, innermost first: `frames[0]` is the
 /// return address into the function that called
-/// ``DeferredUnwind/safePoint()`` (the Swift wrapper is always inlined, so
+/// ``DeferredUnwinding/safePoint()`` (the Swift wrapper is always inlined, so
 /// that is your code, not this library).  The C core's trace is only valid
 /// during the callback; this is a copy and may be kept.
 ///
@@ -14,9 +14,9 @@ public struct StackTrace: Sendable, Hashable {
     /// ``isUnavailable``.
     public var frames: [UInt]
     /// The stack was deeper than the trace cache holds
-    /// (``DeferredUnwind/traceCapacity`` frames); the outermost frames are missing.
+    /// (``DeferredUnwinding/traceCapacity`` frames); the outermost frames are missing.
     public var isTruncated: Bool
-    /// Delivered by ``DeferredUnwind/detachCurrentThread()`` or by thread exit
+    /// Delivered by ``DeferredUnwinding/detachCurrentThread()`` or by thread exit
     /// for a request that was still pending: there is no stack to unwind.
     public var isThreadExiting: Bool
     /// The trace cache could not be allocated (out of memory): no frames.

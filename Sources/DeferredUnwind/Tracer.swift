@@ -9,10 +9,10 @@ import Darwin
 #endif
 
 /// A registered callback that wants (stack, cookie) pairs: one of the
-/// ``DeferredUnwind/maxTracers`` bits of every thread's pending word.
+/// ``DeferredUnwinding/maxTracers`` bits of every thread's pending word.
 ///
 /// Life cycle: `init` registers; ``request()`` asks for the calling thread's
-/// stack at its next ``DeferredUnwind/safePoint()``; ``cancel()`` stops it
+/// stack at its next ``DeferredUnwinding/safePoint()``; ``cancel()`` stops it
 /// (waiting for running callbacks); `deinit` cancels if needed and releases
 /// the callback.  The C handle owns no memory, so `cancel()` from several
 /// threads at once, or racing `deinit` on another thread's copy of the
@@ -23,8 +23,8 @@ import Darwin
 /// the thread that made the request, inside its safe point, its detach, or
 /// its thread-exit destructor; it may allocate, block, call ``request()``
 /// (served before the safe point returns) and create tracers, but
-/// ``cancel()``, ``DeferredUnwind/detachCurrentThread()`` and
-/// ``DeferredUnwind/safePoint()`` throw ``DeferredUnwindError/wouldDeadlock``
+/// ``cancel()``, ``DeferredUnwinding/detachCurrentThread()`` and
+/// ``DeferredUnwinding/safePoint()`` throw ``DeferredUnwindError/Code/wouldDeadlock``
 /// there.
 ///
 /// Dropping the last reference inside a callback.  `deinit` cannot cancel
@@ -33,7 +33,7 @@ import Darwin
 /// that cancels the tracer and releases the callback once the callback has
 /// returned.  Until then
 /// the callback may still run for requests that were already pending, and
-/// the tracer's bit stays in use (``DeferredUnwindError/registryFull`` is
+/// the tracer's bit stays in use (``DeferredUnwindError/Code/registryFull`` is
 /// possible for a moment).  This never frees anything a callback may still
 /// touch, never blocks the callback, and never leaks silently; only if no
 /// thread can be created are the C tracer and callback kept alive forever
@@ -68,8 +68,8 @@ public final class Tracer: Sendable {
     ///   - callback: called with (trace, cookie) on the requesting thread,
     ///     inside its safe point or detach (see the type's documentation for
     ///     what it may do).  The trace is a copy and may be kept.
-    /// - Throws: ``DeferredUnwindError/registryFull`` when
-    ///   ``DeferredUnwind/maxTracers`` tracers exist.
+    /// - Throws: ``DeferredUnwindError/Code/registryFull`` when
+    ///   ``DeferredUnwinding/maxTracers`` tracers exist.
     ///
     /// Context: thread (callbacks included); may block (registry mutex).
     public init(
@@ -94,9 +94,9 @@ public final class Tracer: Sendable {
     ///
     /// - Returns: ``RequestResult/queued(_:)`` the first time in this entry
     ///   context, ``RequestResult/alreadyRequested(_:)`` after that.
-    /// - Throws: ``DeferredUnwindError/notAttached``,
-    ///   ``DeferredUnwindError/tracerCancelled``,
-    ///   ``DeferredUnwindError/threadExiting`` (inside callbacks run by detach).
+    /// - Throws: ``DeferredUnwindError/Code/notAttached``,
+    ///   ``DeferredUnwindError/Code/tracerCancelled``,
+    ///   ``DeferredUnwindError/Code/threadExiting`` (inside callbacks run by detach).
     ///
     /// Context: thread, including callbacks; lock-free, never blocks.  Not
     /// from a signal handler: use `du_request()` from C there.
@@ -108,14 +108,14 @@ public final class Tracer: Sendable {
 
     /// Cancels the tracer.  When it returns, no callback of this tracer runs
     /// or will start on any thread, and requests throw
-    /// ``DeferredUnwindError/tracerCancelled`` (from the moment cancel began).
+    /// ``DeferredUnwindError/Code/tracerCancelled`` (from the moment cancel began).
     /// Other tracers' callbacks, however long they run, do not delay it.
     ///
     /// - Returns: how many entry contexts had accepted requests of this
     ///   tracer that will never get a callback (pending when cancel began, or
     ///   racing with it): their samples' stacks are lost.
-    /// - Throws: ``DeferredUnwindError/alreadyCancelled`` the second time;
-    ///   ``DeferredUnwindError/wouldDeadlock`` inside any tracer callback.
+    /// - Throws: ``DeferredUnwindError/Code/alreadyCancelled`` the second time;
+    ///   ``DeferredUnwindError/Code/wouldDeadlock`` inside any tracer callback.
     ///
     /// Context: thread, not a callback; blocks for requests in flight on any
     /// thread, a short RCU grace period and this tracer's running callbacks

@@ -35,20 +35,12 @@ func main() -> Int32 {
     if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "--lifecycle-child" {
         return us_lifecycle_child(CommandLine.argc, CommandLine.unsafeArgv)
     }
-    // Left to right, as the hand-written parser did: a bad argument before
-    // -h/--help is a usage error (exit 2); help wins only when everything
-    // before it parses.  (ArgumentParser alone answers help wherever it is.)
-    let arguments = Array(CommandLine.arguments.dropFirst())
-    if let help = arguments.firstIndex(where: { $0 == "-h" || $0 == "--help" }), help > 0 {
-        do {
-            _ = try UnwindStress.parse(Array(arguments[..<help]))
-        } catch {
-            return exitStatus(reporting: error)
-        }
-    }
+    // ArgumentParser's own parse, as is (its order: -h/--help wins over an
+    // unknown option anywhere, not over a value its transform refuses);
+    // only the exit status of its errors is ours (2, see exitStatus).
     let command: UnwindStress
     do {
-        command = try UnwindStress.parse(arguments)
+        command = try UnwindStress.parse()  // CommandLine.arguments.dropFirst()
     } catch {
         return exitStatus(reporting: error)
     }

@@ -48,8 +48,8 @@ extension LibraryStateTests.SwiftConcurrencyTests {
         let roundsDone = CoreCounter() // all workers' rounds so far
         let handles = try (0..<workers).map { _ in
             try SwiftAPIThread.start { () throws -> WorkerResult in
-                try DeferredUnwind.attachCurrentThread()
-                defer { try? DeferredUnwind.detachCurrentThread() }
+                try DeferredUnwinding.attachCurrentThread()
+                defer { try? DeferredUnwinding.detachCurrentThread() }
                 var r = WorkerResult()
                 r.thread = swiftAPIThreadID()
                 guard testPoll({ go.value == true }) != nil else {
@@ -71,7 +71,7 @@ extension LibraryStateTests.SwiftConcurrencyTests {
                     case .failure(.tracerCancelled): r.cRefused += 1
                     case .failure(let e): r.failures.append("round \(i): c \(e)")
                     }
-                    let ran = try DeferredUnwind.safePoint()
+                    let ran = try DeferredUnwinding.safePoint()
                     // c may be cancelled between its request and the safe point.
                     if ran != expected && !(expected == 3 && ran == 2) {
                         r.failures.append("round \(i): ran \(ran), expected \(expected)")

@@ -75,10 +75,10 @@ enum SwiftAPIThread {
         _ body: @escaping @Sendable () throws -> T
     ) throws -> T {
         try run {
-            try DeferredUnwind.attachCurrentThread()
+            try DeferredUnwinding.attachCurrentThread()
             defer {
-                if DeferredUnwind.isCurrentThreadAttached {
-                    try? DeferredUnwind.detachCurrentThread()
+                if DeferredUnwinding.isCurrentThreadAttached {
+                    try? DeferredUnwinding.detachCurrentThread()
                 }
             }
             return try body()
@@ -106,33 +106,21 @@ func swiftAPIThreadID() -> UInt {
 }
 
 /// Captures the outcome of a throwing call (run anywhere, checked later).
-/// An error that is not a DeferredUnwindError becomes `.other(errno: -1)`.
+/// An error that is not a DeferredUnwindError becomes code `.other`, errno -1.
 func swiftAPICatch<T>(_ body: () throws -> T) -> Result<T, DeferredUnwindError> {
     do { return .success(try body()) } catch let e as DeferredUnwindError {
         return .failure(e)
     } catch {
-        return .failure(.other(errno: -1))
+        return .failure(DeferredUnwindError(errno: -1))
     }
 }
 
 extension Result where Failure == DeferredUnwindError {
-    /// "ok" or the error's case name, for compact comparisons.
+    /// "ok", the error's code name, or "other(<errno>)", for compact comparisons.
     var swiftAPIStatus: String {
         switch self {
         case .success: return "ok"
-        case .failure(let e):
-            switch e {
-            case .notAttached: return "notAttached"
-            case .alreadyAttached: return "alreadyAttached"
-            case .threadExiting: return "threadExiting"
-            case .tracerCancelled: return "tracerCancelled"
-            case .alreadyCancelled: return "alreadyCancelled"
-            case .registryFull: return "registryFull"
-            case .wouldDeadlock: return "wouldDeadlock"
-            case .invalidArgument: return "invalidArgument"
-            case .outOfMemory: return "outOfMemory"
-            case .other(let code): return "other(\(code))"
-            }
+        case .failure(let e): return e.code == .other ? "other(\(e.errno))" : "\(e.code)"
         }
     }
 }

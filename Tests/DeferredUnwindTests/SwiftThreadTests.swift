@@ -13,13 +13,13 @@ extension LibraryStateTests.SwiftThreadTests {
     func attachDetach() throws {
         let r = try SwiftAPIThread.run { () throws -> [String] in
             var log: [String] = []
-            log.append("before=\(DeferredUnwind.isCurrentThreadAttached)")
-            log.append("attach=\(swiftAPICatch { try DeferredUnwind.attachCurrentThread() }.swiftAPIStatus)")
-            log.append("during=\(DeferredUnwind.isCurrentThreadAttached)")
-            log.append("again=\(swiftAPICatch { try DeferredUnwind.attachCurrentThread() }.swiftAPIStatus)")
-            log.append("detach=\(swiftAPICatch { try DeferredUnwind.detachCurrentThread() }.swiftAPIStatus)")
-            log.append("after=\(DeferredUnwind.isCurrentThreadAttached)")
-            log.append("detach2=\(swiftAPICatch { try DeferredUnwind.detachCurrentThread() }.swiftAPIStatus)")
+            log.append("before=\(DeferredUnwinding.isCurrentThreadAttached)")
+            log.append("attach=\(swiftAPICatch { try DeferredUnwinding.attachCurrentThread() }.swiftAPIStatus)")
+            log.append("during=\(DeferredUnwinding.isCurrentThreadAttached)")
+            log.append("again=\(swiftAPICatch { try DeferredUnwinding.attachCurrentThread() }.swiftAPIStatus)")
+            log.append("detach=\(swiftAPICatch { try DeferredUnwinding.detachCurrentThread() }.swiftAPIStatus)")
+            log.append("after=\(DeferredUnwinding.isCurrentThreadAttached)")
+            log.append("detach2=\(swiftAPICatch { try DeferredUnwinding.detachCurrentThread() }.swiftAPIStatus)")
             return log
         }
         #expect(r == [
@@ -33,9 +33,9 @@ extension LibraryStateTests.SwiftThreadTests {
         let tracer = try swiftAPITracer("not-attached") { _, _ in }
         let r = try SwiftAPIThread.run { () -> [String] in
             [
-                swiftAPICatch { try DeferredUnwind.safePoint() }.swiftAPIStatus,
+                swiftAPICatch { try DeferredUnwinding.safePoint() }.swiftAPIStatus,
                 swiftAPICatch { try tracer.request() }.swiftAPIStatus,
-                DeferredUnwind.currentCookie == nil ? "nil" : "cookie",
+                DeferredUnwinding.currentCookie == nil ? "nil" : "cookie",
             ]
         }
         #expect(r == ["notAttached", "notAttached", "nil"])
@@ -44,8 +44,8 @@ extension LibraryStateTests.SwiftThreadTests {
     @Test("attachment is per OS thread")
     func perThread() throws {
         let r = try SwiftAPIThread.attached { () throws -> (Bool, Bool) in
-            let other = try SwiftAPIThread.run { DeferredUnwind.isCurrentThreadAttached }
-            return (DeferredUnwind.isCurrentThreadAttached, other)
+            let other = try SwiftAPIThread.run { DeferredUnwinding.isCurrentThreadAttached }
+            return (DeferredUnwinding.isCurrentThreadAttached, other)
         }
         #expect(r == (true, false))
     }
@@ -53,18 +53,18 @@ extension LibraryStateTests.SwiftThreadTests {
     @Test("safePoint with nothing requested runs nothing; no cookie is handed out")
     func idleSafePoint() throws {
         let r = try SwiftAPIThread.attached { () throws -> (Int, Bool) in
-            (try DeferredUnwind.safePoint(), DeferredUnwind.currentCookie == nil)
+            (try DeferredUnwinding.safePoint(), DeferredUnwinding.currentCookie == nil)
         }
         #expect(r == (0, true))
     }
 
     @Test("footprint, cache size and capacity")
     func sizes() {
-        #expect(DeferredUnwind.threadFootprintBytes == 64)
-        #expect(DeferredUnwind.traceCacheBytes == 4096)
-        #expect(DeferredUnwind.traceCapacity > 0)
-        #expect(DeferredUnwind.traceCapacity * MemoryLayout<UInt>.size < DeferredUnwind.traceCacheBytes)
-        #expect(DeferredUnwind.maxTracers == 61)
+        #expect(DeferredUnwinding.threadFootprintBytes == 64)
+        #expect(DeferredUnwinding.traceCacheBytes == 4096)
+        #expect(DeferredUnwinding.traceCapacity > 0)
+        #expect(DeferredUnwinding.traceCapacity * MemoryLayout<UInt>.size < DeferredUnwinding.traceCacheBytes)
+        #expect(DeferredUnwinding.maxTracers == 61)
     }
 }
 

@@ -68,7 +68,7 @@ func swiftAPITraceProbe(_ tracer: Tracer, _ recorder: SwiftAPIRecorder<SwiftAPID
     // or helper), so its [0] is an address inside this function.
     let nBefore = backtrace(buffer, 256)
     r.before = swiftAPIFrames(buffer, nBefore)
-    r.ran = try DeferredUnwind.safePoint()
+    r.ran = try DeferredUnwinding.safePoint()
     let nAfter = backtrace(buffer, 256)
     r.after = swiftAPIFrames(buffer, nAfter)
     r.delivered = recorder.all
@@ -80,7 +80,7 @@ func swiftAPITraceProbe(_ tracer: Tracer, _ recorder: SwiftAPIRecorder<SwiftAPID
 func swiftAPIDeep(_ depth: Int, _ tracer: Tracer) throws -> Int {
     if depth == 0 {
         _ = try tracer.request()
-        return try DeferredUnwind.safePoint()
+        return try DeferredUnwinding.safePoint()
     }
     let r = try swiftAPIDeep(depth - 1, tracer)
     return r + 0 * depth // work after the call: no tail call
@@ -118,7 +118,7 @@ extension LibraryStateTests.SwiftTraceTests {
         let ka = try #require(try probeIndex(r.after), "no probe frame in backtrace()")
         // Inside swiftAPITraceProbe, between the two backtrace() calls that
         // surround the safe point (fails if the wrapper was not inlined:
-        // frames[0] would then be inside DeferredUnwind.safePoint()).
+        // frames[0] would then be inside DeferredUnwinding.safePoint()).
         #expect(r.before[kb] < first && first < r.after[ka],
                 "frames[0] \(hex(first)) not in probe [\(hex(r.before[kb])), \(hex(r.after[ka]))]")
         // dladdr: the same symbol as the probe's own address, and it is the probe.
@@ -136,13 +136,13 @@ extension LibraryStateTests.SwiftTraceTests {
     func truncated() throws {
         let recorder = SwiftAPIRecorder<StackTrace>()
         let tracer = try swiftAPITracer("deep") { trace, _ in recorder.append(trace) }
-        let depth = DeferredUnwind.traceCapacity + 50
+        let depth = DeferredUnwinding.traceCapacity + 50
         let ran = try SwiftAPIThread.attached { try swiftAPIDeep(depth, tracer) }
         #expect(ran == 1)
         let traces = recorder.all
         try #require(traces.count == 1)
         #expect(traces[0].isTruncated)
-        #expect(traces[0].frames.count == DeferredUnwind.traceCapacity)
+        #expect(traces[0].frames.count == DeferredUnwinding.traceCapacity)
         #expect(!traces[0].isThreadExiting && !traces[0].isUnavailable)
     }
 
@@ -154,7 +154,7 @@ extension LibraryStateTests.SwiftTraceTests {
         let traces = recorder.all
         try #require(traces.count == 1)
         #expect(!traces[0].isTruncated)
-        #expect(traces[0].frames.count > 4 && traces[0].frames.count < DeferredUnwind.traceCapacity)
+        #expect(traces[0].frames.count > 4 && traces[0].frames.count < DeferredUnwinding.traceCapacity)
     }
 
     @Test("allocation failure of the trace cache gives an unavailable, empty trace",
@@ -165,9 +165,9 @@ extension LibraryStateTests.SwiftTraceTests {
         let ran = try SwiftAPIThread.attached { () throws -> [Int] in
             du_debug_fail_next_cache_alloc()
             _ = try tracer.request()
-            let first = try DeferredUnwind.safePoint()
+            let first = try DeferredUnwinding.safePoint()
             _ = try tracer.request() // the next unwind allocates again
-            return [first, try DeferredUnwind.safePoint()]
+            return [first, try DeferredUnwinding.safePoint()]
         }
         #expect(ran == [1, 1])
         let traces = recorder.all

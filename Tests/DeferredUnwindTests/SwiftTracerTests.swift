@@ -42,15 +42,15 @@ extension LibraryStateTests.SwiftTracerTests {
         let o = try SwiftAPIThread.attached { () throws -> Out in
             var o = Out()
             o.thread = swiftAPIThreadID()
-            o.before = DeferredUnwind.currentCookie
+            o.before = DeferredUnwinding.currentCookie
             o.first = try tracer.request()
             o.second = try tracer.request()
-            o.current = DeferredUnwind.currentCookie
-            o.ran = try DeferredUnwind.safePoint()
-            o.after = DeferredUnwind.currentCookie
-            o.idle = try DeferredUnwind.safePoint()
+            o.current = DeferredUnwinding.currentCookie
+            o.ran = try DeferredUnwinding.safePoint()
+            o.after = DeferredUnwinding.currentCookie
+            o.idle = try DeferredUnwinding.safePoint()
             o.third = try tracer.request()
-            o.ran3 = try DeferredUnwind.safePoint()
+            o.ran3 = try DeferredUnwinding.safePoint()
             return o
         }
         let c1 = try #require(o.first?.cookie)
@@ -79,10 +79,11 @@ extension LibraryStateTests.SwiftTracerTests {
         #expect(try tracer.cancel() == 0, "nothing requested: nothing dropped")
         #expect(tracer.bit == nil)
         #expect(tracer.isCancelled)
-        #expect(throws: DeferredUnwindError.alreadyCancelled) { try tracer.cancel() }
+        let again = #expect(throws: DeferredUnwindError.self) { try tracer.cancel() }
+        #expect(again?.code == .alreadyCancelled)
         let r = try SwiftAPIThread.attached { () -> [String] in
             [swiftAPICatch { try tracer.request() }.swiftAPIStatus,
-             (try? DeferredUnwind.safePoint()).map { "ran \($0)" } ?? "error"]
+             (try? DeferredUnwinding.safePoint()).map { "ran \($0)" } ?? "error"]
         }
         #expect(r == ["tracerCancelled", "ran 0"])
         #expect(recorder.count == 0)
@@ -94,7 +95,7 @@ extension LibraryStateTests.SwiftTracerTests {
         let r = try SwiftAPIThread.attached { () throws -> (Int, Int, Bool) in
             _ = try tracer.request()
             let dropped = try tracer.cancel() // attached thread, outside callbacks: allowed
-            return (dropped, try DeferredUnwind.safePoint(), DeferredUnwind.currentCookie == nil)
+            return (dropped, try DeferredUnwinding.safePoint(), DeferredUnwinding.currentCookie == nil)
         }
         #expect(r == (1, 0, true), "the pending request's context is reported dropped")
         #expect(recorder.count == 0)
@@ -114,15 +115,15 @@ extension LibraryStateTests.SwiftTracerTests {
         let tracer = try swiftAPITracer("inside") { _, _ in
             seen.append("cancel-self=" + swiftAPICatch { try me.value?.cancel() }.swiftAPIStatus)
             seen.append("cancel-other=" + swiftAPICatch { try other.cancel() }.swiftAPIStatus)
-            seen.append("detach=" + swiftAPICatch { try DeferredUnwind.detachCurrentThread() }.swiftAPIStatus)
-            seen.append("safePoint=" + swiftAPICatch { try DeferredUnwind.safePoint() }.swiftAPIStatus)
-            seen.append("attached=\(DeferredUnwind.isCurrentThreadAttached)")
+            seen.append("detach=" + swiftAPICatch { try DeferredUnwinding.detachCurrentThread() }.swiftAPIStatus)
+            seen.append("safePoint=" + swiftAPICatch { try DeferredUnwinding.safePoint() }.swiftAPIStatus)
+            seen.append("attached=\(DeferredUnwinding.isCurrentThreadAttached)")
         }
         me.value = tracer
         defer { me.value = nil } // break the tracer -> callback -> slot -> tracer cycle
         let r = try SwiftAPIThread.attached { () throws -> (Int, Bool) in
             _ = try tracer.request()
-            return (try DeferredUnwind.safePoint(), DeferredUnwind.isCurrentThreadAttached)
+            return (try DeferredUnwinding.safePoint(), DeferredUnwinding.isCurrentThreadAttached)
         }
         #expect(r == (1, true))
         #expect(seen.all == [
@@ -154,9 +155,9 @@ extension LibraryStateTests.SwiftTracerTests {
         defer { aSelf.value = nil }
         let (cookie, ran, otherRan) = try SwiftAPIThread.attached { () throws -> (Cookie, Int, Int) in
             let c = try a.request().cookie
-            let ran = try DeferredUnwind.safePoint()
+            let ran = try DeferredUnwinding.safePoint()
             // Requests are per thread: another attached thread has nothing pending.
-            let otherRan = try SwiftAPIThread.attached { try DeferredUnwind.safePoint() }
+            let otherRan = try SwiftAPIThread.attached { try DeferredUnwinding.safePoint() }
             return (c, ran, otherRan)
         }
         #expect(ran == 2)
@@ -176,7 +177,7 @@ extension LibraryStateTests.SwiftTracerTests {
         let threads = try (0..<3).map { _ in
             try SwiftAPIThread.attached { () throws -> (UInt, Cookie, Int) in
                 let c = try a.request().cookie
-                return (swiftAPIThreadID(), c, try DeferredUnwind.safePoint())
+                return (swiftAPIThreadID(), c, try DeferredUnwinding.safePoint())
             }
         }
         #expect(threads.allSatisfy { $0.2 == 2 })
@@ -195,10 +196,10 @@ extension LibraryStateTests.SwiftTracerTests {
             inside.append(swiftAPICatch { try b.request() }.swiftAPIStatus)
         }
         let (cookie, attachedAfter) = try SwiftAPIThread.run { () throws -> (Cookie, Bool) in
-            try DeferredUnwind.attachCurrentThread()
+            try DeferredUnwinding.attachCurrentThread()
             let c = try a.request().cookie
-            try DeferredUnwind.detachCurrentThread()
-            return (c, DeferredUnwind.isCurrentThreadAttached)
+            try DeferredUnwinding.detachCurrentThread()
+            return (c, DeferredUnwinding.isCurrentThreadAttached)
         }
         #expect(!attachedAfter)
         let d = aRecorder.all
@@ -213,7 +214,7 @@ extension LibraryStateTests.SwiftTracerTests {
     func exitDelivers() throws {
         let (a, recorder) = try swiftAPIRecordingTracer("exit")
         let cookie = try SwiftAPIThread.run { () throws -> Cookie in
-            try DeferredUnwind.attachCurrentThread()
+            try DeferredUnwinding.attachCurrentThread()
             return try a.request().cookie // no detach, no safe point: the thread ends
         }
         // pthread_join returned: the thread-exit destructor has run.
@@ -244,7 +245,7 @@ extension LibraryStateTests.SwiftTracerTests {
         }
         let ran = try SwiftAPIThread.attached { () throws -> Int in
             _ = try outer.request()
-            return try DeferredUnwind.safePoint()
+            return try DeferredUnwinding.safePoint()
         }
         #expect(innerRequest.value == "ok")
         #expect(ran >= 1 && ran <= 2) // the inner callback may or may not run
@@ -272,7 +273,7 @@ extension LibraryStateTests.SwiftTracerTests {
         // full registry cannot disturb the other tests of this process.
         await #expect(processExitsWith: .success) {
             var tracers: [Tracer] = []
-            for i in 0..<DeferredUnwind.maxTracers {
+            for i in 0..<DeferredUnwinding.maxTracers {
                 guard let t = try? Tracer(name: "full-\(i)", callback: { _, _ in }) else { exit(10) }
                 tracers.append(t)
             }
@@ -280,7 +281,7 @@ extension LibraryStateTests.SwiftTracerTests {
             do {
                 _ = try Tracer(name: "one-too-many") { _, _ in }
                 exit(12)
-            } catch DeferredUnwindError.registryFull {
+            } catch DeferredUnwindError.Code.registryFull {
                 // expected
             } catch {
                 exit(13)

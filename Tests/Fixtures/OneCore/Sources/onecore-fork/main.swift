@@ -19,7 +19,7 @@ func fail(_ what: String) -> Never {
 }
 
 do {
-    try DeferredUnwind.attachCurrentThread()
+    try DeferredUnwinding.attachCurrentThread()
 } catch {
     fail("attachCurrentThread: \(error)")
 }
@@ -36,7 +36,7 @@ let tracer: Tracer
 do {
     tracer = try Tracer(name: "onecore-swift") { _, _ in swiftCallbacks += 1 }
     _ = try tracer.request()
-    let ran = try DeferredUnwind.safePoint()
+    let ran = try DeferredUnwinding.safePoint()
     if ran != 1 || swiftCallbacks != 1 { fail("swift safePoint ran \(ran) callbacks \(swiftCallbacks)") }
 } catch {
     fail("swift tracer: \(error)")
@@ -50,7 +50,7 @@ print("child \(child)")
 if child != 0 { fail("child status \(child)") }
 do {
     try tracer.cancel()
-    try DeferredUnwind.detachCurrentThread()
+    try DeferredUnwinding.detachCurrentThread()
 } catch {
     fail("teardown: \(error)")
 }

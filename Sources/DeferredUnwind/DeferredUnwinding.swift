@@ -16,7 +16,10 @@ import CDeferredUnwind
 /// detach on one OS thread: a Swift `async` function may resume on another
 /// thread after any `await`, so do not attach from code running on Swift
 /// concurrency's cooperative pool; use a `Thread` or pthread you own.
-public enum DeferredUnwind {
+///
+/// Name.  Not `DeferredUnwind`: a type with the module's name makes
+/// module-qualified names (`DeferredUnwind.Tracer`) ambiguous.
+public enum DeferredUnwinding {
     /// Most tracers registered at once (`DU_MAX_TRACERS`, one bit each).
     public static let maxTracers = Int(DU_MAX_TRACERS)
 
@@ -24,21 +27,21 @@ public enum DeferredUnwind {
     /// (``threadFootprintBytes``) and registers it with liburcu.
     ///
     /// Context: thread, not inside a tracer callback; may block (registry mutexes).
-    /// - Throws: ``DeferredUnwindError/alreadyAttached``,
-    ///   ``DeferredUnwindError/outOfMemory``.
+    /// - Throws: ``DeferredUnwindError/Code/alreadyAttached``,
+    ///   ``DeferredUnwindError/Code/outOfMemory``.
     public static func attachCurrentThread() throws(DeferredUnwindError) {
         try CShim.threadAttach()
     }
 
     /// Detaches the calling thread: new requests fail with
-    /// ``DeferredUnwindError/threadExiting``, every pending request is
+    /// ``DeferredUnwindError/Code/threadExiting``, every pending request is
     /// delivered with an empty trace whose ``StackTrace/isThreadExiting`` is
     /// set, then the state is freed.  A thread that exits without detaching
     /// gets the same treatment from a thread-exit destructor.
     ///
     /// Context: thread; blocks while it runs callbacks.
-    /// - Throws: ``DeferredUnwindError/notAttached``;
-    ///   ``DeferredUnwindError/wouldDeadlock`` inside a callback.
+    /// - Throws: ``DeferredUnwindError/Code/notAttached``;
+    ///   ``DeferredUnwindError/Code/wouldDeadlock`` inside a callback.
     public static func detachCurrentThread() throws(DeferredUnwindError) {
         try CShim.threadDetach()
     }
@@ -59,8 +62,8 @@ public enum DeferredUnwind {
     /// Context: thread; runs the callbacks on this thread and blocks while
     /// they run.  Cheap (two loads) when nothing was requested.
     /// - Returns: the number of callbacks run.
-    /// - Throws: ``DeferredUnwindError/notAttached``;
-    ///   ``DeferredUnwindError/wouldDeadlock`` inside a callback.
+    /// - Throws: ``DeferredUnwindError/Code/notAttached``;
+    ///   ``DeferredUnwindError/Code/wouldDeadlock`` inside a callback.
     @inline(always)
     public static func safePoint() throws(DeferredUnwindError) -> Int {
         // du_safe_point() must be called from here, not from a wrapper
