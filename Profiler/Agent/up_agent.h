@@ -18,12 +18,16 @@
  *   up_thread.c  attach/detach, pthread_create, pthread_setname_np
  *   up_sampler.c per-thread timers and the SIGPROF handler
  *   up_stack.c   the tracer callback (STACK records)
- *   up_signal.c  sigaction/signal emulation: trampolines, foreign-signal count
+ *   up_signal.c  sigaction emulation: the table, trampolines, foreign-signal count
+ *   up_signal_compat.c  signal, bsd_signal, sysv_signal, sigset on it
+ *   up_handler_depth.c  program-handler depth and its repair after a jump
  *   up_sigwait.c signalfd, sigwait*, pause, sigsuspend
+ *   up_exec.c    exec*, _exit, _Exit: finish the record first
  *   up_writer.c  the writer thread and the file
  *   up_maps.c    MAP records (dl_iterate_phdr)
  *   up_init.c    constructor, process exit, fork
- *   up_io.c, up_net.c, up_poll.c, up_sleep.c, up_sync.c, up_proc.c: interposers
+ *   up_io.c, up_net.c, up_poll.c, up_sleep.c, up_sync.c, up_proc.c,
+ *   up_ipc.c (SysV IPC), up_aio.c (libaio): interposers
  */
 #ifndef UP_AGENT_H
 #define UP_AGENT_H

@@ -8,6 +8,8 @@
 #ifndef UP_CALLS_H
 #define UP_CALLS_H
 
+#include <stdint.h>
+
 #define UP_CALLS(X)                                      \
     X(READ, "read")                                      \
     X(READV, "readv")                                    \
@@ -68,5 +70,27 @@ enum up_call_id {
 #undef UP_CALL_ENUM
     UP_CALL_END
 };
+
+/* Whether the kernel can restart the call after a handler with SA_RESTART:
+ * all but those it never restarts after a handler (signal(7)'s second
+ * list and the sleeps: poll, select and epoll waits, nanosleep and the
+ * sleeps built on it, sigsuspend, pause, sigtimedwait and sigwaitinfo,
+ * SysV IPC, io_getevents), which always fail with EINTR - so a saved
+ * context at a syscall instruction during one of these can only be a
+ * thread about to make its next attempt (up_signal.c). */
+static inline int up_call_restartable(uint32_t id)
+{
+    switch (id) {
+    case UP_CALL_POLL: case UP_CALL_PPOLL: case UP_CALL_SELECT: case UP_CALL_PSELECT:
+    case UP_CALL_EPOLL_WAIT: case UP_CALL_EPOLL_PWAIT: case UP_CALL_EPOLL_PWAIT2:
+    case UP_CALL_NANOSLEEP: case UP_CALL_CLOCK_NANOSLEEP: case UP_CALL_USLEEP: case UP_CALL_SLEEP:
+    case UP_CALL_SIGWAIT: case UP_CALL_SIGWAITINFO: case UP_CALL_SIGTIMEDWAIT: case UP_CALL_PAUSE:
+    case UP_CALL_SIGSUSPEND: case UP_CALL_SEMOP: case UP_CALL_SEMTIMEDOP: case UP_CALL_MSGRCV:
+    case UP_CALL_MSGSND: case UP_CALL_IO_GETEVENTS:
+        return 0;
+    default:
+        return 1;
+    }
+}
 
 #endif /* UP_CALLS_H */

@@ -21,8 +21,8 @@
  * process as the default action would (disposition reset, signal re-sent).
  * The program's sa_mask and flags for SIGPROF are not applied.
  *
- * Every libc path installs through the emulation: sigaction, signal,
- * bsd_signal, sysv_signal, sigset (interposed here), and syscall(
+ * Every libc path installs through the emulation: sigaction (here),
+ * signal, bsd_signal, sysv_signal, sigset (up_signal_compat.c), and syscall(
  * SYS_rt_sigaction) (routed here from up_proc.c).  siginterrupt() reads and
  * writes back the kernel's action with glibc's internal sigaction: the
  * trampoline stays, and old-action reports take flags and mask from the
@@ -41,7 +41,7 @@
  *    does nothing (the default action is not emulated there);
  *  - a program handler left with siglongjmp leaves the thread's handler
  *    depth raised until the thread's next interposed call, which finds the
- *    trampoline's frame gone and repairs it (up_handler_repair).
+ *    trampoline's frame gone and repairs it (up_handler_depth.c).
  *
  * Concurrency: sigaction() calls (and SA_RESETHAND resets) are serialised
  * by a spin lock taken with every signal blocked, so a handler on the same
@@ -54,11 +54,11 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include "up_call.h"
+#include "up_calls.h"
 #include "up_real.h"
 #include "up_signal.h"
 #include "up_tls.h"
 
-#define UP_NSIG _NSIG
 
 struct up_sigentry {
     /* The program's handler as the trampoline calls it: a function, SIG_DFL
@@ -99,86 +99,50 @@ static void up_sig_unlock(const sigset_t *saved)
 
 static int up_is_function(void *h) { return h != (void *)SIG_DFL && h != (void *)SIG_IGN && h != NULL; }
 
-/* A program handler starts on this thread: count it (an interposed call it
- * interrupted compares the count when its real call returns: same thread,
- * up_call_ours) and record the trampoline's frame, and its alternate stack
- * if it runs on one, for up_handler_repair.  Context: handler. */
-static void up_handler_enter(const void *ucv, uintptr_t frame, int count)
-{
-    if (count)
-        atomic_fetch_add_explicit(&up_tls.foreign, 1, memory_order_relaxed);
-    uint32_t d = atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed);
-    if (d < 8) {
-        const ucontext_t *uc = ucv;
-        uintptr_t lo = 0, hi = 0;
-        if (uc && !(uc->uc_stack.ss_flags & SS_DISABLE) && uc->uc_stack.ss_size) {
-            lo = (uintptr_t)uc->uc_stack.ss_sp;
-            hi = lo + uc->uc_stack.ss_size;
-            if (frame < lo || frame >= hi)
-                lo = hi = 0; /* not on it */
-        }
-        up_tls.tramp_sp[d] = frame;
-        up_tls.tramp_alt_lo[d] = lo;
-        up_tls.tramp_alt_hi[d] = hi;
-    }
-    atomic_signal_fence(memory_order_seq_cst); /* the record before the depth */
-    atomic_store_explicit(&up_tls.in_handler, d + 1, memory_order_relaxed);
-}
 
-static void up_handler_leave(void)
+/*
+ * What a program handler does to the marked call it interrupted, decided
+ * from its saved context as the kernel would have decided without the
+ * agent.  A context at a syscall instruction (up_uc_restarting) inside a
+ * marked call is either the kernel restarting the call - for our tick's
+ * SA_RESTART or the program's own - or the interposer about to make its
+ * next attempt.  Returns 1 when the call goes on unnoticed (count nothing),
+ * 0 when the handler ends it (count it; the context was made EINTR if it
+ * was at a syscall instruction):
+ *  - SA_RESTART handler, restartable call (up_calls.h), nothing moved yet:
+ *    the kernel restarts it, the call never noticed, and neither may the
+ *    interposer (a tick that later cuts the same attempt is ours alone);
+ *  - a handler without SA_RESTART, a call the kernel never restarts after
+ *    a handler, or a transfer the agent continues after partial progress
+ *    (our tick cut the program's one call: xfer_progress) - the call must
+ *    end here, with EINTR or the bytes done, as the one call would have.
+ * Context: handler.
+ */
+static int up_handler_call_goes_on(void *uc, uint32_t call, int interrupts, int xfer)
 {
-    uint32_t d = atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed);
-    if (d)
-        atomic_store_explicit(&up_tls.in_handler, d - 1, memory_order_relaxed);
-}
-
-int up_handler_repair(void) { return up_handler_repair_at((uintptr_t)__builtin_frame_address(0)); }
-
-int up_handler_repair_at(uintptr_t sp)
-{
-    uint32_t d = atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed);
-    while (d > 0 && d <= 8) {
-        uint32_t i = d - 1;
-        int inside = up_tls.tramp_alt_lo[i]
-                         ? sp >= up_tls.tramp_alt_lo[i] && sp < up_tls.tramp_alt_hi[i]
-                         : sp < up_tls.tramp_sp[i];
-        if (inside)
-            break;
-        d--; /* that handler's frame is gone: a jump left it */
-    }
-    atomic_store_explicit(&up_tls.in_handler, d, memory_order_relaxed);
-    return d == 0;
+    if (!uc || call == 0 || !up_uc_restarting(uc))
+        return 0;
+    if (!interrupts && !xfer && up_call_restartable(call))
+        return 1;
+    up_uc_make_eintr(uc);
+    return 0;
 }
 
 /*
  * Context: a program's signal; async-signal-safe (the lock blocks signals).
- *
- * What the handler does to an interposed call it interrupted, as without
- * the agent:
- *  - the kernel restarts the call after it (SA_RESTART, nothing moved yet;
- *    up_uc_restarting): the call never noticed, so neither may the
- *    interposer - the handler is not counted in up_tls.foreign (a tick
- *    that later cuts the same attempt is then ours alone);
- *  - but a transfer the agent continues after partial progress (our tick
- *    cut the program's one call; xfer_progress) must end here with the
- *    bytes done, as that call would have: the restart becomes EINTR;
- *  - otherwise the call returns (EINTR, a partial count): counted.
- * Handlers without SA_RESTART, and every handler during such a
- * continuation, also bump foreign_intr: a restart our SIGPROF handler
- * sees during the call is then made EINTR as well (up_sampler.c).
+ * Handlers without SA_RESTART, and every handler during a continued
+ * transfer, also bump foreign_intr: a restart our SIGPROF handler sees
+ * during the call (both signals pending at once) is then made EINTR as
+ * well (up_sampler.c).
  */
 static void up_trampoline(int sig, siginfo_t *info, void *uc)
 {
     struct up_sigentry *e = &up_sig[sig];
-    int xfer = atomic_load_explicit(&up_tls.xfer_progress, memory_order_relaxed) != 0 &&
-               atomic_load_explicit(&up_tls.call, memory_order_relaxed) != 0;
-    int restarting = uc && up_uc_restarting(uc);
-    if (restarting && xfer) {
-        up_uc_make_eintr(uc);
-        restarting = 0;
-    }
-    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0), !restarting);
-    if (xfer || atomic_load_explicit(&e->interrupts, memory_order_relaxed))
+    uint32_t call = atomic_load_explicit(&up_tls.call, memory_order_relaxed);
+    int xfer = atomic_load_explicit(&up_tls.xfer_progress, memory_order_relaxed) != 0 && call != 0;
+    int interrupts = atomic_load_explicit(&e->interrupts, memory_order_relaxed) != 0;
+    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0), !up_handler_call_goes_on(uc, call, interrupts, xfer));
+    if (xfer || interrupts)
         atomic_fetch_add_explicit(&up_tls.foreign_intr, 1, memory_order_relaxed);
     void *h = atomic_load_explicit(&e->handler, memory_order_acquire);
     if (atomic_load_explicit(&e->resethand, memory_order_relaxed)) {
@@ -296,7 +260,7 @@ static int up_sigaction_emulated(int sig, const struct sigaction *act, struct si
  * silently dropped (found by CPython's test_signal and test_asyncio under
  * the agent).  A fork child has its own copy of everything and goes on
  * emulating.  Context: as sigaction. */
-static int up_in_vfork_child(void)
+int up_in_vfork_child(void)
 {
     return up_phase_get() == UP_ACTIVE && getpid() != up_config.pid;
 }
@@ -307,77 +271,6 @@ UP_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         sig == SIGKILL || sig == SIGSTOP || up_in_vfork_child())
         return up_real_sigaction()(sig, act, oact);
     return up_sigaction_emulated(sig, act, oact);
-}
-
-/* signal() with glibc's BSD semantics (SA_RESTART, the signal blocked in
- * its handler; siginterrupt() is not consulted), sysv_signal() with System
- * V's (SA_RESETHAND | SA_NODEFER), both through the emulated sigaction. */
-static __sighandler_t up_signal_with(int sig, __sighandler_t h, int flags, int block_self)
-{
-    struct sigaction sa, old;
-    if (h == SIG_ERR || sig < 1 || sig >= UP_NSIG) {
-        errno = EINVAL;
-        return SIG_ERR;
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = h;
-    sigemptyset(&sa.sa_mask);
-    if (block_self)
-        sigaddset(&sa.sa_mask, sig);
-    sa.sa_flags = flags;
-    if (sigaction(sig, &sa, &old) < 0)
-        return SIG_ERR;
-    return old.sa_handler;
-}
-
-UP_EXPORT __sighandler_t signal(int sig, __sighandler_t h)
-{
-    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire))
-        return up_real_signal()(sig, h);
-    return up_signal_with(sig, h, SA_RESTART, 1);
-}
-
-UP_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t h) { return signal(sig, h); }
-
-UP_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t h)
-{
-    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire))
-        return up_real_sysv_signal()(sig, h);
-    return up_signal_with(sig, h, SA_RESETHAND | SA_NODEFER, 0);
-}
-
-/* sigset(3) as glibc defines it (sysdeps/posix/sigset.c), on the emulated
- * sigaction: glibc's own calls its internal sigaction, which would put the
- * program's handler in the kernel without the trampoline. */
-UP_EXPORT __sighandler_t sigset(int sig, __sighandler_t disp)
-{
-    if (!atomic_load_explicit(&up_sig_emulating, memory_order_acquire) || up_in_vfork_child())
-        return up_real_sigset()(sig, disp);
-    if (sig < 1 || sig >= UP_NSIG || disp == SIG_ERR) {
-        errno = EINVAL;
-        return SIG_ERR;
-    }
-    sigset_t one, oset;
-    sigemptyset(&one);
-    sigaddset(&one, sig);
-    struct sigaction sa, old;
-    if (disp == SIG_HOLD) {
-        if (sigprocmask(SIG_BLOCK, &one, &oset) < 0)
-            return SIG_ERR;
-        if (sigismember(&oset, sig))
-            return SIG_HOLD;
-        if (sigaction(sig, NULL, &old) < 0)
-            return SIG_ERR;
-        return old.sa_handler;
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = disp;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(sig, &sa, &old) < 0)
-        return SIG_ERR;
-    if (sigprocmask(SIG_UNBLOCK, &one, &oset) < 0)
-        return SIG_ERR;
-    return sigismember(&oset, sig) ? SIG_HOLD : old.sa_handler;
 }
 
 /* The kernel's struct for rt_sigaction on x86-64 and AArch64. */
@@ -437,7 +330,12 @@ void up_signal_forward_sigprof(int sig, siginfo_t *info, void *uc)
         (void)tgkill(getpid(), gettid(), UP_SIGNAL);
         return;
     }
-    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0), !(uc && up_uc_restarting(uc)));
+    /* Delivered with our handler's SA_RESTART. */
+    uint32_t call = atomic_load_explicit(&up_tls.call, memory_order_relaxed);
+    int xfer = atomic_load_explicit(&up_tls.xfer_progress, memory_order_relaxed) != 0 && call != 0;
+    up_handler_enter(uc, (uintptr_t)__builtin_frame_address(0), !up_handler_call_goes_on(uc, call, 0, xfer));
+    if (xfer)
+        atomic_fetch_add_explicit(&up_tls.foreign_intr, 1, memory_order_relaxed);
     ((void (*)(int, siginfo_t *, void *))h)(sig, info, uc);
     up_handler_leave();
 }

@@ -7,7 +7,11 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <ucontext.h>
+
+/* Signals 1 .. UP_NSIG - 1, realtime ones included (the kernel's count). */
+#define UP_NSIG _NSIG
 
 /* 1 once the program's sigaction()/signal() calls are emulated (set by the
  * constructor with release after the table is filled; never cleared: the
@@ -32,6 +36,20 @@ void up_signal_after_fork_child(void);
  * Returns 1 and the syscall's result in *ret when it handled the call, 0
  * when the caller must make the real syscall.  Context: as sigaction. */
 int up_signal_raw_rt_sigaction(long sig, const void *kact, void *koact, long size, long *ret);
+
+/* A vfork child (or any CLONE_VM child) of the profiled process: its
+ * sigaction calls go to the kernel alone, never to the table it shares with
+ * the parent.  Context: as sigaction. */
+int up_in_vfork_child(void);
+
+/* A program handler starts on this thread (up_handler_depth.c): count it
+ * in up_tls.foreign when `count` (an interposed call it interrupted then
+ * knows a program signal ended it), raise the depth, record the
+ * trampoline's frame (and alternate stack) for the repair.  Context:
+ * handler. */
+void up_handler_enter(const void *ucv, uintptr_t frame, int count);
+/* The handler returned.  Context: handler. */
+void up_handler_leave(void);
 
 /*
  * Restarts seen from a handler's ucontext.  When the kernel restarts the
