@@ -1,0 +1,329 @@
+/*
+ * ehu.c - the rule cache and the walk (see ehu.h; rules from ehu_cfi.c).
+ *
+ * Cache: ONE global open-addressed table, read without locks.  Per-thread
+ * tables were rejected: 16 K rows x 16 B = 256 KiB per thread (too big for
+ * TLS, an allocation per thread, and every thread would pay the same cold
+ * misses: the profiled program's threads mostly run the same code).  Writers
+ * (the fill path, the flush) are serialized by fill_lock and run in thread
+ * context only; readers never write.
+ *
+ * Slot = {tag, row}, two 64-bit atomics: tag = key << 16 | ver, key = the
+ * lookup pc (< 2^47 in user space), ver a 16-bit per-slot version whose
+ * low bit says "being written".  It is a per-slot seqlock:
+ *   writer: tag = old|odd (relaxed); fence(release); row = r (relaxed);
+ *           tag = key<<16|even (release)
+ *   reader: t1 = tag (acquire); row (relaxed); fence(acquire); t2 = tag
+ *           (relaxed); use the row iff t1 == t2, key matches, t1 even.
+ * Partners: the reader's acquire load of tag pairs with the writer's final
+ * release store (the row it then reads is that write's or newer); the
+ * writer's release fence pairs with the reader's acquire fence (a row read
+ * from a newer write forces t2 to see that write's odd tag or later, so
+ * t1 != t2).  The version makes an A->B->A rewrite of one slot within one
+ * read visible (it would take 2^15 writes of that slot inside one lookup).
+ * Linear probing, at most EHU_PROBE slots; a full window evicts in place (a
+ * rewrite under the same protocol), so probe chains never get holes except
+ * by a whole-table flush.
+ *
+ * dlopen/dlclose: a row is only valid for the object it was computed from.
+ * Every walk without EHU_O_NOGEN reads the loader's generation
+ * (dlpi_adds + dlpi_subs, from ONE dl_iterate_phdr callback: measured here
+ * ~20-25 ns, 152 instructions, one uncontended loader-lock round trip) and
+ * flushes the table if it moved past the generation the table was built
+ * under.  Why not cheaper: glibc exposes no lock-free counter of loads and
+ * unloads; _dl_find_object (lock-free, 4-7 ns) per frame would cost
+ * 20 x that per stack and still could not tell a reloaded object at the
+ * same address (even the same link_map allocation) from the old one;
+ * interposing dlopen/dlclose misses glibc's internal __libc_dlopen/dlclose
+ * (gconv, NSS).  A walk that started before an unload uses the old rows for
+ * its own stack, which cannot hold frames of an object loaded after it
+ * started.
+ */
+#define _GNU_SOURCE
+#include <execinfo.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include "ehu.h"
+#include "ehu_cfi.h"
+
+#define EHU_LOG2 14
+#define EHU_SLOTS (1u << EHU_LOG2)
+#define EHU_PROBE 8
+#define EHU_KEY_MAX ((uintptr_t)1 << 48)
+
+_Static_assert(sizeof(uintptr_t) == 8 && sizeof(void *) == 8, "x86-64 LP64");
+_Static_assert(sizeof(struct ehu_rule) == 8, "a rule packs into one 64-bit row");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics are lock-free");
+_Static_assert(REG_RIP == 16 && REG_RSP == 15 && REG_RBP == 10 && NGREG == 23, "ucontext gregs layout");
+
+struct slot {
+    _Atomic uint64_t tag, row;
+};
+_Static_assert(sizeof(struct slot) == 16, "16-byte slots");
+
+static struct slot table[EHU_SLOTS] __attribute__((aligned(64)));
+static pthread_mutex_t fill_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t table_gen; /* loader generation the rows are valid for */
+static struct ehu_stats stats;     /* written under fill_lock */
+static __thread uintptr_t stack_hi;
+int ehu_test_skip_generation;
+
+static inline uint64_t pack(const struct ehu_rule *r)
+{
+    uint64_t v;
+    memcpy(&v, r, sizeof v);
+    return v;
+}
+
+static inline uint32_t hash(uintptr_t key)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - EHU_LOG2));
+}
+
+/* Hit path: lock-free, async-signal-safe. */
+static inline int lookup(uintptr_t key, struct ehu_rule *out)
+{
+    uint32_t h = hash(key);
+    for (int i = 0; i < EHU_PROBE; i++) {
+        struct slot *s = &table[(h + i) & (EHU_SLOTS - 1)];
+        uint64_t t1 = atomic_load_explicit(&s->tag, memory_order_acquire);
+        if ((t1 >> 16) != key) {
+            if ((t1 >> 16) == 0)
+                return 0; /* empty: end of the probe chain */
+            continue;
+        }
+        uint64_t r = atomic_load_explicit(&s->row, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t t2 = atomic_load_explicit(&s->tag, memory_order_relaxed);
+        if (t1 != t2 || (t1 & 1))
+            return 0; /* a write in progress: treat as a miss */
+        memcpy(out, &r, sizeof r);
+        return 1;
+    }
+    return 0;
+}
+
+/* Writer side; fill_lock held. */
+static void slot_write(struct slot *s, uint64_t key, uint64_t row)
+{
+    uint64_t t = atomic_load_explicit(&s->tag, memory_order_relaxed); /* only writers store */
+    uint64_t ver = t & 0xffff;
+    atomic_store_explicit(&s->tag, (t & ~(uint64_t)0xffff) | ((ver + 1) & 0xffff), memory_order_relaxed);
+    atomic_thread_fence(memory_order_release); /* partner: lookup()'s acquire fence */
+    atomic_store_explicit(&s->row, row, memory_order_relaxed);
+    atomic_store_explicit(&s->tag, key << 16 | ((ver + 2) & 0xffff), memory_order_release); /* partner: lookup()'s acquire load */
+}
+
+static void insert(uintptr_t key, uint64_t row)
+{
+    uint32_t h = hash(key);
+    for (int i = 0; i < EHU_PROBE; i++) {
+        struct slot *s = &table[(h + i) & (EHU_SLOTS - 1)];
+        uint64_t k = atomic_load_explicit(&s->tag, memory_order_relaxed) >> 16;
+        if (k == key)
+            return; /* another thread filled it meanwhile */
+        if (k == 0) {
+            slot_write(s, key, row);
+            return;
+        }
+    }
+    stats.evictions++;
+    slot_write(&table[(h + (key >> 4) % EHU_PROBE) & (EHU_SLOTS - 1)], key, row);
+}
+
+/* Miss path: thread context only (fill_lock, _dl_find_object, .eh_frame). */
+static void fill(uintptr_t key, struct ehu_rule *out)
+{
+    pthread_mutex_lock(&fill_lock);
+    if (!lookup(key, out)) {
+        ehu_cfi_rule(key, out);
+        stats.fills++;
+        stats.dwarf_rows += out->kind == EHU_K_DWARF;
+        stats.nofde_rows += out->kind == EHU_K_NOFDE;
+        insert(key, pack(out));
+    }
+    pthread_mutex_unlock(&fill_lock);
+}
+
+static int gen_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    *(uint64_t *)arg = info->dlpi_adds + info->dlpi_subs;
+    return 1; /* the counters are global: the first object is enough */
+}
+
+void ehu_sync(void)
+{
+    uint64_t g = 0;
+    if (ehu_test_skip_generation)
+        return;
+    dl_iterate_phdr(gen_cb, &g); /* the loader lock, once per walk */
+    /* Acquire pairs with the release store below (another thread's flush). */
+    if (g <= atomic_load_explicit(&table_gen, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&fill_lock);
+    if (g > atomic_load_explicit(&table_gen, memory_order_relaxed)) {
+        for (unsigned i = 0; i < EHU_SLOTS; i++)
+            if (atomic_load_explicit(&table[i].tag, memory_order_relaxed) >> 16)
+                slot_write(&table[i], 0, 0);
+        stats.flushes++;
+        /* Release: a walk that sees g also sees the emptied slots. */
+        atomic_store_explicit(&table_gen, g, memory_order_release);
+    }
+    pthread_mutex_unlock(&fill_lock);
+}
+
+static inline int rd(const struct ehu_stack *st, uintptr_t addr, uintptr_t *v)
+{
+    if (addr < st->lo || addr > st->hi - 8 || (addr & 7))
+        return 0;
+    *v = *(const uintptr_t *)(addr + st->delta);
+    return 1;
+}
+
+/* The walk.  Records pc, then steps with the row of pc (pc - 1 for return
+ * addresses: a call to a noreturn function may be the last instruction, so
+ * the return address can lie past the function's end). */
+static int walk(struct ehu_regs r, const struct ehu_stack *st, uintptr_t *ips, int max, unsigned opts,
+                unsigned *flags)
+{
+    int n = 0;
+    uintptr_t adj = (opts & EHU_O_EXACT_PC) ? 0 : 1;
+    unsigned fl = EHU_F_EHU;
+    for (;;) {
+        if (n == max) {
+            fl |= EHU_F_TRUNCATED;
+            break;
+        }
+        ips[n++] = r.rip;
+        uintptr_t key = r.rip - adj;
+        struct ehu_rule ru;
+        if (key - 1 >= EHU_KEY_MAX - 1) {
+            fl |= EHU_F_NOFDE;
+            break;
+        }
+        if (!lookup(key, &ru)) {
+            if (opts & EHU_O_NOFILL) {
+                fl |= EHU_F_MISS;
+                break;
+            }
+            fill(key, &ru);
+        }
+        adj = 1;
+        uintptr_t cfa, ra, bp = r.rbp;
+        switch (ru.kind) {
+        case EHU_K_RSP: cfa = r.rsp + (intptr_t)ru.cfa_off; break;
+        case EHU_K_RBP: cfa = r.rbp + (intptr_t)ru.cfa_off; break;
+        case EHU_K_END: fl |= EHU_F_COMPLETE; goto out;
+        case EHU_K_DWARF: fl |= EHU_F_DWARF; goto out;
+        default: fl |= EHU_F_NOFDE; goto out;
+        }
+        if (cfa <= r.rsp || !rd(st, cfa - 8, &ra) || (ru.rbp_saved && !rd(st, cfa + ru.rbp_off, &bp))) {
+            fl |= EHU_F_BADREAD;
+            break;
+        }
+        r.rip = ra;
+        r.rsp = cfa;
+        r.rbp = bp;
+        if (ra == 0) { /* no outermost-frame CFI but a zeroed RA: backtrace drops it too */
+            fl |= EHU_F_COMPLETE;
+            break;
+        }
+    }
+out:
+    *flags = fl;
+    return n;
+}
+
+int ehu_backtrace_from(const struct ehu_regs *regs, const struct ehu_stack *st, uintptr_t *ips, int max,
+                       unsigned opts, unsigned *flags)
+{
+    if (!(opts & EHU_O_NOGEN))
+        ehu_sync();
+    return walk(*regs, st, ips, max, opts, flags);
+}
+
+void ehu_regs_from_ucontext(const ucontext_t *uc, struct ehu_regs *out)
+{
+    out->rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    out->rsp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    out->rbp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+}
+
+static uintptr_t thread_stack_hi(void)
+{
+    if (!stack_hi) { /* once per thread (thread context) */
+        pthread_attr_t attr;
+        void *addr;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &attr) != 0)
+            return UINTPTR_MAX;
+        pthread_attr_getstack(&attr, &addr, &size);
+        pthread_attr_destroy(&attr);
+        stack_hi = (uintptr_t)addr + size;
+    }
+    return stack_hi;
+}
+
+/* Whole-stack fallback: backtrace() from here, cut at the caller's frame. */
+static __attribute__((noinline)) int fallback(uintptr_t rip, uintptr_t *ips, int max, unsigned *flags)
+{
+    enum { OWN = 8, CAP = 1024 };
+    void *bt[CAP];
+    int want = max + OWN < CAP ? max + OWN : CAP;
+    int n = backtrace(bt, want), start = -1;
+    for (int i = 0; i < n && i < OWN; i++)
+        if ((uintptr_t)bt[i] == rip) {
+            start = i;
+            break;
+        }
+    pthread_mutex_lock(&fill_lock);
+    stats.fallbacks++;
+    pthread_mutex_unlock(&fill_lock);
+    *flags = (*flags & ~EHU_F_EHU) | EHU_F_BACKTRACE;
+    if (start < 0)
+        return 0;
+    int m = n - start < max ? n - start : max;
+    memcpy(ips, &bt[start], (size_t)m * sizeof *ips);
+    if (n == want || m == max)
+        *flags |= EHU_F_TRUNCATED;
+    return m;
+}
+
+/* Entered from the stub below with the caller's rip/rsp/rbp as it will
+ * see them after our return. */
+__attribute__((visibility("hidden"), used, noinline)) int ehu__entry(uintptr_t *ips, int max, unsigned *flags,
+                                                                      uintptr_t rip, uintptr_t rsp, uintptr_t rbp)
+{
+    struct ehu_regs r = {rip, rsp, rbp};
+    struct ehu_stack st = {rsp, thread_stack_hi(), 0};
+    ehu_sync();
+    int n = walk(r, &st, ips, max, 0, flags);
+    if (*flags & EHU_F_DWARF)
+        return fallback(rip, ips, max, flags);
+    return n;
+}
+
+/* ehu_backtrace(ips, max, flags): rip = our return address, rsp = the
+ * caller's sp after the return, rbp untouched by the call; tail-jumps to
+ * ehu__entry with them as arguments 4-6. */
+__asm__(".text\n"
+        ".globl ehu_backtrace\n"
+        ".type ehu_backtrace, @function\n"
+        "ehu_backtrace:\n"
+        ".cfi_startproc\n"
+        "    movq (%rsp), %rcx\n"
+        "    leaq 8(%rsp), %r8\n"
+        "    movq %rbp, %r9\n"
+        "    jmp ehu__entry\n"
+        ".cfi_endproc\n"
+        ".size ehu_backtrace, .-ehu_backtrace\n");
+
+void ehu_get_stats(struct ehu_stats *out)
+{
+    pthread_mutex_lock(&fill_lock);
+    *out = stats;
+    pthread_mutex_unlock(&fill_lock);
+}
