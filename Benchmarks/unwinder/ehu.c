@@ -134,7 +134,7 @@ static void insert(uintptr_t key, uint64_t row)
 }
 
 /* Miss path: thread context only (fill_lock, _dl_find_object, .eh_frame). */
-static void fill(uintptr_t key, struct ehu_rule *out)
+static __attribute__((noinline, cold)) void fill(uintptr_t key, struct ehu_rule *out)
 {
     pthread_mutex_lock(&fill_lock);
     if (!lookup(key, out)) {
@@ -175,23 +175,24 @@ void ehu_sync(void)
     pthread_mutex_unlock(&fill_lock);
 }
 
-static inline int rd(const struct ehu_stack *st, uintptr_t addr, uintptr_t *v)
-{
-    if (addr < st->lo || addr > st->hi - 8 || (addr & 7))
-        return 0;
-    *v = *(const uintptr_t *)(addr + st->delta);
-    return 1;
-}
-
 /* The walk.  Records pc, then steps with the row of pc (pc - 1 for return
  * addresses: a call to a noreturn function may be the last instruction, so
- * the return address can lie past the function's end). */
+ * the return address can lie past the function's end).  Reads: RA at
+ * CFA-8 and RBP at CFA+k, k a multiple of 8 (ehu_cfi.c); both are checked
+ * against [lo, hi) with one unsigned compare each, and the CFA must be
+ * 8-aligned and above the frame's sp (progress: the walk always ends). */
 static int walk(struct ehu_regs r, const struct ehu_stack *st, uintptr_t *ips, int max, unsigned opts,
                 unsigned *flags)
 {
     int n = 0;
     uintptr_t adj = (opts & EHU_O_EXACT_PC) ? 0 : 1;
+    const uintptr_t lo = st->lo, span = st->hi - st->lo - 8; /* addr ok iff addr - lo <= span */
+    const intptr_t delta = st->delta;
     unsigned fl = EHU_F_EHU;
+    if (st->hi < st->lo + 8) {
+        *flags = fl | EHU_F_BADREAD;
+        return 0;
+    }
     for (;;) {
         if (n == max) {
             fl |= EHU_F_TRUNCATED;
@@ -200,11 +201,11 @@ static int walk(struct ehu_regs r, const struct ehu_stack *st, uintptr_t *ips, i
         ips[n++] = r.rip;
         uintptr_t key = r.rip - adj;
         struct ehu_rule ru;
-        if (key - 1 >= EHU_KEY_MAX - 1) {
+        if (__builtin_expect(key - 1 >= EHU_KEY_MAX - 1, 0)) {
             fl |= EHU_F_NOFDE;
             break;
         }
-        if (!lookup(key, &ru)) {
+        if (__builtin_expect(!lookup(key, &ru), 0)) {
             if (opts & EHU_O_NOFILL) {
                 fl |= EHU_F_MISS;
                 break;
@@ -212,27 +213,27 @@ static int walk(struct ehu_regs r, const struct ehu_stack *st, uintptr_t *ips, i
             fill(key, &ru);
         }
         adj = 1;
-        uintptr_t cfa, ra, bp = r.rbp;
-        switch (ru.kind) {
-        case EHU_K_RSP: cfa = r.rsp + (intptr_t)ru.cfa_off; break;
-        case EHU_K_RBP: cfa = r.rbp + (intptr_t)ru.cfa_off; break;
-        case EHU_K_END: fl |= EHU_F_COMPLETE; goto out;
-        case EHU_K_DWARF: fl |= EHU_F_DWARF; goto out;
-        default: fl |= EHU_F_NOFDE; goto out;
+        if (__builtin_expect(ru.kind > EHU_K_RBP, 0)) {
+            fl |= ru.kind == EHU_K_END ? EHU_F_COMPLETE : ru.kind == EHU_K_DWARF ? EHU_F_DWARF : EHU_F_NOFDE;
+            break;
         }
-        if (cfa <= r.rsp || !rd(st, cfa - 8, &ra) || (ru.rbp_saved && !rd(st, cfa + ru.rbp_off, &bp))) {
+        uintptr_t cfa = (ru.kind == EHU_K_RSP ? r.rsp : r.rbp) + (intptr_t)ru.cfa_off;
+        uintptr_t bpa = cfa + ru.rbp_off;
+        if (__builtin_expect(cfa <= r.rsp || (cfa & 7) || cfa - 8 - lo > span ||
+                                 (ru.rbp_saved && bpa - lo > span), 0)) {
             fl |= EHU_F_BADREAD;
             break;
         }
+        uintptr_t ra = *(const uintptr_t *)(cfa - 8 + delta);
+        if (ru.rbp_saved)
+            r.rbp = *(const uintptr_t *)(bpa + delta);
         r.rip = ra;
         r.rsp = cfa;
-        r.rbp = bp;
         if (ra == 0) { /* no outermost-frame CFI but a zeroed RA: backtrace drops it too */
             fl |= EHU_F_COMPLETE;
             break;
         }
     }
-out:
     *flags = fl;
     return n;
 }

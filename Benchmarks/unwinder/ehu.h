@@ -45,7 +45,11 @@ struct ehu_regs {
 
 /* Bounded stack reader: addresses [lo, hi) of the unwound thread's stack
  * are readable at addr + delta (delta = 0: the live stack; a stack copy
- * taken at `lo` into buf: delta = buf - lo).  Every read is checked. */
+ * taken at `lo` into buf: delta = buf - lo).  Every read is checked.
+ * For an interrupted context (a signal's ucontext) take lo = rsp - 128:
+ * in an epilogue, after `pop %rbp`, GCC's CFI still says "RBP saved at
+ * CFA-k" (it emits no .cfi_restore), a slot now in the red zone below sp,
+ * intact, and read by libgcc too. */
 struct ehu_stack {
     uintptr_t lo, hi;
     intptr_t delta;

@@ -364,7 +364,7 @@ void ehu_cfi_rule(uintptr_t pc, struct ehu_rule *out)
         s.cfa_reg = 7;
     }
     if ((s.cfa_reg != 7 && s.cfa_reg != 6) || s.ra_kind != R_OFFSET || s.ra_off != -8 ||
-        s.rbp_kind == R_OTHER || off < 8 || off > INT32_MAX || s.rbp_off < INT16_MIN || s.rbp_off > INT16_MAX)
+        s.rbp_kind == R_OTHER || (s.rbp_kind == R_OFFSET && (s.rbp_off & 7)) || off < 8 || off > INT32_MAX || s.rbp_off < INT16_MIN || s.rbp_off > INT16_MAX)
         return;
     out->kind = s.cfa_reg == 7 ? EHU_K_RSP : EHU_K_RBP;
     out->cfa_off = (int32_t)off;

@@ -1,0 +1,103 @@
+/* val_o2.c - validation workloads built -O2 -fomit-frame-pointer
+ * -falign-functions=1 (no padding after a noreturn call: its return address
+ * is the next function's first byte).  Each step does its own thing, then
+ * calls vstep() (ehu_validate.c), which runs the next step or the probe. */
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "val.h"
+
+int v_o2_rec(int x)
+{
+    volatile int local[4] = {x, x + 1, x + 2, x + 3};
+    vstep();
+    __asm__ volatile("" ::: "memory"); /* no tail call */
+    return local[0] + local[3];
+}
+
+/* Sibling call: this frame is replaced by vstep's (both unwinders skip it). */
+int v_tail(int x)
+{
+    if (x < 0)
+        return x;
+    vstep();
+    return 0;
+}
+
+static jmp_buf *cur_jb;
+
+__attribute__((noreturn, noinline)) void v_noret_fn(void)
+{
+    vstep();
+    longjmp(*cur_jb, 1);
+}
+
+/* Ends with a call to a noreturn function: the return address lies past
+ * this function's last byte. */
+__attribute__((noinline)) void v_noret_mid(int x)
+{
+    if (x == -12345)
+        abort();
+    v_noret_fn();
+}
+
+int v_noret(int x)
+{
+    jmp_buf env, *saved = cur_jb;
+    cur_jb = &env;
+    if (!setjmp(env))
+        v_noret_mid(x);
+    cur_jb = saved;
+    return x;
+}
+
+static int *cur_fired;
+
+static int cmp_int(const void *a, const void *b)
+{
+    if (!*cur_fired) {
+        *cur_fired = 1;
+        vstep(); /* libc's qsort/bsearch frames are below us */
+    }
+    return *(const int *)a - *(const int *)b;
+}
+
+int v_qsort(int x)
+{
+    int arr[9] = {5, 3, 8, 1, 9, 2, 7, x, 4}, fired = 0, *saved = cur_fired;
+    cur_fired = &fired;
+    qsort(arr, 9, sizeof arr[0], cmp_int);
+    cur_fired = saved;
+    return arr[0];
+}
+
+int v_bsearch(int x)
+{
+    static const int arr[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    /* Through a pointer: <stdlib.h>'s inline bsearch would hide libc's. */
+    void *(*volatile bs)(const void *, const void *, size_t, size_t, int (*)(const void *, const void *)) = bsearch;
+    int key = 5 + (x & 1), fired = 0, *saved = cur_fired;
+    cur_fired = &fired;
+    const int *r = bs(&key, arr, 8, sizeof arr[0], cmp_int);
+    cur_fired = saved;
+    return r ? *r : 0;
+}
+
+/* Calls small libc functions through the PLT in a loop, so that profiling
+ * signals land in PLT stubs and libc's assembly, then continues. */
+int v_spin(int x)
+{
+    char buf[64];
+    size_t acc = 0;
+    memset(buf, 'a', sizeof buf - 1);
+    buf[sizeof buf - 1] = 0;
+    for (int i = 0; i < 3000; i++) {
+        char *volatile p = buf + (i & 31);
+        acc += strlen(p);
+        acc += (size_t)(memchr(p, 'b', 16) != NULL);
+        acc += (size_t)abs(x - i);
+    }
+    vstep();
+    __asm__ volatile("" ::: "memory");
+    return (int)acc;
+}
