@@ -14,6 +14,10 @@
  * dlclose check takes the loader lock inside dl_iterate_phdr).  With
  * EHU_O_NOFILL | EHU_O_NOGEN the walk takes no lock and calls nothing but
  * memory reads: async-signal-safe (misses end the walk, flagged MISS).
+ * Such a walk is only as fresh as the last ehu_sync(): the owner must call
+ * ehu_sync() right after every dlopen/dlclose it can see (the core would
+ * from interposed dlopen/dlclose, and at each safe point); the validation
+ * suite found the stale rows a NOGEN walk uses otherwise.
  */
 #ifndef EHU_H
 #define EHU_H

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include "ehu.h"
 #include "ehu_cfi.h"
@@ -33,11 +34,13 @@
 #define MAXF 1024
 #define COPY (256 * 1024)
 
-enum { K_O2, K_O0, K_TAIL, K_NORET, K_QSORT, K_BSEARCH, K_SPIN, K_PLUG, K_CXX_SORT, K_CXX_ONCE, K_CXX_STREAM, K_N };
+enum { K_O2, K_O0, K_TAIL, K_NORET, K_QSORT, K_BSEARCH, K_SPIN, K_ALIGN, K_EXPR, K_PLUG, K_CXX_SORT, K_CXX_ONCE, K_CXX_STREAM, K_N };
 
 struct counts { long stacks, frames, equal, differ, fallback, incomplete; };
 static struct counts live, sig, hnd, control;
 static struct counts *cur = &live; /* live probes count here (control: the stale-row run) */
+static long plt_bad, sig_in_plt;
+static uintptr_t plt_lo, plt_hi;
 static long sig_noref, sig_dwarf, hnd_miss, diffs_printed;
 static int show_diffs = 1;
 
@@ -58,7 +61,8 @@ static struct {
     _Alignas(16) unsigned char copy[COPY];
 } smp;
 static __thread uintptr_t t_stack_hi;
-static pthread_t target;            /* the thread running the workload */
+static pthread_t target, main_thread; /* the thread running the workload */
+static pthread_mutex_t target_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile int sampling = 1;
 static long signals_sent;
 
@@ -68,12 +72,15 @@ static long signals_sent;
 static void *sampler_main(void *arg)
 {
     (void)arg;
-    struct timespec ts = {0, 20000};
+    struct timespec ts = {0, 10000};
+    prctl(PR_SET_TIMERSLACK, 1000UL);
     while (sampling) {
+        pthread_mutex_lock(&target_lock); /* never signal a thread that has left */
         if (!smp.busy) {
             pthread_kill(target, SIGPROF);
             signals_sent++;
         }
+        pthread_mutex_unlock(&target_lock);
         nanosleep(&ts, NULL);
     }
     return NULL;
@@ -126,6 +133,26 @@ static __attribute__((noinline)) int both(void **ref, uintptr_t *ips, int *ne, u
     return n;
 }
 
+/* Where walks from copies stopped (DWARF/NOFDE), by function. */
+static struct { char name[256]; unsigned fl; long n; } stops[16];
+
+static void note_stop(uintptr_t pc, unsigned fl)
+{
+    char nm[256];
+    sym(pc + 1, nm, sizeof nm);
+    char *plus = strchr(nm, '+');
+    if (plus)
+        memmove(plus, strchr(plus, ' '), strlen(strchr(plus, ' ')) + 1);
+    for (int i = 0; i < 16; i++) {
+        if (!stops[i].n)
+            snprintf(stops[i].name, sizeof stops[i].name, "%s", nm), stops[i].fl = fl & (EHU_F_DWARF | EHU_F_NOFDE);
+        if (strcmp(stops[i].name, nm) == 0) {
+            stops[i].n++;
+            return;
+        }
+    }
+}
+
 static void check_sample(void)
 {
     if (!smp.busy)
@@ -142,12 +169,14 @@ static void check_sample(void)
         smp.busy = 0;
         return;
     }
+    sig_in_plt += smp.regs.rip >= plt_lo && smp.regs.rip < plt_hi;
     struct ehu_stack st = {smp.lo, smp.hi, (intptr_t)smp.copy - (intptr_t)smp.lo};
     unsigned fl;
     int n = ehu_backtrace_from(&smp.regs, &st, ips, MAXF, EHU_O_EXACT_PC, &fl);
     if (fl & (EHU_F_DWARF | EHU_F_NOFDE)) {
         /* No DWARF fallback from a copy: compare the prefix ehu produced. */
         sig_dwarf++;
+        note_stop(ips[n - 1], fl);
         compare(&sig, "signal-prefix", smp.ref, k + n < smp.nref ? k + n : smp.nref, k, ips, n, 0, fl | EHU_F_BACKTRACE);
     } else if (compare(&sig, "signal", smp.ref, smp.nref, k, ips, n, 0, fl) && getenv("EHU_DEBUG")) {
         char nm[256];
@@ -218,6 +247,8 @@ void vstep(void)
     case K_QSORT: v_qsort(x); break;
     case K_BSEARCH: v_bsearch(x); break;
     case K_SPIN: v_spin(x); break;
+    case K_ALIGN: v_align(x); break;
+    case K_EXPR: v_expr(x); break;
     case K_PLUG: plug_fn(x); break;
     default: cxx[k - K_CXX_SORT](x); break;
     }
@@ -230,7 +261,8 @@ static void run(unsigned *seed, int n, int minlen, int maxlen, int force_plug)
         plan_len = minlen + (int)(rand_r(seed) % (unsigned)(maxlen - minlen + 1));
         for (int i = 0; i < plan_len; i++) {
             int k = (int)(rand_r(seed) % K_N);
-            if ((k == K_PLUG && !plug_fn) || (k >= K_CXX_SORT && !cxx[0]) || (k == K_SPIN && rand_r(seed) % 4))
+            if ((k == K_PLUG && !plug_fn) || (k >= K_CXX_SORT && !cxx[0]) || (k == K_SPIN && rand_r(seed) % 4) ||
+                (k == K_EXPR && rand_r(seed) % 8))
                 k = i & 1 ? K_O0 : K_O2;
             plan[i] = (unsigned char)k;
         }
@@ -255,8 +287,13 @@ static void set_stack_hi(void)
 static void *thread_main(void *arg)
 {
     set_stack_hi();
+    pthread_mutex_lock(&target_lock);
     target = pthread_self();
+    pthread_mutex_unlock(&target_lock);
     run(arg, 400, 1, 40, 0);
+    pthread_mutex_lock(&target_lock);
+    target = main_thread;
+    pthread_mutex_unlock(&target_lock);
     return NULL;
 }
 
@@ -268,6 +305,7 @@ static uintptr_t plug_open(const char *path, void **h)
         exit(2);
     }
     plug_fn = (int (*)(int))dlsym(*h, "plug_call");
+    ehu_sync(); /* as the core would from an interposed dlopen: the handler's NOGEN walks */
     struct link_map *lm;
     dlinfo(*h, RTLD_DI_LINKMAP, &lm);
     return lm->l_addr;
@@ -277,6 +315,53 @@ static void plug_close(void *h)
 {
     plug_fn = NULL;
     dlclose(h);
+    ehu_sync(); /* the same after dlclose */
+}
+
+/* The executable's .plt (from its section headers) and its load base. */
+
+static void find_plt(void)
+{
+    FILE *f = fopen("/proc/self/exe", "rb");
+    static unsigned char img[8 << 20];
+    size_t n = f ? fread(img, 1, sizeof img, f) : 0;
+    if (f)
+        fclose(f);
+    const ElfW(Ehdr) *eh = (const void *)img;
+    if (n < sizeof *eh || eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > n)
+        return;
+    const ElfW(Shdr) *sh = (const void *)(img + eh->e_shoff);
+    const char *names = (const char *)img + sh[eh->e_shstrndx].sh_offset;
+    struct link_map *lm;
+    dlinfo(dlopen(NULL, RTLD_NOW), RTLD_DI_LINKMAP, &lm);
+    for (int i = 0; i < eh->e_shnum; i++)
+        if (strcmp(names + sh[i].sh_name, ".plt") == 0) {
+            plt_lo = lm->l_addr + sh[i].sh_addr;
+            plt_hi = plt_lo + sh[i].sh_size;
+        }
+}
+
+/* Every pc of the .plt against the linker's known CFA: PLT0 pushes once
+ * (rsp+16, then rsp+24 from its 7th byte); each 16-byte entry is
+ * "jmp *GOT; push $n; jmp PLT0": rsp+8, rsp+16 from byte 11 (after the
+ * push).  ehu evaluates the .plt's CFA expression into these rows. */
+static void check_plt(void)
+{
+    long pcs = 0, ok = 0;
+    for (uintptr_t pc = plt_lo; pc < plt_hi; pc++) {
+        struct ehu_rule r;
+        ehu_cfi_rule(pc, &r);
+        uintptr_t o = pc - plt_lo;
+        int want = o < 16 ? (o < 6 ? 16 : 24) : ((pc & 15) >= 11 ? 16 : 8);
+        pcs++;
+        if (r.kind == EHU_K_RSP && r.cfa_off == want && !r.rbp_saved)
+            ok++;
+        else if (diffs_printed++ < 200)
+            printf("EHU diff plt pc=.plt+%#lx kind=%d cfa_off=%d want=rsp+%d\n", (unsigned long)o, r.kind, r.cfa_off,
+                   want);
+    }
+    printf("EHU plt pcs=%ld rules_ok=%ld signals_in_plt=%ld\n", pcs, ok, sig_in_plt);
+    plt_bad = pcs - ok;
 }
 
 static void print(const char *name, const struct counts *c)
@@ -298,6 +383,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         cxx[i] = (int (*)(int))dlsym(self, cn[i]);
     set_stack_hi();
+    find_plt();
     void *warm[4];
     backtrace(warm, 4);
 
@@ -305,7 +391,7 @@ int main(int argc, char **argv)
     sa.sa_sigaction = on_prof;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigaction(SIGPROF, &sa, NULL);
-    target = pthread_self();
+    target = main_thread = pthread_self();
     pthread_t samp;
     pthread_create(&samp, NULL, sampler_main, NULL);
 
@@ -316,9 +402,14 @@ int main(int argc, char **argv)
     pthread_t t;
     unsigned tseed = seed + 1;
     pthread_create(&t, NULL, thread_main, &tseed);
-    target = t; /* (it may get one signal meant for main: harmless) */
     pthread_join(t, NULL);
-    target = pthread_self();
+    /* Until enough signal samples (the machine may give us little CPU). */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        run(&seed, 50, 1, 40, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+    } while (sig.stacks < 1000L * scale && t1.tv_sec - t0.tv_sec < 30);
     run(&seed, 200 * scale, 1, 30, 1);    /* frames of (a) in every stack */
     plug_close(h);
     uintptr_t base_b = plug_open(pb, &h); /* same code layout, other frames */
@@ -345,6 +436,10 @@ int main(int argc, char **argv)
            control.differ);
     run(&seed, 100, 1, 20, 0); /* after re-enabling: flushed, correct again */
 
+    check_plt();
+    for (int i = 0; i < 16 && stops[i].n; i++)
+        printf("EHU signal-walk stopped at %s: %ld (%s)\n", stops[i].name, stops[i].n,
+               stops[i].fl & EHU_F_DWARF ? "needs DWARF" : "no FDE");
     print("live", &live);
     print("signal", &sig);
     print("handler", &hnd);
@@ -356,7 +451,7 @@ int main(int argc, char **argv)
     /* The handler's NOFILL walks (a prefix until the first miss) are
      * reported above, not added here: they re-walk the signal stacks. */
     long S = live.stacks + sig.stacks, M = live.frames + sig.frames;
-    long E = live.equal + sig.equal, D = live.differ + sig.differ + hnd.differ;
+    long E = live.equal + sig.equal, D = live.differ + sig.differ + hnd.differ + plt_bad;
     long F = live.fallback + sig.fallback;
     printf("EHU validate stacks=%ld frames=%ld equal=%ld differ=%ld fallback=%ld\n", S, M, E, D, F);
     return D != 0;

@@ -101,3 +101,38 @@ int v_spin(int x)
     __asm__ volatile("" ::: "memory");
     return (int)acc;
 }
+
+/* An over-aligned local: GCC realigns sp and keeps CFA = RBP + 16. */
+int v_align(int x)
+{
+    _Alignas(64) volatile char buf[64];
+    buf[0] = (char)x;
+    vstep();
+    __asm__ volatile("" ::: "memory");
+    return buf[0];
+}
+
+/* Hand-written CFI with a CFA expression (DW_CFA_def_cfa_expression:
+ * DW_OP_breg3 (rbx) + 16), as stack-realigning (DRAP) code has: ehu's rows
+ * cannot express it, so ehu_backtrace() falls back to backtrace() and a
+ * walk from a stack copy stops there (flagged DWARF). */
+__asm__(".text\n"
+        ".globl v_expr\n"
+        ".type v_expr, @function\n"
+        "v_expr:\n"
+        ".cfi_startproc\n"
+        "    pushq %rbx\n"
+        ".cfi_adjust_cfa_offset 8\n"
+        ".cfi_offset rbx, -16\n"
+        "    movq %rsp, %rbx\n"
+        ".cfi_escape 0x0f, 0x02, 0x73, 0x10\n"
+        "    andq $-64, %rsp\n"
+        "    call vstep@PLT\n"
+        "    movq %rbx, %rsp\n"
+        ".cfi_def_cfa rsp, 16\n"
+        "    popq %rbx\n"
+        ".cfi_def_cfa_offset 8\n"
+        ".cfi_restore rbx\n"
+        "    ret\n"
+        ".cfi_endproc\n"
+        ".size v_expr, .-v_expr\n");

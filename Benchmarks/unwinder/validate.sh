@@ -3,7 +3,7 @@
 # thousands of random, deep, threaded, signal-interrupted and dlopen/dlclose
 # stacks (ehu_validate.c).  Prints "EHU validate stacks=N frames=M equal=E
 # differ=D fallback=F"; exits 1 on any difference.  Optional argument: a
-# scale factor for the number of stacks (default 1).
+# scale factor for the number of stacks (default 1) and a seed.
 set -euo pipefail
 cd "$(dirname "$0")"
 out=../.build-unwinder
@@ -25,4 +25,4 @@ cc $W -O2 -g -fPIC -shared -fomit-frame-pointer -DFRAME=200 val_plug.c -o "$out/
 cc $W -O2 -g -fPIC -shared -fomit-frame-pointer -DFRAME=2000 val_plug.c -o "$out/libehu_plug_b.so"
 cc $W -O2 -g -c ehu_validate.c -o "$out/ehu_validate.o"
 $link -rdynamic "$out/ehu_validate.o" "${objs[@]}" -o "$out/ehu_validate" -lpthread -ldl
-"$out/ehu_validate" "${1:-1}" "$out"
+"$out/ehu_validate" "${1:-1}" "$out" "${2:-12345}"
