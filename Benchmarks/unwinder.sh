@@ -20,22 +20,23 @@ cc -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -rdynamic \
     unwinder_bench.c fp_walk.c "$out/nofp.o" "$out/ehu.o" "$out/ehu_cfi.o" -o "$out/unwinder_bench" -lpthread
 "$out/unwinder_bench" "${1:-20000}"
 if command -v valgrind >/dev/null; then
-    # Inclusive instructions of one function in a callgrind profile.
+    # Inclusive instructions of one function (an awk regex) in a callgrind
+    # profile.  libunwind's unw_backtrace shows as "backtrace" (an alias).
     ir() { callgrind_annotate --inclusive=yes "$1" 2>/dev/null | awk -v f="$2" '
-        index($0, f) && !v { v = $1; gsub(",", "", v) } END { print v + 0 }'; }
+        $0 ~ f && !v { v = $1; gsub(",", "", v) } END { print v + 0 }'; }
     valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$out/unwinder_bench" 200 >/dev/null 2>&1
-    bt=$(ir "$out/cg.out" "backtrace.c:backtrace [")
-    fp=$(ir "$out/cg.out" "fp_walk.c:fp_walk [")
-    eh=$(ir "$out/cg.out" "ehu.c:ehu__entry [")
-    lu=$(ir "$out/cg.out" ":unw_backtrace [")
+    bt=$(ir "$out/cg.out" "backtrace\\.c:backtrace \\[")
+    fp=$(ir "$out/cg.out" "fp_walk\\.c:fp_walk \\[")
+    eh=$(ir "$out/cg.out" "ehu\\.c:ehu__entry \\[")
+    lu=$(ir "$out/cg.out" ":(unw_)?backtrace \\[.*libunwind")
     echo "UNWINDER callgrind backtrace_Ir=$bt libunwind_Ir=$lu fp_Ir=$fp ehu_Ir=$eh ratio=$(awk -v a="$bt" -v b="$fp" 'BEGIN{printf "%.1f", a/b}') ehu_ratio=$(awk -v a="$bt" -v b="$eh" 'BEGIN{printf "%.1f", a/b}') (800 calls, depths 8/16/32/64)"
     n=2000
     valgrind --tool=callgrind --callgrind-out-file="$out/cg20.out" "$out/unwinder_bench" $n stack20 >/dev/null 2>&1
-    bt=$(ir "$out/cg20.out" "backtrace.c:backtrace [")
-    fp=$(ir "$out/cg20.out" "fp_walk.c:fp_walk [")
-    eh=$(ir "$out/cg20.out" "ehu.c:ehu__entry [")
-    ng=$(ir "$out/cg20.out" "ehu.c:ehu_backtrace_from [")
-    lu=$(ir "$out/cg20.out" ":unw_backtrace [")
+    bt=$(ir "$out/cg20.out" "backtrace\\.c:backtrace \\[")
+    fp=$(ir "$out/cg20.out" "fp_walk\\.c:fp_walk \\[")
+    eh=$(ir "$out/cg20.out" "ehu\\.c:ehu__entry \\[")
+    ng=$(ir "$out/cg20.out" "ehu\\.c:ehu_backtrace_from \\[")
+    lu=$(ir "$out/cg20.out" ":(unw_)?backtrace \\[.*libunwind")
     awk -v n=$n -v bt="$bt" -v lu="$lu" -v fp="$fp" -v eh="$eh" -v ng="$ng" 'BEGIN {
         printf "UNWINDER callgrind-stack20 per_call_Ir backtrace=%.0f libunwind=%.0f fp=%.0f ehu=%.0f ehu_nogen=%.0f ehu_per_frame=%.1f bt_over_ehu=%.1f\n",
             bt / n, lu / n, fp / n, eh / n, ng / n, eh / n / 20, bt / eh }'

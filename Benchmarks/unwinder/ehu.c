@@ -44,6 +44,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 #include "ehu.h"
 #include "ehu_cfi.h"
@@ -54,7 +55,10 @@
 #define EHU_KEY_MAX ((uintptr_t)1 << 48)
 
 _Static_assert(sizeof(uintptr_t) == 8 && sizeof(void *) == 8, "x86-64 LP64");
-_Static_assert(sizeof(struct ehu_rule) == 8, "a rule packs into one 64-bit row");
+_Static_assert(sizeof(struct ehu_rule) == 8 && offsetof(struct ehu_rule, kind) == 0 &&
+                   offsetof(struct ehu_rule, rbp_saved) == 1 && offsetof(struct ehu_rule, rbp_off) == 2 &&
+                   offsetof(struct ehu_rule, cfa_off) == 4 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "a rule packs into one 64-bit row, decoded by shifts in walk()");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics are lock-free");
 _Static_assert(REG_RIP == 16 && REG_RSP == 15 && REG_RBP == 10 && NGREG == 23, "ucontext gregs layout");
 
@@ -82,8 +86,10 @@ static inline uint32_t hash(uintptr_t key)
     return (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - EHU_LOG2));
 }
 
-/* Hit path: lock-free, async-signal-safe. */
-static inline int lookup(uintptr_t key, struct ehu_rule *out)
+/* Hit path: lock-free, async-signal-safe.  Returns the packed row (a
+ * struct ehu_rule, little-endian: byte 0 kind, 1 rbp_saved, 2-3 rbp_off,
+ * 4-7 cfa_off), 0 on a miss (kind EHU_K_EMPTY is never stored). */
+static inline uint64_t lookup(uintptr_t key)
 {
     uint32_t h = hash(key);
     for (int i = 0; i < EHU_PROBE; i++) {
@@ -99,8 +105,7 @@ static inline int lookup(uintptr_t key, struct ehu_rule *out)
         uint64_t t2 = atomic_load_explicit(&s->tag, memory_order_relaxed);
         if (t1 != t2 || (t1 & 1))
             return 0; /* a write in progress: treat as a miss */
-        memcpy(out, &r, sizeof r);
-        return 1;
+        return r;
     }
     return 0;
 }
@@ -134,17 +139,21 @@ static void insert(uintptr_t key, uint64_t row)
 }
 
 /* Miss path: thread context only (fill_lock, _dl_find_object, .eh_frame). */
-static __attribute__((noinline, cold)) void fill(uintptr_t key, struct ehu_rule *out)
+static __attribute__((noinline, cold)) uint64_t fill(uintptr_t key)
 {
+    struct ehu_rule ru;
     pthread_mutex_lock(&fill_lock);
-    if (!lookup(key, out)) {
-        ehu_cfi_rule(key, out);
+    uint64_t row = lookup(key);
+    if (!row) {
+        ehu_cfi_rule(key, &ru);
         stats.fills++;
-        stats.dwarf_rows += out->kind == EHU_K_DWARF;
-        stats.nofde_rows += out->kind == EHU_K_NOFDE;
-        insert(key, pack(out));
+        stats.dwarf_rows += ru.kind == EHU_K_DWARF;
+        stats.nofde_rows += ru.kind == EHU_K_NOFDE;
+        row = pack(&ru);
+        insert(key, row);
     }
     pthread_mutex_unlock(&fill_lock);
+    return row;
 }
 
 static int gen_cb(struct dl_phdr_info *info, size_t size, void *arg)
@@ -200,32 +209,33 @@ static int walk(struct ehu_regs r, const struct ehu_stack *st, uintptr_t *ips, i
         }
         ips[n++] = r.rip;
         uintptr_t key = r.rip - adj;
-        struct ehu_rule ru;
         if (__builtin_expect(key - 1 >= EHU_KEY_MAX - 1, 0)) {
             fl |= EHU_F_NOFDE;
             break;
         }
-        if (__builtin_expect(!lookup(key, &ru), 0)) {
+        uint64_t row = lookup(key);
+        if (__builtin_expect(!row, 0)) {
             if (opts & EHU_O_NOFILL) {
                 fl |= EHU_F_MISS;
                 break;
             }
-            fill(key, &ru);
+            row = fill(key);
         }
         adj = 1;
-        if (__builtin_expect(ru.kind > EHU_K_RBP, 0)) {
-            fl |= ru.kind == EHU_K_END ? EHU_F_COMPLETE : ru.kind == EHU_K_DWARF ? EHU_F_DWARF : EHU_F_NOFDE;
+        unsigned kind = (unsigned)(row & 0xff);
+        if (__builtin_expect(kind > EHU_K_RBP, 0)) {
+            fl |= kind == EHU_K_END ? EHU_F_COMPLETE : kind == EHU_K_DWARF ? EHU_F_DWARF : EHU_F_NOFDE;
             break;
         }
-        uintptr_t cfa = (ru.kind == EHU_K_RSP ? r.rsp : r.rbp) + (intptr_t)ru.cfa_off;
-        uintptr_t bpa = cfa + ru.rbp_off;
-        if (__builtin_expect(cfa <= r.rsp || (cfa & 7) || cfa - 8 - lo > span ||
-                                 (ru.rbp_saved && bpa - lo > span), 0)) {
+        int rbp_saved = (row >> 8) & 1;
+        uintptr_t cfa = (kind == EHU_K_RSP ? r.rsp : r.rbp) + (intptr_t)(int32_t)(row >> 32);
+        uintptr_t bpa = cfa + (intptr_t)(int16_t)(row >> 16);
+        if (__builtin_expect(cfa <= r.rsp || (cfa & 7) || cfa - 8 - lo > span || (rbp_saved && bpa - lo > span), 0)) {
             fl |= EHU_F_BADREAD;
             break;
         }
         uintptr_t ra = *(const uintptr_t *)(cfa - 8 + delta);
-        if (ru.rbp_saved)
+        if (rbp_saved)
             r.rbp = *(const uintptr_t *)(bpa + delta);
         r.rip = ra;
         r.rsp = cfa;
