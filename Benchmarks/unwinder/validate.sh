@@ -24,5 +24,6 @@ fi
 cc $W -O2 -g -fPIC -shared -fomit-frame-pointer -DFRAME=200 val_plug.c -o "$out/libehu_plug_a.so"
 cc $W -O2 -g -fPIC -shared -fomit-frame-pointer -DFRAME=2000 val_plug.c -o "$out/libehu_plug_b.so"
 cc $W -O2 -g -c ehu_validate.c -o "$out/ehu_validate.o"
-$link -rdynamic "$out/ehu_validate.o" "${objs[@]}" -o "$out/ehu_validate" -lpthread -ldl
+cc $W -O2 -g -c val_signal.c -o "$out/val_signal.o"
+$link -rdynamic "$out/ehu_validate.o" "$out/val_signal.o" "${objs[@]}" -o "$out/ehu_validate" -lpthread -ldl
 "$out/ehu_validate" "${1:-1}" "$out" "${2:-12345}"
