@@ -200,6 +200,7 @@ static void print(const char *name, const struct counts *c)
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* lines survive a crash */
     int scale = argc > 1 ? atoi(argv[1]) : 1;
     const char *dir = argc > 2 ? argv[2] : ".";
     unsigned seed = argc > 3 ? (unsigned)atoi(argv[3]) : 12345;

@@ -31,7 +31,7 @@ static uintptr_t plt_lo, plt_hi;
 
 /* The pending signal sample: written by the handler, consumed in thread context. */
 static struct {
-    volatile sig_atomic_t busy;
+    int busy; /* 0 free, 2 a handler writes, 1 ready: claimed by CAS (two threads' handlers may race) */
     struct ehu_regs regs;
     void *ref[MAXF];
     int nref, nh;
@@ -57,7 +57,7 @@ static void *sampler_main(void *arg)
     prctl(PR_SET_TIMERSLACK, 1000UL);
     while (sampling) {
         pthread_mutex_lock(&target_lock); /* never signal a thread that has left */
-        if (!smp.busy) {
+        if (!__atomic_load_n(&smp.busy, __ATOMIC_RELAXED)) {
             pthread_kill(target, SIGPROF);
             signals_sent++;
         }
@@ -90,7 +90,7 @@ static void note_stop(uintptr_t pc, unsigned fl)
 
 void val_check_sample(void)
 {
-    if (!smp.busy)
+    if (__atomic_load_n(&smp.busy, __ATOMIC_ACQUIRE) != 1) /* partner: the handler's release store */
         return;
     uintptr_t ips[MAXF];
     int k = -1;
@@ -101,7 +101,7 @@ void val_check_sample(void)
         }
     if (k < 0) {
         sig_noref++; /* the handler's backtrace did not pass the signal frame */
-        smp.busy = 0;
+        __atomic_store_n(&smp.busy, 0, __ATOMIC_RELEASE);
         return;
     }
     sig_in_plt += smp.regs.rip >= plt_lo && smp.regs.rip < plt_hi;
@@ -128,14 +128,15 @@ void val_check_sample(void)
                 smp.hflags | EHU_F_BACKTRACE);
     } else if (!(smp.hflags & (EHU_F_DWARF | EHU_F_NOFDE)))
         val_compare(&hnd, "handler", smp.ref, smp.nref, k, smp.hips, smp.nh, 0, smp.hflags);
-    smp.busy = 0;
+    __atomic_store_n(&smp.busy, 0, __ATOMIC_RELEASE); /* partner: the next handler's CAS */
 }
 
 static void on_prof(int signo, siginfo_t *si, void *ucv)
 {
     (void)signo;
     (void)si;
-    if (smp.busy || !t_stack_hi)
+    int free_ = 0;
+    if (!t_stack_hi || !__atomic_compare_exchange_n(&smp.busy, &free_, 2, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return;
     int saved = errno;
     ehu_regs_from_ucontext(ucv, &smp.regs);
@@ -143,6 +144,11 @@ static void on_prof(int signo, siginfo_t *si, void *ucv)
     /* From the red zone up: epilogue CFI (GCC emits no .cfi_restore after
      * a pop) can keep a popped register's slot below sp; it is intact. */
     uintptr_t lo = (smp.regs.rsp & ~(uintptr_t)7) - 128, hi = t_stack_hi;
+    if (lo >= hi) { /* not on this thread's stack (no sigaltstack here): skip */
+        __atomic_store_n(&smp.busy, 0, __ATOMIC_RELEASE);
+        errno = saved;
+        return;
+    }
     if (hi - lo > COPY)
         hi = lo + COPY;
     memcpy(smp.copy, (void *)lo, hi - lo);
@@ -151,7 +157,7 @@ static void on_prof(int signo, siginfo_t *si, void *ucv)
     struct ehu_stack live_st = {lo, t_stack_hi, 0};
     smp.nh = ehu_backtrace_from(&smp.regs, &live_st, smp.hips, MAXF, EHU_O_EXACT_PC | EHU_O_NOFILL | EHU_O_NOGEN,
                                 &smp.hflags);
-    smp.busy = 1;
+    __atomic_store_n(&smp.busy, 1, __ATOMIC_RELEASE);
     errno = saved;
 }
 
