@@ -192,11 +192,11 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *ci, c
         case 0x08: reg = uleb(&p); set_rule(s, reg, R_SAME, 0); break;
         case 0x09: reg = uleb(&p); (void)uleb(&p); set_rule(s, reg, R_OTHER, 0); break;
         case 0x0a: if (depth == 8) return 0; stack[depth++] = *s; break;
-        case 0x0b: if (depth == 0) return 0; {
-                /* restore_state restores register rules, not the CFA rule?  No:
-                 * DWARF 5 6.4.2.4 restores the whole row (GCC/libgcc do too). */
-                *s = stack[--depth];
-            } break;
+        case 0x0b: /* restore_state: the whole row, CFA included (as libgcc does) */
+            if (depth == 0)
+                return 0;
+            *s = stack[--depth];
+            break;
         case 0x0c: s->cfa_reg = (uint8_t)uleb(&p); s->cfa_off = (int64_t)uleb(&p); s->cfa_expr = NULL; break;
         case 0x0d: s->cfa_reg = (uint8_t)uleb(&p); s->cfa_expr = NULL; break;
         case 0x0e: s->cfa_off = (int64_t)uleb(&p); break;
