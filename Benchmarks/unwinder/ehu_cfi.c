@@ -30,7 +30,7 @@
 #define R_OTHER 3 /* register/val_offset/expression: not expressible */
 
 struct cfa_state {
-    uint8_t cfa_reg, rbp_kind, ra_kind;
+    uint8_t cfa_reg, rbp_kind, ra_kind, rsp_ruled;
     int64_t cfa_off, rbp_off, ra_off;
     const uint8_t *cfa_expr; /* non-NULL: CFA given by a DWARF expression */
     uint64_t cfa_expr_len;
@@ -155,10 +155,22 @@ struct cie {
     const uint8_t *insns, *end;
 };
 
+/* RSP (7) has no rule by default: the caller's RSP is the CFA.  Any
+ * explicit rule for it (glibc's __longjmp: "register r8") is not
+ * expressible, as libgcc would then take the rule, not the CFA. */
 static void set_rule(struct cfa_state *s, uint64_t reg, uint8_t kind, int64_t off)
 {
     if (reg == 6) { s->rbp_kind = kind; s->rbp_off = off; }
     else if (reg == 16) { s->ra_kind = kind; s->ra_off = off; }
+    else if (reg == 7) s->rsp_ruled = kind != R_SAME || off != 0;
+}
+
+/* DW_CFA_restore: the rule the CIE's initial instructions gave. */
+static void restore_rule(struct cfa_state *s, const struct cfa_state *init, uint64_t reg)
+{
+    if (reg == 6) { s->rbp_kind = init->rbp_kind; s->rbp_off = init->rbp_off; }
+    else if (reg == 16) { s->ra_kind = init->ra_kind; s->ra_off = init->ra_off; }
+    else if (reg == 7) s->rsp_ruled = init->rsp_ruled;
 }
 
 /* Runs CFA instructions [p, end) from location `loc` while loc <= pc.
@@ -174,8 +186,7 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *ci, c
         switch (op >> 6) {
         case 1: delta = low; goto advance;
         case 2: set_rule(s, low, R_OFFSET, (int64_t)uleb(&p) * ci->data_align); continue;
-        case 3: set_rule(s, low, low == 6 ? init->rbp_kind : low == 16 ? init->ra_kind : 0,
-                         low == 6 ? init->rbp_off : init->ra_off); continue;
+        case 3: restore_rule(s, init, low); continue;
         }
         switch (op) {
         case 0x00: break; /* nop */
@@ -184,10 +195,7 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *ci, c
         case 0x03: { uint16_t x; memcpy(&x, p, 2); p += 2; delta = x; goto advance; }
         case 0x04: { uint32_t x; memcpy(&x, p, 4); p += 4; delta = x; goto advance; }
         case 0x05: reg = uleb(&p); set_rule(s, reg, R_OFFSET, (int64_t)uleb(&p) * ci->data_align); break;
-        case 0x06: reg = uleb(&p);
-            set_rule(s, reg, reg == 6 ? init->rbp_kind : reg == 16 ? init->ra_kind : 0,
-                     reg == 6 ? init->rbp_off : init->ra_off);
-            break;
+        case 0x06: restore_rule(s, init, uleb(&p)); break;
         case 0x07: reg = uleb(&p); set_rule(s, reg, reg == 16 ? R_UNDEF : R_SAME, 0); break;
         case 0x08: reg = uleb(&p); set_rule(s, reg, R_SAME, 0); break;
         case 0x09: reg = uleb(&p); (void)uleb(&p); set_rule(s, reg, R_OTHER, 0); break;
@@ -363,7 +371,7 @@ void ehu_cfi_rule(uintptr_t pc, struct ehu_rule *out)
             return;
         s.cfa_reg = 7;
     }
-    if ((s.cfa_reg != 7 && s.cfa_reg != 6) || s.ra_kind != R_OFFSET || s.ra_off != -8 ||
+    if ((s.cfa_reg != 7 && s.cfa_reg != 6) || s.rsp_ruled || s.ra_kind != R_OFFSET || s.ra_off != -8 ||
         s.rbp_kind == R_OTHER || (s.rbp_kind == R_OFFSET && (s.rbp_off & 7)) || off < 8 || off > INT32_MAX || s.rbp_off < INT16_MIN || s.rbp_off > INT16_MAX)
         return;
     out->kind = s.cfa_reg == 7 ? EHU_K_RSP : EHU_K_RBP;

@@ -76,7 +76,7 @@ static void note_stop(uintptr_t pc, unsigned fl)
     char nm[256];
     val_sym(pc + 1, nm, sizeof nm);
     char *plus = strchr(nm, '+');
-    if (plus)
+    if (plus && nm[0] != '?') /* by function; unnamed ones keep their offset */
         memmove(plus, strchr(plus, ' '), strlen(strchr(plus, ' ')) + 1);
     for (int i = 0; i < 16; i++) {
         if (!stops[i].n)
@@ -108,7 +108,9 @@ void val_check_sample(void)
     struct ehu_stack st = {smp.lo, smp.hi, (intptr_t)smp.copy - (intptr_t)smp.lo};
     unsigned fl;
     int n = ehu_backtrace_from(&smp.regs, &st, ips, MAXF, EHU_O_EXACT_PC, &fl);
-    if (fl & (EHU_F_DWARF | EHU_F_NOFDE)) {
+    if (fl & EHU_F_NOFDE)
+        note_stop(ips[n - 1], fl); /* backtrace() stops there too: compared in full below */
+    if (fl & EHU_F_DWARF) {
         /* No DWARF fallback from a copy: compare the prefix ehu produced. */
         sig_dwarf++;
         note_stop(ips[n - 1], fl);
