@@ -138,20 +138,26 @@ static void insert(uintptr_t key, uint64_t row)
     slot_write(&table[(h + (key >> 4) % EHU_PROBE) & (EHU_SLOTS - 1)], key, row);
 }
 
-/* Miss path: thread context only (fill_lock, _dl_find_object, .eh_frame). */
+/* Miss path: thread context only (_dl_find_object, .eh_frame, fill_lock).
+ * The rule is computed before taking fill_lock: the dl_iterate_phdr path of
+ * ehu_cfi.c takes the loader lock, and a walk from a constructor runs with
+ * the loader lock held (fill_lock -> loader lock in one thread and
+ * loader lock -> fill_lock in another would deadlock). */
 static __attribute__((noinline, cold)) uint64_t fill(uintptr_t key)
 {
     struct ehu_rule ru;
+    /* Acquire pairs with ehu_sync()'s release store: if a flush happens
+     * while we compute (an unload ran meanwhile), the row may describe the
+     * unloaded object: it is used for this walk but not inserted. */
+    uint64_t g0 = atomic_load_explicit(&table_gen, memory_order_acquire);
+    ehu_cfi_rule(key, &ru);
+    uint64_t row = pack(&ru);
     pthread_mutex_lock(&fill_lock);
-    uint64_t row = lookup(key);
-    if (!row) {
-        ehu_cfi_rule(key, &ru);
-        stats.fills++;
-        stats.dwarf_rows += ru.kind == EHU_K_DWARF;
-        stats.nofde_rows += ru.kind == EHU_K_NOFDE;
-        row = pack(&ru);
-        insert(key, row);
-    }
+    stats.fills++;
+    stats.dwarf_rows += ru.kind == EHU_K_DWARF;
+    stats.nofde_rows += ru.kind == EHU_K_NOFDE;
+    if (atomic_load_explicit(&table_gen, memory_order_relaxed) == g0) /* table_gen is written under fill_lock */
+        insert(key, row); /* no-op if another thread inserted it meanwhile */
     pthread_mutex_unlock(&fill_lock);
     return row;
 }

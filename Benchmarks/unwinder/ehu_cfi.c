@@ -293,12 +293,14 @@ extern int _dl_find_object(void *, struct dl_find_object *) __attribute__((weak)
 
 static const uint8_t *find_hdr(uintptr_t pc)
 {
+#ifndef EHU_NO_DL_FIND_OBJECT /* (validate.sh builds a variant with it, to test the other path) */
     if (_dl_find_object) {
         struct dl_find_object fo;
         if (_dl_find_object((void *)pc, &fo) != 0)
             return NULL;
         return fo.dlfo_eh_frame;
     }
+#endif
     struct hdr_find f = {pc, NULL};
     dl_iterate_phdr(phdr_cb, &f);
     return f.hdr;

@@ -27,3 +27,9 @@ cc $W -O2 -g -c ehu_validate.c -o "$out/ehu_validate.o"
 cc $W -O2 -g -c val_signal.c -o "$out/val_signal.o"
 $link -rdynamic "$out/ehu_validate.o" "$out/val_signal.o" "${objs[@]}" -o "$out/ehu_validate" -lpthread -ldl
 "$out/ehu_validate" "${1:-1}" "$out" "${2:-12345}"
+# The same suite with ehu's FDE lookup through dl_iterate_phdr (the path
+# for glibc < 2.35, without _dl_find_object).
+cc $W -O2 -g -DEHU_NO_DL_FIND_OBJECT -c ehu_cfi.c -o "$out/ehu_cfi_phdr.o"
+$link -rdynamic "$out/ehu_validate.o" "$out/val_signal.o" "$out/ehu.o" "$out/ehu_cfi_phdr.o" "${objs[@]:2}" \
+    -o "$out/ehu_validate_phdr" -lpthread -ldl
+"$out/ehu_validate_phdr" "${1:-1}" "$out" "${2:-12345}" | sed 's/^EHU validate/EHU validate(phdr)/' | grep -v '^EHU diff' | grep '^EHU validate'
