@@ -190,6 +190,24 @@ void ehu_sync(void)
     pthread_mutex_unlock(&fill_lock);
 }
 
+/* A signal frame (pc = __restore_rt): the handler returned to it with sp
+ * at the kernel's ucontext_t; the interrupted registers are in it.  (A
+ * handler on a sigaltstack is outside [lo, hi): the read fails.) */
+static int signal_frame(struct ehu_regs *r, uintptr_t lo, uintptr_t span, intptr_t delta)
+{
+    enum { RIP = offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]),
+           RSP = offsetof(ucontext_t, uc_mcontext.gregs[REG_RSP]),
+           RBP = offsetof(ucontext_t, uc_mcontext.gregs[REG_RBP]) };
+    _Static_assert(RIP == 168 && RSP == 160 && RBP == 120, "x86-64 Linux ucontext_t");
+    uintptr_t uc = r->rsp;
+    if ((uc & 7) || uc + RIP - lo > span || uc + RBP - lo > span)
+        return 0;
+    r->rip = *(const uintptr_t *)(uc + RIP + delta);
+    r->rbp = *(const uintptr_t *)(uc + RBP + delta);
+    r->rsp = *(const uintptr_t *)(uc + RSP + delta);
+    return r->rip != 0;
+}
+
 /* The walk.  Records pc, then steps with the row of pc (pc - 1 for return
  * addresses: a call to a noreturn function may be the last instruction, so
  * the return address can lie past the function's end).  Reads: RA at
@@ -230,7 +248,14 @@ static int walk(struct ehu_regs r, const struct ehu_stack *st, uintptr_t *ips, i
         adj = 1;
         unsigned kind = (unsigned)(row & 0xff);
         if (__builtin_expect(kind > EHU_K_RBP, 0)) {
-            fl |= kind == EHU_K_END ? EHU_F_COMPLETE : kind == EHU_K_DWARF ? EHU_F_DWARF : EHU_F_NOFDE;
+            if (kind == EHU_K_SIGNAL && signal_frame(&r, lo, span, delta)) {
+                adj = 0; /* the interrupted pc is exact */
+                continue;
+            }
+            fl |= kind == EHU_K_END      ? EHU_F_COMPLETE
+                  : kind == EHU_K_DWARF  ? EHU_F_DWARF
+                  : kind == EHU_K_SIGNAL ? EHU_F_BADREAD
+                                         : EHU_F_NOFDE;
             break;
         }
         int rbp_saved = (row >> 8) & 1;

@@ -8,6 +8,8 @@
  * express (DWARF expressions other than the PLT pattern, signal frames,
  * unusual register rules) make ehu_backtrace() fall back to glibc
  * backtrace() for the whole stack; ehu_backtrace_from() stops there instead.
+ * Signal frames (glibc's __restore_rt, 'S' CIE) are walked through: the
+ * interrupted registers are read from the kernel's ucontext_t on the stack.
  *
  * Contexts: ehu_backtrace() and ehu_backtrace_from() without EHU_O_NOFILL
  * are thread context only (a miss takes ehu's fill mutex; the per-walk

@@ -342,7 +342,7 @@ void ehu_cfi_rule(uintptr_t pc, struct ehu_rule *out)
     struct cie ci;
     parse_cie(cie + 4, cie + 4 + clen, dbase, &ci);
     out->kind = EHU_K_DWARF;
-    if (!ci.ok || ci.signal)
+    if (!ci.ok)
         return;
     q += 4;
     uintptr_t begin = read_enc(&q, ci.fde_enc, dbase, &ok);
@@ -351,6 +351,15 @@ void ehu_cfi_rule(uintptr_t pc, struct ehu_rule *out)
         return;
     if (pc < begin || pc - begin >= range) {
         out->kind = EHU_K_NOFDE;
+        return;
+    }
+    if (ci.signal) { /* 'S': glibc's __restore_rt (checked as libgcc does: its code) */
+        static const uint8_t sigreturn[9] = {0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05}; /* mov $15,%rax; syscall */
+        for (uintptr_t start = pc + 1; start + 8 >= pc + 1 && start >= begin; start--) /* pc anywhere in it */
+            if (start + 9 <= begin + range && memcmp((const void *)start, sigreturn, 9) == 0) {
+                out->kind = EHU_K_SIGNAL;
+                break;
+            }
         return;
     }
     if (ci.has_z) {

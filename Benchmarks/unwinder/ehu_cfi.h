@@ -10,6 +10,7 @@ enum ehu_kind {
     EHU_K_END,       /* RA undefined: the outermost frame */
     EHU_K_DWARF,     /* not expressible: needs a full DWARF step */
     EHU_K_NOFDE,     /* no FDE covers the pc */
+    EHU_K_SIGNAL,    /* x86-64 Linux signal trampoline: sp points at the ucontext_t */
 };
 
 struct ehu_rule {

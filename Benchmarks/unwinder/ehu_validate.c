@@ -33,7 +33,7 @@
 #include "val_check.h"
 
 
-enum { K_O2, K_O0, K_TAIL, K_NORET, K_QSORT, K_BSEARCH, K_SPIN, K_ALIGN, K_EXPR, K_PLUG, K_CXX_SORT, K_CXX_ONCE, K_CXX_STREAM, K_N };
+enum { K_O2, K_O0, K_TAIL, K_NORET, K_QSORT, K_BSEARCH, K_SPIN, K_ALIGN, K_EXPR, K_SIGNAL, K_PLUG, K_CXX_SORT, K_CXX_ONCE, K_CXX_STREAM, K_N };
 
 struct counts sig, hnd;
 static struct counts live, control;
@@ -122,6 +122,7 @@ void vstep(void)
     case K_SPIN: v_spin(x); break;
     case K_ALIGN: v_align(x); break;
     case K_EXPR: v_expr(x); break;
+    case K_SIGNAL: v_signal(x); break;
     case K_PLUG: plug_fn(x); break;
     default: cxx[k - K_CXX_SORT](x); break;
     }

@@ -11,6 +11,7 @@ int v_bsearch(int x);
 int v_spin(int x);
 int v_align(int x);
 int v_expr(int x);
+int v_signal(int x);
 int v_o0_rec(int x);
 int v_cxx_sort(int x);
 int v_cxx_once(int x);

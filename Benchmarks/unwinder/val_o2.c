@@ -3,6 +3,7 @@
  * is the next function's first byte).  Each step does its own thing, then
  * calls vstep() (ehu_validate.c), which runs the next step or the probe. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include "val.h"
@@ -136,3 +137,23 @@ __asm__(".text\n"
         "    ret\n"
         ".cfi_endproc\n"
         ".size v_expr, .-v_expr\n");
+
+/* The rest of the chain runs inside a signal handler (raised synchronously,
+ * so it is thread context as far as ehu is concerned): both unwinders walk
+ * through the kernel's signal frame (__restore_rt). */
+static void on_usr1(int sig)
+{
+    (void)sig;
+    vstep();
+}
+
+int v_signal(int x)
+{
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_NODEFER; /* nested steps may raise it again */
+    sigaction(SIGUSR1, &sa, &old);
+    raise(SIGUSR1);
+    sigaction(SIGUSR1, &old, NULL);
+    return x;
+}
