@@ -27,17 +27,23 @@
  *
  * dlopen/dlclose: a row is only valid for the object it was computed from.
  * Every walk without EHU_O_NOGEN reads the loader's generation
- * (dlpi_adds + dlpi_subs, from ONE dl_iterate_phdr callback: measured here
- * ~20-25 ns, 152 instructions, one uncontended loader-lock round trip) and
- * flushes the table if it moved past the generation the table was built
- * under.  Why not cheaper: glibc exposes no lock-free counter of loads and
- * unloads; _dl_find_object (lock-free, 4-7 ns) per frame would cost
- * 20 x that per stack and still could not tell a reloaded object at the
- * same address (even the same link_map allocation) from the old one;
- * interposing dlopen/dlclose misses glibc's internal __libc_dlopen/dlclose
- * (gconv, NSS).  A walk that started before an unload uses the old rows for
- * its own stack, which cannot hold frames of an object loaded after it
- * started.
+ * (dlpi_adds + dlpi_subs, from ONE dl_iterate_phdr callback) and flushes
+ * the table if it moved past the generation the table was built under.
+ * Measured (ehu_costs.c, callgrind in unwinder.sh): dl_iterate_phdr 15-25
+ * ns; ehu_sync() ~310 instructions of a 20-frame walk's ~1,750; a flush
+ * (16 K slots) ~7 us, once per dlopen/dlclose.  It is the one lock a walk
+ * takes (the loader lock, uncontended unless a dlopen runs): glibc exposes
+ * no lock-free counter of loads and unloads.  Rejected: _dl_find_object
+ * per frame (lock-free, 6-13 ns, i.e. 120-260 ns per 20-frame stack, and it
+ * still cannot tell an object reloaded at the same address, even at the
+ * same link_map allocation, from the old one); interposing dlopen/dlclose
+ * alone (misses glibc's internal __libc_dlopen/__libc_dlclose: gconv, NSS).
+ * The async-signal-safe mode (EHU_O_NOGEN) uses the table as of the last
+ * ehu_sync(): the owner calls ehu_sync() after each dlopen/dlclose it sees.
+ * A walk that started before an unload uses the old rows for its own
+ * stack, which cannot hold frames of an object loaded after it started.
+ * A miss computes its row outside fill_lock and inserts it only if no flush
+ * ran meanwhile (table_gen unchanged).
  */
 #define _GNU_SOURCE
 #include <execinfo.h>
@@ -59,7 +65,7 @@ _Static_assert(sizeof(struct ehu_rule) == 8 && offsetof(struct ehu_rule, kind) =
                    offsetof(struct ehu_rule, rbp_saved) == 1 && offsetof(struct ehu_rule, rbp_off) == 2 &&
                    offsetof(struct ehu_rule, cfa_off) == 4 && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "a rule packs into one 64-bit row, decoded by shifts in walk()");
-_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics are lock-free");
+_Static_assert(ATOMIC_LONG_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics are lock-free");
 _Static_assert(REG_RIP == 16 && REG_RSP == 15 && REG_RBP == 10 && NGREG == 23, "ucontext gregs layout");
 
 struct slot {
@@ -343,7 +349,9 @@ __attribute__((visibility("hidden"), used, noinline)) int ehu__entry(uintptr_t *
     struct ehu_stack st = {rsp, thread_stack_hi(), 0};
     ehu_sync();
     int n = walk(r, &st, ips, max, 0, flags);
-    if (*flags & EHU_F_DWARF)
+    /* BADREAD on the live stack: a handler on a sigaltstack (outside the
+     * thread's stack bounds) or a broken frame: backtrace() decides. */
+    if (*flags & (EHU_F_DWARF | EHU_F_BADREAD))
         return fallback(rip, ips, max, flags);
     return n;
 }

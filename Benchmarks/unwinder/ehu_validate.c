@@ -103,6 +103,10 @@ static void probe(void)
     int nr = both(ref, ips, &ne, &fl);
     /* Frame 0 is both()'s own, at two call sites: compare from frame 1. */
     val_compare(cur, cur == &control ? "stale-control" : "live", ref, nr, 1, ips, ne, 1, fl);
+    if ((fl & EHU_F_BADREAD) && cur != &control) { /* ehu's walk failed a bounds check: a bug to look at */
+        cur->differ++;
+        printf("EHU diff live: BADREAD (fell back to backtrace)\n");
+    }
 }
 
 void vstep(void)
