@@ -318,9 +318,9 @@ static uintptr_t thread_stack_hi(void)
 /* Whole-stack fallback: backtrace() from here, cut at the caller's frame. */
 static __attribute__((noinline)) int fallback(uintptr_t rip, uintptr_t *ips, int max, unsigned *flags)
 {
-    enum { OWN = 8, CAP = 1024 };
-    void *bt[CAP];
+    enum { OWN = 8, CAP = 4096 + OWN };
     int want = max + OWN < CAP ? max + OWN : CAP;
+    void *bt[want]; /* thread context: up to 32 KiB of stack */
     int n = backtrace(bt, want), start = -1;
     for (int i = 0; i < n && i < OWN; i++)
         if ((uintptr_t)bt[i] == rip) {
