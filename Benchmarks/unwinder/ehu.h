@@ -5,8 +5,8 @@
  * saved at CFA+k or unchanged.  Rows live in a global open-addressed table
  * read without locks (per-slot seqlock, see ehu.c); a miss parses the FDE
  * (ehu_cfi.c) in thread context and inserts the row.  Rows the table cannot
- * express (DWARF expressions other than the PLT pattern, signal frames,
- * unusual register rules) make ehu_backtrace() fall back to glibc
+ * express (DWARF expressions other than the PLT pattern, a CFA in another
+ * register, unusual register rules) make ehu_backtrace() fall back to glibc
  * backtrace() for the whole stack; ehu_backtrace_from() stops there instead.
  * Signal frames (glibc's __restore_rt, 'S' CIE) are walked through: the
  * interrupted registers are read from the kernel's ucontext_t on the stack.

@@ -4,16 +4,19 @@
  * form (x86-64 DWARF registers: 6 = RBP, 7 = RSP, 16 = RA).  Miss path only
  * (thread context); no allocation, no lock of its own.
  *
- * FDE lookup: _dl_find_object (glibc >= 2.35; lock-free, ~4-7 ns and 107
- * instructions measured here) gives the object's PT_GNU_EH_FRAME, i.e.
+ * FDE lookup: _dl_find_object (glibc >= 2.35; lock-free, 6-13 ns, 107
+ * instructions, ehu_costs.c) gives the object's PT_GNU_EH_FRAME, i.e.
  * .eh_frame_hdr, whose sorted table we binary-search.  libgcc's
- * _Unwind_Find_FDE measured ~46 ns / 422 instructions per call in the same
- * run and would tie the module to libgcc_s; dl_iterate_phdr takes the
+ * _Unwind_Find_FDE measured 31-108 ns / 422 instructions per call in the
+ * same runs and would tie the module to libgcc_s; dl_iterate_phdr takes the
  * loader lock per call.  Without _dl_find_object (weak, older glibc) we use
- * dl_iterate_phdr.
+ * dl_iterate_phdr (validate.sh runs the suite on that path too).  A whole
+ * miss (lookup, parse, CFA program) costs ~200-330 ns.
  *
- * Only RA, RBP and the CFA are tracked: rules for other registers are
- * parsed and ignored (our walk never needs their values).  A CFA
+ * Only RA, RBP, RSP and the CFA are tracked: rules for other registers are
+ * parsed and ignored (our walk never needs their values).  Signal frames
+ * ('S' CIE) become EHU_K_SIGNAL rows when the code is glibc's x86-64
+ * sigreturn trampoline (the check libgcc's fallback makes), else DWARF.  A CFA
  * expression is evaluated symbolically (value = a*RSP + c, c may use the
  * pc); it yields a row when the result is RSP + const: that covers the
  * linker's .plt pattern "rsp + 8 + ((rip & 15) >= 11) * 8".

@@ -2,8 +2,9 @@
  * ehu_validate.c - ehu against glibc backtrace() (the reference), frame by
  * frame, over thousands of stacks built from random plans of steps (val.h:
  * -O2 -fomit-frame-pointer and -O0 C, tail calls, noreturn callers, libc's
- * qsort/bsearch calling back, PLT-heavy loops, libstdc++ frames, a dlopened
- * object), deep recursion, a second thread, and a dlclose/dlopen of an
+ * qsort/bsearch calling back, PLT-heavy loops, over-aligned frames, a
+ * hand-written CFA expression, the handler of a raised signal, libstdc++
+ * frames, a dlopened object), deep recursion (200-300 steps), a second thread, and a dlclose/dlopen of an
  * object with the same code layout but other frame sizes at the same
  * address.  Two kinds of stacks:
  *   live:   backtrace() and ehu_backtrace() from the same function;
@@ -13,7 +14,13 @@
  *           The handler also walks the live stack with NOFILL|NOGEN (the
  *           async-signal-safe mode): hits must equal the reference too.
  * Prints "EHU validate stacks=N frames=M equal=E differ=D fallback=F" and
- * every difference, both frames symbolized.  Exit status 1 on a difference.
+ * every difference, both frames symbolized.  N = live + signal-copy stacks;
+ * F = stacks with a frame ehu's rows cannot express (live: ehu_backtrace
+ * returned backtrace()'s frames, flagged; copies: ehu stopped there,
+ * flagged, and the frames up to it are compared).  D also counts the
+ * handler walks' and the .plt rules' differences and live walks that
+ * failed a bounds check.  Exit status 1 on a difference, or if the
+ * dlclose control (generation check disabled) saw no stale row.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
