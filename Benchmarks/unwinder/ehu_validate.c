@@ -44,12 +44,12 @@ enum { K_O2, K_O0, K_TAIL, K_NORET, K_QSORT, K_BSEARCH, K_SPIN, K_ALIGN, K_EXPR,
 
 struct counts sig, hnd;
 static struct counts live, control;
-static struct counts *cur = &live; /* live probes count here (control: the stale-row run) */
+static __thread struct counts *cur = &live; /* where live probes count (control: the stale-row run) */
 long diffs_printed;
 static int show_diffs = 1;
 
-static unsigned char plan[512];
-static int plan_len, pos;
+static __thread unsigned char plan[512]; /* per thread: the concurrent phase */
+static __thread int plan_len, pos;
 static int (*plug_fn)(int);
 static int (*cxx[3])(int);
 
@@ -82,7 +82,7 @@ long val_compare(struct counts *c, const char *what, void **ref, int nr, int r0,
         }
         d++;
         c->differ++;
-        if (show_diffs && diffs_printed++ < 200) {
+        if (show_diffs && __atomic_fetch_add(&diffs_printed, 1, __ATOMIC_RELAXED) < 200) {
             char a[256], b[256];
             val_sym(r, a, sizeof a);
             val_sym(g, b, sizeof b);
@@ -185,6 +185,49 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Concurrent phase: two threads walk (and fill) while the main thread
+ * dlopens/dlcloses an object in a loop, so flushes race with lookups and
+ * fills in the shared table. */
+static pthread_mutex_t merge_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile int conc_done;
+
+static void *conc_main(void *arg)
+{
+    struct counts mine = {0};
+    set_stack_hi();
+    cur = &mine;
+    run(arg, 1000, 1, 40, 0);
+    pthread_mutex_lock(&merge_lock);
+    live.stacks += mine.stacks, live.frames += mine.frames, live.equal += mine.equal;
+    live.differ += mine.differ, live.fallback += mine.fallback, live.incomplete += mine.incomplete;
+    conc_done++;
+    pthread_mutex_unlock(&merge_lock);
+    return NULL;
+}
+
+static long concurrent(unsigned seed, const char *path)
+{
+    pthread_t t[2];
+    unsigned seeds[2] = {seed * 7 + 1, seed * 7 + 2};
+    long cycles = 0;
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, conc_main, &seeds[i]);
+    for (;;) {
+        pthread_mutex_lock(&merge_lock);
+        int done = conc_done == 2;
+        pthread_mutex_unlock(&merge_lock);
+        if (done)
+            break;
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (h)
+            dlclose(h);
+        cycles++;
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    return cycles;
+}
+
 static uintptr_t plug_open(const char *path, void **h)
 {
     *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -268,6 +311,13 @@ int main(int argc, char **argv)
            "(expected > 0: proves the dlclose test can see stale rows)\n", base_a2 == base_b, control.stacks,
            control.differ);
     run(&seed, 100, 1, 20, 0); /* after re-enabling: flushed, correct again */
+    struct ehu_stats before;
+    ehu_get_stats(&before);
+    long cycles = concurrent(seed, pb);
+    struct ehu_stats after;
+    ehu_get_stats(&after);
+    printf("EHU concurrent threads=2 dlopen_dlclose_cycles=%ld flushes=%lu (walks and fills racing flushes)\n", cycles,
+           after.flushes - before.flushes);
 
     long plt_bad = val_check_plt();
     val_signal_notes();

@@ -25,7 +25,7 @@ int v_tail(int x)
     return 0;
 }
 
-static jmp_buf *cur_jb;
+static __thread jmp_buf *cur_jb;
 
 __attribute__((noreturn, noinline)) void v_noret_fn(void)
 {
@@ -52,7 +52,7 @@ int v_noret(int x)
     return x;
 }
 
-static int *cur_fired;
+static __thread int *cur_fired;
 
 static int cmp_int(const void *a, const void *b)
 {

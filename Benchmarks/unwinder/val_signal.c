@@ -31,7 +31,7 @@ static uintptr_t plt_lo, plt_hi;
 
 /* The pending signal sample: written by the handler, consumed in thread context. */
 static struct {
-    int busy; /* 0 free, 2 a handler writes, 1 ready: claimed by CAS (two threads' handlers may race) */
+    int busy; /* 0 free, 2 a handler writes, 1 ready, 3 being checked: each step claimed by CAS */
     struct ehu_regs regs;
     void *ref[MAXF];
     int nref, nh;
@@ -90,8 +90,9 @@ static void note_stop(uintptr_t pc, unsigned fl)
 
 void val_check_sample(void)
 {
-    if (__atomic_load_n(&smp.busy, __ATOMIC_ACQUIRE) != 1) /* partner: the handler's release store */
-        return;
+    int ready = 1; /* claim it (3: being checked): several threads call this */
+    if (!__atomic_compare_exchange_n(&smp.busy, &ready, 3, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return; /* acquire partner: the handler's release store of 1 */
     uintptr_t ips[MAXF];
     int k = -1;
     /* ref[0] is in on_prof, ref[1] the handler's own __restore_rt: start at 2
@@ -205,7 +206,7 @@ long val_check_plt(void)
         pcs++;
         if (r.kind == EHU_K_RSP && r.cfa_off == want && !r.rbp_saved)
             ok++;
-        else if (diffs_printed++ < 200)
+        else if (__atomic_fetch_add(&diffs_printed, 1, __ATOMIC_RELAXED) < 200)
             printf("EHU diff plt pc=.plt+%#lx kind=%d cfa_off=%d want=rsp+%d\n", (unsigned long)o, r.kind, r.cfa_off,
                    want);
     }
