@@ -144,6 +144,21 @@ static void insert(uintptr_t key, uint64_t row)
     slot_write(&table[(h + (key >> 4) % EHU_PROBE) & (EHU_SLOTS - 1)], key, row);
 }
 
+/* fork: a child forked while another thread holds fill_lock would block on
+ * its first miss; the lock is held across fork (registered before the lock
+ * is first taken; a fork from a signal handler interrupting a fill would
+ * deadlock: the core's fork contract must exclude it). */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void fork_prepare(void) { pthread_mutex_lock(&fill_lock); }
+static void fork_after(void) { pthread_mutex_unlock(&fill_lock); }
+static void atfork_register(void) { pthread_atfork(fork_prepare, fork_after, fork_after); }
+
+static void lock_fill(void)
+{
+    pthread_once(&atfork_once, atfork_register);
+    pthread_mutex_lock(&fill_lock);
+}
+
 /* Miss path: thread context only (_dl_find_object, .eh_frame, fill_lock).
  * The rule is computed before taking fill_lock: the dl_iterate_phdr path of
  * ehu_cfi.c takes the loader lock, and a walk from a constructor runs with
@@ -158,7 +173,7 @@ static __attribute__((noinline, cold)) uint64_t fill(uintptr_t key)
     uint64_t g0 = atomic_load_explicit(&table_gen, memory_order_acquire);
     ehu_cfi_rule(key, &ru);
     uint64_t row = pack(&ru);
-    pthread_mutex_lock(&fill_lock);
+    lock_fill();
     stats.fills++;
     stats.dwarf_rows += ru.kind == EHU_K_DWARF;
     stats.nofde_rows += ru.kind == EHU_K_NOFDE;
@@ -184,7 +199,7 @@ void ehu_sync(void)
     /* Acquire pairs with the release store below (another thread's flush). */
     if (g <= atomic_load_explicit(&table_gen, memory_order_acquire))
         return;
-    pthread_mutex_lock(&fill_lock);
+    lock_fill();
     if (g > atomic_load_explicit(&table_gen, memory_order_relaxed)) {
         for (unsigned i = 0; i < EHU_SLOTS; i++)
             if (atomic_load_explicit(&table[i].tag, memory_order_relaxed) >> 16)
@@ -327,7 +342,7 @@ static __attribute__((noinline)) int fallback(uintptr_t rip, uintptr_t *ips, int
             start = i;
             break;
         }
-    pthread_mutex_lock(&fill_lock);
+    lock_fill();
     stats.fallbacks++;
     pthread_mutex_unlock(&fill_lock);
     *flags = (*flags & ~EHU_F_EHU) | EHU_F_BACKTRACE;
@@ -373,7 +388,7 @@ __asm__(".text\n"
 
 void ehu_get_stats(struct ehu_stats *out)
 {
-    pthread_mutex_lock(&fill_lock);
+    lock_fill();
     *out = stats;
     pthread_mutex_unlock(&fill_lock);
 }

@@ -32,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include "ehu.h"
@@ -205,6 +207,26 @@ static void *conc_main(void *arg)
     return NULL;
 }
 
+/* A child forked while the workers fill must unwind (ehu's fill lock is
+ * held across fork): it compares a few stacks and exits 0 if all equal. */
+static long forks, forks_bad;
+
+static int fork_check(unsigned seed)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20); /* a deadlocked child dies: counted as bad */
+        struct counts mine = {0};
+        cur = &mine;
+        run(&seed, 20, 1, 20, 0);
+        _exit(mine.differ || !mine.stacks);
+    }
+    int st = 0;
+    forks++;
+    return pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+}
+
 static long concurrent(unsigned seed, const char *path)
 {
     pthread_t t[2];
@@ -221,7 +243,8 @@ static long concurrent(unsigned seed, const char *path)
         void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         if (h)
             dlclose(h);
-        cycles++;
+        if (cycles++ % 64 == 0)
+            forks_bad += fork_check(seed + (unsigned)cycles);
     }
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
@@ -313,11 +336,13 @@ int main(int argc, char **argv)
     run(&seed, 100, 1, 20, 0); /* after re-enabling: flushed, correct again */
     struct ehu_stats before;
     ehu_get_stats(&before);
+    long stacks0 = live.stacks;
     long cycles = concurrent(seed, pb);
     struct ehu_stats after;
     ehu_get_stats(&after);
-    printf("EHU concurrent threads=2 dlopen_dlclose_cycles=%ld flushes=%lu (walks and fills racing flushes)\n", cycles,
-           after.flushes - before.flushes);
+    printf("EHU concurrent threads=2 stacks=%ld dlopen_dlclose_cycles=%ld flushes=%lu fills=%lu forks=%ld "
+           "forks_bad=%ld (walks and fills racing flushes and forks)\n", live.stacks - stacks0, cycles,
+           after.flushes - before.flushes, after.fills - before.fills, forks, forks_bad);
 
     long plt_bad = val_check_plt();
     val_signal_notes();
@@ -331,7 +356,7 @@ int main(int argc, char **argv)
     /* The handler's NOFILL walks (a prefix until the first miss) are
      * reported above, not added here: they re-walk the signal stacks. */
     long S = live.stacks + sig.stacks, M = live.frames + sig.frames;
-    long E = live.equal + sig.equal, D = live.differ + sig.differ + hnd.differ + plt_bad;
+    long E = live.equal + sig.equal, D = live.differ + sig.differ + hnd.differ + plt_bad + forks_bad;
     long F = live.fallback + sig.fallback;
     printf("EHU validate stacks=%ld frames=%ld equal=%ld differ=%ld fallback=%ld\n", S, M, E, D, F);
     /* The control must see the stale rows, or the dlclose test proves nothing. */
