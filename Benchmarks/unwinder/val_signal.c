@@ -44,7 +44,7 @@ __thread uintptr_t t_stack_hi;
 static pthread_t target, main_thread; /* the thread running the workload */
 static pthread_t sampler;
 static pthread_mutex_t target_lock = PTHREAD_MUTEX_INITIALIZER;
-static volatile int sampling = 1;
+static int sampling = 1; /* atomic: the sampler thread polls it */
 static long signals_sent, sig_noref, sig_dwarf, hnd_miss;
 
 /* Sampler: the kernel's profiling timer ticks every 4 ms at best; to land
@@ -55,7 +55,7 @@ static void *sampler_main(void *arg)
     (void)arg;
     struct timespec ts = {0, 10000};
     prctl(PR_SET_TIMERSLACK, 1000UL);
-    while (sampling) {
+    while (__atomic_load_n(&sampling, __ATOMIC_RELAXED)) {
         pthread_mutex_lock(&target_lock); /* never signal a thread that has left */
         if (!__atomic_load_n(&smp.busy, __ATOMIC_RELAXED)) {
             pthread_kill(target, SIGPROF);
@@ -235,7 +235,7 @@ void val_sampling_start(void)
 
 void val_sampling_stop(void)
 {
-    sampling = 0;
+    __atomic_store_n(&sampling, 0, __ATOMIC_RELAXED);
     pthread_join(sampler, NULL);
     val_check_sample();
 }
