@@ -49,6 +49,7 @@
 #include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
@@ -144,14 +145,53 @@ static void insert(uintptr_t key, uint64_t row)
     slot_write(&table[(h + (key >> 4) % EHU_PROBE) & (EHU_SLOTS - 1)], key, row);
 }
 
-/* fork: a child forked while another thread holds fill_lock would block on
- * its first miss; the lock is held across fork (registered before the lock
- * is first taken; a fork from a signal handler interrupting a fill would
- * deadlock: the core's fork contract must exclude it). */
+/* fork.  (1) A child forked while another thread holds fill_lock would
+ * block on its first miss: the lock is held across fork.  (2) glibc 2.36
+ * does not reset the loader's dl_load_write_lock in a child: a child forked
+ * while another thread is inside dl_iterate_phdr hangs in its first
+ * dl_iterate_phdr or dlopen (measured: 38 of 40 children with a thread
+ * looping on dl_iterate_phdr).  Walks call it all the time, so fork waits
+ * until no ehu caller is inside (a Dekker handshake: the caller's seq_cst
+ * increment of in_phdr then load of fork_gate, against fork_prepare's
+ * seq_cst store of fork_gate then load of in_phdr: one sees the other).
+ * A fork from a signal handler interrupting ehu would deadlock: the core's
+ * fork contract must exclude it. */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void fork_prepare(void) { pthread_mutex_lock(&fill_lock); }
-static void fork_after(void) { pthread_mutex_unlock(&fill_lock); }
+static _Atomic int fork_gate;  /* 1 from fork's prepare to its end */
+static _Atomic long in_phdr;   /* ehu callers inside dl_iterate_phdr */
+
+static void fork_prepare(void)
+{
+    atomic_store_explicit(&fork_gate, 1, memory_order_seq_cst);
+    while (atomic_load_explicit(&in_phdr, memory_order_seq_cst))
+        sched_yield();
+    pthread_mutex_lock(&fill_lock);
+}
+
+static void fork_after(void) /* parent and child */
+{
+    pthread_mutex_unlock(&fill_lock);
+    atomic_store_explicit(&fork_gate, 0, memory_order_release); /* partner: the waiters' acquire loads */
+}
+
 static void atfork_register(void) { pthread_atfork(fork_prepare, fork_after, fork_after); }
+
+/* dl_iterate_phdr, never in progress across a fork (thread context). */
+int ehu__iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    pthread_once(&atfork_once, atfork_register);
+    for (;;) {
+        atomic_fetch_add_explicit(&in_phdr, 1, memory_order_seq_cst);
+        if (!atomic_load_explicit(&fork_gate, memory_order_seq_cst))
+            break;
+        atomic_fetch_sub_explicit(&in_phdr, 1, memory_order_seq_cst);
+        while (atomic_load_explicit(&fork_gate, memory_order_acquire))
+            sched_yield();
+    }
+    int r = dl_iterate_phdr(cb, arg);
+    atomic_fetch_sub_explicit(&in_phdr, 1, memory_order_release); /* partner: fork_prepare's load */
+    return r;
+}
 
 static void lock_fill(void)
 {
@@ -195,7 +235,7 @@ void ehu_sync(void)
     uint64_t g = 0;
     if (ehu_test_skip_generation)
         return;
-    dl_iterate_phdr(gen_cb, &g); /* the loader lock, once per walk */
+    ehu__iterate_phdr(gen_cb, &g); /* the loader lock, once per walk */
     /* Acquire pairs with the release store below (another thread's flush). */
     if (g <= atomic_load_explicit(&table_gen, memory_order_acquire))
         return;

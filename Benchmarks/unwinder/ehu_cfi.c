@@ -305,7 +305,7 @@ static const uint8_t *find_hdr(uintptr_t pc)
     }
 #endif
     struct hdr_find f = {pc, NULL};
-    dl_iterate_phdr(phdr_cb, &f);
+    ehu__iterate_phdr(phdr_cb, &f);
     return f.hdr;
 }
 

@@ -1,6 +1,7 @@
 /* ehu_cfi.h - internal: the rule for one pc, computed from .eh_frame. */
 #ifndef EHU_CFI_H
 #define EHU_CFI_H
+#include <stddef.h>
 #include <stdint.h>
 
 enum ehu_kind {
@@ -24,5 +25,9 @@ struct ehu_rule {
  * _dl_find_object, lock-free; no allocation).  `pc` is the lookup address
  * (a return address minus 1, or an exact interrupted pc). */
 void ehu_cfi_rule(uintptr_t pc, struct ehu_rule *out);
+
+/* dl_iterate_phdr, held off while a fork is in progress (ehu.c). */
+struct dl_phdr_info;
+int ehu__iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
 
 #endif

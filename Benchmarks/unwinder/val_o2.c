@@ -2,6 +2,7 @@
  * -falign-functions=1 (no padding after a noreturn call: its return address
  * is the next function's first byte).  Each step does its own thing, then
  * calls vstep() (ehu_validate.c), which runs the next step or the probe. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -147,13 +148,18 @@ static void on_usr1(int sig)
     vstep();
 }
 
+static void install_usr1(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_NODEFER; /* nested steps raise it again */
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 int v_signal(int x)
 {
-    struct sigaction sa = {0}, old;
-    sa.sa_handler = on_usr1;
-    sa.sa_flags = SA_NODEFER; /* nested steps may raise it again */
-    sigaction(SIGUSR1, &sa, &old);
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_usr1); /* once: dispositions are per process */
     raise(SIGUSR1);
-    sigaction(SIGUSR1, &old, NULL);
     return x;
 }
