@@ -11,14 +11,22 @@
  *                functions
  *   flush        ehu_sync() after a dlopen/dlclose: the whole-table flush
  * Prints "EHU costs gen_phdr_ns=.. find_object_ns=.. unwind_fde_ns=..
- * cfi_rule_ns=.. flush_us=..".  Build/run: Benchmarks/unwinder.sh.
+ * cfi_rule_ns=.. flush_us=..".  Then why ehu holds fork off around its
+ * dl_iterate_phdr: children forked while another thread loops on raw
+ * dl_iterate_phdr hang in their own (glibc 2.36 leaves the loader's write
+ * lock held in the child); with the thread looping on ehu_sync() they do
+ * not: "EHU fork children_hung raw=../10 ehu_sync=../10".
+ * Build/run: Benchmarks/unwinder.sh.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <unwind.h>
 #include "ehu.h"
 #include "ehu_cfi.h"
@@ -64,6 +72,53 @@ static uintptr_t pc_at(int i)
         label = best;                                                          \
     } while (0)
 
+static int slow_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)info, (void)size, (void)arg;
+    for (volatile int k = 0; k < 200; k++)
+        ;
+    return 0;
+}
+
+static volatile int spin_mode, spin_stop;
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    while (!spin_stop) {
+        if (spin_mode == 0)
+            dl_iterate_phdr(slow_cb, NULL);
+        else
+            ehu_sync();
+    }
+    return NULL;
+}
+
+/* Forks 10 children while a thread loops; each child calls dl_iterate_phdr
+ * under alarm(1).  Returns how many hung. */
+static int fork_hangs(int mode)
+{
+    pthread_t t;
+    int hung = 0;
+    spin_mode = mode;
+    spin_stop = 0;
+    pthread_create(&t, NULL, spinner, NULL);
+    for (int i = 0; i < 10; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(1);
+            dl_iterate_phdr(slow_cb, NULL);
+            _exit(0);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        hung += !WIFEXITED(st);
+    }
+    spin_stop = 1;
+    pthread_join(t, NULL);
+    return hung;
+}
+
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 100000;
@@ -95,5 +150,8 @@ int main(int argc, char **argv)
     flush = best / 1000;
     printf("EHU costs gen_phdr_ns=%.1f find_object_ns=%.1f unwind_fde_ns=%.1f cfi_rule_ns=%.1f flush_us=%.1f\n", gen, fo,
            uf, rule, flush);
+    fflush(stdout);
+    int raw = fork_hangs(0), gated = fork_hangs(1);
+    printf("EHU fork children_hung raw=%d/10 ehu_sync=%d/10\n", raw, gated);
     return 0;
 }
