@@ -16,11 +16,12 @@ W="-Wall -Wextra -std=gnu11"
 cc -O2 -g -fomit-frame-pointer -c nofp.c -o "$out/nofp.o"
 cc $W -O2 -g -c ehu.c -o "$out/ehu.o"
 cc $W -O2 -g -c ehu_cfi.c -o "$out/ehu_cfi.o"
+cc $W -O2 -g -c ehu_fork.c -o "$out/ehu_fork.o"
 cc -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -rdynamic \
-    unwinder_bench.c fp_walk.c "$out/nofp.o" "$out/ehu.o" "$out/ehu_cfi.o" -o "$out/unwinder_bench" -lpthread
+    unwinder_bench.c fp_walk.c "$out/nofp.o" "$out/ehu.o" "$out/ehu_cfi.o" "$out/ehu_fork.o" -o "$out/unwinder_bench" -lpthread
 "$out/unwinder_bench" "${1:-20000}"
 # The costs behind ehu's choices (FDE lookup, dlclose check, miss, flush).
-cc $W -O2 -g ehu_costs.c "$out/ehu.o" "$out/ehu_cfi.o" -o "$out/ehu_costs" -ldl -lpthread -lgcc_s
+cc $W -O2 -g ehu_costs.c "$out/ehu.o" "$out/ehu_cfi.o" "$out/ehu_fork.o" -o "$out/ehu_costs" -ldl -lpthread -lgcc_s
 "$out/ehu_costs" 100000
 if command -v valgrind >/dev/null; then
     # Inclusive instructions of one function (an awk regex) in a callgrind

@@ -5,8 +5,8 @@
  * tables were rejected: 16 K rows x 16 B = 256 KiB per thread (too big for
  * TLS, an allocation per thread, and every thread would pay the same cold
  * misses: the profiled program's threads mostly run the same code).  Writers
- * (the fill path, the flush) are serialized by fill_lock and run in thread
- * context only; readers never write.
+ * (the fill path, the flush) are serialized by fill_lock (ehu_fork.c: held
+ * across fork) and run in thread context only; readers never write.
  *
  * Slot = {tag, row}, two 64-bit atomics: tag = key << 16 | ver, key = the
  * lookup pc (< 2^47 in user space), ver a 16-bit per-slot version whose
@@ -49,7 +49,6 @@
 #include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
@@ -75,7 +74,6 @@ struct slot {
 _Static_assert(sizeof(struct slot) == 16, "16-byte slots");
 
 static struct slot table[EHU_SLOTS] __attribute__((aligned(64)));
-static pthread_mutex_t fill_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t table_gen; /* loader generation the rows are valid for */
 static struct ehu_stats stats;     /* written under fill_lock */
 static __thread uintptr_t stack_hi;
@@ -145,60 +143,6 @@ static void insert(uintptr_t key, uint64_t row)
     slot_write(&table[(h + (key >> 4) % EHU_PROBE) & (EHU_SLOTS - 1)], key, row);
 }
 
-/* fork.  (1) A child forked while another thread holds fill_lock would
- * block on its first miss: the lock is held across fork.  (2) glibc 2.36
- * does not reset the loader's dl_load_write_lock in a child: a child forked
- * while another thread is inside dl_iterate_phdr hangs in its first
- * dl_iterate_phdr or dlopen (measured: 38 of 40 children with a thread
- * looping on dl_iterate_phdr).  Walks call it all the time, so fork waits
- * until no ehu caller is inside (a Dekker handshake: the caller's seq_cst
- * increment of in_phdr then load of fork_gate, against fork_prepare's
- * seq_cst store of fork_gate then load of in_phdr: one sees the other).
- * A fork from a signal handler interrupting ehu would deadlock: the core's
- * fork contract must exclude it. */
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static _Atomic int fork_gate;  /* 1 from fork's prepare to its end */
-static _Atomic long in_phdr;   /* ehu callers inside dl_iterate_phdr */
-
-static void fork_prepare(void)
-{
-    atomic_store_explicit(&fork_gate, 1, memory_order_seq_cst);
-    while (atomic_load_explicit(&in_phdr, memory_order_seq_cst))
-        sched_yield();
-    pthread_mutex_lock(&fill_lock);
-}
-
-static void fork_after(void) /* parent and child */
-{
-    pthread_mutex_unlock(&fill_lock);
-    atomic_store_explicit(&fork_gate, 0, memory_order_release); /* partner: the waiters' acquire loads */
-}
-
-static void atfork_register(void) { pthread_atfork(fork_prepare, fork_after, fork_after); }
-
-/* dl_iterate_phdr, never in progress across a fork (thread context). */
-int ehu__iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
-{
-    pthread_once(&atfork_once, atfork_register);
-    for (;;) {
-        atomic_fetch_add_explicit(&in_phdr, 1, memory_order_seq_cst);
-        if (!atomic_load_explicit(&fork_gate, memory_order_seq_cst))
-            break;
-        atomic_fetch_sub_explicit(&in_phdr, 1, memory_order_seq_cst);
-        while (atomic_load_explicit(&fork_gate, memory_order_acquire))
-            sched_yield();
-    }
-    int r = dl_iterate_phdr(cb, arg);
-    atomic_fetch_sub_explicit(&in_phdr, 1, memory_order_release); /* partner: fork_prepare's load */
-    return r;
-}
-
-static void lock_fill(void)
-{
-    pthread_once(&atfork_once, atfork_register);
-    pthread_mutex_lock(&fill_lock);
-}
-
 /* Miss path: thread context only (_dl_find_object, .eh_frame, fill_lock).
  * The rule is computed before taking fill_lock: the dl_iterate_phdr path of
  * ehu_cfi.c takes the loader lock, and a walk from a constructor runs with
@@ -213,13 +157,13 @@ static __attribute__((noinline, cold)) uint64_t fill(uintptr_t key)
     uint64_t g0 = atomic_load_explicit(&table_gen, memory_order_acquire);
     ehu_cfi_rule(key, &ru);
     uint64_t row = pack(&ru);
-    lock_fill();
+    ehu__lock_fill();
     stats.fills++;
     stats.dwarf_rows += ru.kind == EHU_K_DWARF;
     stats.nofde_rows += ru.kind == EHU_K_NOFDE;
     if (atomic_load_explicit(&table_gen, memory_order_relaxed) == g0) /* table_gen is written under fill_lock */
         insert(key, row); /* no-op if another thread inserted it meanwhile */
-    pthread_mutex_unlock(&fill_lock);
+    ehu__unlock_fill();
     return row;
 }
 
@@ -239,7 +183,7 @@ void ehu_sync(void)
     /* Acquire pairs with the release store below (another thread's flush). */
     if (g <= atomic_load_explicit(&table_gen, memory_order_acquire))
         return;
-    lock_fill();
+    ehu__lock_fill();
     if (g > atomic_load_explicit(&table_gen, memory_order_relaxed)) {
         for (unsigned i = 0; i < EHU_SLOTS; i++)
             if (atomic_load_explicit(&table[i].tag, memory_order_relaxed) >> 16)
@@ -248,7 +192,7 @@ void ehu_sync(void)
         /* Release: a walk that sees g also sees the emptied slots. */
         atomic_store_explicit(&table_gen, g, memory_order_release);
     }
-    pthread_mutex_unlock(&fill_lock);
+    ehu__unlock_fill();
 }
 
 /* A signal frame (pc = __restore_rt): the handler returned to it with sp
@@ -382,9 +326,9 @@ static __attribute__((noinline)) int fallback(uintptr_t rip, uintptr_t *ips, int
             start = i;
             break;
         }
-    lock_fill();
+    ehu__lock_fill();
     stats.fallbacks++;
-    pthread_mutex_unlock(&fill_lock);
+    ehu__unlock_fill();
     *flags = (*flags & ~EHU_F_EHU) | EHU_F_BACKTRACE;
     if (start < 0)
         return 0;
@@ -428,7 +372,7 @@ __asm__(".text\n"
 
 void ehu_get_stats(struct ehu_stats *out)
 {
-    lock_fill();
+    ehu__lock_fill();
     *out = stats;
-    pthread_mutex_unlock(&fill_lock);
+    ehu__unlock_fill();
 }

@@ -26,8 +26,11 @@ struct ehu_rule {
  * (a return address minus 1, or an exact interrupted pc). */
 void ehu_cfi_rule(uintptr_t pc, struct ehu_rule *out);
 
-/* dl_iterate_phdr, held off while a fork is in progress (ehu.c). */
+/* ehu_fork.c: dl_iterate_phdr, never in progress across a fork; the
+ * writers' lock (held across fork).  Thread context. */
 struct dl_phdr_info;
 int ehu__iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
+void ehu__lock_fill(void);
+void ehu__unlock_fill(void);
 
 #endif

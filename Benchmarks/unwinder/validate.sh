@@ -11,9 +11,10 @@ mkdir -p "$out"
 W="-Wall -Wextra -std=gnu11"
 cc $W -O2 -g -c ehu.c -o "$out/ehu.o"
 cc $W -O2 -g -c ehu_cfi.c -o "$out/ehu_cfi.o"
+cc $W -O2 -g -c ehu_fork.c -o "$out/ehu_fork.o"
 cc $W -O2 -g -fomit-frame-pointer -falign-functions=1 -c val_o2.c -o "$out/val_o2.o"
 cc $W -O0 -g -c val_o0.c -o "$out/val_o0.o"
-objs=("$out/ehu.o" "$out/ehu_cfi.o" "$out/val_o2.o" "$out/val_o0.o")
+objs=("$out/ehu.o" "$out/ehu_cfi.o" "$out/ehu_fork.o" "$out/val_o2.o" "$out/val_o0.o")
 link=cc
 if command -v c++ >/dev/null; then # libstdc++ frames (optional)
     c++ -Wall -Wextra -O2 -g -c val_cxx.cc -o "$out/val_cxx.o"
