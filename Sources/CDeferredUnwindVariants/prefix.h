@@ -1,7 +1,8 @@
 /*
  * prefix.h - rename the core's external symbols to duv_ so this library and
  * CDeferredUnwind can live in one process.  Included first by every file
- * here, before the core source it wraps.
+ * here, before the core source it wraps or the core headers (hooks.h, whose
+ * DU_VARIANTS half this target defines: variant_*.c, variant_dispatch.h).
  */
 #ifndef DUV_PREFIX_H
 #define DUV_PREFIX_H
@@ -53,6 +54,20 @@
 #define du_fork_epoch duv_fork_epoch
 #define du_threads_lock duv_threads_lock
 #define du_threads duv_threads
+/* the hooks (../CDeferredUnwind/hooks.h), defined by this target */
+#define du_hook_cookie_may_be_unset duv_hook_cookie_may_be_unset
+#define du_hook_claim duv_hook_claim
+#define du_hook_round duv_hook_round
+#define du_hook_completed duv_hook_completed
+#define du_hook_reset duv_hook_reset
+#define du_hook_lookup_unlocked duv_hook_lookup_unlocked
+#define du_hook_callbacks_begin duv_hook_callbacks_begin
+#define du_hook_callbacks_end duv_hook_callbacks_end
+#define du_hook_cancel_skips_waits duv_hook_cancel_skips_waits
+#define du_hook_cancel_wait_dispatch duv_hook_cancel_wait_dispatch
+#define du_hook_cancel_skips_scrub duv_hook_cancel_skips_scrub
+#define du_hook_exit_drops_pending duv_hook_exit_drops_pending
+#define du_hook_fork_handlers duv_hook_fork_handlers
 
 /* Which historical design runs (variant.c). */
 enum duv_variant {

@@ -1,0 +1,2 @@
+/* The root CDeferredUnwindVariants source, compiled here (no product exports it). */
+#include "../../../Sources/CDeferredUnwindVariants/variant_cookie.c"
