@@ -84,6 +84,19 @@ DU_HIDDEN uint32_t du_debug_claim_depth(void)
     struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
     return th ? atomic_load_explicit(&th->claiming, memory_order_relaxed) : 0;
 }
+
+/* Context: thread, attached, no handler requesting.  Relaxed: the calling
+ * thread's own words, as in the reset (dispatch.c), whose other partner,
+ * cancel's scrub, only clears. */
+DU_HIDDEN void du_debug_reset_context(void)
+{
+    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
+    if (!th)
+        return;
+    atomic_store_explicit(&th->mask, 0, memory_order_relaxed);
+    atomic_store_explicit(&th->completed, 0, memory_order_relaxed);
+    atomic_store_explicit(&th->cookie_cnt, 0, memory_order_relaxed);
+}
 #endif
 
 /* Context: async-signal-safe, lock-free. */

@@ -39,6 +39,16 @@ void du_cookie_seed_serials(uint32_t value);
  * Context: async-signal-safe, lock-free. */
 uint32_t du_debug_claim_depth(void);
 
+/* End the calling thread's context by hand, without a dispatch or an
+ * unwind: clear what the safe point's reset clears (the pending word, the
+ * completed bits, the cookie's low half), so the next request is the first
+ * of a new context; accepted requests are dropped, not delivered.  The
+ * thread serial and the context counter are kept, so the next cookie is
+ * drawn as at a real context start.  For the benchmarks' timed first
+ * request.  DU_TEST_HOOKS builds only.
+ * Context: thread, attached, not in a callback, no handler requesting. */
+void du_debug_reset_context(void);
+
 /* ---- Step points (DU_STEP_POINTS builds only) ---------------------------- */
 enum du_step {
     DU_STEP_COOKIE_DRAWN,         /* cookie: next value computed from the context counter, before the install */
