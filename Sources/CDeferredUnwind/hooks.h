@@ -23,7 +23,8 @@
  * step instead (its result in the out parameter); 0 means "run the core's".
  * Each hook names the variant(s) that use it and the file that holds the
  * historical behaviour.  Adding a hook: a no-op here, the declaration in
- * the DU_VARIANTS half, the definition in the variants target.
+ * the DU_VARIANTS half, its duv_ name in CDeferredUnwindVariants/rename.h,
+ * the definition in the variants target.
  */
 #ifndef DU_HOOKS_H
 #define DU_HOOKS_H
