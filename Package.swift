@@ -20,6 +20,11 @@ let package = Package(
         // libdeferred_unwind.so from `make` (Docs/CLibrary.md): SwiftPM links
         // its dynamic products against the Swift runtime.
         .library(name: "CDeferredUnwindShared", type: .dynamic, targets: ["CDeferredUnwind"]),
+        // The core with the historical designs (duv_ prefix, duv_select) for
+        // this repository's benchmarks (Benchmarks/Package.swift).  Not for
+        // packages: a test apparatus, not an API.  It holds only the duv_
+        // copy (no du_ symbol), so it can sit next to CDeferredUnwindShared.
+        .library(name: "CDeferredUnwindVariants", targets: ["CDeferredUnwindVariants"]),
         // The stress harness: the project's main job.
         .executable(name: "unwind-stress", targets: ["unwind-stress"]),
         // The off-CPU profiler (its preloaded agent is C, built by `make agent`).
@@ -61,12 +66,17 @@ let package = Package(
             ]
         ),
         // The same core sources compiled with the historical designs selectable
-        // at run time, under the duv_ prefix.  Only the stress harness and the
-        // benchmarks link it; the release library above has none of its branches.
+        // at run time, under the duv_ prefix: the hooks of
+        // Sources/CDeferredUnwind/hooks.h, defined here.  Only the stress
+        // harness and the benchmarks link it; the release library above has
+        // none of its branches.  No dependency on CDeferredUnwind (only its
+        // public header, deferred_unwind.h): linking this product must not
+        // link a static du_ copy next to CDeferredUnwindShared.
         .target(
             name: "CDeferredUnwindVariants",
-            dependencies: ["CURCU", "CDeferredUnwind"],
+            dependencies: ["CURCU"],
             cSettings: [
+                .headerSearchPath("../CDeferredUnwind/include"),
                 .define("DU_VARIANTS"),
                 .define("DU_TEST_HOOKS"),
                 .unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"]),

@@ -5,11 +5,6 @@
 import PackageDescription
 import class Foundation.ProcessInfo
 
-// The repo root, for the duv_ wrapper target below (the root package has no
-// product for CDeferredUnwindVariants, so the suite compiles those sources
-// itself, exactly as the root target does: same files, same DU_VARIANTS).
-let root = String(#filePath.dropLast("/Benchmarks/Package.swift".count))
-
 let package = Package(
     name: "DeferredUnwindBenchmarks",
     platforms: [.macOS(.v13)],
@@ -19,41 +14,30 @@ let package = Package(
         .package(name: "DeferredUnwind", path: ".."),
     ],
     targets: [
-        // The core under the duv_ prefix (historical designs, duv_select()).
-        .target(
-            name: "CDUVBench",
-            dependencies: [.product(name: "CDeferredUnwindShared", package: "DeferredUnwind")],
-            cSettings: [
-                .define("DU_VARIANTS"),
-                .unsafeFlags(["-I\(root)/Sources/CDeferredUnwindVariants/include", "-w"]),
-            ],
-            linkerSettings: [.linkedLibrary("urcu-bp"), .linkedLibrary("urcu-common")]
-        ),
         // Kernels in C: the measured loops, the lower-bound kernel, signal
         // handlers, worker threads.  Shared by the Swift suite and the driver.
+        // duv_: the root package's variants product (the core with the
+        // historical designs, duv_select(); its test hooks are linkable).
         .target(
             name: "CBenchSupport",
             dependencies: [
-                "CDUVBench",
+                .product(name: "CDeferredUnwindVariants", package: "DeferredUnwind"),
                 .product(name: "CDeferredUnwindShared", package: "DeferredUnwind"),
             ],
-            cSettings: [
-                .unsafeFlags([
-                    "-I\(root)/Sources/CDeferredUnwindVariants/include",
-                    "-I\(root)/Sources/CDeferredUnwind",
-                    "-I\(root)/Sources/CDeferredUnwindVariants",
-                    "-DDU_VARIANTS",
-                    "-Wall", "-Wextra", "-Wno-unused-parameter",
-                ]),
-            ],
-            linkerSettings: [.linkedLibrary("urcu-bp"), .linkedLibrary("urcu-common")]
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])]
         ),
-        // The shipped request path (root request.c + cookie.c, no variants)
-        // under the dus_ prefix, with a hand-made thread state: the timed
-        // first request of the exact shipped source (row 1s).
+        // The shipped core (root Sources/CDeferredUnwind, unchanged, no
+        // variants, with its test hooks) under the dus_ prefix: the timed
+        // first request of the exact shipped source (row 1s), its context
+        // ended by the du_debug_reset_context test hook.
         .target(
             name: "CDUSBench",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"])]
+            dependencies: [.product(name: "CDeferredUnwindShared", package: "DeferredUnwind")],
+            cSettings: [
+                .define("DU_TEST_HOOKS"),
+                .unsafeFlags(["-Wall", "-Wextra", "-Wno-unused-parameter"]),
+            ],
+            linkerSettings: [.linkedLibrary("urcu-bp"), .linkedLibrary("urcu-common")]
         ),
         // Cancel rows 7a/7b: public API of the shipped library only, so the
         // same source builds against an older core (cancel-ab.sh).
@@ -82,8 +66,7 @@ let package = Package(
         // interleaved A/B timing ratios.  No Swift runtime in the measured path.
         .executableTarget(
             name: "du-bench-driver",
-            dependencies: ["CBenchSupport", "CURCUFlavors", "CDUSBench", "CCancelBench"],
-            cSettings: [.unsafeFlags(["-I\(root)/Sources/CDeferredUnwindVariants/include"])]
+            dependencies: ["CBenchSupport", "CURCUFlavors", "CDUSBench", "CCancelBench"]
         ),
         .executableTarget(
             name: "DeferredUnwindBenchmarks",

@@ -61,26 +61,6 @@ uint32_t du_serial_next(void)
     return s;
 }
 
-#ifdef DU_VARIANTS
-#include "../CDeferredUnwindVariants/variant_cookie.h"
-
-/* The variants' build: the historical designs, else the shipped path
- * (du_cookie_fast; the shipped build inlines it as du_cookie_get).
- * Context: async-signal-safe, lock-free; owning thread or its handlers. */
-uint64_t du_cookie_get(struct du_thread *th)
-{
-    if (DUV_IS(COOKIE48))
-        return duv_cookie48(th);
-    if (DUV_IS(NAIVE_PERCPU))
-        return duv_cookie_naive(th);
-    int first = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed) == 0;
-    uint64_t cookie = du_cookie_fast(th);
-    if (DUV_IS(RETURN_LOCAL) && first)
-        return 0; /* v4: returned the local that was never assigned */
-    return cookie;
-}
-#endif
-
 #ifdef DU_TEST_HOOKS
 /* Context: thread, attached, outside a context (tests and the stress
  * harness start counters near the wrap).  Hidden: never exported. */
@@ -104,14 +84,19 @@ DU_HIDDEN uint32_t du_debug_claim_depth(void)
     struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
     return th ? atomic_load_explicit(&th->claiming, memory_order_relaxed) : 0;
 }
-#ifdef DU_VARIANTS
-/* The per-CPU counters of the historical designs (variant_cookie.h). */
-DU_HIDDEN void du_cookie_seed_counters(uint32_t value)
+
+/* Context: thread, attached, no handler requesting.  Relaxed: the calling
+ * thread's own words, as in the reset (dispatch.c), whose other partner,
+ * cancel's scrub, only clears. */
+DU_HIDDEN void du_debug_reset_context(void)
 {
-    for (uint32_t i = 0; i < DUV_COOKIE_SLOTS; i++)
-        atomic_store_explicit(&duv_slots[i].counter, value, memory_order_relaxed);
+    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
+    if (!th)
+        return;
+    atomic_store_explicit(&th->mask, 0, memory_order_relaxed);
+    atomic_store_explicit(&th->completed, 0, memory_order_relaxed);
+    atomic_store_explicit(&th->cookie_cnt, 0, memory_order_relaxed);
 }
-#endif
 #endif
 
 /* Context: async-signal-safe, lock-free. */

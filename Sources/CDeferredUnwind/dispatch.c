@@ -30,14 +30,7 @@
  */
 #include <errno.h>
 #include "internal.h"
-
-static void du_reset_cache(struct du_thread *th);
-static void du_round_trace(struct du_thread *th, uintptr_t caller, int exiting,
-                           struct du_trace *trace);
-static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct du_trace *trace);
-#ifdef DU_VARIANTS
-#include "../CDeferredUnwindVariants/variant_dispatch.h"
-#endif
+#include "hooks.h"
 
 static void du_reset_cache(struct du_thread *th)
 {
@@ -65,23 +58,18 @@ static void du_round_trace(struct du_thread *th, uintptr_t caller, int exiting,
 /* One round: returns callbacks run.  Thread context. */
 static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct du_trace *trace)
 {
+    int called;
+    if (du_hook_round(th, caller, exiting, trace, &called)) /* pending-late */
+        return called;
     /* Relaxed: PENDING's setters are this thread's requests (same thread)
      * and nothing is published through the bit to another thread. */
-#ifdef DU_VARIANTS
-    if (DUV_IS(PENDING_LATE))
-        return duv_round_pending_late(th, caller, exiting, trace);
-#endif
     uint64_t m = atomic_fetch_and_explicit(&th->mask, ~DU_PENDING, memory_order_relaxed);
     DU_STEP(DU_STEP_DISPATCH_PENDING_CLEARED);
     /* Relaxed: completed's writers are this thread and cancel's scrub; a
      * request that sees a reused bit already saw the scrub (acquire on the
      * tracer's bit in du_request), and this load is after it. */
     uint64_t todo = m & DU_TRACER_MASK &
-                    ~atomic_load_explicit(&th->completed, memory_order_relaxed);
-#ifdef DU_VARIANTS
-    if (DUV_IS(NO_COMPLETED))
-        todo = m & DU_TRACER_MASK; /* before v14: every set bit, every round */
-#endif
+                    ~du_hook_completed(atomic_load_explicit(&th->completed, memory_order_relaxed));
     if (!todo)
         return 0;
     du_round_trace(th, caller, exiting, trace);
@@ -91,10 +79,9 @@ static int du_round(struct du_thread *th, uintptr_t caller, int exiting, struct 
 /* Try to end the context (R1..R3).  1: ended; 0: a request is pending. */
 static int du_reset(struct du_thread *th)
 {
-#ifdef DU_VARIANTS
-    if (DUV_IS(PLAIN_RESET))
-        return duv_reset_plain(th);
-#endif
+    int ended;
+    if (du_hook_reset(th, &ended)) /* plain-reset */
+        return ended;
     /* Relaxed: a snapshot; R1's CAS validates it against handlers and scrubs. */
     uint64_t m = atomic_load_explicit(&th->mask, memory_order_relaxed);
     if (m & DU_PENDING)

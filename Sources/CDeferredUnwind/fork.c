@@ -70,13 +70,13 @@
  * of a core older than this file has no note and calls liburcu's hooks
  * itself: it cannot share a process with a second copy that forks.
  *
- * The variants library (DU_VARIANTS, the harness's second copy of the core)
- * registers no fork handlers and joins no hub: its own locks would have to
- * be taken after liburcu's, which the order of two libraries' atfork
- * handlers cannot promise for a copy that does not nest.  The harness forks
- * only with the core's API (Docs/Races.md).
+ * The variants library (the harness's second copy of the core) registers
+ * no fork handlers and joins no hub (du_hook_fork_handlers, hooks.h): its
+ * own locks would have to be taken after liburcu's, which the order of two
+ * libraries' atfork handlers cannot promise for a copy that does not nest.
+ * The harness forks only with the core's API (Docs/Races.md).
  */
-#if !defined(_GNU_SOURCE) && !defined(DU_VARIANTS)
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dl_iterate_phdr */
 #endif
 #include <errno.h>
@@ -88,16 +88,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <urcu/urcu-bp.h>
-#ifndef DU_VARIANTS
 #include <link.h>
-#endif
 #include "internal.h"
+#include "hooks.h"
 
 /* Bumped in each child.  Written only by the child's single thread (in the
  * child handler), read by that same thread's dispatch: relaxed. */
 DU_HIDDEN _Atomic unsigned du_fork_epoch;
 
-#ifndef DU_VARIANTS
 /* ---- the process's fork hub: liburcu-bp's fork hooks, nested ----------- */
 
 /* One per process, shared by every copy of the core (the first initialised
@@ -234,12 +232,6 @@ static void du_hub_after_fork_child(void)
     if (du_hub_unnest())
         urcu_bp_after_fork_child();
 }
-#else
-/* Not reached (no handlers registered): the variants join no hub. */
-static void du_hub_before_fork(void) { urcu_bp_before_fork(); }
-static void du_hub_after_fork_parent(void) { urcu_bp_after_fork_parent(); }
-static void du_hub_after_fork_child(void) { urcu_bp_after_fork_child(); }
-#endif
 
 static void du_fork_prepare(void)
 {
@@ -273,13 +265,8 @@ static void du_fork_child(void)
 /* Context: library initialisation (thread.c), once.  0 or -errno. */
 int du_fork_init(void)
 {
-#ifdef DU_VARIANTS
-    (void)du_fork_prepare;
-    (void)du_fork_parent;
-    (void)du_fork_child;
-    return 0;
-#else
+    if (!du_hook_fork_handlers()) /* the variants library */
+        return 0;
     du_hub_join();
     return -pthread_atfork(du_fork_prepare, du_fork_parent, du_fork_child);
-#endif
 }

@@ -141,12 +141,8 @@ _Static_assert(sizeof(struct du_cache) == DU_CACHE_BYTES, "trace cache must be o
 #define DU_CACHE_CAPACITY ((uint32_t)(sizeof(((struct du_cache *)0)->ips) / sizeof(uintptr_t)))
 
 /* ---- cookie.c ---- */
-/* The cookie of this context, assigning it if needed: du_cookie_fast below
- * (inline) in the shipped build; cookie.c adds the historical designs in
- * the variants' build. */
-#ifdef DU_VARIANTS
-DU_HIDDEN uint64_t du_cookie_get(struct du_thread *th);
-#endif
+/* The cookie of this context, assigning it if needed, is du_cookie_get
+ * (hooks.h): du_cookie_fast below in the shipped build. */
 /* The next thread serial (thread context, attach): never 0. */
 DU_HIDDEN uint32_t du_serial_next(void);
 /* The cookie with low half `cnt` on this thread.  Relaxed: serial is
@@ -237,10 +233,6 @@ DU_HIDDEN int du_registry_call(struct du_thread *th, uint64_t todo, const struct
 /* lookup.c: the grace period over dispatch lookups, with the TSan
  * annotation liburcu 0.13 lacks (cancel's step 3). */
 DU_HIDDEN void du_rcu_synchronize(void);
-#ifdef DU_VARIANTS
-#include <pthread.h>
-extern DU_HIDDEN pthread_mutex_t duv_callback_lock; /* mutex-dispatch (v13) */
-#endif
 /* fork.c's atfork steps for the registry (see registry.c). */
 DU_HIDDEN void du_registry_fork_prepare(void);
 DU_HIDDEN void du_registry_fork_parent(void);
@@ -372,9 +364,5 @@ static inline uint64_t du_cookie_fast(struct du_thread *th)
     }
     return du_cookie_make(th, cnt);
 }
-
-#ifndef DU_VARIANTS
-static inline uint64_t du_cookie_get(struct du_thread *th) { return du_cookie_fast(th); }
-#endif
 
 #endif /* DU_INTERNAL_H */

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <urcu/urcu-bp.h>
 #include "internal.h"
+#include "hooks.h"
 
 #ifdef DU_TSAN
 /* liburcu 0.13 orders readers and writers with membarrier() and inline asm
@@ -24,30 +25,20 @@ static char du_tsan_gp_token;
 #define DU_TSAN_GP_DONE() ((void)0)
 #endif
 
-#ifdef DU_VARIANTS
-/* mutex-dispatch (v13): every thread's callbacks run under this one lock;
- * its cancel takes it (registry.c). */
-DU_HIDDEN pthread_mutex_t duv_callback_lock = PTHREAD_MUTEX_INITIALIZER;
-#endif
-
 /* Enter/leave the lookup's read-side section.  Context: thread (dispatch)
  * on an attached (urcu-registered) thread.  mutex-dispatch has no section:
  * its callbacks run under one lock instead. */
 static inline void du_lookup_begin(void)
 {
-#ifdef DU_VARIANTS
-    if (DUV_IS(MUTEX_DISPATCH))
+    if (du_hook_lookup_unlocked()) /* mutex-dispatch */
         return;
-#endif
     urcu_bp_read_lock();
 }
 
 static inline void du_lookup_end(void)
 {
-#ifdef DU_VARIANTS
-    if (DUV_IS(MUTEX_DISPATCH))
+    if (du_hook_lookup_unlocked()) /* mutex-dispatch */
         return;
-#endif
     DU_TSAN_READER_DONE();
     urcu_bp_read_unlock();
 }
@@ -72,10 +63,7 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
      * requests belong to the parent: deliver nothing more of them there. */
     unsigned epoch = atomic_load_explicit(&du_fork_epoch, memory_order_relaxed);
 
-#ifdef DU_VARIANTS
-    if (DUV_IS(MUTEX_DISPATCH))
-        pthread_mutex_lock(&duv_callback_lock);
-#endif
+    du_hook_callbacks_begin(); /* mutex-dispatch */
     while (todo) {
         int bit = __builtin_ctzll(todo);
         uint64_t b = (uint64_t)1 << bit;
@@ -93,11 +81,7 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
          * stale request is not delivered to the new owner.  Relaxed: the
          * ordering comes from that acquire. */
         uint64_t now = atomic_load_explicit(&th->mask, memory_order_relaxed);
-        uint64_t done = atomic_load_explicit(&th->completed, memory_order_relaxed);
-#ifdef DU_VARIANTS
-        if (DUV_IS(NO_COMPLETED))
-            done = 0; /* before v14: nothing remembers who was called */
-#endif
+        uint64_t done = du_hook_completed(atomic_load_explicit(&th->completed, memory_order_relaxed));
         if (!(now & b) || (done & b)) {
             du_lookup_end();
             continue;
@@ -131,9 +115,6 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
         if (DU_UNLIKELY(atomic_load_explicit(&du_fork_epoch, memory_order_relaxed) != epoch))
             break;
     }
-#ifdef DU_VARIANTS
-    if (DUV_IS(MUTEX_DISPATCH))
-        pthread_mutex_unlock(&duv_callback_lock);
-#endif
+    du_hook_callbacks_end(); /* mutex-dispatch */
     return called;
 }

@@ -56,6 +56,7 @@
 #include <time.h>
 #include <urcu/urcu-bp.h> /* urcu_bp_read_ongoing */
 #include "internal.h"
+#include "hooks.h"
 
 static pthread_mutex_t du_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Broadcast when a cancel finishes, so a concurrent second cancel (or a
@@ -177,42 +178,30 @@ int du_tracer_cancel(du_tracer *t)
 
     /* 1. Requests: every du_request() that may have read the handle as live
      * has returned, so its fetch-or is done. */
-#ifdef DU_VARIANTS
-    if (!DUV_IS(CANCEL_NO_WAIT))
-#endif
-    du_threads_wait_requests();
+    if (!du_hook_cancel_skips_waits()) /* cancel-no-wait */
+        du_threads_wait_requests();
     DU_STEP(DU_STEP_CANCEL_REQUESTS_QUIET);
-#ifdef DU_VARIANTS
-    if (DUV_IS(MUTEX_DISPATCH)) {
-        /* v13: a running callback holds the lock; taking it waits for it. */
-        pthread_mutex_lock(&duv_callback_lock);
-        pthread_mutex_unlock(&duv_callback_lock);
-    }
-    if (!DUV_IS(CANCEL_NO_WAIT))
-#endif
+    du_hook_cancel_wait_dispatch(); /* mutex-dispatch */
     /* 2. Lookups: every dispatch that found t live has left its read-side
      * section, so it has published `calling` (and marked completed); a
      * dispatch that looks later finds live 0. */
-    du_rcu_synchronize();
+    if (!du_hook_cancel_skips_waits())
+        du_rcu_synchronize();
     DU_STEP(DU_STEP_CANCEL_SYNCED);
 
     /* 3. Callbacks of t (only t): each has returned.  Must follow 2: before
      * the grace period a dispatcher may have found t without publishing
      * `calling` yet. */
-#ifdef DU_VARIANTS
-    if (!DUV_IS(CANCEL_NO_WAIT))
-#endif
-    du_threads_wait_callbacks(bit);
+    if (!du_hook_cancel_skips_waits())
+        du_threads_wait_callbacks(bit);
     DU_STEP(DU_STEP_CANCEL_CALLBACKS_QUIET);
 
     /* 4. Scrub: must follow 3 (and so 2): a dispatcher between its lookup
      * and its completed mark would set t's completed bit again after the
      * scrub, and the bit's next owner would be taken for already called. */
     int dropped = 0;
-#ifdef DU_VARIANTS
-    if (!DUV_IS(CANCEL_NO_SCRUB))
-#endif
-    dropped = du_threads_scrub((uint64_t)1 << bit);
+    if (!du_hook_cancel_skips_scrub()) /* cancel-no-scrub */
+        dropped = du_threads_scrub((uint64_t)1 << bit);
     DU_STEP(DU_STEP_CANCEL_SCRUBBED);
     /* A jump that leaked our count during the waits: repair it before we
      * return, or other cancels wait for our next safe point. */

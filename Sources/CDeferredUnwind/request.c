@@ -23,9 +23,7 @@
  */
 #include <errno.h>
 #include "internal.h"
-#ifdef DU_VARIANTS
-#include "../CDeferredUnwindVariants/variant_window.h"
-#endif
+#include "hooks.h"
 
 /*
  * Enter/leave a request.  Partner: du_threads_wait_requests() on a
@@ -62,12 +60,10 @@ static inline uint64_t du_context_cookie(struct du_thread *th, uint64_t m)
     if (DU_UNLIKELY(m & DU_CLOSING))
         return du_cookie_make(th, atomic_load_explicit(&th->closing_cnt, memory_order_relaxed));
     uint32_t cnt = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed);
-#ifdef DU_VARIANTS
-    if (!cnt)
+    /* A set bit outside CLOSING means the request that set it installed
+     * cnt first, and only the reset clears it (under CLOSING). */
+    if (du_hook_cookie_may_be_unset() && !cnt)
         return du_cookie_get(th); /* variants whose halves may be 0 */
-#endif
-    /* Shipped build: a set bit outside CLOSING means the request that set
-     * it installed cnt first, and only the reset clears it (under CLOSING). */
     return du_cookie_make(th, cnt);
 }
 
@@ -75,15 +71,12 @@ static inline uint64_t du_context_cookie(struct du_thread *th, uint64_t m)
  * Slow path: the first request of this tracer in this context.  Out of line
  * so the repeat path stays a leaf with no stack frame.  Runs inside the
  * caller's claim span: if we read bit >= 0, cancel waits for our fetch-or
- * before it scrubs.  The shipped path calls nothing that may write errno;
- * the variants' per-CPU cookies call sched_getcpu(), so they save it.
+ * before it scrubs.  It calls nothing that may write errno (the variants'
+ * hooks that do, around sched_getcpu() and sched_yield(), save it).
  */
 static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int bit,
                                                       uint64_t m, uint64_t *cookie)
 {
-#ifdef DU_VARIANTS
-    int saved_errno = errno;
-#endif
     uint64_t c;
     uint64_t b = (uint64_t)1 << bit;
     /* The cookie is assigned only now, when the claim cannot fail: a
@@ -93,25 +86,14 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int 
      * while we do. */
     c = (m & DU_CLOSING)
             ? du_cookie_make(th, atomic_load_explicit(&th->closing_cnt, memory_order_relaxed))
-            : du_cookie_get(th); /* inline in the shipped build */
+            : du_cookie_get(th); /* inline in the shipped build (hooks.h) */
     DU_STEP(DU_STEP_REQUEST_COOKIE_READY);
     /* Relaxed: the partners are this thread's dispatch (program order, or a
      * handler boundary) and cancel's scrub, which is ordered after this by
      * the claim span (cancel waits for claim_exit), not by this RMW. */
-#ifdef DU_VARIANTS
     uint64_t old;
-    if (DUV_IS(NONATOMIC_CLAIM)) {
-        /* Check, then set: a handler between the two claims the same bit
-         * (both answer 0) or sets another bit that the store then drops. */
-        old = atomic_load_explicit(&th->mask, memory_order_relaxed);
-        duv_claim_window();
-        atomic_store_explicit(&th->mask, old | DU_PENDING | b, memory_order_relaxed);
-    } else {
+    if (!du_hook_claim(th, DU_PENDING | b, &old)) /* nonatomic-claim */
         old = atomic_fetch_or_explicit(&th->mask, DU_PENDING | b, memory_order_relaxed);
-    }
-#else
-    uint64_t old = atomic_fetch_or_explicit(&th->mask, DU_PENDING | b, memory_order_relaxed);
-#endif
     DU_STEP(DU_STEP_REQUEST_CLAIMED);
 
     /* A nested handler may have claimed the same bit between our load and
@@ -120,9 +102,6 @@ static __attribute__((noinline)) int du_request_claim(struct du_thread *th, int 
      * can: the reset then sees PENDING, restores the cookie we returned and
      * dispatches again. */
     *cookie = c;
-#ifdef DU_VARIANTS
-    errno = saved_errno;
-#endif
     return (old & b) ? 1 : 0;
 }
 

@@ -18,34 +18,9 @@ static DU_IE_TLS void *du_hook_arg;
 static DU_IE_TLS int du_fail_alloc;
 
 static const char *const du_step_names[DU_STEP_COUNT] = {
-    [DU_STEP_COOKIE_DRAWN] = "cookie.drawn",
-    [DU_STEP_COOKIE_CLAIMED] = "cookie.claimed",
-    [DU_STEP_COOKIE_SEQ_STORED] = "cookie.seq-stored",
-    [DU_STEP_REQUEST_BIT_READ] = "request.bit-read",
-    [DU_STEP_REQUEST_COOKIE_READY] = "request.cookie-ready",
-    [DU_STEP_REQUEST_CLAIMED] = "request.claimed",
-    [DU_STEP_DISPATCH_PENDING_CLEARED] = "dispatch.pending-cleared",
-    [DU_STEP_DISPATCH_UNWOUND] = "dispatch.unwound",
-    [DU_STEP_DISPATCH_FOUND] = "dispatch.found",
-    [DU_STEP_DISPATCH_MARKED] = "dispatch.marked",
-    [DU_STEP_DISPATCH_CALLBACK] = "dispatch.callback",
-    [DU_STEP_DISPATCH_RETURNED] = "dispatch.returned",
-    [DU_STEP_RESET_BEGIN] = "reset.begin",
-    [DU_STEP_RESET_CLOSING] = "reset.closing",
-    [DU_STEP_RESET_COOKIE_CLEARED] = "reset.cookie-cleared",
-    [DU_STEP_RESET_REOPENED] = "reset.reopened",
-    [DU_STEP_RESET_DONE] = "reset.done",
-    [DU_STEP_CANCEL_MARKED] = "cancel.marked",
-    [DU_STEP_CANCEL_REQUESTS_QUIET] = "cancel.requests-quiet",
-    [DU_STEP_CANCEL_SYNCED] = "cancel.synced",
-    [DU_STEP_CANCEL_CALLBACKS_QUIET] = "cancel.callbacks-quiet",
-    [DU_STEP_CANCEL_SCRUBBED] = "cancel.scrubbed",
-    [DU_STEP_CANCEL_FREED] = "cancel.freed",
-    [DU_STEP_CANCEL_WAIT_POLL] = "cancel.wait-poll",
-    [DU_STEP_REGISTER_PUBLISHED] = "register.published",
-    [DU_STEP_DETACH_EXITING] = "detach.exiting",
-    [DU_STEP_DETACH_DRAINED] = "detach.drained",
-    [DU_STEP_CANCEL_WAIT_LOOKED] = "cancel.wait-looked",
+#define DU_STEP_NAME_(id, name, file, label, fp_a, fp_b) [DU_STEP_##id] = name,
+    DU_STEP_TABLE(DU_STEP_NAME_)
+#undef DU_STEP_NAME_
 };
 
 const char *du_step_name(enum du_step step)

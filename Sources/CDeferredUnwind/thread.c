@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <urcu/urcu-bp.h>
 #include "internal.h"
+#include "hooks.h"
 
 DU_HIDDEN DU_IE_TLS _Atomic(struct du_thread *) du_self;
 DU_HIDDEN int du_have_membarrier;
@@ -170,10 +171,8 @@ static void du_deliver_and_unpublish(struct du_thread *th)
     atomic_fetch_or_explicit(&th->mask, DU_EXITING, memory_order_relaxed);
     DU_STEP(DU_STEP_DETACH_EXITING);
     /* Deliver what was accepted before EXITING, with an empty trace. */
-#ifdef DU_VARIANTS
-    if (!DUV_IS(EXIT_DROPS_PENDING))
-#endif
-    du_dispatch(th, 0, 1);
+    if (!du_hook_exit_drops_pending()) /* exit-drops-pending */
+        du_dispatch(th, 0, 1);
     DU_STEP(DU_STEP_DETACH_DRAINED);
 
     /* Relaxed + signal fence: the only readers are this thread's handlers. */

@@ -1,5 +1,4 @@
-/* The core cookie.c with DU_VARIANTS branches, under the duv_ prefix.
- * _GNU_SOURCE: the historical per-CPU designs call sched_getcpu(). */
-#define _GNU_SOURCE
+/* The core cookie.c under the duv_ prefix; its historical designs are in
+ * variant_cookie.c (the hooks of ../CDeferredUnwind/hooks.h). */
 #include "prefix.h"
 #include "../CDeferredUnwind/cookie.c"

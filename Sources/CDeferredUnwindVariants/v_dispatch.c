@@ -1,3 +1,5 @@
-/* The core dispatch.c with DU_VARIANTS branches, under the duv_ prefix. */
+/* The core dispatch.c under the duv_ prefix, followed by its historical
+ * designs (variant_dispatch.h), which reuse its static helpers. */
 #include "prefix.h"
 #include "../CDeferredUnwind/dispatch.c"
+#include "variant_dispatch.h"

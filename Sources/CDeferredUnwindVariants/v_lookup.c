@@ -1,3 +1,3 @@
-/* The core lookup.c with DU_VARIANTS branches, under the duv_ prefix. */
+/* The core lookup.c under the duv_ prefix (hooks: variant_hooks.c). */
 #include "prefix.h"
 #include "../CDeferredUnwind/lookup.c"

@@ -1,3 +1,3 @@
-/* The core request.c with DU_VARIANTS branches, under the duv_ prefix. */
+/* The core request.c under the duv_ prefix (hooks: variant_hooks.c). */
 #include "prefix.h"
 #include "../CDeferredUnwind/request.c"

@@ -1,3 +1,3 @@
-/* The core unwind.c with DU_VARIANTS branches, under the duv_ prefix. */
+/* The core unwind.c under the duv_ prefix. */
 #include "prefix.h"
 #include "../CDeferredUnwind/unwind.c"

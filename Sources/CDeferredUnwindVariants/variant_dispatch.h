@@ -1,5 +1,8 @@
-/* variant_dispatch.h - historical dispatch and reset designs, included by
- * dispatch.c in the duv_ library only.  Each is the bug, kept on purpose. */
+/* variant_dispatch.h - historical dispatch and reset designs: the variants
+ * build's du_hook_round and du_hook_reset (../CDeferredUnwind/hooks.h).
+ * Included by v_dispatch.c after the core's dispatch.c, whose static
+ * helpers (du_round_trace, du_reset_cache) they call.  Each is the bug,
+ * kept on purpose. */
 #ifndef DUV_VARIANT_DISPATCH_H
 #define DUV_VARIANT_DISPATCH_H
 #include "variant_window.h"
@@ -36,6 +39,25 @@ static int duv_reset_plain(struct du_thread *th)
     duv_window();
     atomic_store_explicit(&th->cookie_cnt, 0u, memory_order_relaxed);
     du_reset_cache(th);
+    return 1;
+}
+
+/* One dispatch round (hooks.h): pending-late's, else the core's. */
+int du_hook_round(struct du_thread *th, uintptr_t caller, int exiting, struct du_trace *trace,
+                  int *called)
+{
+    if (!DUV_IS(PENDING_LATE))
+        return 0;
+    *called = duv_round_pending_late(th, caller, exiting, trace);
+    return 1;
+}
+
+/* The reset (hooks.h): plain-reset's, else the core's R1..R3. */
+int du_hook_reset(struct du_thread *th, int *ended)
+{
+    if (!DUV_IS(PLAIN_RESET))
+        return 0;
+    *ended = duv_reset_plain(th);
     return 1;
 }
 #endif

@@ -69,81 +69,55 @@ struct il_fp {
 
 #define FP(rd, wr) ((struct il_fp){(rd), (wr)})
 
-/* A's pending segment from `pos` (what follows the park there).  `acts`:
- * what the scenario's callbacks do (IL_CB_* flags, or'ed). */
+#define IL_FP_ALL FP(IL_ALL, IL_ALL) /* a thread that never parks there */
+
+/* A's segment from the callback (what the scenario's callbacks do, IL_CB_*
+ * flags or'ed in `acts`): record start (and end, calling 0). */
+static struct il_fp il_fp_callback(int acts)
+{
+    if (acts & IL_CB_REG_T2) /* registers T2 (up to register.published) */
+        return FP(IL_H | IL_L | IL_M | IL_U, IL_U | IL_L | IL_H | IL_CL | IL_O | IL_K);
+    if (acts & IL_CB_REQ_T2) /* requests T2 (up to request.bit-read) if registered */
+        return FP(IL_H | IL_L | IL_M, IL_CL | IL_O | IL_K);
+    return FP(0, IL_O | IL_K);
+}
+
+/* A's pending segment from `pos` (what follows the park there): the step
+ * table's fp_a column (deferred_unwind_debug.h, DU_STEP_TABLE, which says
+ * in a comment what each segment does), and the parks that are not steps. */
 static struct il_fp il_fp_a(int pos, int acts)
 {
     switch (pos) {
     case IL_POS_OP: /* an op's first part (request, safe point, detach), or several if stepless */
         return FP(IL_L | IL_M | IL_H, IL_CL | IL_M | IL_O);
-    case DU_STEP_REQUEST_BIT_READ: /* cookie draw (claim) or claim exit (repeat), then return */
-        return FP(IL_H, IL_CL | IL_O | IL_K);
-    case DU_STEP_COOKIE_DRAWN:
-    case DU_STEP_COOKIE_CLAIMED:
-    case DU_STEP_COOKIE_SEQ_STORED:
-    case DU_STEP_RESET_CLOSING: /* the cookie halves: A's own */
-        return FP(0, 0);
-    case DU_STEP_REQUEST_COOKIE_READY: /* the claim's fetch-or */
-        return FP(IL_M, IL_M);
-    case DU_STEP_REQUEST_CLAIMED: /* claim exit, return (in a callback: its end, calling 0) */
-        return FP(IL_H, IL_CL | IL_O | IL_K);
-    case DU_STEP_DISPATCH_PENDING_CLEARED: /* completed load, unwind; or the next round / reset */
-    case DU_STEP_RESET_BEGIN:
-    case DU_STEP_RESET_REOPENED:
-    case DU_STEP_DETACH_EXITING:
-        return FP(IL_M, IL_M | IL_O);
-    case DU_STEP_RESET_COOKIE_CLEARED: /* R3, completed 0: the context ends */
-        return FP(IL_M, IL_M | IL_O);
-    case DU_STEP_DISPATCH_UNWOUND: /* read lock, lookup; or skip, next round, reset */
-    case DU_STEP_DISPATCH_RETURNED:
-        return FP(IL_M | IL_L | IL_R, IL_R | IL_M | IL_CL | IL_O);
-    case DU_STEP_DISPATCH_FOUND: /* completed mark, calling */
-        return FP(IL_M | IL_L, IL_M | IL_K);
-    case DU_STEP_DISPATCH_MARKED: /* read unlock */
-        return FP(0, IL_R);
-    case DU_STEP_DISPATCH_CALLBACK: /* the callback: record start (and end, calling 0) */
     case IL_POS_CB:
-        if (acts & IL_CB_REG_T2) /* registers T2 (up to register.published) */
-            return FP(IL_H | IL_L | IL_M | IL_U, IL_U | IL_L | IL_H | IL_CL | IL_O | IL_K);
-        if (acts & IL_CB_REQ_T2) /* requests T2 (up to request.bit-read) if registered */
-            return FP(IL_H | IL_L | IL_M, IL_CL | IL_O | IL_K);
-        return FP(0, IL_O | IL_K);
-    case DU_STEP_REGISTER_PUBLISHED: /* hand the handle over, then request it */
-        return FP(IL_L | IL_M, IL_H | IL_CL | IL_O);
-    case DU_STEP_RESET_DONE: /* return from the safe point (the end was recorded before) */
-        return FP(0, 0);
-    case DU_STEP_DETACH_DRAINED: /* unlink, count what is left */
-        return FP(IL_M | IL_T, IL_T | IL_O);
+        return il_fp_callback(acts);
+#define IL_FP_A_(id, name, file, label, fp_a, fp_b) \
+    case DU_STEP_##id:                              \
+        return fp_a;
+        DU_STEP_TABLE(IL_FP_A_)
+#undef IL_FP_A_
     default:
-        return FP(IL_ALL, IL_ALL);
+        return IL_FP_ALL;
     }
 }
 
-/* B's segment from `pos`. */
+/* B's segment from `pos`: the table's fp_b column, and the parks that are
+ * not steps. */
 static struct il_fp il_fp_b(int pos)
 {
     switch (pos) {
     case IL_POS_OP: /* cancel's mark, or register's publish */
         return FP(IL_U | IL_H, IL_L | IL_U | IL_O);
-    case DU_STEP_REGISTER_PUBLISHED: /* hand the handle over */
-        return FP(0, IL_H | IL_O);
-    case DU_STEP_CANCEL_MARKED: /* membarrier, first look at the claim counts */
-    case DU_STEP_CANCEL_WAIT_POLL:
-    case DU_STEP_CANCEL_SYNCED: /* first look at calling */
-    case DU_STEP_CANCEL_WAIT_LOOKED: /* (three threads) the look's next read, or its end */
-        return FP(IL_T | IL_CL | IL_K, 0);
-    case DU_STEP_CANCEL_REQUESTS_QUIET: /* on to synchronize_rcu's entry */
-        return FP(0, 0);
     case IL_POS_SYNC: /* synchronize_rcu (il_sync.c) */
         return FP(IL_R, 0);
-    case DU_STEP_CANCEL_CALLBACKS_QUIET: /* the scrub */
-        return FP(IL_T | IL_M, IL_T | IL_M);
-    case DU_STEP_CANCEL_SCRUBBED: /* free the bit */
-        return FP(IL_U, IL_U);
-    case DU_STEP_CANCEL_FREED: /* return */
-        return FP(0, IL_O);
+#define IL_FP_B_(id, name, file, label, fp_a, fp_b) \
+    case DU_STEP_##id:                              \
+        return fp_b;
+        DU_STEP_TABLE(IL_FP_B_)
+#undef IL_FP_B_
     default:
-        return FP(IL_ALL, IL_ALL);
+        return IL_FP_ALL;
     }
 }
 

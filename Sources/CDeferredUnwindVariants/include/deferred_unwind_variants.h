@@ -61,6 +61,9 @@ void duv_cookie_seed_seq(uint32_t value);
 uint32_t duv_debug_claim_depth(void);
 void duv_cookie_seed_serials(uint32_t value);
 void duv_cookie_seed_counters(uint32_t value);
+/* The white-box end of the calling thread's context (du_debug_reset_context,
+ * deferred_unwind_debug.h): the benchmarks' timed first request. */
+void duv_debug_reset_context(void);
 
 #ifdef __cplusplus
 }

@@ -1,13 +1,17 @@
-/* variant_cookie.h - historical cookie designs, included by cookie.c in the
- * duv_ library only.  Each is the bug, kept on purpose.
+/* variant_cookie.c - historical cookie designs: the variants build's
+ * du_cookie_get and du_hook_cookie_may_be_unset (../CDeferredUnwind/hooks.h).
+ * Each is the bug, kept on purpose.
  *
  * Both are per-CPU designs: the high half comes from the CPU, the low half
  * from a counter per CPU shared by every thread that runs there.  The core's
  * thread serial field holds their CPU half (they rewrite it at every draw);
  * "assigned" is the low half != 0, as in the core. */
-#ifndef DUV_VARIANT_COOKIE_H
-#define DUV_VARIANT_COOKIE_H
-#include <sched.h> /* sched_getcpu: v_cookie.c defines _GNU_SOURCE */
+#define _GNU_SOURCE /* sched_getcpu */
+#include <errno.h>
+#include <sched.h>
+#include "prefix.h"
+#include "../CDeferredUnwind/hooks.h"
+#include "deferred_unwind_variants.h"
 #include "variant_window.h"
 
 #define DUV_COOKIE_SLOTS 1024u
@@ -18,7 +22,7 @@ static struct {
 
 static uint32_t duv_current_slot(void)
 {
-    int cpu = sched_getcpu(); /* may set errno: du_request_claim restores it */
+    int cpu = sched_getcpu(); /* may set errno: du_cookie_get restores it */
     return cpu < 0 ? 0u : (uint32_t)cpu & (DUV_COOKIE_SLOTS - 1);
 }
 
@@ -59,4 +63,37 @@ static uint64_t duv_cookie_naive(struct du_thread *th)
     atomic_store_explicit(&th->serial, duv_current_slot() + 1u, memory_order_relaxed);
     return du_cookie_make(th, atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed));
 }
-#endif
+
+/* The historical designs, else the shipped path (du_cookie_fast, which the
+ * shipped build inlines as du_cookie_get).  errno is kept: du_request's
+ * contract, and the per-CPU designs call sched_getcpu().
+ * Context: async-signal-safe, lock-free; owning thread or its handlers. */
+uint64_t du_cookie_get(struct du_thread *th)
+{
+    int saved_errno = errno;
+    uint64_t cookie;
+    if (DUV_IS(COOKIE48)) {
+        cookie = duv_cookie48(th);
+    } else if (DUV_IS(NAIVE_PERCPU)) {
+        cookie = duv_cookie_naive(th);
+    } else {
+        int first = atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed) == 0;
+        cookie = du_cookie_fast(th);
+        if (DUV_IS(RETURN_LOCAL) && first)
+            cookie = 0; /* v4: returned the local that was never assigned */
+    }
+    errno = saved_errno;
+    return cookie;
+}
+
+/* A repeat request may find the low half 0 (cookie48 at the wrap,
+ * return-local): it assigns one then.  In every variant, as before the
+ * hooks; the shipped design never needs it. */
+int du_hook_cookie_may_be_unset(void) { return 1; }
+
+/* Test hook: the per-CPU counters of the historical designs. */
+DU_HIDDEN void du_cookie_seed_counters(uint32_t value)
+{
+    for (uint32_t i = 0; i < DUV_COOKIE_SLOTS; i++)
+        atomic_store_explicit(&duv_slots[i].counter, value, memory_order_relaxed);
+}

@@ -1,2 +1,0 @@
-/* The root CDeferredUnwindVariants source, compiled here (no product exports it). */
-#include "../../../Sources/CDeferredUnwindVariants/v_cookie.c"

@@ -1,1 +1,0 @@
-#include "../../../Sources/CDeferredUnwindVariants/variant.c"

@@ -1,0 +1,75 @@
+/*
+ * rename.h - every external symbol of the core (public, test hooks,
+ * internal, and the hooks of ../CDeferredUnwind/hooks.h), renamed with
+ * DU_RENAME(name), which the includer defines (prefix.h: duv_name; the
+ * benchmarks' dus_prefix.h: dus_name), so a second copy of the core can
+ * live in one process with CDeferredUnwind.  Included before the core
+ * source or header it renames.  A new external symbol of the core goes
+ * here.
+ */
+#ifndef DU_RENAME_H
+#define DU_RENAME_H
+#define du_thread_attach DU_RENAME(thread_attach)
+#define du_thread_detach DU_RENAME(thread_detach)
+#define du_thread_is_attached DU_RENAME(thread_is_attached)
+#define du_thread_footprint DU_RENAME(thread_footprint)
+#define du_trace_cache_bytes DU_RENAME(trace_cache_bytes)
+#define du_trace_capacity DU_RENAME(trace_capacity)
+#define du_tracer_register DU_RENAME(tracer_register)
+#define du_tracer_cancel DU_RENAME(tracer_cancel)
+#define du_tracer_destroy DU_RENAME(tracer_destroy)
+#define du_tracer_bit DU_RENAME(tracer_bit)
+#define du_tracer_name DU_RENAME(tracer_name)
+#define du_request DU_RENAME(request)
+#define du_safe_point DU_RENAME(safe_point)
+#define du_current_cookie DU_RENAME(current_cookie)
+#define du_cookie_seed_seq DU_RENAME(cookie_seed_seq)
+#define du_cookie_seed_serials DU_RENAME(cookie_seed_serials)
+#define du_debug_claim_depth DU_RENAME(debug_claim_depth)
+#define du_cookie_seed_counters DU_RENAME(cookie_seed_counters)
+#define du_debug_step_points_built DU_RENAME(debug_step_points_built)
+#define du_debug_reset_context DU_RENAME(debug_reset_context)
+/* internal */
+#define du_self DU_RENAME(self)
+#define du_cookie_get DU_RENAME(cookie_get)
+#define du_serial_next DU_RENAME(serial_next)
+#define du_registry_call DU_RENAME(registry_call)
+#define du_rcu_synchronize DU_RENAME(rcu_synchronize)
+#define du_dispatch DU_RENAME(dispatch)
+#define du_threads_scrub DU_RENAME(threads_scrub)
+#define du_threads_wait_requests DU_RENAME(threads_wait_requests)
+#define du_threads_wait_callbacks DU_RENAME(threads_wait_callbacks)
+#define du_threads_count_gone DU_RENAME(threads_count_gone)
+#define du_threads_forget_gone DU_RENAME(threads_forget_gone)
+#define du_have_membarrier DU_RENAME(have_membarrier)
+#define du_unwind DU_RENAME(unwind)
+#define du_cache_free DU_RENAME(cache_free)
+#define du_unwind_warm_up DU_RENAME(unwind_warm_up)
+#define du_tracer_slots DU_RENAME(tracer_slots)
+#define du_registry_fork_prepare DU_RENAME(registry_fork_prepare)
+#define du_registry_fork_parent DU_RENAME(registry_fork_parent)
+#define du_registry_fork_child DU_RENAME(registry_fork_child)
+#define du_membarrier_register DU_RENAME(membarrier_register)
+#define du_library_init DU_RENAME(library_init)
+#define du_threads_fork_prepare DU_RENAME(threads_fork_prepare)
+#define du_threads_fork_parent DU_RENAME(threads_fork_parent)
+#define du_threads_fork_child DU_RENAME(threads_fork_child)
+#define du_fork_init DU_RENAME(fork_init)
+#define du_fork_epoch DU_RENAME(fork_epoch)
+#define du_threads_lock DU_RENAME(threads_lock)
+#define du_threads DU_RENAME(threads)
+/* the hooks (../CDeferredUnwind/hooks.h), defined by this target */
+#define du_hook_cookie_may_be_unset DU_RENAME(hook_cookie_may_be_unset)
+#define du_hook_claim DU_RENAME(hook_claim)
+#define du_hook_round DU_RENAME(hook_round)
+#define du_hook_completed DU_RENAME(hook_completed)
+#define du_hook_reset DU_RENAME(hook_reset)
+#define du_hook_lookup_unlocked DU_RENAME(hook_lookup_unlocked)
+#define du_hook_callbacks_begin DU_RENAME(hook_callbacks_begin)
+#define du_hook_callbacks_end DU_RENAME(hook_callbacks_end)
+#define du_hook_cancel_skips_waits DU_RENAME(hook_cancel_skips_waits)
+#define du_hook_cancel_wait_dispatch DU_RENAME(hook_cancel_wait_dispatch)
+#define du_hook_cancel_skips_scrub DU_RENAME(hook_cancel_skips_scrub)
+#define du_hook_exit_drops_pending DU_RENAME(hook_exit_drops_pending)
+#define du_hook_fork_handlers DU_RENAME(hook_fork_handlers)
+#endif
