@@ -10,22 +10,11 @@
 #define DU_RENAME(name) duv_##name
 #include "rename.h"
 
-/* Which historical design runs (variant.c). */
-enum duv_variant {
-    DUV_NONE,
-    DUV_COOKIE48,
-    DUV_RETURN_LOCAL,
-    DUV_NAIVE_PERCPU,
-    DUV_PENDING_LATE,
-    DUV_NONATOMIC_CLAIM,
-    DUV_PLAIN_RESET,
-    DUV_NO_COMPLETED,
-    DUV_CANCEL_NO_WAIT,
-    DUV_CANCEL_NO_SCRUB,
-    DUV_EXIT_DROPS_PENDING,
-    DUV_MUTEX_DISPATCH,
-    DUV_COUNT
-};
+/* Which historical design runs (variant.c); the list: duv_variant_list.h. */
+#include "duv_variant_list.h"
+#define DUV_ENUM_(id, name, desc, s1, s2) DUV_##id,
+enum duv_variant { DUV_VARIANT_LIST(DUV_ENUM_) DUV_COUNT };
+#undef DUV_ENUM_
 extern enum duv_variant duv_variant;
 #define DUV_IS(v) (duv_variant == DUV_##v)
 #endif

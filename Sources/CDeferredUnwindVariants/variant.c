@@ -8,21 +8,12 @@
  * so plain reads on every path are race-free (thread creation orders them). */
 enum duv_variant duv_variant = DUV_NONE;
 
+#define DUV_NAME_(id, name, desc, s1, s2) [DUV_##id] = name,
 static const char *const duv_names[DUV_COUNT + 1] = {
-    [DUV_NONE] = "none",
-    [DUV_COOKIE48] = "cookie48",
-    [DUV_RETURN_LOCAL] = "return-local",
-    [DUV_NAIVE_PERCPU] = "naive-percpu",
-    [DUV_PENDING_LATE] = "pending-late",
-    [DUV_NONATOMIC_CLAIM] = "nonatomic-claim",
-    [DUV_PLAIN_RESET] = "plain-reset",
-    [DUV_NO_COMPLETED] = "no-completed",
-    [DUV_CANCEL_NO_WAIT] = "cancel-no-wait",
-    [DUV_CANCEL_NO_SCRUB] = "cancel-no-scrub",
-    [DUV_EXIT_DROPS_PENDING] = "exit-drops-pending",
-    [DUV_MUTEX_DISPATCH] = "mutex-dispatch",
+    DUV_VARIANT_LIST(DUV_NAME_)
     [DUV_COUNT] = NULL,
 };
+#undef DUV_NAME_
 
 int duv_select(const char *name)
 {

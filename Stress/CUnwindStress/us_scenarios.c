@@ -136,22 +136,14 @@ int us_scenario_find(const char *name)
 
 const char *const *us_variant_names(void) { return duv_variant_names(); }
 
+/* From the one list of variants (duv_variant_list.h). */
+#define US_VINFO_(id, name, desc, s1, s2) {name, desc, {s1, s2, NULL}},
 static const struct {
     const char *name, *desc, *scen[3];
 } us_vinfo[] = {
-    {"none", "the shipped design, through the duv_ library", {NULL}},
-    {"cookie48", "48-bit counter | CPU << 48, 0 = none: zero cookie on wrap (race 1)", {"wrap"}},
-    {"return-local", "first call of a context returns the unassigned local 0 (race 2)", {"first-cookie"}},
-    {"naive-percpu", "kernel get_cookie with a plain per-CPU counter and CPU write (races 3, 4)", {"signal-in-cookie", "migration"}},
-    {"pending-late", "PENDING cleared after the callbacks: requests during dispatch lost (race 5)", {"dispatch-requests"}},
-    {"nonatomic-claim", "test PENDING, then set it: work queued twice (race 6)", {"claim-race"}},
-    {"plain-reset", "reset clears word then cookie with plain stores (race 7)", {"reset-race"}},
-    {"no-completed", "no completed bits: a second round calls tracers again (race 8)", {"second-tracer"}},
-    {"cancel-no-wait", "cancel does not wait for the grace period (race 10)", {"cancel-callback"}},
-    {"cancel-no-scrub", "cancel does not clear the bit in attached threads (race 11)", {"bit-reuse"}},
-    {"exit-drops-pending", "detach/exit frees without delivering pending requests (race 13)", {"thread-exit"}},
-    {"mutex-dispatch", "v13: callbacks under one global mutex (correct, slow; race 16)", {"mutex-vs-rcu"}},
+    DUV_VARIANT_LIST(US_VINFO_)
 };
+#undef US_VINFO_
 
 const char *us_variant_desc(const char *name)
 {

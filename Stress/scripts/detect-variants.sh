@@ -10,7 +10,14 @@ BIN=${1:-.build/release/unwind-stress}
 shift 2>/dev/null || true
 SEEDS=${*:-"1 2 3 4 5"}
 BOUND=${BOUND:-10}
-VARIANTS=${VARIANTS:-"cookie48 return-local naive-percpu pending-late nonatomic-claim plain-reset no-completed cancel-no-wait cancel-no-scrub exit-drops-pending"}
+# The variants come from the harness's own list (`--list`, generated from
+# duv_variant_list.h), minus the two that are designs, not bugs: none (the
+# shipped design) and mutex-dispatch (correct, slow).
+if [ -z "${VARIANTS:-}" ]; then
+  VARIANTS=$("$BIN" --list | awk -F'\t' '$2 == "variant" && $1 != "none" && $1 != "mutex-dispatch" { print $1 }') || {
+    echo "detect-variants.sh: $BIN --list failed" >&2; exit 2; }
+  [ -n "$VARIANTS" ] || { echo "detect-variants.sh: no variants in $BIN --list" >&2; exit 2; }
+fi
 fail=0
 printf "%-20s %-6s %-8s %s\n" variant seed seconds invariant
 for v in $VARIANTS; do

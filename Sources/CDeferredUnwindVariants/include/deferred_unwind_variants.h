@@ -9,28 +9,15 @@
  * (mutex-dispatch).  Objects of the two libraries must not be mixed: a
  * du_tracer from duv_tracer_register() goes only to duv_ functions.
  *
- * Variants (name: what changes; the race it reintroduces):
- *  none              the shipped design (same code as CDeferredUnwind)
- *  cookie48          48-bit counter | CPU << 48, 0 means "none": zero on wrap
- *  return-local      the first call of a context returns the unassigned local (0)
- *  naive-percpu      kernel get_cookie transliterated: plain per-CPU counter
- *                    read/write-back, CPU half written after the CAS
- *  pending-late      PENDING cleared after the callbacks: requests made
- *                    during dispatch are lost
- *  nonatomic-claim   test PENDING, then set it: a handler in between queues twice
- *  plain-reset       reset clears word then cookie with plain stores
- *  no-completed      no completed bits: a second round calls tracers again
- *  cancel-no-wait    cancel does not wait for the grace period
- *  cancel-no-scrub   cancel does not clear the bit in attached threads
- *  exit-drops-pending detach/exit frees without delivering pending requests
- *  mutex-dispatch    v13: callbacks under one global mutex instead of RCU
- *                    (correct, slow; a design, not a bug)
+ * The variants, their descriptions and the races they reintroduce:
+ * DUV_VARIANT_LIST in duv_variant_list.h (also `unwind-stress --list`).
  */
 #ifndef DEFERRED_UNWIND_VARIANTS_H
 #define DEFERRED_UNWIND_VARIANTS_H
 
 #include <stdint.h>
 #include "deferred_unwind.h" /* from the CDeferredUnwind target */
+#include "duv_variant_list.h"
 
 #ifdef __cplusplus
 extern "C" {
