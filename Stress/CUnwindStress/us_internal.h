@@ -272,6 +272,15 @@ extern int us_sig_outer, us_sig_jump, us_sig_child;
 int us_install_handlers(void);
 /* Request for a tracer picked by rng, log it.  Thread context or handler. */
 void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags);
+/* One pick of a request loop (us_signal.c): the draw, the tracer of the
+ * picked bit (NULL if none) and its record's id and state. */
+struct us_pick {
+    uint64_t r, id;
+    du_tracer *t;
+    int st;
+};
+int us_pick_begin(struct us_worker *w, uint64_t *rng, int span, struct us_pick *p);
+void us_pick_end(struct us_worker *w);
 /* Log one request made by the caller: usable in any context. */
 void us_log_request(struct us_worker *w, uint64_t id, uint64_t cookie, int status, uint8_t flags,
                     int depth);

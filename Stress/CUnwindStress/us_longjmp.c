@@ -46,68 +46,57 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
     int reps = 100 + (int)(r % 1500);
     int k = 1 + (int)((r >> 16) % 3);
     for (int i = 0; i < k && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); i++) {
-        uint32_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
-        uint32_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
-        if (tail - head >= US_RING - US_RING_MARGIN) {
-            atomic_fetch_add_explicit(&w->n_skip, 1, memory_order_relaxed);
+        /* The pick, the Dekker section and the record's acquire loads as
+         * in us_request_some (us_pick_begin). */
+        struct us_pick p;
+        if (!us_pick_begin(w, &w->hrng[depth], span, &p))
             return;
-        }
-        uint64_t r2 = us_rng_next(&w->hrng[depth]);
-        int bit = 3 + (int)(r2 % (uint64_t)span);
-        /* Dekker with the registrar's removal, as in us_request_some. */
-        atomic_fetch_add_explicit(&w->h_enter, 1, memory_order_seq_cst);
-        int ri = atomic_load_explicit(&us_active[bit], memory_order_seq_cst);
-        if (ri) {
-            struct us_rec *rec = &us_pool[ri - 1];
-            /* Acquire loads, partners: the registrar's release stores. */
-            uint64_t id = atomic_load_explicit(&rec->id, memory_order_acquire);
-            du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
-            int st = atomic_load_explicit(&rec->state, memory_order_acquire);
-            if (t && atomic_load_explicit(&rec->id, memory_order_acquire) == id) {
-                /* Only this handler appends while it runs (the stress signals
-                 * are blocked), so the slot is the tail read now; a landing
-                 * between the reservation and the last field voids it. */
-                w->lj_wtail = atomic_load_explicit(&w->tail, memory_order_relaxed);
-                w->lj_writing = 1;
-                atomic_signal_fence(memory_order_seq_cst);
-                uint32_t idx = atomic_fetch_add_explicit(&w->tail, 1, memory_order_relaxed);
-                struct us_req *e = &w->ring[idx % US_RING];
-                e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
-                e->phase = (uint8_t)atomic_load_explicit(&w->phase, memory_order_relaxed);
-                e->cookie = 0;
-                e->id = id;
-                e->flags = RF_HANDLER | (st == ST_CANCELLED ? RF_SAW_CANCELLED : 0); /* see us_signal.c */
-                e->depth = (uint8_t)depth;
-                e->sig = 1;
-                e->status = US_ST_INFLIGHT;
-                /* The entry is complete before the request starts (same-thread
-                 * partner: the checker, after this handler). */
-                atomic_signal_fence(memory_order_seq_cst);
-                w->lj_writing = 0;
-                atomic_signal_fence(memory_order_seq_cst);
-                for (int n = 0; n < reps && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); n++) {
-                    uint64_t c = 0xdeadbeefULL;
-                    int ret = us_api->request(t, &c);
-                    atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
-                    if (ret >= 0)
-                        atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
-                    if (e->status == US_ST_INFLIGHT) {
-                        e->cookie = c;
-                        atomic_signal_fence(memory_order_seq_cst); /* cookie before status */
-                        e->status = ret;
-                    } else if (ret == -ECANCELED ? e->status == -ESRCH
-                                                 : e->status >= 0 ? ret != 1 || c != e->cookie : ret != e->status) {
-                        /* A repeat agrees with the first answer, or says the
-                         * tracer was cancelled meanwhile (checked before the
-                         * thread's state, after its attachment). */
-                        e->flags |= RF_REPBAD;
-                    }
-                    atomic_signal_fence(memory_order_seq_cst);
+        if (p.t) {
+            uint64_t id = p.id;
+            du_tracer *t = p.t;
+            int st = p.st;
+            /* Only this handler appends while it runs (the stress signals
+             * are blocked), so the slot is the tail read now; a landing
+             * between the reservation and the last field voids it. */
+            w->lj_wtail = atomic_load_explicit(&w->tail, memory_order_relaxed);
+            w->lj_writing = 1;
+            atomic_signal_fence(memory_order_seq_cst);
+            uint32_t idx = atomic_fetch_add_explicit(&w->tail, 1, memory_order_relaxed);
+            struct us_req *e = &w->ring[idx % US_RING];
+            e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
+            e->phase = (uint8_t)atomic_load_explicit(&w->phase, memory_order_relaxed);
+            e->cookie = 0;
+            e->id = id;
+            e->flags = RF_HANDLER | (st == ST_CANCELLED ? RF_SAW_CANCELLED : 0); /* see us_signal.c */
+            e->depth = (uint8_t)depth;
+            e->sig = 1;
+            e->status = US_ST_INFLIGHT;
+            /* The entry is complete before the request starts (same-thread
+             * partner: the checker, after this handler). */
+            atomic_signal_fence(memory_order_seq_cst);
+            w->lj_writing = 0;
+            atomic_signal_fence(memory_order_seq_cst);
+            for (int n = 0; n < reps && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); n++) {
+                uint64_t c = 0xdeadbeefULL;
+                int ret = us_api->request(t, &c);
+                atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
+                if (ret >= 0)
+                    atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
+                if (e->status == US_ST_INFLIGHT) {
+                    e->cookie = c;
+                    atomic_signal_fence(memory_order_seq_cst); /* cookie before status */
+                    e->status = ret;
+                } else if (ret == -ECANCELED ? e->status == -ESRCH
+                                             : e->status >= 0 ? ret != 1 || c != e->cookie : ret != e->status) {
+                    /* A repeat agrees with the first answer, or says the
+                     * tracer was cancelled meanwhile (checked before the
+                     * thread's state, after its attachment). */
+                    e->flags |= RF_REPBAD;
                 }
+                atomic_signal_fence(memory_order_seq_cst);
             }
         }
-        /* Release: our uses of rec/t happen before the registrar's free. */
-        atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);
+        us_pick_end(w);
     }
 }
 

@@ -112,6 +112,53 @@ void us_log_request(struct us_worker *w, uint64_t id, uint64_t cookie, int statu
     atomic_signal_fence(memory_order_release);
 }
 
+/* The pick shared by the request loops (us_request_some, us_lj_loop).  Any
+ * context: thread, callback, handler at any depth; no malloc, no locks,
+ * only lock-free atomics.  Returns 0 if the ring has no room (counted in
+ * n_skip; nothing is open).  Otherwise draws p->r from *rng, picks one of
+ * the `span` tracer bits, opens a handler section (h_enter) and returns 1:
+ * p->t is that bit's tracer, with p->id and p->st read from its record, or
+ * NULL (bit free, or the record reused meanwhile).  The caller closes the
+ * section with us_pick_end() once it no longer uses the record or p->t. */
+int us_pick_begin(struct us_worker *w, uint64_t *rng, int span, struct us_pick *p)
+{
+    uint32_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
+    if (tail - head >= US_RING - US_RING_MARGIN) {
+        /* Never request what we could not log. */
+        atomic_fetch_add_explicit(&w->n_skip, 1, memory_order_relaxed);
+        return 0;
+    }
+    p->r = us_rng_next(rng);
+    p->t = NULL;
+    p->id = 0;
+    p->st = 0;
+    int bit = 3 + (int)(p->r % (uint64_t)span);
+    /* Dekker with the registrar's removal: enter (seq_cst RMW) before
+     * reading the table; the registrar stores to the table and then
+     * reads our counters. */
+    atomic_fetch_add_explicit(&w->h_enter, 1, memory_order_seq_cst);
+    int ri = atomic_load_explicit(&us_active[bit], memory_order_seq_cst);
+    if (ri) {
+        struct us_rec *rec = &us_pool[ri - 1];
+        p->id = atomic_load_explicit(&rec->id, memory_order_acquire);
+        du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
+        p->st = atomic_load_explicit(&rec->state, memory_order_acquire);
+        /* Acquire loads, partners: the release stores of a reused
+         * tracer-churn record (id, then t, then state).  The id read
+         * again after t: unchanged means t is that instance's. */
+        if (atomic_load_explicit(&rec->id, memory_order_acquire) == p->id)
+            p->t = t;
+    }
+    return 1;
+}
+
+void us_pick_end(struct us_worker *w)
+{
+    /* Release: our uses of rec/t happen before the registrar's free. */
+    atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);
+}
+
 /* Request for n tracers picked at random among the active ones, and log
  * each result.  Any context: thread, callback, handler at any depth. */
 void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
@@ -123,30 +170,12 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
     if (depth > 3)
         depth = 3;
     for (int i = 0; i < n; i++) {
-        uint32_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
-        uint32_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
-        if (tail - head >= US_RING - US_RING_MARGIN) {
-            /* Never request what we could not log. */
-            atomic_fetch_add_explicit(&w->n_skip, 1, memory_order_relaxed);
+        struct us_pick p;
+        if (!us_pick_begin(w, &w->hrng[depth], span, &p))
             return;
-        }
-        uint64_t r = us_rng_next(&w->hrng[depth]);
-        int bit = 3 + (int)(r % (uint64_t)span);
-        /* Dekker with the registrar's removal: enter (seq_cst RMW) before
-         * reading the table; the registrar stores to the table and then
-         * reads our counters. */
-        atomic_fetch_add_explicit(&w->h_enter, 1, memory_order_seq_cst);
-        int ri = atomic_load_explicit(&us_active[bit], memory_order_seq_cst);
-        if (ri) {
-            struct us_rec *rec = &us_pool[ri - 1];
-            uint64_t id = atomic_load_explicit(&rec->id, memory_order_acquire);
-            du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
-            int st = atomic_load_explicit(&rec->state, memory_order_acquire);
-            /* Acquire loads, partners: the release stores of a reused
-             * tracer-churn record (id, then t, then state).  The id read
-             * again after t: unchanged means t is that instance's. */
-            if (atomic_load_explicit(&rec->id, memory_order_acquire) != id)
-                t = NULL;
+        if (p.t) {
+            uint64_t id = p.id;
+            du_tracer *t = p.t;
             /* Only CANCELLED says "its cancel returned": a RESERVED record
              * may already hold the next instance's id and registered t
              * (tracer-churn publishes us_active and t before ST_LIVE), so a
@@ -154,9 +183,9 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
              * positive).  If t was loaded as the next instance's, this
              * later acquire load of state reads RESERVED or LIVE, never
              * CANCELLED, so the flag is sound. */
-            uint8_t f = flags | (st == ST_CANCELLED ? RF_SAW_CANCELLED : 0);
-            int reps = (r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
-            for (int k = 0; k < reps && t; k++) {
+            uint8_t f = flags | (p.st == ST_CANCELLED ? RF_SAW_CANCELLED : 0);
+            int reps = (p.r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
+            for (int k = 0; k < reps; k++) {
                 uint64_t cookie = 0xdeadbeefULL;
                 int held = depth == 0 && sc->park_us;
                 if (held) {
@@ -182,8 +211,7 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
                 us_log_request(w, id, cookie, ret, f, depth);
             }
         }
-        /* Release: our uses of rec/t happen before the registrar's free. */
-        atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);
+        us_pick_end(w);
     }
 }
 
