@@ -87,7 +87,7 @@ void us_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
     int phase = atomic_load_explicit(&w->phase, memory_order_relaxed);
     uint64_t rid = atomic_load_explicit(&rec->id, memory_order_acquire);
     int st = atomic_load_explicit(&rec->state, memory_order_acquire);
-    if (rid != id || st == ST_CANCELLED)
+    if (rid != id || st == US_ST_CANCELLED)
         us_violation(6, "expected no callback of tracer #%llu after its cancel returned; seen one start "
                         "(cookie %#llx) on worker %d, its state already poisoned",
                      (unsigned long long)id, (unsigned long long)cookie, w->slot);
@@ -146,7 +146,7 @@ void us_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
         us_churn_from_callback(w, r); /* register, and cancel/destroy others: -EDEADLK */
     w->in_cb--;
     st = atomic_load_explicit(&rec->state, memory_order_acquire);
-    if (st == ST_CANCELLED)
+    if (st == US_ST_CANCELLED)
         us_violation(6, "expected cancel of tracer #%llu to wait for its running callback; seen the cancel "
                         "return (state poisoned) while the callback still ran on worker %d",
                      (unsigned long long)id, w->slot);

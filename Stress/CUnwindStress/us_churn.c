@@ -75,9 +75,9 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
         struct us_rec *rec = &us_pool[k];
         /* seq_cst, partners: other reservers' CAS and us_ch_kill's state load. */
         int st = atomic_load_explicit(&rec->state, memory_order_seq_cst);
-        if (st != ST_FREE && st != ST_CANCELLED)
+        if (st != US_ST_FREE && st != US_ST_CANCELLED)
             continue;
-        if (!atomic_compare_exchange_strong_explicit(&rec->state, &st, ST_RESERVED, memory_order_seq_cst,
+        if (!atomic_compare_exchange_strong_explicit(&rec->state, &st, US_ST_RESERVED, memory_order_seq_cst,
                                                      memory_order_relaxed))
             continue;
         /* seq_cst, partner: us_ch_kill's users++ then state load. */
@@ -104,9 +104,9 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
     rec->deadlk = (r & 16) != 0;
     atomic_store_explicit(&rec->id, id, memory_order_release);
     du_tracer *t = NULL;
-    us_ch_op(op, OP_REGISTER);
+    us_ch_op(op, US_OP_REGISTER);
     int ret = us_api->reg(us_callback, (void *)(uintptr_t)id, "churn", &t);
-    us_ch_op(op, OP_NONE);
+    us_ch_op(op, US_OP_NONE);
     US_LC_ADD(in_cb ? LCC_CB_CALLS : LCC_CHURN_CALLS, 1);
     if (ret != 0)
         us_violation(9, "expected du_tracer_register() == 0%s (at most %d churn tracers: the registry is far from "
@@ -117,12 +117,12 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
         us_violation(9, "expected a tracer bit in 3..63; seen %d (tracer #%llu)", bit, (unsigned long long)id);
     /* The record's bit: relaxed atomic here and in every read of another
      * record's bit (a hint; published to workers by the us_active CAS and the
-     * release store of ST_LIVE below). */
+     * release store of US_ST_LIVE below). */
     __atomic_store_n(&rec->bit, bit, __ATOMIC_RELAXED);
     /* The bit's previous owner may have returned from cancel without its
      * canceller having cleared us_active yet: wait for that, never for a
      * live owner (a bit given twice). */
-    us_ch_op(op, OP_WAIT);
+    us_ch_op(op, US_OP_WAIT);
     for (;;) {
         /* seq_cst, partner: the canceller's CAS to 0 after its poison store. */
         int prev = 0;
@@ -130,7 +130,7 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
                                                     memory_order_seq_cst))
             break;
         struct us_rec *p = &us_pool[prev - 1];
-        if (atomic_load_explicit(&p->state, memory_order_seq_cst) == ST_LIVE &&
+        if (atomic_load_explicit(&p->state, memory_order_seq_cst) == US_ST_LIVE &&
             __atomic_load_n(&p->bit, __ATOMIC_RELAXED) == bit &&
             atomic_load_explicit(&us_active[bit], memory_order_seq_cst) == prev)
             us_violation(9, "expected du_tracer_register() never to give a bit held by a registered tracer; seen "
@@ -138,20 +138,20 @@ static void us_ch_register(int in_cb, struct us_opslot *op, uint64_t r)
                          bit, (unsigned long long)id, (unsigned long long)atomic_load(&p->id));
         sched_yield();
     }
-    us_ch_op(op, OP_NONE);
+    us_ch_op(op, US_OP_NONE);
     for (int k = US_CH_FIRST; k < US_CH_FIRST + US_CH_N; k++) {
         /* Count it when the bit's old owner still has a call in progress
          * (a hint for the summary; relaxed, partner: none needed). */
         struct us_rec *o = &us_pool[k];
         if (k != idx && __atomic_load_n(&o->bit, __ATOMIC_RELAXED) == bit &&
             atomic_load_explicit(&o->users, memory_order_relaxed) > 0 &&
-            atomic_load_explicit(&o->state, memory_order_relaxed) == ST_CANCELLED) {
+            atomic_load_explicit(&o->state, memory_order_relaxed) == US_ST_CANCELLED) {
             US_LC_ADD(LCC_REUSED_MID, 1);
             break;
         }
     }
     atomic_store_explicit(&rec->t, t, memory_order_release);
-    atomic_store_explicit(&rec->state, ST_LIVE, memory_order_release);
+    atomic_store_explicit(&rec->state, US_ST_LIVE, memory_order_release);
 }
 
 /* Cancel or destroy the record's instance `want` (0: whichever it holds),
@@ -164,21 +164,21 @@ static void us_ch_kill(int idx, uint64_t want, int destroy, struct us_opslot *op
     int st = atomic_load_explicit(&rec->state, memory_order_seq_cst);
     uint64_t id = atomic_load_explicit(&rec->id, memory_order_acquire);
     du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
-    if ((st != ST_LIVE && st != ST_CANCELLING) || !t || (want && id != want)) {
+    if ((st != US_ST_LIVE && st != US_ST_CANCELLING) || !t || (want && id != want)) {
         atomic_fetch_sub_explicit(&rec->users, 1, memory_order_release);
         return;
     }
     if (others)
         US_LC_ADD(LCC_SAME_TRACER, 1);
-    int live = ST_LIVE;
-    atomic_compare_exchange_strong_explicit(&rec->state, &live, ST_CANCELLING, memory_order_seq_cst,
+    int live = US_ST_LIVE;
+    atomic_compare_exchange_strong_explicit(&rec->state, &live, US_ST_CANCELLING, memory_order_seq_cst,
                                             memory_order_relaxed);
     /* The cancel clock before the first call begins (the checker forgives a
      * missing callback only after it); seq_cst like the registrar's. */
     us_cancel_began(id);
-    us_ch_op(op, destroy ? OP_DESTROY : OP_CANCEL);
+    us_ch_op(op, destroy ? US_OP_DESTROY : US_OP_CANCEL);
     int r = destroy ? us_api->destroy(t) : us_api->cancel(t);
-    us_ch_op(op, OP_NONE);
+    us_ch_op(op, US_OP_NONE);
     US_LC_ADD(LCC_CHURN_CALLS, 1);
     if (r < 0 && (destroy || r != -EALREADY)) /* >= 0: a dropped count */
         us_violation(9, "expected du_tracer_%s() to answer %s, also with other threads on the same tracer; seen %s "
@@ -195,7 +195,7 @@ static void us_ch_kill(int idx, uint64_t want, int destroy, struct us_opslot *op
      * seq_cst, partners: us_callback's loads of the state, the reuser's CAS.
      * Then us_active (seq_cst, partner: us_request_some's load and the
      * registering CAS); the graveyard is relaxed (a handle stays valid). */
-    if (atomic_exchange_explicit(&rec->state, ST_CANCELLED, memory_order_seq_cst) != ST_CANCELLED) {
+    if (atomic_exchange_explicit(&rec->state, US_ST_CANCELLED, memory_order_seq_cst) != US_ST_CANCELLED) {
         int mine = idx + 1;
         int bit = __atomic_load_n(&rec->bit, __ATOMIC_RELAXED);
         atomic_compare_exchange_strong_explicit(&us_active[bit], &mine, 0, memory_order_seq_cst,
@@ -213,8 +213,8 @@ static int us_ch_pick(uint64_t r)
 {
     for (int i = 0; i < US_CH_N; i++) {
         int k = US_CH_FIRST + (int)((r + (uint64_t)i) % US_CH_N);
-        /* Acquire, partner: us_ch_register's release store of ST_LIVE. */
-        if (atomic_load_explicit(&us_pool[k].state, memory_order_acquire) == ST_LIVE)
+        /* Acquire, partner: us_ch_register's release store of US_ST_LIVE. */
+        if (atomic_load_explicit(&us_pool[k].state, memory_order_acquire) == US_ST_LIVE)
             return k;
     }
     return -1;
@@ -232,9 +232,9 @@ static void us_ch_grave_call(uint64_t r, struct us_opslot *op)
     if (!t)
         return;
     int destroy = (r >> 20) & 1;
-    us_ch_op(op, destroy ? OP_DESTROY : OP_CANCEL);
+    us_ch_op(op, destroy ? US_OP_DESTROY : US_OP_CANCEL);
     int ret = destroy ? us_api->destroy(t) : us_api->cancel(t);
-    us_ch_op(op, OP_NONE);
+    us_ch_op(op, US_OP_NONE);
     US_LC_ADD(LCC_CHURN_CALLS, 1);
     int bit = us_api->bit(t);
     if (ret != (destroy ? 0 : -EALREADY) || bit != -1)

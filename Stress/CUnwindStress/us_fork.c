@@ -157,15 +157,15 @@ static void us_fork_cancel_inherited(void)
         struct us_rec *rec = &us_pool[i];
         int st = atomic_load_explicit(&rec->state, memory_order_relaxed);
         du_tracer *t = atomic_load_explicit(&rec->t, memory_order_relaxed);
-        if ((st != ST_CANCELLING && st != ST_CANCELLED) || !t)
+        if ((st != US_ST_CANCELLING && st != US_ST_CANCELLED) || !t)
             continue;
-        us_child_step(st == ST_CANCELLING ? "cancel of a tracer whose cancel was in progress at fork"
+        us_child_step(st == US_ST_CANCELLING ? "cancel of a tracer whose cancel was in progress at fork"
                                           : "cancel of a tracer cancelled before the fork");
         int r = us_api->cancel(t);
         if (r < 0 && r != -EALREADY)
             us_child_fail(INV_FORK, "expected cancel of tracer #%llu (%s at fork) to answer >= 0 or -EALREADY; seen %d",
                           (unsigned long long)atomic_load(&rec->id),
-                          st == ST_CANCELLING ? "being cancelled" : "cancelled", r);
+                          st == US_ST_CANCELLING ? "being cancelled" : "cancelled", r);
         done++;
     }
 }
@@ -212,7 +212,7 @@ static __attribute__((noreturn)) void us_fork_child_main(struct us_worker *w, co
     for (int i = 0; i < US_REG_POOL && !F.inh; i++) {
         struct us_rec *rec = &us_pool[i];
         du_tracer *t = atomic_load_explicit(&rec->t, memory_order_relaxed);
-        if (atomic_load_explicit(&rec->state, memory_order_relaxed) == ST_LIVE && t) {
+        if (atomic_load_explicit(&rec->state, memory_order_relaxed) == US_ST_LIVE && t) {
             F.inh = t;
             F.inh_id = atomic_load_explicit(&rec->id, memory_order_relaxed);
             F.inh_bit = rec->bit;
@@ -227,7 +227,7 @@ static __attribute__((noreturn)) void us_fork_child_main(struct us_worker *w, co
         us_child_fail(INV_FORK, "expected du_tracer_register() == 0 in the child; seen %d", r);
     int bit = us_api->bit(F.own);
     for (int i = 0; i < US_REG_POOL; i++)
-        if (atomic_load_explicit(&us_pool[i].state, memory_order_relaxed) == ST_LIVE && us_pool[i].t &&
+        if (atomic_load_explicit(&us_pool[i].state, memory_order_relaxed) == US_ST_LIVE && us_pool[i].t &&
             us_pool[i].bit == bit)
             us_child_fail(INV_FORK, "expected the child's new tracer to get a free bit; seen bit %d, held by "
                                     "tracer #%llu registered in the parent",
@@ -282,11 +282,11 @@ void us_fork_worker(struct us_worker *w)
     char who[48];
     snprintf(who, sizeof who, "worker %d", w->slot);
     atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
-    atomic_store_explicit(&w->op, OP_FORK, memory_order_release); /* partner: the watchdog's acquire */
+    atomic_store_explicit(&w->op, US_OP_FORK, memory_order_release); /* partner: the watchdog's acquire */
     pid_t pid = us_child_fork(LC_FORK, who, 1, NULL);
     if (pid == 0)
         us_fork_child_main(w, &fi);
-    atomic_store_explicit(&w->op, OP_NONE, memory_order_release); /* partner: the watchdog's acquire */
+    atomic_store_explicit(&w->op, US_OP_NONE, memory_order_release); /* partner: the watchdog's acquire */
     if (pid > 0)
         US_LC_ADD(LCC_FORKS, 1);
 }

@@ -79,14 +79,14 @@ extern const struct us_api us_api_du, us_api_duv;
 extern const struct us_api *us_api;
 
 /* ---- scenario knobs -------------------------------------------------------- */
-enum { REG_STATIC, REG_CHURN, REG_FULL, REG_REUSE };
+enum { US_REG_STATIC, US_REG_CHURN, US_REG_FULL, US_REG_REUSE };
 struct us_scenario {
     const char *name;
     const char *desc;
     uint32_t timer_us;     /* per-worker POSIX timer period; 0: none */
     uint32_t inject_us;    /* injector pause (random 0..2x); 0: no injectors */
     uint32_t migrate_us;   /* migrator pause; 0: no migrator */
-    int reg_mode;          /* REG_* */
+    int reg_mode;          /* US_REG_* */
     uint32_t reg_us;       /* registrar pause */
     int tracers;           /* live tracers the registrar aims for */
     int cb_sleep_pct, cb_yield_pct, cb_rereq_pct, cb_deadlk_pct;
@@ -128,10 +128,10 @@ extern const struct us_scenario *us_cur;
 /* Records [0, US_REG_POOL) are the registrar's; the rest are tracer-churn's
  * (us_churn.c), which several threads and callbacks share. */
 #define US_REG_POOL (US_POOL / 2)
-enum { ST_FREE, ST_LIVE, ST_CANCELLING, ST_CANCELLED, ST_RESERVED };
+enum { US_ST_FREE, US_ST_LIVE, US_ST_CANCELLING, US_ST_CANCELLED, US_ST_RESERVED };
 struct us_rec {
     _Atomic uint64_t id;     /* instance id (0: none) */
-    _Atomic int state;       /* ST_* ; ST_CANCELLED = poisoned */
+    _Atomic int state;       /* US_ST_FREE.. ; US_ST_CANCELLED = poisoned */
     _Atomic(du_tracer *) t;
     int bit;
     int sleep, yield, rereq, deadlk; /* callback behaviours */
@@ -263,7 +263,7 @@ extern struct us_worker *us_workers;
 extern int us_nworkers;
 extern US_IE_TLS struct us_worker *us_self;
 
-enum { OP_NONE, OP_SAFEPOINT, OP_DETACH, OP_CANCEL, OP_REGISTER, OP_EXIT, OP_DESTROY, OP_FORK, OP_WAIT };
+enum { US_OP_NONE, US_OP_SAFEPOINT, US_OP_DETACH, US_OP_CANCEL, US_OP_REGISTER, US_OP_EXIT, US_OP_DESTROY, US_OP_FORK, US_OP_WAIT };
 
 /* ---- signal side (us_signal.c) ---------------------------------------------- */
 extern int us_sig_a, us_sig_b;

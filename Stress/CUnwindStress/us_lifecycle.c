@@ -27,7 +27,7 @@ void us_op_begin(struct us_opslot *s, int op)
     atomic_store_explicit(&s->op, op, memory_order_release);
 }
 
-void us_op_end(struct us_opslot *s) { atomic_store_explicit(&s->op, OP_NONE, memory_order_release); }
+void us_op_end(struct us_opslot *s) { atomic_store_explicit(&s->op, US_OP_NONE, memory_order_release); }
 
 static const char *us_lc_skip_reason(int lifecycle)
 {
@@ -96,7 +96,7 @@ static void us_lc_spawn(void *(*fn)(void *), int n, int scen, int occurrence, co
         a->index = us_lc_nthr;
         a->seed = us_slice_seed(scen, occurrence, 30 + i);
         snprintf(us_opslots[a->index].who, sizeof us_opslots[a->index].who, "%s %d", who, i);
-        atomic_store(&us_opslots[a->index].op, OP_NONE); /* before the thread exists: no partner */
+        atomic_store(&us_opslots[a->index].op, US_OP_NONE); /* before the thread exists: no partner */
         int r = pthread_create(&us_lc_thr[us_lc_nthr], NULL, fn, a);
         if (r != 0)
             us_fatal("pthread_create: %s", strerror(r));
@@ -139,7 +139,7 @@ void us_lc_slice_stop(void)
     for (int i = 0; i < us_lc_nthr; i++)
         pthread_join(us_lc_thr[i], NULL);
     for (int i = 0; i < US_OPSLOTS; i++)
-        atomic_store(&us_opslots[i].op, OP_NONE); /* drivers joined: no partner */
+        atomic_store(&us_opslots[i].op, US_OP_NONE); /* drivers joined: no partner */
     us_lc_nthr = 0;
     if (us_have_monitor) {
         pthread_join(us_monitor, NULL);

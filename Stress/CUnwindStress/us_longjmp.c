@@ -67,7 +67,7 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
             e->phase = (uint8_t)atomic_load_explicit(&w->phase, memory_order_relaxed);
             e->cookie = 0;
             e->id = id;
-            e->flags = RF_HANDLER | (st == ST_CANCELLED ? RF_SAW_CANCELLED : 0); /* see us_signal.c */
+            e->flags = RF_HANDLER | (st == US_ST_CANCELLED ? RF_SAW_CANCELLED : 0); /* see us_signal.c */
             e->depth = (uint8_t)depth;
             e->sig = 1;
             e->status = US_ST_INFLIGHT;
@@ -189,7 +189,7 @@ void *us_lj_injector_main(void *arg)
             /* Half the time aim at a worker inside its own cancel: a leak
              * there must not make the cancel wait for its own thread. */
             for (int i = 0; i < us_nworkers; i++)
-                if (atomic_load_explicit(&us_workers[i].op, memory_order_relaxed) == OP_CANCEL) /* a hint */
+                if (atomic_load_explicit(&us_workers[i].op, memory_order_relaxed) == US_OP_CANCEL) /* a hint */
                     pick = (uint64_t)i;
         }
         struct us_worker *w = us_target_get(pick);
@@ -219,9 +219,9 @@ static int us_lj_call(struct us_worker *w, int op)
 {
     atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&w->op, op, memory_order_release); /* partner: the watchdog's acquire */
-    int r = op == OP_REGISTER ? us_api->reg(us_lj_own_cb, (void *)(uintptr_t)w->slot, "longjmp-own", &w->lj_own)
+    int r = op == US_OP_REGISTER ? us_api->reg(us_lj_own_cb, (void *)(uintptr_t)w->slot, "longjmp-own", &w->lj_own)
                               : us_api->cancel(w->lj_own);
-    atomic_store_explicit(&w->op, OP_NONE, memory_order_release);
+    atomic_store_explicit(&w->op, US_OP_NONE, memory_order_release);
     /* A cancel's dropped count (>= 0) is success here: this job checks
      * the claim counter, not deliveries. */
     return r > 0 ? 0 : r;
@@ -232,7 +232,7 @@ void us_lj_worker_start(struct us_worker *w)
     w->lj_own = NULL;
     w->lj_expect_repair = 0;
     w->lj_checked = w->lj_seen = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
-    int r = us_lj_call(w, OP_REGISTER);
+    int r = us_lj_call(w, US_OP_REGISTER);
     if (r != 0)
         us_violation(9, "expected du_tracer_register() == 0 for worker %d's own tracer; seen %s", w->slot,
                      us_status_name(r));
@@ -246,7 +246,7 @@ void us_lj_before_safe_point(struct us_worker *w)
     int probe = (atomic_load_explicit(&w->ctx, memory_order_relaxed) & 31) == 0;
     if ((landed != w->lj_checked || probe) && w->lj_own && !w->lj_expect_repair) {
         uint64_t checked = w->lj_checked;
-        int r = us_lj_call(w, OP_CANCEL);
+        int r = us_lj_call(w, US_OP_CANCEL);
         uint64_t after = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
         if (r == -EDEADLK && after != checked) {
             w->lj_expect_repair = 1; /* the jump left du_request: leaked until the safe point */
@@ -266,7 +266,7 @@ void us_lj_after_safe_point(struct us_worker *w)
 {
     if (!w->lj_expect_repair)
         return;
-    int r = us_lj_call(w, OP_CANCEL);
+    int r = us_lj_call(w, US_OP_CANCEL);
     uint64_t after = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
     if (r == 0) {
         US_LC_ADD(LCC_REPAIRS, 1);
@@ -286,7 +286,7 @@ void us_lj_worker_exit(struct us_worker *w)
 {
     if (!w->lj_own)
         return;
-    int r = us_lj_call(w, OP_CANCEL);
+    int r = us_lj_call(w, US_OP_CANCEL);
     if (r == 0)
         w->lj_own = NULL;
     else if (r != -EDEADLK)
@@ -298,7 +298,7 @@ void us_lj_worker_detached(struct us_worker *w)
 {
     if (!w->lj_own)
         return;
-    int r = us_lj_call(w, OP_CANCEL);
+    int r = us_lj_call(w, US_OP_CANCEL);
     if (r != 0)
         us_violation(9, "expected cancel of worker %d's own tracer, after detach repaired its claim counter, to "
                         "answer 0; seen %s",

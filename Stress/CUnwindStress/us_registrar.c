@@ -25,7 +25,7 @@ static void us_reg_op_begin(int op)
     atomic_store_explicit(&us_reg_op_start, us_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&us_reg_op, op, memory_order_release);
 }
-static void us_reg_op_end(void) { atomic_store_explicit(&us_reg_op, OP_NONE, memory_order_release); }
+static void us_reg_op_end(void) { atomic_store_explicit(&us_reg_op, US_OP_NONE, memory_order_release); }
 
 static int us_register_one(void)
 {
@@ -33,7 +33,7 @@ static int us_register_one(void)
     static int scan;
     for (int i = 0; i < US_REG_POOL; i++) {
         int k = (scan + i) % US_REG_POOL;
-        if (atomic_load_explicit(&us_pool[k].state, memory_order_relaxed) == ST_FREE &&
+        if (atomic_load_explicit(&us_pool[k].state, memory_order_relaxed) == US_ST_FREE &&
             atomic_load_explicit(&us_pool[k].id, memory_order_relaxed) == 0) {
             idx = k;
             break;
@@ -51,11 +51,11 @@ static int us_register_one(void)
     rec->rereq = (r & 12) != 0;
     rec->deadlk = (r & 16) != 0;
     atomic_store_explicit(&rec->id, id, memory_order_release);
-    atomic_store_explicit(&rec->state, ST_LIVE, memory_order_release);
+    atomic_store_explicit(&rec->state, US_ST_LIVE, memory_order_release);
     du_tracer *t = NULL;
     char name[32];
     snprintf(name, sizeof name, "stress-%llu", (unsigned long long)id);
-    us_reg_op_begin(OP_REGISTER);
+    us_reg_op_begin(US_OP_REGISTER);
     int ret = us_api->reg(us_callback, (void *)(uintptr_t)id, name, &t);
     us_reg_op_end();
     if (ret == -EBUSY) {
@@ -63,7 +63,7 @@ static int us_register_one(void)
         if (us_live_count != DU_MAX_TRACERS)
             us_violation(9, "expected -EBUSY only with %d tracers registered; seen -EBUSY with %d registered",
                          DU_MAX_TRACERS, us_live_count);
-        atomic_store_explicit(&rec->state, ST_FREE, memory_order_release);
+        atomic_store_explicit(&rec->state, US_ST_FREE, memory_order_release);
         atomic_store_explicit(&rec->id, 0, memory_order_release);
         return ret;
     }
@@ -93,9 +93,9 @@ static void us_cancel_one(int idx)
     struct us_rec *rec = &us_pool[idx];
     uint64_t id = atomic_load_explicit(&rec->id, memory_order_relaxed);
     du_tracer *t = atomic_load_explicit(&rec->t, memory_order_relaxed);
-    atomic_store_explicit(&rec->state, ST_CANCELLING, memory_order_release);
+    atomic_store_explicit(&rec->state, US_ST_CANCELLING, memory_order_release);
     us_cancel_began(id);
-    us_reg_op_begin(OP_CANCEL);
+    us_reg_op_begin(US_OP_CANCEL);
     int ret = us_api->cancel(t);
     us_reg_op_end();
     if (ret < 0)
@@ -107,7 +107,7 @@ static void us_cancel_one(int idx)
                      (unsigned long long)id);
     /* Poison: any callback of this instance that starts or is still running
      * from here on reports invariant 6. */
-    atomic_store_explicit(&rec->state, ST_CANCELLED, memory_order_seq_cst);
+    atomic_store_explicit(&rec->state, US_ST_CANCELLED, memory_order_seq_cst);
     int expect = idx + 1;
     atomic_compare_exchange_strong(&us_active[rec->bit], &expect, 0);
     us_used_bits &= ~(1ull << rec->bit);
@@ -137,13 +137,13 @@ static void us_reap(int force)
         if (force || (q & all) == all) {
             struct us_rec *rec = &us_pool[idx];
             du_tracer *t = atomic_load_explicit(&rec->t, memory_order_relaxed);
-            us_reg_op_begin(OP_DESTROY);
+            us_reg_op_begin(US_OP_DESTROY);
             int ret = us_api->destroy(t);
             us_reg_op_end();
             if (ret != 0)
                 us_violation(9, "expected du_tracer_destroy() == 0 on a cancelled tracer; seen %d", ret);
             atomic_store_explicit(&rec->t, NULL, memory_order_relaxed);
-            atomic_store_explicit(&rec->state, ST_FREE, memory_order_release);
+            atomic_store_explicit(&rec->state, US_ST_FREE, memory_order_release);
             atomic_store_explicit(&rec->id, 0, memory_order_release);
             us_limbo[i] = us_limbo[--us_nlimbo];
             us_limbo_q[i] = us_limbo_q[us_nlimbo];
@@ -161,7 +161,7 @@ static int us_pick_live(void)
     int n = (int)(us_rng_next(&us_reg_rng) % (uint64_t)us_live_count);
     for (int b = 3; b < 64; b++) {
         int ri = atomic_load_explicit(&us_active[b], memory_order_relaxed);
-        if (ri && ri - 1 < US_REG_POOL && atomic_load_explicit(&us_pool[ri - 1].state, memory_order_relaxed) == ST_LIVE &&
+        if (ri && ri - 1 < US_REG_POOL && atomic_load_explicit(&us_pool[ri - 1].state, memory_order_relaxed) == US_ST_LIVE &&
             n-- == 0)
             return ri - 1;
     }
@@ -184,15 +184,15 @@ void *us_registrar_main(void *arg)
         us_reap(0);
         if (sc->fork_every && us_rng_next(&us_reg_rng) % (uint64_t)(sc->fork_every / 20 + 1) == 0) {
             /* fork-storm: the registrar forks between its calls (us_fork.c). */
-            us_reg_op_begin(OP_FORK);
+            us_reg_op_begin(US_OP_FORK);
             us_fork_registrar();
             us_reg_op_end();
         }
         switch (sc->reg_mode) {
-        case REG_STATIC:
+        case US_REG_STATIC:
             us_pause_us(2000);
             continue;
-        case REG_CHURN:
+        case US_REG_CHURN:
             if (us_live_count < sc->tracers)
                 us_register_one();
             else {
@@ -201,7 +201,7 @@ void *us_registrar_main(void *arg)
                     us_cancel_one(i);
             }
             break;
-        case REG_FULL: {
+        case US_REG_FULL: {
             while (us_live_count < DU_MAX_TRACERS)
                 if (us_register_one() != 0)
                     break;
@@ -215,7 +215,7 @@ void *us_registrar_main(void *arg)
             }
             break;
         }
-        case REG_REUSE: {
+        case US_REG_REUSE: {
             /* Cancel and immediately register: the lowest free bit, i.e.
              * usually the one just scrubbed, goes to a new tracer while
              * workers still hold requests made in their current contexts. */
@@ -235,7 +235,7 @@ void us_registrar_drain(void)
 {
     for (int b = 3; b < 64; b++) {
         int ri = atomic_load(&us_active[b]);
-        if (ri && ri - 1 < US_REG_POOL && atomic_load(&us_pool[ri - 1].state) == ST_LIVE)
+        if (ri && ri - 1 < US_REG_POOL && atomic_load(&us_pool[ri - 1].state) == US_ST_LIVE)
             us_cancel_one(ri - 1);
     }
     us_reap(1);

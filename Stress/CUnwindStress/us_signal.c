@@ -178,12 +178,12 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
             du_tracer *t = p.t;
             /* Only CANCELLED says "its cancel returned": a RESERVED record
              * may already hold the next instance's id and registered t
-             * (tracer-churn publishes us_active and t before ST_LIVE), so a
+             * (tracer-churn publishes us_active and t before US_ST_LIVE), so a
              * request then rightly succeeds (a TSan soak saw that false
              * positive).  If t was loaded as the next instance's, this
              * later acquire load of state reads RESERVED or LIVE, never
              * CANCELLED, so the flag is sound. */
-            uint8_t f = flags | (p.st == ST_CANCELLED ? RF_SAW_CANCELLED : 0);
+            uint8_t f = flags | (p.st == US_ST_CANCELLED ? RF_SAW_CANCELLED : 0);
             int reps = (p.r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
             for (int k = 0; k < reps; k++) {
                 uint64_t cookie = 0xdeadbeefULL;
@@ -229,7 +229,7 @@ static void us_park(struct us_worker *w, uint64_t id, uint32_t us)
     struct us_rec *rec = &us_pool[id % US_POOL];
     /* seq_cst, partner: the canceller's poison store after cancel returned. */
     if (atomic_load_explicit(&rec->id, memory_order_seq_cst) != id ||
-        atomic_load_explicit(&rec->state, memory_order_seq_cst) == ST_CANCELLED)
+        atomic_load_explicit(&rec->state, memory_order_seq_cst) == US_ST_CANCELLED)
         atomic_store_explicit(&w->inreq_saw_cancel, 1, memory_order_relaxed);
     /* Once per request: a signal storm must not hold it forever. */
     atomic_store_explicit(&w->inreq_id, 0, memory_order_relaxed);

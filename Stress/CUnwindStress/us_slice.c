@@ -38,7 +38,7 @@ static void us_spawn(struct us_worker *w)
     atomic_store(&w->hdepth, 0);
     atomic_store(&w->phase, PH_RUN);
     atomic_store(&w->ctx, gen << 32);
-    atomic_store(&w->op, OP_NONE);
+    atomic_store(&w->op, US_OP_NONE);
     uint64_t s = us_slice_rng_seed ^ ((uint64_t)(w->slot + 1) << 40) ^ (gen * 0x9E3779B97F4A7C15ULL);
     for (int i = 0; i < 4; i++) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;

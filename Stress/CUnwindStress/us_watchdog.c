@@ -12,7 +12,7 @@ const char *us_op_name(int op)
 {
     static const char *n[] = {"none", "safe-point", "detach", "cancel", "register", "exit", "destroy", "fork",
                               "wait"};
-    return op >= 0 && op <= OP_WAIT ? n[op] : "?";
+    return op >= 0 && op <= US_OP_WAIT ? n[op] : "?";
 }
 
 static void us_dump_states(void)
@@ -56,7 +56,7 @@ void *us_watchdog_main(void *arg)
             struct us_worker *w = &us_workers[i];
             int op = atomic_load_explicit(&w->op, memory_order_acquire);
             uint64_t st = atomic_load_explicit(&w->op_start, memory_order_relaxed);
-            if (op != OP_NONE && now > st && now - st > us_bound_ns) {
+            if (op != US_OP_NONE && now > st && now - st > us_bound_ns) {
                 us_dump_states();
                 us_violation(8, "expected %s on worker %d to finish within %.1fs; seen it still running after %.1fs",
                              us_op_name(op), i, (double)us_bound_ns / 1e9, (double)(now - st) / 1e9);
@@ -67,7 +67,7 @@ void *us_watchdog_main(void *arg)
             /* Acquire, partner: us_op_begin's release store of op. */
             int op = atomic_load_explicit(&o->op, memory_order_acquire);
             uint64_t st = atomic_load_explicit(&o->start, memory_order_relaxed);
-            if (op != OP_NONE && now > st && now - st > us_bound_ns) {
+            if (op != US_OP_NONE && now > st && now - st > us_bound_ns) {
                 us_dump_states();
                 us_violation(8, "expected the %s's %s to finish within %.1fs; seen it still running after %.1fs",
                              o->who, us_op_name(op), (double)us_bound_ns / 1e9, (double)(now - st) / 1e9);
@@ -75,7 +75,7 @@ void *us_watchdog_main(void *arg)
         }
         uint64_t st;
         int op = us_registrar_op(&st);
-        if (op != OP_NONE && now > st && now - st > us_bound_ns) {
+        if (op != US_OP_NONE && now > st && now - st > us_bound_ns) {
             us_dump_states();
             us_violation(8, "expected the registrar's %s to finish within %.1fs; seen it still running after %.1fs",
                          us_op_name(op), (double)us_bound_ns / 1e9, (double)(now - st) / 1e9);

@@ -87,9 +87,9 @@ __attribute__((noinline)) static int us_leaf(struct us_worker *w)
     atomic_store_explicit(&w->phase, PH_SP, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
     atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
-    atomic_store_explicit(&w->op, OP_SAFEPOINT, memory_order_release);
+    atomic_store_explicit(&w->op, US_OP_SAFEPOINT, memory_order_release);
     int ret = us_api->safe_point();
-    atomic_store_explicit(&w->op, OP_NONE, memory_order_release);
+    atomic_store_explicit(&w->op, US_OP_NONE, memory_order_release);
     if (sc->lifecycle == LC_LONGJMP)
         us_lj_after_safe_point(w);
     __asm__ volatile("" ::: "memory"); /* no tail call: keep this frame */
@@ -214,7 +214,7 @@ static void us_exit_destructor(void *p)
     atomic_store_explicit(&w->alive, 0, memory_order_seq_cst);
     while (atomic_load_explicit(&w->inflight, memory_order_seq_cst))
         sched_yield();
-    atomic_store_explicit(&w->op, OP_NONE, memory_order_release);
+    atomic_store_explicit(&w->op, US_OP_NONE, memory_order_release);
     atomic_store_explicit(&w->finished, 1, memory_order_release);
 }
 
@@ -303,21 +303,21 @@ void *us_worker_main(void *arg)
         w->exit_mode = 0; /* longjmp-request: detach repairs the counter, then cancel */
     atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
     if (w->exit_mode == 0 || w->exit_mode == 2) {
-        atomic_store_explicit(&w->op, OP_DETACH, memory_order_release);
+        atomic_store_explicit(&w->op, US_OP_DETACH, memory_order_release);
         r = us_api->detach();
         if (r != 0)
             us_violation(9, "expected du_thread_detach() == 0; seen %d (worker %d)", r, w->slot);
         if (sc->lifecycle == LC_LONGJMP)
             us_lj_worker_detached(w);
         atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
-        atomic_store_explicit(&w->op, OP_EXIT, memory_order_release);
+        atomic_store_explicit(&w->op, US_OP_EXIT, memory_order_release);
         if (w->exit_mode == 2) {
             /* Detached but alive: signals see -ESRCH. */
             us_request_some(w, 2, 0, RF_THREAD);
             us_pause_us(100);
         }
     } else {
-        atomic_store_explicit(&w->op, OP_EXIT, memory_order_release);
+        atomic_store_explicit(&w->op, US_OP_EXIT, memory_order_release);
     }
     return NULL;
 }
