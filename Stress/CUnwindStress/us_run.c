@@ -118,8 +118,6 @@ int us_run(const struct us_config *cfg)
      * destructor (liveness handshake) runs after their exit drain. */
     for (int i = 0; i < 2; i++) {
         const struct us_api *a = i ? &us_api_duv : &us_api_du;
-        if (a == &us_api_duv && !c.variant && !throughput_ok)
-            continue;
         r = a->attach();
         if (r != 0) {
             fprintf(stderr, "unwind-stress: %s_thread_attach failed (%d): is liburcu usable here?\n", a->name, r);
@@ -137,8 +135,8 @@ int us_run(const struct us_config *cfg)
     pthread_create(&wdt, NULL, us_watchdog_main, NULL);
 
     if (us_tty) {
-        printf("unwind-stress: library %s%s%s, seed %llu, %d threads, %.0fs, %d scenario(s)%s\n",
-               c.variant ? "duv_ variant " : "du_ (release)", c.variant ? c.variant : "", "",
+        printf("unwind-stress: library %s%s, seed %llu, %d threads, %.0fs, %d scenario(s)%s\n",
+               c.variant ? "duv_ variant " : "du_ (release)", c.variant ? c.variant : "",
                (unsigned long long)c.seed, c.threads, c.duration, c.nscenarios,
 #ifdef US_TSAN
                " [TSan]"
@@ -179,15 +177,12 @@ int us_run(const struct us_config *cfg)
                 double db = (double)(us_now_ns() - tb) / 1e9;
                 us_sum(&b1);
                 us_phase_label = "";
-                double ra = (a1.cb - a0.cb) / da, rb = (b1.cb - b0.cb) / db;
                 /* Accumulate over all turns. */
                 static double sa, sb, ta_s, tb_s;
                 sa += (double)(a1.cb - a0.cb);
                 sb += (double)(b1.cb - b0.cb);
                 ta_s += da;
                 tb_s += db;
-                (void)ra;
-                (void)rb;
                 us_rcu_cbps = sa / ta_s;
                 us_mutex_cbps = sb / tb_s;
                 us_ratio = us_mutex_cbps > 0 ? us_rcu_cbps / us_mutex_cbps : 0;
