@@ -42,14 +42,12 @@
 #include "up_signal.h"
 #include "up_stack.h"
 #include "up_tls.h"
+#include "up_thread.h"
 #include "up_writer.h"
 
 UP_HIDDEN _Atomic int up_phase;
 UP_HIDDEN struct up_config up_config;
 UP_HIDDEN struct du_tracer *up_tracer;
-
-int up_thread_init(void);
-void up_thread_attach_self(void);
 
 /* Where the agent's messages go: UNWIND_PROFILE_LOG (set by `record`,
  * which prints the file after the run), else <UNWIND_PROFILE_OUTPUT>.log;

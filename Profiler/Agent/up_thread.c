@@ -27,6 +27,7 @@
 #include "up_real.h"
 #include "up_sampler.h"
 #include "up_slot.h"
+#include "up_thread.h"
 
 UP_HIDDEN UP_IE_TLS struct up_tls up_tls;
 

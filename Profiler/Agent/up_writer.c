@@ -28,9 +28,8 @@
 #include "up_maps.h"
 #include "up_real.h"
 #include "up_ring.h"
+#include "up_thread.h"
 #include "up_writer.h"
-
-void up_thread_mark_internal(void);
 
 static int up_fd = -1;
 static dev_t up_fd_dev;
