@@ -114,6 +114,9 @@ static inline int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attac
     /* Relaxed stores; the fence keeps them before the real call for this
      * thread's handler (its partner: the handler's loads, same thread). */
     atomic_store_explicit(&up_tls.call_first_ns, 0, memory_order_relaxed);
+    /* A continued transfer left by a jump (UP_XFER_CALL never reached its
+     * clear) must not make this call's program signals end it. */
+    atomic_store_explicit(&up_tls.xfer_progress, 0, memory_order_relaxed);
     /* The interposer's frame: `c` is its local (its address escapes here,
      * so it lives on the stack), above every frame of the real call.  Not
      * __builtin_frame_address: when this function is not inlined that is

@@ -187,6 +187,7 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
         atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);
         atomic_store_explicit(&up_tls.call_sp, 0, memory_order_relaxed);
         atomic_store_explicit(&up_tls.stale, 1, memory_order_relaxed);
+        atomic_store_explicit(&up_tls.xfer_progress, 0, memory_order_relaxed);
         rec.call = UP_CALL_ONCPU;
     }
     if (rec.call != UP_CALL_ONCPU) {
