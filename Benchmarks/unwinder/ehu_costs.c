@@ -122,6 +122,7 @@ static int fork_hangs(int mode)
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 100000;
+    pthread_atfork(ehu_fork_prepare, ehu_fork_after, ehu_fork_after); /* fork.c does this in the core */
     double gen, fo, uf, rule, flush;
     unsigned long g = 0;
     struct dl_find_object r;

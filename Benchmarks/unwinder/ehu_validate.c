@@ -42,7 +42,7 @@
 #include "val_check.h"
 
 
-enum { K_O2, K_O0, K_TAIL, K_NORET, K_QSORT, K_BSEARCH, K_SPIN, K_ALIGN, K_EXPR, K_SIGNAL, K_PLUG, K_CXX_SORT, K_CXX_ONCE, K_CXX_STREAM, K_N };
+enum { K_O2, K_O0, K_TAIL, K_NORET, K_QSORT, K_BSEARCH, K_SPIN, K_ALIGN, K_EXPR, K_SIGNAL, K_PLUG, K_CXX_SORT, K_CXX_ONCE, K_CXX_STREAM, K_SWIFT_REC, K_SWIFT_DESCRIBE, K_SWIFT_CLASS, K_N };
 
 struct counts sig, hnd;
 static struct counts live, control;
@@ -54,6 +54,7 @@ static __thread unsigned char plan[512]; /* per thread: the concurrent phase */
 static __thread int plan_len, pos;
 static int (*plug_fn)(int);
 static int (*cxx[3])(int);
+static int (*swift[3])(int); /* Swift -O (validate.sh: when swiftc is there) */
 
 void val_sym(uintptr_t a, char *buf, size_t n)
 {
@@ -139,7 +140,8 @@ void vstep(void)
     case K_EXPR: v_expr(x); break;
     case K_SIGNAL: v_signal(x); break;
     case K_PLUG: plug_fn(x); break;
-    default: cxx[k - K_CXX_SORT](x); break;
+    case K_CXX_SORT: case K_CXX_ONCE: case K_CXX_STREAM: cxx[k - K_CXX_SORT](x); break;
+    default: swift[k - K_SWIFT_REC](x); break;
     }
     val_check_sample();
 }
@@ -150,7 +152,8 @@ static void run(unsigned *seed, int n, int minlen, int maxlen, int force_plug)
         plan_len = minlen + (int)(rand_r(seed) % (unsigned)(maxlen - minlen + 1));
         for (int i = 0; i < plan_len; i++) {
             int k = (int)(rand_r(seed) % K_N);
-            if ((k == K_PLUG && !plug_fn) || (k >= K_CXX_SORT && !cxx[0]) || (k == K_SPIN && rand_r(seed) % 4) ||
+            if ((k == K_PLUG && !plug_fn) || (k >= K_CXX_SORT && k <= K_CXX_STREAM && !cxx[0]) ||
+                (k >= K_SWIFT_REC && !swift[0]) || (k == K_SPIN && rand_r(seed) % 4) ||
                 (k == K_EXPR && rand_r(seed) % 8))
                 k = i & 1 ? K_O0 : K_O2;
             plan[i] = (unsigned char)k;
@@ -278,9 +281,16 @@ static void print(const char *name, const struct counts *c)
            c->frames, c->equal, c->differ, c->fallback, c->incomplete);
 }
 
+/* ehu.h's test hooks (built with -DEHU_TEST_HOOKS). */
+int ehu_test_skip_generation, ehu_test_no_dl_find_object;
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0); /* lines survive a crash */
+    /* In the core, fork.c registers these; here the suite does. */
+    pthread_atfork(ehu_fork_prepare, ehu_fork_after, ehu_fork_after);
+    /* EHU_PHDR=1: the FDE lookup of glibc < 2.35 (dl_iterate_phdr). */
+    ehu_test_no_dl_find_object = getenv("EHU_PHDR") != NULL;
     int scale = argc > 1 ? atoi(argv[1]) : 1;
     const char *dir = argc > 2 ? argv[2] : ".";
     unsigned seed = argc > 3 ? (unsigned)atoi(argv[3]) : 12345;
@@ -289,8 +299,12 @@ int main(int argc, char **argv)
     snprintf(pb, sizeof pb, "%s/libehu_plug_b.so", dir);
     void *self = dlopen(NULL, RTLD_NOW);
     static const char *cn[3] = {"v_cxx_sort", "v_cxx_once", "v_cxx_stream"};
-    for (int i = 0; i < 3; i++)
+    static const char *sn[3] = {"v_swift_rec", "v_swift_describe", "v_swift_class"};
+    for (int i = 0; i < 3; i++) {
         cxx[i] = (int (*)(int))dlsym(self, cn[i]);
+        swift[i] = (int (*)(int))dlsym(self, sn[i]);
+    }
+    printf("EHU workloads: c++ %s, swift -O %s\n", cxx[0] ? "yes" : "no (no c++)", swift[0] ? "yes" : "no (no swiftc)");
     set_stack_hi();
     void *warm[4];
     backtrace(warm, 4);

@@ -16,6 +16,9 @@ int v_o0_rec(int x);
 int v_cxx_sort(int x);
 int v_cxx_once(int x);
 int v_cxx_stream(int x);
+int v_swift_rec(int x);
+int v_swift_describe(int x);
+int v_swift_class(int x);
 #ifdef __cplusplus
 }
 #endif

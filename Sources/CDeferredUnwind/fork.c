@@ -89,6 +89,7 @@
 #include <unistd.h>
 #include <urcu/urcu-bp.h>
 #include <link.h>
+#include "ehu.h"
 #include "internal.h"
 #include "hooks.h"
 
@@ -265,6 +266,12 @@ static void du_fork_child(void)
 /* Context: library initialisation (thread.c), once.  0 or -errno. */
 int du_fork_init(void)
 {
+    /* The unwinder's handlers, in every copy (the variants library too):
+     * registered first, so its prepare runs after ours and its after-fork
+     * handlers before ours.  Its locks are leaves (ehu_fork.c). */
+    int err = pthread_atfork(ehu_fork_prepare, ehu_fork_after, ehu_fork_after);
+    if (err)
+        return -err;
     if (!du_hook_fork_handlers()) /* the variants library */
         return 0;
     du_hub_join();

@@ -1,14 +1,23 @@
 /*
  * unwind.c - the one real unwind per entry context, into the thread's cache.
  *
- * Unwinder: glibc backtrace(), i.e. libgcc's DWARF CFI unwinder.  It walks
- * frames with or without frame pointers (C built with -O2 and Swift both
- * omit them in places), needs no extra package, and is exact for return
- * addresses.  It is not async-signal-safe (first use dlopens libgcc_s), which
- * is why it runs only here, at the safe point; du_thread_attach() warms it
- * up so no safe point pays the first-use cost.  Frame-pointer walking would
- * be cheaper but wrong across frames without them; libunwind would add a
- * dependency for the same answer.  (Docs/Design.md, "Unwinding".)
+ * Unwinder: ehu (ehu.c), the rules of .eh_frame reduced to one 8-byte row
+ * per return address (CFA = RSP or RBP + offset, RA at CFA-8, RBP saved or
+ * not) in a global table read without locks.  Correct without frame
+ * pointers (C at -O2 and Swift omit them), about 5 ns a frame on a hit
+ * against ~100 ns for glibc backtrace() (libgcc's DWARF interpreter), and
+ * frame for frame equal to backtrace() over the validation suite
+ * (Benchmarks/unwinder).  A frame whose rule needs a full DWARF step (a
+ * CFA expression, ld.so's lazy-binding trampoline, __longjmp) or a read
+ * outside the thread's stack (a handler on a sigaltstack) makes ehu hand
+ * the whole stack to backtrace(): flagged DU_TRACE_BACKTRACE.  Why not
+ * libunwind, frame pointers or backtrace(): Docs/Design.md, "Unwinding".
+ *
+ * Neither unwinder is async-signal-safe (a miss parses .eh_frame under
+ * ehu's fill lock; the dlclose check and backtrace() take the loader lock),
+ * which is why the unwind runs only here, at the safe point.
+ * du_thread_attach() warms both up (the thread's stack bounds, libgcc's
+ * first-use dlopen), so no safe point pays a first-use cost.
  *
  * Cutting the library's own frames: du_safe_point() passes its own return
  * address (`caller`); the trace starts at the frame whose address equals it.
@@ -20,6 +29,7 @@
 #include <execinfo.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ehu.h"
 #include "internal.h"
 
 #define DU_SCRATCH_FRAMES 64 /* our own frames below `caller`, at most */
@@ -27,7 +37,10 @@
 void du_unwind_warm_up(void)
 {
     void *ips[4];
-    (void)backtrace(ips, 4);
+    uintptr_t own[4];
+    unsigned flags;
+    (void)backtrace(ips, 4); /* the fallback's first use dlopens libgcc_s */
+    (void)ehu_backtrace(own, 4, &flags); /* this thread's stack bounds */
 }
 
 static struct du_cache *du_cache_get(struct du_thread *th)
@@ -59,21 +72,25 @@ __attribute__((noinline)) void du_unwind(struct du_thread *th, uintptr_t caller,
         out->flags = DU_TRACE_NOMEM;
         return;
     }
-    /* backtrace() fills void*s; cache->ips are uintptr_t of the same size. */
-    _Static_assert(sizeof(void *) == sizeof(uintptr_t), "ip size");
     enum { WANT = DU_SCRATCH_FRAMES + DU_CACHE_CAPACITY + 1 };
-    void *scratch[WANT];
-    int n = backtrace(scratch, WANT);
+    uintptr_t scratch[WANT];
+    unsigned how = 0;
+    int n = ehu_backtrace(scratch, WANT, &how);
     int start = 0;
     for (int i = 0; i < n && i < DU_SCRATCH_FRAMES; i++) {
-        if ((uintptr_t)scratch[i] == caller) {
+        if (scratch[i] == caller) {
             start = i;
             break;
         }
     }
     uint32_t have = (uint32_t)(n - start);
-    uint32_t flags = 0;
+    /* ehu's flags: who produced the frames; COMPLETE only if the walk
+     * reached the outermost frame (backtrace() cannot tell: never set). */
+    uint32_t flags = (how & EHU_F_BACKTRACE) ? DU_TRACE_BACKTRACE : 0;
+    if (how & EHU_F_COMPLETE)
+        flags |= DU_TRACE_COMPLETE;
     if (have > DU_CACHE_CAPACITY || n == WANT) {
+        flags &= ~(uint32_t)DU_TRACE_COMPLETE;
         flags |= DU_TRACE_TRUNCATED;
         if (have > DU_CACHE_CAPACITY)
             have = DU_CACHE_CAPACITY;

@@ -72,4 +72,17 @@
 #define du_hook_cancel_skips_scrub DU_RENAME(hook_cancel_skips_scrub)
 #define du_hook_exit_drops_pending DU_RENAME(hook_exit_drops_pending)
 #define du_hook_fork_handlers DU_RENAME(hook_fork_handlers)
+/* The unwinder (ehu*.c): hidden, but a second static copy links next to it. */
+#define ehu_backtrace DU_RENAME(ehu_backtrace)
+#define ehu__entry DU_RENAME(ehu__entry)
+#define ehu_backtrace_from DU_RENAME(ehu_backtrace_from)
+#define ehu_regs_from_ucontext DU_RENAME(ehu_regs_from_ucontext)
+#define ehu_sync DU_RENAME(ehu_sync)
+#define ehu_get_stats DU_RENAME(ehu_get_stats)
+#define ehu_fork_prepare DU_RENAME(ehu_fork_prepare)
+#define ehu_fork_after DU_RENAME(ehu_fork_after)
+#define ehu_cfi_rule DU_RENAME(ehu_cfi_rule)
+#define ehu__iterate_phdr DU_RENAME(ehu__iterate_phdr)
+#define ehu__lock_fill DU_RENAME(ehu__lock_fill)
+#define ehu__unlock_fill DU_RENAME(ehu__unlock_fill)
 #endif

@@ -21,13 +21,25 @@ public struct StackTrace: Sendable, Hashable {
     public var isThreadExiting: Bool
     /// The trace cache could not be allocated (out of memory): no frames.
     public var isUnavailable: Bool
+    /// The frames come from glibc `backtrace()`: the core's table-driven
+    /// unwinder met a frame its rule cache cannot express (a DWARF
+    /// expression, a handler on an alternate signal stack) and handed the
+    /// whole stack to it.  `false`: from the rule cache.
+    public var isFromFallbackUnwinder: Bool
+    /// The walk reached the outermost frame (`_start`, `clone3`): no frame
+    /// above the last one was dropped.  Never set for the fallback
+    /// unwinder's traces (it cannot tell) or truncated ones.
+    public var isComplete: Bool
 
     public init(frames: [UInt], isTruncated: Bool = false, isThreadExiting: Bool = false,
-                isUnavailable: Bool = false) {
+                isUnavailable: Bool = false, isFromFallbackUnwinder: Bool = false,
+                isComplete: Bool = false) {
         self.frames = frames
         self.isTruncated = isTruncated
         self.isThreadExiting = isThreadExiting
         self.isUnavailable = isUnavailable
+        self.isFromFallbackUnwinder = isFromFallbackUnwinder
+        self.isComplete = isComplete
     }
 
     /// Copies a C trace.  Context: inside a callback (the C trace's lifetime).
@@ -41,5 +53,7 @@ public struct StackTrace: Sendable, Hashable {
         isTruncated = t.flags & DU_TRACE_TRUNCATED.rawValue != 0
         isThreadExiting = t.flags & DU_TRACE_EXITING.rawValue != 0
         isUnavailable = t.flags & DU_TRACE_NOMEM.rawValue != 0
+        isFromFallbackUnwinder = t.flags & DU_TRACE_BACKTRACE.rawValue != 0
+        isComplete = t.flags & DU_TRACE_COMPLETE.rawValue != 0
     }
 }

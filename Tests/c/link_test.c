@@ -144,8 +144,9 @@ static int sample_with_timer(void)
             return fail("one callback at the safe point", ran);
         if (delivered_cookie != cookie || !cookie_ok(cookie))
             return fail("the handler's cookie delivered", (long)delivered_cookie);
-        if (delivered_nr == 0 || delivered_flags != 0)
-            return fail("a non-empty trace", delivered_nr);
+        /* From the rule cache (no DU_TRACE_BACKTRACE), to the outermost frame. */
+        if (delivered_nr == 0 || delivered_flags != DU_TRACE_COMPLETE)
+            return fail("a non-empty, complete trace from the rule cache; flags", delivered_flags);
         for (int j = 0; j < i; j++)
             if (seen[j] == cookie)
                 return fail("a new cookie per context", j);

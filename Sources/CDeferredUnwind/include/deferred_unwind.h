@@ -69,6 +69,10 @@ enum du_trace_flags {
     DU_TRACE_TRUNCATED = 1u << 0, /* the stack was deeper than the cache holds */
     DU_TRACE_EXITING   = 1u << 1, /* delivered by detach or thread exit: empty */
     DU_TRACE_NOMEM     = 1u << 2, /* the trace cache could not be allocated: empty */
+    DU_TRACE_BACKTRACE = 1u << 3, /* frames from glibc backtrace(), the fallback for a
+                                     frame the rule cache cannot express (else from it) */
+    DU_TRACE_COMPLETE  = 1u << 4, /* the walk reached the outermost frame (_start,
+                                     clone3): nothing above was dropped */
 };
 
 /* The caller's stack above the du_safe_point() call, innermost first: ips[0]

@@ -76,8 +76,8 @@ _Static_assert(sizeof(struct slot) == 16, "16-byte slots");
 static struct slot table[EHU_SLOTS] __attribute__((aligned(64)));
 static _Atomic uint64_t table_gen; /* loader generation the rows are valid for */
 static struct ehu_stats stats;     /* written under fill_lock */
-static __thread uintptr_t stack_hi;
-int ehu_test_skip_generation;
+/* Initial-exec: no __tls_get_addr (and no allocation) on first use. */
+static __thread __attribute__((tls_model("initial-exec"))) uintptr_t stack_hi;
 
 static inline uint64_t pack(const struct ehu_rule *r)
 {
@@ -177,7 +177,7 @@ static int gen_cb(struct dl_phdr_info *info, size_t size, void *arg)
 void ehu_sync(void)
 {
     uint64_t g = 0;
-    if (ehu_test_skip_generation)
+    if (ehu_hook_skip_generation())
         return;
     ehu__iterate_phdr(gen_cb, &g); /* the loader lock, once per walk */
     /* Acquire pairs with the release store below (another thread's flush). */
@@ -357,18 +357,22 @@ __attribute__((visibility("hidden"), used, noinline)) int ehu__entry(uintptr_t *
 
 /* ehu_backtrace(ips, max, flags): rip = our return address, rsp = the
  * caller's sp after the return, rbp untouched by the call; tail-jumps to
- * ehu__entry with them as arguments 4-6. */
+ * ehu__entry with them as arguments 4-6.  The names go through the
+ * preprocessor: a second copy of the core renames both (rename.h). */
+#define EHU_STR_(x) #x
+#define EHU_STR(x) EHU_STR_(x)
 __asm__(".text\n"
-        ".globl ehu_backtrace\n"
-        ".type ehu_backtrace, @function\n"
-        "ehu_backtrace:\n"
+        ".globl " EHU_STR(ehu_backtrace) "\n"
+        ".hidden " EHU_STR(ehu_backtrace) "\n"
+        ".type " EHU_STR(ehu_backtrace) ", @function\n"
+        EHU_STR(ehu_backtrace) ":\n"
         ".cfi_startproc\n"
         "    movq (%rsp), %rcx\n"
         "    leaq 8(%rsp), %r8\n"
         "    movq %rbp, %r9\n"
-        "    jmp ehu__entry\n"
+        "    jmp " EHU_STR(ehu__entry) "\n"
         ".cfi_endproc\n"
-        ".size ehu_backtrace, .-ehu_backtrace\n");
+        ".size " EHU_STR(ehu_backtrace) ", .-" EHU_STR(ehu_backtrace) "\n");
 
 void ehu_get_stats(struct ehu_stats *out)
 {

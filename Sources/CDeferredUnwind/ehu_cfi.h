@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#pragma GCC visibility push(hidden)
+
 enum ehu_kind {
     EHU_K_EMPTY = 0, /* never stored */
     EHU_K_RSP,       /* CFA = RSP + cfa_off */
@@ -33,4 +35,5 @@ int ehu__iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *ar
 void ehu__lock_fill(void);
 void ehu__unlock_fill(void);
 
+#pragma GCC visibility pop
 #endif

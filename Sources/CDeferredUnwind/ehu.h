@@ -26,6 +26,11 @@
 #include <stdint.h>
 #include <ucontext.h>
 
+/* Every ehu_ symbol is hidden: internal to whichever copy of the core
+ * links it (a second copy, the variants library, renames them with
+ * rename.h); the asm entry stub in ehu.c says .hidden itself. */
+#pragma GCC visibility push(hidden)
+
 /* Result flags: which unwinder produced the frames, and how the walk ended. */
 enum {
     EHU_F_EHU = 1u << 0,       /* frames from the rule cache walk */
@@ -86,7 +91,25 @@ struct ehu_stats {
 };
 void ehu_get_stats(struct ehu_stats *out);
 
-/* Test hook (validation only): nonzero disables the dlclose check. */
-extern int ehu_test_skip_generation;
+/* Fork (fork.c registers them in every copy of the core): hold fills and
+ * dl_iterate_phdr off across fork (ehu_fork.c).  Thread context (atfork). */
+void ehu_fork_prepare(void);
+void ehu_fork_after(void);
+
+/* Hooks of the validation suite (Benchmarks/unwinder, built with
+ * -DEHU_TEST_HOOKS, which defines the two variables): skip the dlclose
+ * check (its control run must see stale rows) and take the FDE lookup
+ * path of glibc < 2.35 (dl_iterate_phdr instead of _dl_find_object).
+ * Every other build sees constants. */
+#ifdef EHU_TEST_HOOKS
+extern int ehu_test_skip_generation, ehu_test_no_dl_find_object;
+static inline int ehu_hook_skip_generation(void) { return ehu_test_skip_generation; }
+static inline int ehu_hook_no_dl_find_object(void) { return ehu_test_no_dl_find_object; }
+#else
+static inline int ehu_hook_skip_generation(void) { return 0; }
+static inline int ehu_hook_no_dl_find_object(void) { return 0; }
+#endif
+
+#pragma GCC visibility pop
 
 #endif

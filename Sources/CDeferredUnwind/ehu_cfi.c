@@ -25,6 +25,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
+#include "ehu.h"
 #include "ehu_cfi.h"
 
 #define R_SAME 0  /* unchanged (also "undefined" for RBP, as libgcc does) */
@@ -296,14 +297,12 @@ extern int _dl_find_object(void *, struct dl_find_object *) __attribute__((weak)
 
 static const uint8_t *find_hdr(uintptr_t pc)
 {
-#ifndef EHU_NO_DL_FIND_OBJECT /* (validate.sh builds a variant with it, to test the other path) */
-    if (_dl_find_object) {
+    if (_dl_find_object && !ehu_hook_no_dl_find_object()) {
         struct dl_find_object fo;
         if (_dl_find_object((void *)pc, &fo) != 0)
             return NULL;
         return fo.dlfo_eh_frame;
     }
-#endif
     struct hdr_find f = {pc, NULL};
     ehu__iterate_phdr(phdr_cb, &f);
     return f.hdr;

@@ -1,0 +1,3 @@
+/* The core ehu.c under the duv_ prefix. */
+#include "prefix.h"
+#include "../CDeferredUnwind/ehu.c"
