@@ -169,5 +169,9 @@ __attribute__((noinline)) int du_safe_point(void)
     if (DU_LIKELY(atomic_load_explicit(&th->mask, memory_order_relaxed) == 0 &&
                   atomic_load_explicit(&th->cookie_cnt, memory_order_relaxed) == 0))
         return 0;
+    /* Inside a frozen region (a handler's call on this thread): a proxy may
+     * be this thread's dispatcher now (proxy.c).  Relaxed: our own word. */
+    if (DU_UNLIKELY(atomic_load_explicit(&th->frozen, memory_order_relaxed) != DU_FROZEN_NO))
+        return -EBUSY;
     return du_dispatch(th, (uintptr_t)__builtin_return_address(0), 0);
 }

@@ -314,6 +314,8 @@ static uintptr_t thread_stack_hi(void)
     return stack_hi;
 }
 
+uintptr_t ehu_stack_hi(void) { return thread_stack_hi(); }
+
 /* Whole-stack fallback: backtrace() from here, cut at the caller's frame. */
 static __attribute__((noinline)) int fallback(uintptr_t rip, uintptr_t *ips, int max, unsigned *flags)
 {

@@ -82,6 +82,11 @@ int ehu_backtrace_from(const struct ehu_regs *regs, const struct ehu_stack *st, 
 
 void ehu_regs_from_ucontext(const ucontext_t *uc, struct ehu_regs *out);
 
+/* The top of the calling thread's stack (pthread_getattr_np once per
+ * thread, then a TLS read).  Thread context the first time (it may
+ * allocate: the main thread's bounds come from /proc/self/maps). */
+uintptr_t ehu_stack_hi(void);
+
 /* Thread context: flush the table if objects were loaded/unloaded since the
  * last check.  Called by every walk without EHU_O_NOGEN. */
 void ehu_sync(void);

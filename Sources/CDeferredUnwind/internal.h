@@ -118,10 +118,23 @@ struct du_thread {
     _Atomic uint8_t calling;   /* slot whose callback runs now, 0 for none */
     uint8_t in_dispatch;
     uint8_t unwound; /* the cache holds this context's trace */
+    /* ---- second line: the frozen region (proxy.c has its rules) ---- */
+    _Atomic uint32_t frozen __attribute__((aligned(DU_CACHELINE))); /* DU_FROZEN_* */
+    uint32_t frozen_waits; /* leaves that waited for a proxy (owning thread) */
+    uintptr_t frozen_rip, frozen_rsp, frozen_rbp; /* the region's frame at entry */
+    uintptr_t stack_hi;                           /* top of the thread's stack */
 } __attribute__((aligned(DU_CACHELINE)));
 
-_Static_assert(sizeof(struct du_thread) == DU_CACHELINE,
-               "per-thread state must stay one cache line");
+/* Two lines: the first is every path's (requests, safe points); the second
+ * only frozen regions' and proxies'. */
+_Static_assert(sizeof(struct du_thread) == 2 * DU_CACHELINE,
+               "per-thread state: two cache lines");
+_Static_assert(offsetof(struct du_thread, frozen) == DU_CACHELINE,
+               "the first line holds every field of the request and safe-point paths");
+
+/* du_thread.frozen: outside a region; in a region (the frame fields are
+ * valid); in a region and claimed by a proxy that is serving it. */
+enum { DU_FROZEN_NO = 0, DU_FROZEN_YES = 1, DU_FROZEN_CLAIMED = 2 };
 
 /* The calling thread's state, NULL when detached.  initial-exec TLS: a
  * handler's access is a plain %fs-relative load, never a lazy allocation.
@@ -291,10 +304,16 @@ DU_HIDDEN int du_fork_init(void);
  * the parent's tracers for the parent's context. */
 extern DU_HIDDEN _Atomic unsigned du_fork_epoch;
 
+/* ---- proxy.c ---- */
+/* Leave the frozen region if in one, waiting for a proxy serving it.
+ * Thread context (leave, detach, thread exit). */
+DU_HIDDEN void du_frozen_end(struct du_thread *th);
+
 /* ---- unwind.c ---- */
 DU_HIDDEN void du_unwind(struct du_thread *th, uintptr_t caller, struct du_trace *out);
 DU_HIDDEN void du_cache_free(struct du_thread *th);
 DU_HIDDEN void du_unwind_warm_up(void);
+DU_HIDDEN void du_unwind_frozen(struct du_thread *th, struct du_trace *out);
 
 /* ---- step points ---- */
 #ifdef DU_STEP_POINTS

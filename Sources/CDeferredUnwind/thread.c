@@ -161,6 +161,9 @@ static void du_unlink(struct du_thread *th) /* du_threads_lock held */
  * process exit): refuse, deliver, unpublish. */
 static void du_deliver_and_unpublish(struct du_thread *th)
 {
+    /* Thread exit inside a frozen region (cancellation, pthread_exit from
+     * below the region's frame): wait for a proxy serving it, end it. */
+    du_frozen_end(th);
     /* Thread context: no request of this thread is running, so a nonzero
      * claim count was leaked by a handler that left du_request() with
      * siglongjmp.  Repair it before anything waits on it. */
@@ -207,6 +210,10 @@ int du_thread_detach(void)
         return -ESRCH;
     if (th->in_dispatch)
         return -EDEADLK;
+    /* Relaxed: our own word.  Detaching inside our own region is misuse:
+     * the region's leave would find no state. */
+    if (atomic_load_explicit(&th->frozen, memory_order_relaxed) != DU_FROZEN_NO)
+        return -EBUSY;
     du_teardown(th);
     return 0;
 }
@@ -256,6 +263,10 @@ void du_threads_fork_child(void)
         atomic_store_explicit(&self->cookie_cnt, 0, memory_order_relaxed);
         /* `calling` stays: a fork from a callback is still in it here. */
         self->unwound = 0;
+        /* A fork from a handler inside our region keeps the region (its
+         * leave comes), but no proxy exists here to release a claim. */
+        if (atomic_load_explicit(&self->frozen, memory_order_relaxed) == DU_FROZEN_CLAIMED)
+            atomic_store_explicit(&self->frozen, DU_FROZEN_YES, memory_order_relaxed);
     }
     pthread_mutex_unlock(&du_threads_lock);
 }

@@ -102,3 +102,37 @@ __attribute__((noinline)) void du_unwind(struct du_thread *th, uintptr_t caller,
     out->nr = cache->nr;
     out->flags = cache->flags;
 }
+
+/* Context: a proxy (proxy.c) holding the claim on `th`, whose region froze
+ * the frames from frozen_rsp up to stack_hi.  Unwinds them once per
+ * context into th's cache (later rounds of the context reuse it, as at a
+ * safe point) and fills *out from it.  No fallback to backtrace(), which
+ * can only walk its own stack: a frame ehu cannot express ends the trace
+ * (not DU_TRACE_COMPLETE). */
+void du_unwind_frozen(struct du_thread *th, struct du_trace *out)
+{
+    struct du_cache *cache = th->unwound ? th->cache : du_cache_get(th);
+    if (!cache) {
+        out->ips = NULL;
+        out->nr = 0;
+        out->flags = DU_TRACE_NOMEM | DU_TRACE_PROXY;
+        return;
+    }
+    if (!th->unwound) {
+        struct ehu_regs regs = {th->frozen_rip, th->frozen_rsp, th->frozen_rbp};
+        struct ehu_stack st = {th->frozen_rsp, th->stack_hi, 0};
+        unsigned how = 0;
+        int n = ehu_backtrace_from(&regs, &st, cache->ips, (int)DU_CACHE_CAPACITY, 0, &how);
+        uint32_t flags = DU_TRACE_PROXY;
+        if (how & EHU_F_COMPLETE)
+            flags |= DU_TRACE_COMPLETE;
+        if (how & EHU_F_TRUNCATED)
+            flags |= DU_TRACE_TRUNCATED;
+        cache->nr = (uint32_t)n;
+        cache->flags = flags;
+        th->unwound = 1;
+    }
+    out->ips = cache->ips;
+    out->nr = cache->nr;
+    out->flags = cache->flags;
+}

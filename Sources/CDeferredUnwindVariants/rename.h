@@ -85,4 +85,12 @@
 #define ehu__iterate_phdr DU_RENAME(ehu__iterate_phdr)
 #define ehu__lock_fill DU_RENAME(ehu__lock_fill)
 #define ehu__unlock_fill DU_RENAME(ehu__unlock_fill)
+#define ehu_stack_hi DU_RENAME(ehu_stack_hi)
+/* Frozen regions and proxy safe points (proxy.c). */
+#define du_frozen_enter DU_RENAME(frozen_enter)
+#define du__frozen_enter_at DU_RENAME(_frozen_enter_at)
+#define du_frozen_leave DU_RENAME(frozen_leave)
+#define du_frozen_end DU_RENAME(frozen_end)
+#define du_proxy_serve DU_RENAME(proxy_serve)
+#define du_unwind_frozen DU_RENAME(unwind_frozen)
 #endif

@@ -73,6 +73,9 @@ enum du_trace_flags {
                                      frame the rule cache cannot express (else from it) */
     DU_TRACE_COMPLETE  = 1u << 4, /* the walk reached the outermost frame (_start,
                                      clone3): nothing above was dropped */
+    DU_TRACE_PROXY     = 1u << 5, /* unwound by du_proxy_serve() from the thread's
+                                     frozen region (the callback may run on another
+                                     thread; the cookie's thread half says whose) */
 };
 
 /* The caller's stack above the du_safe_point() call, innermost first: ips[0]
@@ -85,7 +88,8 @@ struct du_trace {
 };
 
 /* Tracer callback.  Runs on the requesting thread, inside du_safe_point(),
- * du_thread_detach() or the thread-exit destructor; never in a handler.  It
+ * du_thread_detach() or the thread-exit destructor, or on a proxy thread
+ * inside du_proxy_serve() (flagged DU_TRACE_PROXY); never in a handler.  It
  * may allocate, sleep, call du_request() (served before the safe point
  * returns; -ESHUTDOWN in callbacks run by detach or thread exit) and
  * du_tracer_register(); du_tracer_cancel(), du_thread_detach() and
@@ -114,7 +118,8 @@ int du_thread_attach(void);
  * pending request with an empty trace flagged DU_TRACE_EXITING, then free the
  * state.  A signal arriving during or after detach sees -ESHUTDOWN or
  * -ESRCH, never freed memory.  Thread exit without detach does the same.
- * Returns 0, -ESRCH if not attached, -EDEADLK from inside a callback.
+ * Returns 0, -ESRCH if not attached, -EDEADLK from inside a callback,
+ * -EBUSY inside a frozen region (leave it first).
  * Context: thread; may block (callbacks, mutex); not from a handler. */
 int du_thread_detach(void);
 
@@ -203,13 +208,55 @@ int du_request(du_tracer *tracer, uint64_t *cookie);
  * tracer exactly once, serve requests made meanwhile, then end the entry
  * context (bits and cookie cleared).  Returns the number of callbacks run
  * (>= 0), -ESRCH if not attached, -EDEADLK from inside a callback of this
- * thread (always, pending requests or not, in a fork child too).
+ * thread (always, pending requests or not, in a fork child too), -EBUSY
+ * inside a frozen region when something is pending (served by a proxy or
+ * by the safe point after the region).
  * Context: thread; runs callbacks (which may block); never from a handler. */
 int du_safe_point(void);
 
 /* The calling thread's current cookie, 0 if none assigned in this context.
  * Context: async-signal-safe, lock-free. */
 uint64_t du_current_cookie(void);
+
+/* ---- Frozen regions and proxy safe points --------------------------------- */
+
+/* A thread that blocks for long (a system call, a condition variable) never
+ * reaches its safe point, so its pending requests wait.  Around such a
+ * call it can declare a frozen region: its stack above the caller of
+ * du_frozen_enter() does not change until du_frozen_leave(), so another
+ * attached thread may unwind it and run the callbacks meanwhile
+ * (du_proxy_serve()).  Every request is still delivered exactly once, with
+ * its cookie: by a proxy (trace flagged DU_TRACE_PROXY, starting at the
+ * return address into the caller of du_frozen_enter()) or by the thread's
+ * own safe point after the region.  Docs/Design.md, "Proxy safe points".
+ *
+ * The contract: between enter and leave the caller runs code only in its
+ * own frame and below it (calls), never returns from its frame, and calls
+ * leave from the same frame.  Regions do not nest.  x86-64 only.
+ * Returns 0, -ESRCH if not attached, -EBUSY already in a region or the
+ * thread is exiting, -EDEADLK inside a callback or a dispatch of this
+ * thread (a handler that interrupted one).
+ * Context: thread, or a handler that interrupted the thread outside the
+ * library; lock-free, no allocation. */
+int du_frozen_enter(void);
+
+/* Leave the region: waits while a proxy serves this thread (its unwind and
+ * its callbacks of this thread's context); then the thread's next safe
+ * point delivers whatever no proxy served.  Returns 1 if it waited, 0 if
+ * not, -ESRCH not attached, -EINVAL not in a region.
+ * Context: the frame that called du_frozen_enter(); may wait (no lock). */
+int du_frozen_leave(void);
+
+/* Serve every other attached thread that is in a frozen region and has
+ * requests whose callbacks have not run: unwind its frozen stack once per
+ * context into its trace cache, run those callbacks here (flagged
+ * DU_TRACE_PROXY, with that thread's cookie) and mark them delivered, so
+ * that the thread's own safe point does not run them again.  Returns the
+ * number of callbacks run, -ESRCH if the caller is not attached, -EBUSY if
+ * it is in a frozen region itself, -EDEADLK inside a callback.
+ * Context: thread; runs callbacks; takes the thread-list mutex (never while
+ * a callback runs). */
+int du_proxy_serve(void);
 
 #ifdef __cplusplus
 }

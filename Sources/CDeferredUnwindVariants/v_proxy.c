@@ -1,0 +1,3 @@
+/* The core proxy.c under the duv_ prefix. */
+#include "prefix.h"
+#include "../CDeferredUnwind/proxy.c"
