@@ -5,7 +5,7 @@
  * first.  It generates enum duv_variant (prefix.h), the names duv_select()
  * accepts (variant.c), and the harness's descriptions and default scenarios
  * (Stress/CUnwindStress/us_scenarios.c), hence `unwind-stress --list`, which
- * the scripts read (Stress/scripts/detect-variants.sh).  A scenario is a
+ * the scripts read (Scripts/detect-variants.sh).  A scenario is a
  * harness scenario name or NULL.  Adding a variant: one line here, its hooks
  * (variant_*.c), and Tests/Fixtures/unwind-stress-list.txt.
  */

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Instruction counts (repeatable) for (1), (2), (4) and (5) with valgrind's callgrind.
-#   Benchmarks/callgrind.sh [N]
+#   Scripts/bench/callgrind.sh [N]
 # valgrind 3.19 cannot read the DWARF 5 that Swift's clang emits, so the driver
 # and libCDeferredUnwindShared.so are copied and stripped of debug info (symbols stay).
 # request_first_sp is the shipped du_request, first in its context (public API:
@@ -14,7 +14,7 @@
 # function (du_request, du_safe_point) or of lb_kernel / bt1, per call.
 set -e
 N=${1:-100000}
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/../../Benchmarks" # the benchmark package; this script is in Scripts/bench
 swift build -c release --scratch-path .build --product du-bench-driver >/dev/null
 T=$(mktemp -d)
 cp .build/release/du-bench-driver .build/release/libCDeferredUnwindShared.so "$T"/

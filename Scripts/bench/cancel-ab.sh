@@ -1,6 +1,6 @@
 #!/bin/sh
 # Cancel rows (7a) and (7b), this core against an older one, interleaved.
-#   Benchmarks/cancel-ab.sh [OLD_REV [ROUNDS]]    (default b8041f8~1, 11)
+#   Scripts/bench/cancel-ab.sh [OLD_REV [ROUNDS]]    (default b8041f8~1, 11)
 # Builds du-cancel-bench (public API only: Sources/CCancelBench) twice: here,
 # and in a detached worktree of OLD_REV (OLD_TREE, default
 # /tmp/du-cancel-ab-<rev>) into which this Benchmarks/ package is copied, so
@@ -15,7 +15,7 @@
 set -e
 OLD_REV=${1:-b8041f8~1}
 ROUNDS=${2:-11}
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/../../Benchmarks" # the benchmark package; this script is in Scripts/bench
 BENCH=$(pwd)
 REPO=$(git rev-parse --show-toplevel)
 OLD_SHA=$(git rev-parse --short "$OLD_REV")

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Cost per frame of the core's unwinder (glibc backtrace(), DWARF CFI)
 # against libunwind's cached unw_backtrace, a bounded, checked frame-pointer
-# walk and ehu (unwinder/ehu.c: the project's own rule cache built from
+# walk and ehu (Benchmarks/unwinder/ehu.c: the project's own rule cache built from
 # .eh_frame), and the walks' correctness across a frame without a frame
 # pointer (Docs/Performance.md, "Unwinder cost per frame").  Times from one
 # run; then instruction counts per call from callgrind (repeatable on a
 # shared machine): the 800 calls at depths 8/16/32/64, and per 20-frame
-# stack.  Then ehu's validation suite (unwinder/validate.sh) unless
+# stack.  Then ehu's validation suite (Benchmarks/unwinder/validate.sh) unless
 # UNWINDER_NO_VALIDATE=1.
 set -euo pipefail
-cd "$(dirname "$0")/unwinder"
+cd "$(dirname "$0")/../../Benchmarks/unwinder"
 out=../.build-unwinder
 mkdir -p "$out"
 W="-Wall -Wextra -std=gnu11"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What recording with unwind-profile costs (Docs/ProfilerPerformance.md):
 #
-#   Benchmarks/profiler.sh [repetitions, default 5] [seconds per run, default 4]
-#   Benchmarks/profiler.sh --analyze <file>
+#   Scripts/bench/profiler.sh [repetitions, default 5] [seconds per run, default 4]
+#   Scripts/bench/profiler.sh --analyze <file>
 #
 # Builds the agent, the benchmark-only per-sample baseline agent (`make
 # agent-baseline`, checked with nm to be absent from the shipped agent) and
@@ -34,7 +34,7 @@
 # results and tables again from the PROFILER lines of an earlier output
 # (e.g. the appendix of Docs/ProfilerPerformance.md), without running.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd) # this script is in Scripts/bench
 cd "$root"
 out="$root/Benchmarks/.build-profiler"
 mkdir -p "$out"

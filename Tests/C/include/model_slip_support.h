@@ -1,5 +1,5 @@
 /* model_slip_support.h - an interruption at every instruction of one
- * du_request() (Tests/CTestSupport/ms_single_step.c; the model-slip tests,
+ * du_request() (Tests/C/slips/ms_single_step.c; the model-slip tests,
  * Tests/DeferredUnwindTests/ModelSlipTests.swift).
  *
  * The step points (deferred_unwind_debug.h) let a test interrupt the core

@@ -3,7 +3,7 @@
 # set for several seeds and print the table: variant, seed, seconds to
 # detection (wall clock of the whole process), invariant reported.
 # Fails (exit 1) if any variant is not caught (exit status 1) within the bound.
-#   usage: Stress/scripts/detect-variants.sh [binary] [seeds...]
+#   usage: Scripts/detect-variants.sh [binary] [seeds...]
 # The binary defaults to .build/release/unwind-stress (swift build -c release).
 set -u
 BIN=${1:-.build/release/unwind-stress}

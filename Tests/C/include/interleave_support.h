@@ -1,5 +1,5 @@
 /* interleave_support.h - deterministic two- and three-thread interleavings
- * of the real core (Tests/CTestSupport/il_*.c; DU_STEP_POINTS builds only).
+ * of the real core (Tests/C/interleavings/il_*.c; DU_STEP_POINTS builds only).
  *
  * Thread A (attached: requests, safe points with callbacks, detach),
  * thread B (cancel, register, destroy) and, in three-thread scenarios, a

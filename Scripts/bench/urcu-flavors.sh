@@ -1,6 +1,6 @@
 #!/bin/sh
 # liburcu bp vs memb in one run: the registry's move to the bp flavor.
-#   Benchmarks/urcu-flavors.sh [ROUNDS]
+#   Scripts/bench/urcu-flavors.sh [ROUNDS]
 # 1. timed table (du-bench-driver urcu-flavors ROUNDS, default 31): each row
 #    alternates memb and bp in one process, bp/memb = ratio of medians (p50).
 # 2. instructions per op, callgrind (repeatable): read pair and
@@ -12,7 +12,7 @@
 # 3. system calls per op, strace -f -c, same difference (N minus 0, over N).
 set -e
 R=${1:-31}
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/../../Benchmarks" # the benchmark package; this script is in Scripts/bench
 swift build -c release --scratch-path .build --product du-bench-driver >/dev/null
 echo "liburcu $(pkg-config --modversion liburcu-bp), $(valgrind --version), nproc $(nproc)"
 ./.build/release/du-bench-driver urcu-flavors "$R"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # A proposed core change, measured against this core in one run.
-#   Benchmarks/patch-ab.sh PATCH [ROUNDS]     e.g. proposals/first-request.diff, 3
+#   Scripts/bench/patch-ab.sh PATCH [ROUNDS]     e.g. Benchmarks/proposals/first-request.diff, 3
 # Makes a detached worktree of HEAD (PATCH_TREE, default /tmp/du-patch-ab),
 # applies PATCH there (a diff of Sources/ from the repo root, `git apply`),
 # copies this Benchmarks/ package over its Benchmarks/, and builds
@@ -12,7 +12,7 @@
 set -e
 PATCH=$(realpath "$1")
 ROUNDS=${2:-3}
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/../../Benchmarks" # the benchmark package; this script is in Scripts/bench
 BENCH=$(pwd)
 REPO=$(git rev-parse --show-toplevel)
 TREE=${PATCH_TREE:-/tmp/du-patch-ab}
@@ -41,5 +41,5 @@ done
 for which in base patched; do
     if [ $which = base ]; then d=$BENCH; else d=$TREE/Benchmarks; fi
     echo "callgrind ($which):"
-    CALLGRIND_SELF=1 "$d/callgrind.sh" | grep -E '^kernel|request_first|lower_bound|request_repeat|^self'
+    CALLGRIND_SELF=1 "$d/../Scripts/bench/callgrind.sh" | grep -E '^kernel|request_first|lower_bound|request_repeat|^self'
 done
