@@ -1,5 +1,5 @@
 /*
- * us_longjmp.c - longjmp-request: handlers that siglongjmp out of
+ * hs_longjmp.c - longjmp-request: handlers that siglongjmp out of
  * du_request() at random points.
  *
  * A jump injector sends a worker the outer signal and, a few microseconds
@@ -12,9 +12,9 @@
  * counter until its next safe point or detach; until then cancel on this
  * thread answers -EDEADLK and cancel elsewhere waits.
  *
- * Logging: the entry is written, status US_ST_INFLIGHT, before the first
+ * Logging: the entry is written, status HS_ST_INFLIGHT, before the first
  * call, and its status and cookie after it: an abandoned request stays
- * INFLIGHT, which permits one callback and requires none (us_check.c);
+ * INFLIGHT, which permits one callback and requires none (hs_check.c);
  * every request that returned is checked as usual (exactly once for 0/1,
  * no callback after cancel returned).  Repeats must agree with the first
  * answer (1 with its cookie after 0/1, the same error after an error) or be
@@ -29,7 +29,7 @@
  * (invariant 8): the registrar's and the workers' cancels stay under the
  * watchdog bound.
  *
- * Signal path rules as in us_signal.c.  The outer handler blocks the two
+ * Signal path rules as in hs_signal.c.  The outer handler blocks the two
  * stress signals (only the jump signal may interrupt it); the jump signal
  * blocks them and the outer one.
  */
@@ -37,19 +37,19 @@
 #include <signal.h>
 #include <string.h>
 
-#include "us_internal.h"
+#include "hs_internal.h"
 
-static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
+static void hs_lj_loop(struct hs_worker *w, int depth, uint64_t r)
 {
-    const struct us_scenario *sc = us_cur;
+    const struct hs_scenario *sc = hs_cur;
     int span = sc->hot_tracers ? sc->hot_tracers : sc->tracers + 2;
     int reps = 100 + (int)(r % 1500);
     int k = 1 + (int)((r >> 16) % 3);
     for (int i = 0; i < k && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); i++) {
         /* The pick, the Dekker section and the record's acquire loads as
-         * in us_request_some (us_pick_begin). */
-        struct us_pick p;
-        if (!us_pick_begin(w, &w->hrng[depth], span, &p))
+         * in hs_request_some (hs_pick_begin). */
+        struct hs_pick p;
+        if (!hs_pick_begin(w, &w->hrng[depth], span, &p))
             return;
         if (p.t) {
             uint64_t id = p.id;
@@ -62,15 +62,15 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
             w->lj_writing = 1;
             atomic_signal_fence(memory_order_seq_cst);
             uint32_t idx = atomic_fetch_add_explicit(&w->tail, 1, memory_order_relaxed);
-            struct us_req *e = &w->ring[idx % US_RING];
+            struct hs_req *e = &w->ring[idx % HS_RING];
             e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
             e->phase = (uint8_t)atomic_load_explicit(&w->phase, memory_order_relaxed);
             e->cookie = 0;
             e->id = id;
-            e->flags = RF_HANDLER | (st == US_ST_CANCELLED ? RF_SAW_CANCELLED : 0); /* see us_signal.c */
+            e->flags = RF_HANDLER | (st == HS_ST_CANCELLED ? RF_SAW_CANCELLED : 0); /* see hs_signal.c */
             e->depth = (uint8_t)depth;
             e->sig = 1;
-            e->status = US_ST_INFLIGHT;
+            e->status = HS_ST_INFLIGHT;
             /* The entry is complete before the request starts (same-thread
              * partner: the checker, after this handler). */
             atomic_signal_fence(memory_order_seq_cst);
@@ -78,11 +78,11 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
             atomic_signal_fence(memory_order_seq_cst);
             for (int n = 0; n < reps && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); n++) {
                 uint64_t c = 0xdeadbeefULL;
-                int ret = us_api->request(t, &c);
+                int ret = hs_api->request(t, &c);
                 atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
                 if (ret >= 0)
                     atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
-                if (e->status == US_ST_INFLIGHT) {
+                if (e->status == HS_ST_INFLIGHT) {
                     e->cookie = c;
                     atomic_signal_fence(memory_order_seq_cst); /* cookie before status */
                     e->status = ret;
@@ -96,24 +96,24 @@ static void us_lj_loop(struct us_worker *w, int depth, uint64_t r)
                 atomic_signal_fence(memory_order_seq_cst);
             }
         }
-        us_pick_end(w);
+        hs_pick_end(w);
     }
 }
 
-static void us_lj_outer(int sig, siginfo_t *si, void *uc)
+static void hs_lj_outer(int sig, siginfo_t *si, void *uc)
 {
     (void)sig;
     (void)si;
     (void)uc;
     int saved_errno = errno;
-    struct us_worker *w = us_self;
+    struct hs_worker *w = hs_self;
     if (w) {
         int d = atomic_fetch_add_explicit(&w->hdepth, 1, memory_order_relaxed) + 1;
         atomic_fetch_add_explicit(&w->n_sig, 1, memory_order_relaxed);
         if (d > 1)
             atomic_fetch_add_explicit(&w->n_nested, 1, memory_order_relaxed);
         int lvl = d > 3 ? 3 : d;
-        uint64_t r = us_rng_next(&w->hrng[lvl]);
+        uint64_t r = hs_rng_next(&w->hrng[lvl]);
         /* Sections already open below us (thread context or a handler we
          * interrupted): a landing must not close those. */
         w->lj_base = atomic_load_explicit(&w->h_enter, memory_order_relaxed) -
@@ -124,121 +124,121 @@ static void us_lj_outer(int sig, siginfo_t *si, void *uc)
              * this thread. */
             atomic_store_explicit(&w->lj_armed, 1, memory_order_relaxed);
             atomic_signal_fence(memory_order_seq_cst);
-            us_lj_loop(w, lvl, r);
+            hs_lj_loop(w, lvl, r);
             atomic_store_explicit(&w->lj_armed, 0, memory_order_relaxed);
             atomic_signal_fence(memory_order_seq_cst);
         } else {
             if (w->lj_writing && atomic_load_explicit(&w->tail, memory_order_relaxed) == w->lj_wtail + 1) {
-                struct us_req *e = &w->ring[w->lj_wtail % US_RING];
+                struct hs_req *e = &w->ring[w->lj_wtail % HS_RING];
                 e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
-                e->status = US_ST_VOID;
+                e->status = HS_ST_VOID;
             }
             w->lj_writing = 0;
             uint64_t open = atomic_load_explicit(&w->h_enter, memory_order_relaxed) -
                             atomic_load_explicit(&w->h_exit, memory_order_relaxed) - w->lj_base;
-            /* Release, partner: the registrar's seq_cst loads in us_reap. */
+            /* Release, partner: the registrar's seq_cst loads in hs_reap. */
             if (open)
                 atomic_fetch_add_explicit(&w->h_exit, open, memory_order_release);
-            /* Relaxed: read by this thread (us_lj_*_safe_point) and counted. */
+            /* Relaxed: read by this thread (hs_lj_*_safe_point) and counted. */
             atomic_fetch_add_explicit(&w->lj_landed, 1, memory_order_relaxed);
-            US_LC_ADD(LCC_LANDINGS, 1);
+            HS_LC_ADD(LCC_LANDINGS, 1);
         }
         atomic_fetch_sub_explicit(&w->hdepth, 1, memory_order_relaxed);
     }
     errno = saved_errno;
 }
 
-static void us_lj_jump(int sig)
+static void hs_lj_jump(int sig)
 {
     (void)sig;
-    struct us_worker *w = us_self;
+    struct hs_worker *w = hs_self;
     if (w && atomic_load_explicit(&w->lj_armed, memory_order_relaxed)) {
         atomic_store_explicit(&w->lj_armed, 0, memory_order_relaxed); /* partner: the outer handler */
         siglongjmp(w->lj_pad, 1);
     }
 }
 
-void us_lj_install(void)
+void hs_lj_install(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = us_lj_outer;
+    sa.sa_sigaction = hs_lj_outer;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, us_sig_a);
-    sigaddset(&sa.sa_mask, us_sig_b);
-    sigaction(us_sig_outer, &sa, NULL);
+    sigaddset(&sa.sa_mask, hs_sig_a);
+    sigaddset(&sa.sa_mask, hs_sig_b);
+    sigaction(hs_sig_outer, &sa, NULL);
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = us_lj_jump;
+    sa.sa_handler = hs_lj_jump;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, us_sig_a);
-    sigaddset(&sa.sa_mask, us_sig_b);
-    sigaddset(&sa.sa_mask, us_sig_outer);
-    sigaction(us_sig_jump, &sa, NULL);
+    sigaddset(&sa.sa_mask, hs_sig_a);
+    sigaddset(&sa.sa_mask, hs_sig_b);
+    sigaddset(&sa.sa_mask, hs_sig_outer);
+    sigaction(hs_sig_jump, &sa, NULL);
 }
 
-void *us_lj_injector_main(void *arg)
+void *hs_lj_injector_main(void *arg)
 {
-    const struct us_lc_arg *a = arg;
+    const struct hs_lc_arg *a = arg;
     uint64_t rng = a->seed;
-    uint32_t pause = us_cur->lc_us * (uint32_t)us_load_scale;
-    while (!atomic_load_explicit(&us_aux_stop, memory_order_relaxed)) {
-        uint64_t r = us_rng_next(&rng), pick = r;
+    uint32_t pause = hs_cur->lc_us * (uint32_t)hs_load_scale;
+    while (!atomic_load_explicit(&hs_aux_stop, memory_order_relaxed)) {
+        uint64_t r = hs_rng_next(&rng), pick = r;
         if ((r >> 62) & 1) {
             /* Half the time aim at a worker inside its own cancel: a leak
              * there must not make the cancel wait for its own thread. */
-            for (int i = 0; i < us_nworkers; i++)
-                if (atomic_load_explicit(&us_workers[i].op, memory_order_relaxed) == US_OP_CANCEL) /* a hint */
+            for (int i = 0; i < hs_nworkers; i++)
+                if (atomic_load_explicit(&hs_workers[i].op, memory_order_relaxed) == HS_OP_CANCEL) /* a hint */
                     pick = (uint64_t)i;
         }
-        struct us_worker *w = us_target_get(pick);
+        struct hs_worker *w = hs_target_get(pick);
         if (w) {
-            pthread_kill(w->thread, us_sig_outer);
+            pthread_kill(w->thread, hs_sig_outer);
             /* Let the outer handler start its loop, then jump into it. */
-            uint64_t until = us_now_ns() + (r >> 8) % 12000;
-            while (us_now_ns() < until)
+            uint64_t until = hs_now_ns() + (r >> 8) % 12000;
+            while (hs_now_ns() < until)
                 ;
-            pthread_kill(w->thread, us_sig_jump);
-            us_target_put(w);
+            pthread_kill(w->thread, hs_sig_jump);
+            hs_target_put(w);
         }
-        us_pause_us((uint32_t)((r >> 32) % (2 * (uint64_t)pause + 1)));
+        hs_pause_us((uint32_t)((r >> 32) % (2 * (uint64_t)pause + 1)));
     }
     return NULL;
 }
 
 /* ---- the worker's own tracer: cancel on this thread -------------------------- */
-static void us_lj_own_cb(const struct du_trace *t, uint64_t cookie, void *arg)
+static void hs_lj_own_cb(const struct du_trace *t, uint64_t cookie, void *arg)
 {
     (void)t;
-    us_violation(5, "expected no callback of worker %d's own tracer (never requested); seen one with cookie %#llx",
+    hs_violation(5, "expected no callback of worker %d's own tracer (never requested); seen one with cookie %#llx",
                  (int)(uintptr_t)arg, (unsigned long long)cookie);
 }
 
-static int us_lj_call(struct us_worker *w, int op)
+static int hs_lj_call(struct hs_worker *w, int op)
 {
-    atomic_store_explicit(&w->op_start, us_now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&w->op_start, hs_now_ns(), memory_order_relaxed);
     atomic_store_explicit(&w->op, op, memory_order_release); /* partner: the watchdog's acquire */
-    int r = op == US_OP_REGISTER ? us_api->reg(us_lj_own_cb, (void *)(uintptr_t)w->slot, "longjmp-own", &w->lj_own)
-                              : us_api->cancel(w->lj_own);
-    atomic_store_explicit(&w->op, US_OP_NONE, memory_order_release);
+    int r = op == HS_OP_REGISTER ? hs_api->reg(hs_lj_own_cb, (void *)(uintptr_t)w->slot, "longjmp-own", &w->lj_own)
+                              : hs_api->cancel(w->lj_own);
+    atomic_store_explicit(&w->op, HS_OP_NONE, memory_order_release);
     /* A cancel's dropped count (>= 0) is success here: this job checks
      * the claim counter, not deliveries. */
     return r > 0 ? 0 : r;
 }
 
-void us_lj_worker_start(struct us_worker *w)
+void hs_lj_worker_start(struct hs_worker *w)
 {
     w->lj_own = NULL;
     w->lj_expect_repair = 0;
     w->lj_checked = w->lj_seen = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
-    int r = us_lj_call(w, US_OP_REGISTER);
+    int r = hs_lj_call(w, HS_OP_REGISTER);
     if (r != 0)
-        us_violation(9, "expected du_tracer_register() == 0 for worker %d's own tracer; seen %s", w->slot,
-                     us_status_name(r));
+        hs_violation(9, "expected du_tracer_register() == 0 for worker %d's own tracer; seen %s", w->slot,
+                     hs_status_name(r));
 }
 
-void us_lj_before_safe_point(struct us_worker *w)
+void hs_lj_before_safe_point(struct hs_worker *w)
 {
     uint64_t landed = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
     /* After a landing, and every 32nd context as a probe (jumps then land
@@ -246,62 +246,62 @@ void us_lj_before_safe_point(struct us_worker *w)
     int probe = (atomic_load_explicit(&w->ctx, memory_order_relaxed) & 31) == 0;
     if ((landed != w->lj_checked || probe) && w->lj_own && !w->lj_expect_repair) {
         uint64_t checked = w->lj_checked;
-        int r = us_lj_call(w, US_OP_CANCEL);
+        int r = hs_lj_call(w, HS_OP_CANCEL);
         uint64_t after = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
         if (r == -EDEADLK && after != checked) {
             w->lj_expect_repair = 1; /* the jump left du_request: leaked until the safe point */
         } else if (r == 0) {
-            us_lj_worker_start(w); /* nothing leaked (the jump hit between calls) */
+            hs_lj_worker_start(w); /* nothing leaked (the jump hit between calls) */
         } else {
-            us_violation(9, "expected cancel on worker %d to answer 0, or -EDEADLK after a siglongjmp out of its "
+            hs_violation(9, "expected cancel on worker %d to answer 0, or -EDEADLK after a siglongjmp out of its "
                             "request loop since its last check (%s); seen %s",
-                         w->slot, after != checked ? "there was one" : "there was none", us_status_name(r));
+                         w->slot, after != checked ? "there was one" : "there was none", hs_status_name(r));
         }
         w->lj_checked = landed; /* a landing during the call is checked next time */
     }
     w->lj_seen = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
 }
 
-void us_lj_after_safe_point(struct us_worker *w)
+void hs_lj_after_safe_point(struct hs_worker *w)
 {
     if (!w->lj_expect_repair)
         return;
-    int r = us_lj_call(w, US_OP_CANCEL);
+    int r = hs_lj_call(w, HS_OP_CANCEL);
     uint64_t after = atomic_load_explicit(&w->lj_landed, memory_order_relaxed);
     if (r == 0) {
-        US_LC_ADD(LCC_REPAIRS, 1);
-        us_lj_worker_start(w);
+        HS_LC_ADD(LCC_REPAIRS, 1);
+        hs_lj_worker_start(w);
     } else if (r != -EDEADLK || after == w->lj_seen) {
-        us_violation(9, "expected the safe point to repair worker %d's claim counter, leaked by a siglongjmp out "
+        hs_violation(9, "expected the safe point to repair worker %d's claim counter, leaked by a siglongjmp out "
                         "of du_request (cancel on the thread then answers 0); seen %s with no jump since the safe "
                         "point began",
-                     w->slot, us_status_name(r));
+                     w->slot, hs_status_name(r));
     }
     w->lj_checked = after;
 }
 
 /* Before the thread leaves: cancel its own tracer; if the counter is leaked
  * now, the exit path detaches (which repairs it) and cancels after. */
-void us_lj_worker_exit(struct us_worker *w)
+void hs_lj_worker_exit(struct hs_worker *w)
 {
     if (!w->lj_own)
         return;
-    int r = us_lj_call(w, US_OP_CANCEL);
+    int r = hs_lj_call(w, HS_OP_CANCEL);
     if (r == 0)
         w->lj_own = NULL;
     else if (r != -EDEADLK)
-        us_violation(9, "expected cancel of worker %d's own tracer to answer 0 or -EDEADLK; seen %s", w->slot,
-                     us_status_name(r));
+        hs_violation(9, "expected cancel of worker %d's own tracer to answer 0 or -EDEADLK; seen %s", w->slot,
+                     hs_status_name(r));
 }
 
-void us_lj_worker_detached(struct us_worker *w)
+void hs_lj_worker_detached(struct hs_worker *w)
 {
     if (!w->lj_own)
         return;
-    int r = us_lj_call(w, US_OP_CANCEL);
+    int r = hs_lj_call(w, HS_OP_CANCEL);
     if (r != 0)
-        us_violation(9, "expected cancel of worker %d's own tracer, after detach repaired its claim counter, to "
+        hs_violation(9, "expected cancel of worker %d's own tracer, after detach repaired its claim counter, to "
                         "answer 0; seen %s",
-                     w->slot, us_status_name(r));
+                     w->slot, hs_status_name(r));
     w->lj_own = NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * us_signal.c - everything the harness runs inside a signal handler.
+ * hs_signal.c - everything the harness runs inside a signal handler.
  *
  * Async-signal-safety rules for this file (checked by review and by TSan's
  * signal-unsafe-call / errno reports, which are never suppressed):
@@ -7,7 +7,7 @@
  *    (async-signal-safe by contract), lock-free atomics and plain stores into
  *    preallocated per-worker memory;
  *  - errno saved on entry and restored on exit;
- *  - the only TLS touched is us_self, initial-exec (a %fs-relative load,
+ *  - the only TLS touched is hs_self, initial-exec (a %fs-relative load,
  *    never a lazy TLS allocation);
  *  - the two stress signals do not block each other (sa_mask empty), so a
  *    handler of one can interrupt a handler of the other: nesting depth 2 on
@@ -18,14 +18,14 @@
 #include <sched.h>
 #include <string.h>
 
-#include "us_internal.h"
+#include "hs_internal.h"
 
 /* ---- function tables ----------------------------------------------------- */
-/* us_du_seed is defined below the tables' forward declaration. */
-static void us_du_seed(uint32_t value);
-static void us_duv_seed(uint32_t value);
+/* hs_du_seed is defined below the tables' forward declaration. */
+static void hs_du_seed(uint32_t value);
+static void hs_duv_seed(uint32_t value);
 
-const struct us_api us_api_du = {
+const struct hs_api hs_api_du = {
     .name = "du",
     .attach = du_thread_attach,
     .detach = du_thread_detach,
@@ -37,13 +37,13 @@ const struct us_api us_api_du = {
     .request = du_request,
     .safe_point = du_safe_point,
     .current_cookie = du_current_cookie,
-    .seed = us_du_seed,
+    .seed = hs_du_seed,
     .seed_thread = du_cookie_seed_seq,
     .claim_depth = du_debug_claim_depth,
 };
 
 /* Thread serials: the workers' attaches wrap them (0 is skipped). */
-static void us_du_seed(uint32_t value)
+static void hs_du_seed(uint32_t value)
 {
     (void)value;
     du_cookie_seed_serials(UINT32_MAX - 2u);
@@ -52,14 +52,14 @@ static void us_du_seed(uint32_t value)
 /* The variants' per-CPU counters, and their thread serials.  The counters
  * start even (as from 0, the historical designs' start), 1024 draws before
  * the wrap, so cookie48's counter really reaches 0 there. */
-static void us_duv_seed(uint32_t value)
+static void hs_duv_seed(uint32_t value)
 {
     (void)value;
     duv_cookie_seed_counters(0u - 2u * 1024u);
     duv_cookie_seed_serials(UINT32_MAX - 2u);
 }
 
-const struct us_api us_api_duv = {
+const struct hs_api hs_api_duv = {
     .name = "duv",
     .attach = duv_thread_attach,
     .detach = duv_thread_detach,
@@ -71,19 +71,19 @@ const struct us_api us_api_duv = {
     .request = duv_request,
     .safe_point = duv_safe_point,
     .current_cookie = duv_current_cookie,
-    .seed = us_duv_seed,
+    .seed = hs_duv_seed,
     .seed_thread = duv_cookie_seed_seq,
     .claim_depth = duv_debug_claim_depth,
 };
 
-const struct us_api *us_api = &us_api_du;
+const struct hs_api *hs_api = &hs_api_du;
 
-US_IE_TLS struct us_worker *us_self;
-int us_sig_a, us_sig_b;
-int us_sig_outer, us_sig_jump, us_sig_child;
+HS_IE_TLS struct hs_worker *hs_self;
+int hs_sig_a, hs_sig_b;
+int hs_sig_outer, hs_sig_jump, hs_sig_child;
 
 /* xorshift64*: a few instructions, no state but the word. */
-uint64_t us_rng_next(uint64_t *s)
+uint64_t hs_rng_next(uint64_t *s)
 {
     uint64_t x = *s;
     x ^= x >> 12;
@@ -96,11 +96,11 @@ uint64_t us_rng_next(uint64_t *s)
 /* Append one record.  Producers: the thread and handlers nested on it; the
  * fetch-add reserves the slot atomically against a nested handler, and a
  * record is complete before the thread (the only consumer) runs again. */
-void us_log_request(struct us_worker *w, uint64_t id, uint64_t cookie, int status, uint8_t flags,
+void hs_log_request(struct hs_worker *w, uint64_t id, uint64_t cookie, int status, uint8_t flags,
                     int depth)
 {
     uint32_t idx = atomic_fetch_add_explicit(&w->tail, 1, memory_order_relaxed);
-    struct us_req *e = &w->ring[idx % US_RING];
+    struct hs_req *e = &w->ring[idx % HS_RING];
     e->ctx = atomic_load_explicit(&w->ctx, memory_order_relaxed);
     e->phase = (uint8_t)atomic_load_explicit(&w->phase, memory_order_relaxed);
     e->cookie = cookie;
@@ -112,24 +112,24 @@ void us_log_request(struct us_worker *w, uint64_t id, uint64_t cookie, int statu
     atomic_signal_fence(memory_order_release);
 }
 
-/* The pick shared by the request loops (us_request_some, us_lj_loop).  Any
+/* The pick shared by the request loops (hs_request_some, hs_lj_loop).  Any
  * context: thread, callback, handler at any depth; no malloc, no locks,
  * only lock-free atomics.  Returns 0 if the ring has no room (counted in
  * n_skip; nothing is open).  Otherwise draws p->r from *rng, picks one of
  * the `span` tracer bits, opens a handler section (h_enter) and returns 1:
  * p->t is that bit's tracer, with p->id and p->st read from its record, or
  * NULL (bit free, or the record reused meanwhile).  The caller closes the
- * section with us_pick_end() once it no longer uses the record or p->t. */
-int us_pick_begin(struct us_worker *w, uint64_t *rng, int span, struct us_pick *p)
+ * section with hs_pick_end() once it no longer uses the record or p->t. */
+int hs_pick_begin(struct hs_worker *w, uint64_t *rng, int span, struct hs_pick *p)
 {
     uint32_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
     uint32_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
-    if (tail - head >= US_RING - US_RING_MARGIN) {
+    if (tail - head >= HS_RING - HS_RING_MARGIN) {
         /* Never request what we could not log. */
         atomic_fetch_add_explicit(&w->n_skip, 1, memory_order_relaxed);
         return 0;
     }
-    p->r = us_rng_next(rng);
+    p->r = hs_rng_next(rng);
     p->t = NULL;
     p->id = 0;
     p->st = 0;
@@ -138,9 +138,9 @@ int us_pick_begin(struct us_worker *w, uint64_t *rng, int span, struct us_pick *
      * reading the table; the registrar stores to the table and then
      * reads our counters. */
     atomic_fetch_add_explicit(&w->h_enter, 1, memory_order_seq_cst);
-    int ri = atomic_load_explicit(&us_active[bit], memory_order_seq_cst);
+    int ri = atomic_load_explicit(&hs_active[bit], memory_order_seq_cst);
     if (ri) {
-        struct us_rec *rec = &us_pool[ri - 1];
+        struct hs_rec *rec = &hs_pool[ri - 1];
         p->id = atomic_load_explicit(&rec->id, memory_order_acquire);
         du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
         p->st = atomic_load_explicit(&rec->state, memory_order_acquire);
@@ -153,7 +153,7 @@ int us_pick_begin(struct us_worker *w, uint64_t *rng, int span, struct us_pick *
     return 1;
 }
 
-void us_pick_end(struct us_worker *w)
+void hs_pick_end(struct hs_worker *w)
 {
     /* Release: our uses of rec/t happen before the registrar's free. */
     atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);
@@ -161,57 +161,57 @@ void us_pick_end(struct us_worker *w)
 
 /* Request for n tracers picked at random among the active ones, and log
  * each result.  Any context: thread, callback, handler at any depth. */
-void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
+void hs_request_some(struct hs_worker *w, int n, int depth, uint8_t flags)
 {
-    const struct us_scenario *sc = us_cur;
+    const struct hs_scenario *sc = hs_cur;
     int span = sc->hot_tracers ? sc->hot_tracers : sc->tracers + 2;
     if (span > 61)
         span = 61;
     if (depth > 3)
         depth = 3;
     for (int i = 0; i < n; i++) {
-        struct us_pick p;
-        if (!us_pick_begin(w, &w->hrng[depth], span, &p))
+        struct hs_pick p;
+        if (!hs_pick_begin(w, &w->hrng[depth], span, &p))
             return;
         if (p.t) {
             uint64_t id = p.id;
             du_tracer *t = p.t;
             /* Only CANCELLED says "its cancel returned": a RESERVED record
              * may already hold the next instance's id and registered t
-             * (tracer-churn publishes us_active and t before US_ST_LIVE), so a
+             * (tracer-churn publishes hs_active and t before HS_ST_LIVE), so a
              * request then rightly succeeds (a TSan soak saw that false
              * positive).  If t was loaded as the next instance's, this
              * later acquire load of state reads RESERVED or LIVE, never
              * CANCELLED, so the flag is sound. */
-            uint8_t f = flags | (p.st == US_ST_CANCELLED ? RF_SAW_CANCELLED : 0);
+            uint8_t f = flags | (p.st == HS_ST_CANCELLED ? RF_SAW_CANCELLED : 0);
             int reps = (p.r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
             for (int k = 0; k < reps; k++) {
                 uint64_t cookie = 0xdeadbeefULL;
                 int held = depth == 0 && sc->park_us;
                 if (held) {
                     /* held-request: a handler landing in the call parks
-                     * on it (us_park).  Same-thread partners only. */
+                     * on it (hs_park).  Same-thread partners only. */
                     atomic_store_explicit(&w->inreq_saw_cancel, 0, memory_order_relaxed);
                     atomic_store_explicit(&w->inreq_id, id, memory_order_relaxed);
                     atomic_signal_fence(memory_order_seq_cst);
                 }
-                int ret = us_api->request(t, &cookie);
+                int ret = hs_api->request(t, &cookie);
                 if (held) {
                     atomic_signal_fence(memory_order_seq_cst);
                     atomic_store_explicit(&w->inreq_id, 0, memory_order_relaxed);
                     if (ret >= 0 && atomic_load_explicit(&w->inreq_saw_cancel, memory_order_relaxed))
-                        us_violation(6, "expected cancel to wait for a request that read its tracer as live; seen "
+                        hs_violation(6, "expected cancel to wait for a request that read its tracer as live; seen "
                                         "du_request() return %s after the tracer's cancel returned while the "
                                         "request was held in a handler (tracer #%llu, worker %d)",
-                                     us_status_name(ret), (unsigned long long)id, w->slot);
+                                     hs_status_name(ret), (unsigned long long)id, w->slot);
                 }
                 atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
                 if (ret >= 0)
                     atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
-                us_log_request(w, id, cookie, ret, f, depth);
+                hs_log_request(w, id, cookie, ret, f, depth);
             }
         }
-        us_pick_end(w);
+        hs_pick_end(w);
     }
 }
 
@@ -220,78 +220,78 @@ void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags)
  * the request's live check must wait for us; then tell the thread whether
  * the instance's cancel returned meanwhile (poisoned record, or reused).
  * Only lock-free loads, sched_yield and clock_gettime. */
-static void us_park(struct us_worker *w, uint64_t id, uint32_t us)
+static void hs_park(struct hs_worker *w, uint64_t id, uint32_t us)
 {
-    uint64_t end = us_now_ns() + (uint64_t)us * 1000u;
-    while (us_now_ns() < end)
+    uint64_t end = hs_now_ns() + (uint64_t)us * 1000u;
+    while (hs_now_ns() < end)
         sched_yield();
-    atomic_fetch_add_explicit(&us_total_held, 1, memory_order_relaxed);
-    struct us_rec *rec = &us_pool[id % US_POOL];
+    atomic_fetch_add_explicit(&hs_total_held, 1, memory_order_relaxed);
+    struct hs_rec *rec = &hs_pool[id % HS_POOL];
     /* seq_cst, partner: the canceller's poison store after cancel returned. */
     if (atomic_load_explicit(&rec->id, memory_order_seq_cst) != id ||
-        atomic_load_explicit(&rec->state, memory_order_seq_cst) == US_ST_CANCELLED)
+        atomic_load_explicit(&rec->state, memory_order_seq_cst) == HS_ST_CANCELLED)
         atomic_store_explicit(&w->inreq_saw_cancel, 1, memory_order_relaxed);
     /* Once per request: a signal storm must not hold it forever. */
     atomic_store_explicit(&w->inreq_id, 0, memory_order_relaxed);
 }
 
-static void us_handler(int sig, siginfo_t *si, void *uc)
+static void hs_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)si;
     (void)uc;
     int saved_errno = errno;
-    struct us_worker *w = us_self;
+    struct hs_worker *w = hs_self;
     if (w) {
         int d = atomic_fetch_add_explicit(&w->hdepth, 1, memory_order_relaxed) + 1;
         atomic_fetch_add_explicit(&w->n_sig, 1, memory_order_relaxed);
         if (d > 1)
             atomic_fetch_add_explicit(&w->n_nested, 1, memory_order_relaxed);
-        const struct us_scenario *sc = us_cur;
+        const struct hs_scenario *sc = hs_cur;
         /* Inside the claim span of the thread's request (not before its
          * entry, not after its exit): cancel must wait for it. */
-        uint64_t held = sc->park_us && d == 1 && us_api->claim_depth() > 0
+        uint64_t held = sc->park_us && d == 1 && hs_api->claim_depth() > 0
                             ? atomic_load_explicit(&w->inreq_id, memory_order_relaxed)
                             : 0;
         if (held)
-            us_park(w, held, sc->park_us);
+            hs_park(w, held, sc->park_us);
         int idx = d > 3 ? 3 : d;
-        int n = 1 + (int)(us_rng_next(&w->hrng[idx]) % (uint64_t)(sc->handler_reqs ? sc->handler_reqs : 1));
-        uint64_t r = us_rng_next(&w->hrng[idx]);
+        int n = 1 + (int)(hs_rng_next(&w->hrng[idx]) % (uint64_t)(sc->handler_reqs ? sc->handler_reqs : 1));
+        uint64_t r = hs_rng_next(&w->hrng[idx]);
         if ((r >> 50) % 4 == 0) {
             /* A longer handler now and then: room for the other signal to
              * nest on top of this one (nesting depth 2). */
             for (volatile uint32_t k = 0, m = (uint32_t)(r % 3000); k < m; k++)
                 ;
         }
-        us_request_some(w, n, d, RF_HANDLER);
+        hs_request_some(w, n, d, RF_HANDLER);
         (void)sig;
         atomic_fetch_sub_explicit(&w->hdepth, 1, memory_order_relaxed);
     }
     errno = saved_errno;
 }
 
-int us_install_handlers(void)
+int hs_install_handlers(void)
 {
-    us_sig_a = SIGRTMIN + 4;
-    us_sig_b = SIGRTMIN + 5;
+    hs_sig_a = SIGRTMIN + 4;
+    hs_sig_b = SIGRTMIN + 5;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = us_handler;
+    sa.sa_sigaction = hs_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     /* Empty mask: each stress signal may interrupt the other's handler. */
     sigemptyset(&sa.sa_mask);
-    if (sigaction(us_sig_a, &sa, NULL) != 0)
+    if (sigaction(hs_sig_a, &sa, NULL) != 0)
         return -errno;
-    if (sigaction(us_sig_b, &sa, NULL) != 0)
+    if (sigaction(hs_sig_b, &sa, NULL) != 0)
         return -errno;
-    us_sig_outer = SIGRTMIN + 6;
-    us_sig_jump = SIGRTMIN + 7;
-    us_sig_child = SIGRTMIN + 8;
-    us_lj_install();
+    hs_sig_outer = SIGRTMIN + 6;
+    hs_sig_jump = SIGRTMIN + 7;
+    hs_sig_child = SIGRTMIN + 8;
+    hs_lj_install();
     return 0;
 }
 
-#ifdef US_TSAN
+#ifdef HS_TSAN
 /* Under ThreadSanitizer any report is a failure of the run: stop at the
  * first one with exit status 1 (a violation).  signal-unsafe-call and errno
  * reports stay on (they are real bugs on this path); suppressions, if any,

@@ -1,5 +1,5 @@
 /*
- * us_callback.c - the tracer callback: checks the delivered trace against
+ * hs_callback.c - the tracer callback: checks the delivered trace against
  * the context's recorded call path (invariant 7) and its instance against
  * cancel (invariant 6), logs the delivery, and runs the scenario's callback
  * behaviours (sleep, yield, re-request, calls that must answer -EDEADLK).
@@ -8,17 +8,17 @@
 #include <sched.h>
 #include <stdio.h>
 
-#include "us_internal.h"
+#include "hs_internal.h"
 
-static _Atomic uintptr_t us_leaf_ra;
+static _Atomic uintptr_t hs_leaf_ra;
 
 /* ---- the tracer callback ---------------------------------------------------- */
-static int us_trace_ok(struct us_worker *w, const struct du_trace *trace, int phase, char *why,
+static int hs_trace_ok(struct hs_worker *w, const struct du_trace *trace, int phase, char *why,
                        size_t whylen)
 {
     if (trace->flags & DU_TRACE_EXITING) {
         if (phase != PH_EXIT) {
-            snprintf(why, whylen, "EXITING trace delivered at a safe point (phase %s)", us_phase_name(phase));
+            snprintf(why, whylen, "EXITING trace delivered at a safe point (phase %s)", hs_phase_name(phase));
             return 0;
         }
         if (trace->nr != 0) {
@@ -50,7 +50,7 @@ static int us_trace_ok(struct us_worker *w, const struct du_trace *trace, int ph
         return 0;
     }
     uintptr_t expect0 = 0;
-    if (!atomic_compare_exchange_strong(&us_leaf_ra, &expect0, trace->ips[0]))
+    if (!atomic_compare_exchange_strong(&hs_leaf_ra, &expect0, trace->ips[0]))
         if (expect0 != trace->ips[0]) {
             snprintf(why, whylen, "ips[0]=%#lx is not the leaf's call site %#lx",
                      (unsigned long)trace->ips[0], (unsigned long)expect0);
@@ -68,36 +68,36 @@ static int us_trace_ok(struct us_worker *w, const struct du_trace *trace, int ph
     return 1;
 }
 
-void us_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
+void hs_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
 {
     uint64_t id = (uint64_t)(uintptr_t)arg;
-    if (us_in_child) {
-        /* A fork-storm child checks its own deliveries (us_fork.c). */
-        if (us_child_cb_hook)
-            us_child_cb_hook(id, cookie, trace);
+    if (hs_in_child) {
+        /* A fork-storm child checks its own deliveries (hs_fork.c). */
+        if (hs_child_cb_hook)
+            hs_child_cb_hook(id, cookie, trace);
         return;
     }
-    struct us_worker *w = us_self;
+    struct hs_worker *w = hs_self;
     if (!w)
-        us_violation(5, "expected callbacks only on worker threads (requests are for the calling thread); "
+        hs_violation(5, "expected callbacks only on worker threads (requests are for the calling thread); "
                         "seen a callback of tracer #%llu on a non-worker thread",
                      (unsigned long long)id);
     atomic_fetch_add_explicit(&w->h_enter, 1, memory_order_seq_cst);
-    struct us_rec *rec = &us_pool[id % US_POOL];
+    struct hs_rec *rec = &hs_pool[id % HS_POOL];
     int phase = atomic_load_explicit(&w->phase, memory_order_relaxed);
     uint64_t rid = atomic_load_explicit(&rec->id, memory_order_acquire);
     int st = atomic_load_explicit(&rec->state, memory_order_acquire);
-    if (rid != id || st == US_ST_CANCELLED)
-        us_violation(6, "expected no callback of tracer #%llu after its cancel returned; seen one start "
+    if (rid != id || st == HS_ST_CANCELLED)
+        hs_violation(6, "expected no callback of tracer #%llu after its cancel returned; seen one start "
                         "(cookie %#llx) on worker %d, its state already poisoned",
                      (unsigned long long)id, (unsigned long long)cookie, w->slot);
     char why[200];
-    if (!us_trace_ok(w, trace, phase, why, sizeof why))
-        us_violation(7, "expected the delivered trace to be the context's call path; seen: %s "
+    if (!hs_trace_ok(w, trace, phase, why, sizeof why))
+        hs_violation(7, "expected the delivered trace to be the context's call path; seen: %s "
                         "(tracer #%llu, cookie %#llx, worker %d)",
                      why, (unsigned long long)id, (unsigned long long)cookie, w->slot);
-    if (w->ncb < US_CBMAX) {
-        struct us_cb *c = &w->cbs[w->ncb++];
+    if (w->ncb < HS_CBMAX) {
+        struct hs_cb *c = &w->cbs[w->ncb++];
         c->id = id;
         c->cookie = cookie;
         c->tflags = trace->flags;
@@ -105,49 +105,49 @@ void us_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
         c->bad = 0;
         c->nr = trace->nr;
     } else {
-        us_violation(4, "expected at most one callback per tracer per context; seen more than %d callbacks "
+        hs_violation(4, "expected at most one callback per tracer per context; seen more than %d callbacks "
                         "in one safe point on worker %d (tracer #%llu, cookie %#llx)",
-                     US_CBMAX, w->slot, (unsigned long long)id, (unsigned long long)cookie);
+                     HS_CBMAX, w->slot, (unsigned long long)id, (unsigned long long)cookie);
     }
     atomic_fetch_add_explicit(&w->n_cb, 1, memory_order_relaxed);
 
-    uint64_t r = us_rng_next(&w->hrng[0]);
+    uint64_t r = hs_rng_next(&w->hrng[0]);
     w->in_cb++;
-    if (rec->sleep && (r % 100) < (uint64_t)us_cur->cb_sleep_pct)
-        us_pause_us(50 + (uint32_t)((r >> 8) % (us_cur->cb_sleep_us + 1)));
-    if (rec->yield && ((r >> 16) % 100) < (uint64_t)us_cur->cb_yield_pct)
+    if (rec->sleep && (r % 100) < (uint64_t)hs_cur->cb_sleep_pct)
+        hs_pause_us(50 + (uint32_t)((r >> 8) % (hs_cur->cb_sleep_us + 1)));
+    if (rec->yield && ((r >> 16) % 100) < (uint64_t)hs_cur->cb_yield_pct)
         sched_yield();
-    if (rec->rereq && ((r >> 24) % 100) < (uint64_t)us_cur->cb_rereq_pct) {
+    if (rec->rereq && ((r >> 24) % 100) < (uint64_t)hs_cur->cb_rereq_pct) {
         /* Ask for ourselves again: the callback for this context ran, so 1. */
         du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
         uint64_t c2 = 0;
-        int ret = us_api->request(t, &c2);
+        int ret = hs_api->request(t, &c2);
         atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
-        us_log_request(w, id, c2, ret, RF_CB, 0);
+        hs_log_request(w, id, c2, ret, RF_CB, 0);
         if (ret == 0)
-            us_violation(9, "expected status 1 for a request from inside the tracer's own callback "
+            hs_violation(9, "expected status 1 for a request from inside the tracer's own callback "
                             "(delivered in this context); seen 0 (tracer #%llu, cookie %#llx)",
                          (unsigned long long)id, (unsigned long long)c2);
         /* And for some others: served before the safe point returns. */
-        us_request_some(w, 1 + (int)((r >> 32) % 3), 0, RF_CB);
+        hs_request_some(w, 1 + (int)((r >> 32) % 3), 0, RF_CB);
     }
-    if (rec->deadlk && ((r >> 40) % 100) < (uint64_t)us_cur->cb_deadlk_pct) {
+    if (rec->deadlk && ((r >> 40) % 100) < (uint64_t)hs_cur->cb_deadlk_pct) {
         du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
-        int a = us_api->cancel(t);
-        int b = us_api->safe_point();
-        int c = us_api->detach();
+        int a = hs_api->cancel(t);
+        int b = hs_api->safe_point();
+        int c = hs_api->detach();
         atomic_fetch_add_explicit(&w->n_deadlk, 1, memory_order_relaxed);
         if (a != -EDEADLK || b != -EDEADLK || c != -EDEADLK)
-            us_violation(9, "expected -EDEADLK from cancel, safe point and detach inside a callback; seen "
+            hs_violation(9, "expected -EDEADLK from cancel, safe point and detach inside a callback; seen "
                             "cancel=%s safe_point=%d detach=%d (tracer #%llu)",
-                         us_status_name(a), b, c, (unsigned long long)id);
+                         hs_status_name(a), b, c, (unsigned long long)id);
     }
-    if (us_cur->lifecycle == LC_CHURN && ((r >> 48) % 100) < 30)
-        us_churn_from_callback(w, r); /* register, and cancel/destroy others: -EDEADLK */
+    if (hs_cur->lifecycle == LC_CHURN && ((r >> 48) % 100) < 30)
+        hs_churn_from_callback(w, r); /* register, and cancel/destroy others: -EDEADLK */
     w->in_cb--;
     st = atomic_load_explicit(&rec->state, memory_order_acquire);
-    if (st == US_ST_CANCELLED)
-        us_violation(6, "expected cancel of tracer #%llu to wait for its running callback; seen the cancel "
+    if (st == HS_ST_CANCELLED)
+        hs_violation(6, "expected cancel of tracer #%llu to wait for its running callback; seen the cancel "
                         "return (state poisoned) while the callback still ran on worker %d",
                      (unsigned long long)id, w->slot);
     atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);

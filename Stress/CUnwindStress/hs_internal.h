@@ -1,5 +1,5 @@
 /*
- * us_internal.h - shared state of the stress harness.
+ * hs_internal.h - shared state of the stress harness.
  *
  * Threads:
  *  - workers (slots 0..threads-1): attached threads looping over entry
@@ -16,11 +16,11 @@
  *  - watchdog: invariant 8.
  *  - main: status line, thread churn (join + respawn), slices.
  *
- * Signal-path rules (us_signal.c): no locks, no malloc, no stdio, errno
+ * Signal-path rules (hs_signal.c): no locks, no malloc, no stdio, errno
  * saved and restored, initial-exec TLS only, lock-free atomics only.
  */
-#ifndef US_INTERNAL_H
-#define US_INTERNAL_H
+#ifndef HS_INTERNAL_H
+#define HS_INTERNAL_H
 
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -38,27 +38,27 @@
 #include "deferred_unwind_variants.h"
 #include "include/unwind_stress.h"
 
-#define US_IE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+#define HS_IE_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define US_TSAN 1
+#define HS_TSAN 1
 #endif
 #endif
-#if defined(__SANITIZE_THREAD__) && !defined(US_TSAN)
-#define US_TSAN 1
+#if defined(__SANITIZE_THREAD__) && !defined(HS_TSAN)
+#define HS_TSAN 1
 #endif
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define US_ASAN 1
+#define HS_ASAN 1
 #endif
 #endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(US_ASAN)
-#define US_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) && !defined(HS_ASAN)
+#define HS_ASAN 1
 #endif
 
 /* ---- the library under test: a function table chosen at startup -------- */
-struct us_api {
+struct hs_api {
     const char *name; /* "du" or "duv:<variant>" */
     int (*attach)(void);
     int (*detach)(void);
@@ -74,19 +74,19 @@ struct us_api {
     void (*seed_thread)(uint32_t); /* the calling worker's context counter */
     uint32_t (*claim_depth)(void); /* du_request calls in progress on this thread */
 };
-extern const struct us_api us_api_du, us_api_duv;
+extern const struct hs_api hs_api_du, hs_api_duv;
 /* Written by the main thread before any other thread exists; read-only after. */
-extern const struct us_api *us_api;
+extern const struct hs_api *hs_api;
 
 /* ---- scenario knobs -------------------------------------------------------- */
-enum { US_REG_STATIC, US_REG_CHURN, US_REG_FULL, US_REG_REUSE };
-struct us_scenario {
+enum { HS_REG_STATIC, HS_REG_CHURN, HS_REG_FULL, HS_REG_REUSE };
+struct hs_scenario {
     const char *name;
     const char *desc;
     uint32_t timer_us;     /* per-worker POSIX timer period; 0: none */
     uint32_t inject_us;    /* injector pause (random 0..2x); 0: no injectors */
     uint32_t migrate_us;   /* migrator pause; 0: no migrator */
-    int reg_mode;          /* US_REG_* */
+    int reg_mode;          /* HS_REG_* */
     uint32_t reg_us;       /* registrar pause */
     int tracers;           /* live tracers the registrar aims for */
     int cb_sleep_pct, cb_yield_pct, cb_rereq_pct, cb_deadlk_pct;
@@ -100,7 +100,7 @@ struct us_scenario {
     int handler_reqs;      /* requests per handler: 1..n */
     int hot_tracers;       /* handlers pick among this many tracers; 0: all */
     int throughput;        /* scenario 16 */
-    /* lifecycle scenarios (us_lifecycle.h) */
+    /* lifecycle scenarios (hs_lifecycle.h) */
     int lifecycle;         /* LC_*: the attack this slice adds; 0: none */
     int fork_every;        /* fork-storm: a worker forks once per ~this many contexts,
                               the registrar once per ~this/20 rounds */
@@ -113,25 +113,25 @@ struct us_scenario {
      * until this many registrations happened (bounded in time). */
     uint32_t hold_regs, hold_every;
 };
-extern const struct us_scenario us_scenarios[];
-extern const int us_nscenarios;
+extern const struct hs_scenario hs_scenarios[];
+extern const int hs_nscenarios;
 /* The scenario running now (the main thread switches between slices, when
  * no other harness thread runs). */
-extern const struct us_scenario *us_cur;
+extern const struct hs_scenario *hs_cur;
 
 /* ---- tracer records ---------------------------------------------------------
  * A record describes one registered tracer instance.  arg of the callback is
  * the instance id (never a pointer), so a callback can tell whether its
  * instance is still the record's. */
-#define US_POOL 4096
-#define US_CSEQ 262144 /* cancel records (us_cancelrec.c): one per registration, reused this many later */
-/* Records [0, US_REG_POOL) are the registrar's; the rest are tracer-churn's
- * (us_churn.c), which several threads and callbacks share. */
-#define US_REG_POOL (US_POOL / 2)
-enum { US_ST_FREE, US_ST_LIVE, US_ST_CANCELLING, US_ST_CANCELLED, US_ST_RESERVED };
-struct us_rec {
+#define HS_POOL 4096
+#define HS_CSEQ 262144 /* cancel records (hs_cancelrec.c): one per registration, reused this many later */
+/* Records [0, HS_REG_POOL) are the registrar's; the rest are tracer-churn's
+ * (hs_churn.c), which several threads and callbacks share. */
+#define HS_REG_POOL (HS_POOL / 2)
+enum { HS_ST_FREE, HS_ST_LIVE, HS_ST_CANCELLING, HS_ST_CANCELLED, HS_ST_RESERVED };
+struct hs_rec {
     _Atomic uint64_t id;     /* instance id (0: none) */
-    _Atomic int state;       /* US_ST_FREE.. ; US_ST_CANCELLED = poisoned */
+    _Atomic int state;       /* HS_ST_FREE.. ; HS_ST_CANCELLED = poisoned */
     _Atomic(du_tracer *) t;
     int bit;
     int sleep, yield, rereq, deadlk; /* callback behaviours */
@@ -143,18 +143,18 @@ struct us_rec {
     /* registrar-only bookkeeping for deferred free */
     uint64_t limbo_enter[64]; /* per-slot handler entry counts at removal */
 };
-extern struct us_rec us_pool[US_POOL];
-/* us_cancelrec.c: a new instance's id (serial * US_POOL + record idx), the
+extern struct hs_rec hs_pool[HS_POOL];
+/* hs_cancelrec.c: a new instance's id (serial * HS_POOL + record idx), the
  * stamp of its cancel's beginning, and the lookup (1 known, 0 unknown: its
- * entry was reused US_CSEQ registrations later; never judged, counted). */
-uint64_t us_instance_id(int idx);
-void us_cancel_began(uint64_t id);
-int us_cancel_of(uint64_t id, uint64_t *seq);
-extern _Atomic uint64_t us_total_unjudged;
-extern _Atomic uint64_t us_total_held;
-extern _Atomic uint64_t us_cancel_clock;        /* global cancel sequence */
+ * entry was reused HS_CSEQ registrations later; never judged, counted). */
+uint64_t hs_instance_id(int idx);
+void hs_cancel_began(uint64_t id);
+int hs_cancel_of(uint64_t id, uint64_t *seq);
+extern _Atomic uint64_t hs_total_unjudged;
+extern _Atomic uint64_t hs_total_held;
+extern _Atomic uint64_t hs_cancel_clock;        /* global cancel sequence */
 /* active[bit] = record index + 1, or 0. */
-extern _Atomic int us_active[64];
+extern _Atomic int hs_active[64];
 
 /* ---- per-worker logs -------------------------------------------------------- */
 enum { PH_RUN = 1, PH_SP, PH_EXIT };
@@ -164,10 +164,10 @@ enum { RF_HANDLER = 1, RF_CB = 2, RF_SAW_CANCELLED = 4, RF_THREAD = 8, RF_REPBAD
  * so the entry permits one callback but requires none.  RF_REPBAD: a repeat
  * of the request in the same handler answered other than 1/-ECANCELED or got
  * another cookie. */
-#define US_ST_INFLIGHT INT32_MIN
+#define HS_ST_INFLIGHT INT32_MIN
 /* A ring slot a siglongjmp abandoned before it was written: ignored. */
-#define US_ST_VOID (INT32_MIN + 1)
-struct us_req {
+#define HS_ST_VOID (INT32_MIN + 1)
+struct hs_req {
     uint64_t ctx;
     uint64_t cookie;
     uint64_t id;
@@ -177,21 +177,21 @@ struct us_req {
     uint8_t flags;
     uint8_t sig;
 };
-#define US_RING 16384u
-#define US_RING_MARGIN 64u
-struct us_cb {
+#define HS_RING 16384u
+#define HS_RING_MARGIN 64u
+struct hs_cb {
     uint64_t id;
     uint64_t cookie;
     uint32_t tflags; /* trace flags */
     uint16_t phase;
-    uint16_t bad;    /* US_BAD_* found in the callback */
+    uint16_t bad;    /* HS_BAD_* found in the callback */
     uint32_t nr;
 };
-enum { US_BAD_TRACE = 1, US_BAD_POISON = 2 };
-#define US_CBMAX 4096
-#define US_MAXDEPTH 24
+enum { HS_BAD_TRACE = 1, HS_BAD_POISON = 2 };
+#define HS_CBMAX 4096
+#define HS_MAXDEPTH 24
 
-struct us_worker {
+struct hs_worker {
     /* identity and liveness */
     int slot;
     _Atomic uint64_t gen;
@@ -211,19 +211,19 @@ struct us_worker {
     _Atomic int phase;
     _Atomic int hdepth;
     uint64_t hrng[4];       /* one RNG per nesting level: 0 thread, 1..3 handlers */
-    uintptr_t expect[US_MAXDEPTH + 2];
+    uintptr_t expect[HS_MAXDEPTH + 2];
     int depth;
     int leaf_kind;
 
     /* request ring: producers are the thread and its handlers; consumer the thread */
     _Atomic uint32_t tail;
     _Atomic uint32_t head;
-    struct us_req ring[US_RING];
-    struct us_req carry[US_RING];
+    struct hs_req ring[HS_RING];
+    struct hs_req carry[HS_RING];
     uint32_t ncarry;
-    struct us_req batch[2 * US_RING]; /* the checker's scratch */
-    struct us_cb cbs[US_CBMAX];
-    uint64_t itab[2048 * 5]; /* checker scratch (struct us_inst[2048]) */
+    struct hs_req batch[2 * HS_RING]; /* the checker's scratch */
+    struct hs_cb cbs[HS_CBMAX];
+    uint64_t itab[2048 * 5]; /* checker scratch (struct hs_inst[2048]) */
     uint32_t iused[2048];
     uint32_t ncb;
     int cb_overflow;
@@ -232,7 +232,7 @@ struct us_worker {
     /* reference counting for deferred tracer free (monotonic across generations) */
     _Atomic uint64_t h_enter, h_exit;
 
-    /* longjmp-request (us_longjmp.c): the outer handler's landing pad */
+    /* longjmp-request (hs_longjmp.c): the outer handler's landing pad */
     sigjmp_buf lj_pad;
     _Atomic int lj_armed;       /* the outer handler's request loop runs: a jump may land */
     uint64_t lj_base;           /* h_enter - h_exit when the outer handler began */
@@ -259,112 +259,112 @@ struct us_worker {
     _Atomic int inreq_saw_cancel;
 } __attribute__((aligned(64)));
 
-extern struct us_worker *us_workers;
-extern int us_nworkers;
-extern US_IE_TLS struct us_worker *us_self;
+extern struct hs_worker *hs_workers;
+extern int hs_nworkers;
+extern HS_IE_TLS struct hs_worker *hs_self;
 
-enum { US_OP_NONE, US_OP_SAFEPOINT, US_OP_DETACH, US_OP_CANCEL, US_OP_REGISTER, US_OP_EXIT, US_OP_DESTROY, US_OP_FORK, US_OP_WAIT };
+enum { HS_OP_NONE, HS_OP_SAFEPOINT, HS_OP_DETACH, HS_OP_CANCEL, HS_OP_REGISTER, HS_OP_EXIT, HS_OP_DESTROY, HS_OP_FORK, HS_OP_WAIT };
 
-/* ---- signal side (us_signal.c) ---------------------------------------------- */
-extern int us_sig_a, us_sig_b;
+/* ---- signal side (hs_signal.c) ---------------------------------------------- */
+extern int hs_sig_a, hs_sig_b;
 /* longjmp-request's outer and jump signals, and the one a child raises. */
-extern int us_sig_outer, us_sig_jump, us_sig_child;
-int us_install_handlers(void);
+extern int hs_sig_outer, hs_sig_jump, hs_sig_child;
+int hs_install_handlers(void);
 /* Request for a tracer picked by rng, log it.  Thread context or handler. */
-void us_request_some(struct us_worker *w, int n, int depth, uint8_t flags);
-/* One pick of a request loop (us_signal.c): the draw, the tracer of the
+void hs_request_some(struct hs_worker *w, int n, int depth, uint8_t flags);
+/* One pick of a request loop (hs_signal.c): the draw, the tracer of the
  * picked bit (NULL if none) and its record's id and state. */
-struct us_pick {
+struct hs_pick {
     uint64_t r, id;
     du_tracer *t;
     int st;
 };
-int us_pick_begin(struct us_worker *w, uint64_t *rng, int span, struct us_pick *p);
-void us_pick_end(struct us_worker *w);
+int hs_pick_begin(struct hs_worker *w, uint64_t *rng, int span, struct hs_pick *p);
+void hs_pick_end(struct hs_worker *w);
 /* Log one request made by the caller: usable in any context. */
-void us_log_request(struct us_worker *w, uint64_t id, uint64_t cookie, int status, uint8_t flags,
+void hs_log_request(struct hs_worker *w, uint64_t id, uint64_t cookie, int status, uint8_t flags,
                     int depth);
-uint64_t us_rng_next(uint64_t *s);
+uint64_t hs_rng_next(uint64_t *s);
 
-/* ---- helpers (us_worker.c) ------------------------------------------------------ */
-uint64_t us_now_ns(void);
-void us_pause_us(uint32_t us);
-extern _Atomic int us_stop;        /* slice must stop */
-extern _Atomic int us_violations;
-extern _Atomic uint64_t us_total_cancels, us_total_registers, us_total_ebusy, us_total_spawns;
+/* ---- helpers (hs_worker.c) ------------------------------------------------------ */
+uint64_t hs_now_ns(void);
+void hs_pause_us(uint32_t us);
+extern _Atomic int hs_stop;        /* slice must stop */
+extern _Atomic int hs_violations;
+extern _Atomic uint64_t hs_total_cancels, hs_total_registers, hs_total_ebusy, hs_total_spawns;
 
-/* ---- workers, callback, checker (us_worker.c, us_callback.c, us_check.c) ------- */
-extern pthread_key_t us_exit_key;
-int us_make_exit_key(void);
-void *us_worker_main(void *arg);
-void us_check_exited(struct us_worker *w);
-void us_callback(const struct du_trace *trace, uint64_t cookie, void *arg);
-void us_check_context(struct us_worker *w, const struct us_req *E, uint32_t n, int exiting,
+/* ---- workers, callback, checker (hs_worker.c, hs_callback.c, hs_check.c) ------- */
+extern pthread_key_t hs_exit_key;
+int hs_make_exit_key(void);
+void *hs_worker_main(void *arg);
+void hs_check_exited(struct hs_worker *w);
+void hs_callback(const struct du_trace *trace, uint64_t cookie, void *arg);
+void hs_check_context(struct hs_worker *w, const struct hs_req *E, uint32_t n, int exiting,
                       uint64_t S, uint64_t ctxid);
-void us_cookies_reset(void);
-uint64_t us_mix(uint64_t x);
-const char *us_status_name(int s);
-const char *us_phase_name(int p);
+void hs_cookies_reset(void);
+uint64_t hs_mix(uint64_t x);
+const char *hs_status_name(int s);
+const char *hs_phase_name(int p);
 
-/* ---- run state (written by the main thread between slices; us_run.c) ----------- */
-extern const struct us_config *us_cfg;
-extern uint64_t us_t0;
-extern int us_cur_index;           /* index of us_cur in us_scenarios */
-extern const char *us_phase_label; /* "" or the half of scenario 16 */
-extern _Atomic int us_reg_stop, us_aux_stop;
-extern uint64_t us_bound_ns;       /* watchdog bound (invariant 8) */
-extern int us_tsan_scale;          /* pauses x this under TSan */
-extern int us_load_scale;          /* signal periods x this: threads per CPU, x4 under TSan */
-extern int us_tty;
+/* ---- run state (written by the main thread between slices; hs_run.c) ----------- */
+extern const struct hs_config *hs_cfg;
+extern uint64_t hs_t0;
+extern int hs_cur_index;           /* index of hs_cur in hs_scenarios */
+extern const char *hs_phase_label; /* "" or the half of scenario 16 */
+extern _Atomic int hs_reg_stop, hs_aux_stop;
+extern uint64_t hs_bound_ns;       /* watchdog bound (invariant 8) */
+extern int hs_tsan_scale;          /* pauses x this under TSan */
+extern int hs_load_scale;          /* signal periods x this: threads per CPU, x4 under TSan */
+extern int hs_tty;
 
-/* ---- statistics and reports (us_report.c, us_json.c) ---------------------------- */
-struct us_totals {
+/* ---- statistics and reports (hs_report.c, hs_json.c) ---------------------------- */
+struct hs_totals {
     uint64_t req, acc, sig, nested, ctx, cb, skip, exits, nomem, exiting_cb, deadlk;
     uint64_t cancels, registers, ebusy, spawns;
-    uint64_t lc[16]; /* us_lc_count (LCC_*) */
+    uint64_t lc[16]; /* hs_lc_count (LCC_*) */
 };
-struct us_sstat {
+struct hs_sstat {
     int slices;
     double seconds;
-    struct us_totals t;
+    struct hs_totals t;
 };
-extern struct us_sstat us_sstats[US_MAX_SCENARIOS];
-extern double us_ratio, us_rcu_cbps, us_mutex_cbps;
-extern char us_ratio_note[128];
-extern char us_first_violation[2048];
-void us_sum(struct us_totals *t);
-void us_diff(struct us_totals *acc, const struct us_totals *a, const struct us_totals *b);
-double us_elapsed(void);
-void us_status(int force);
-void us_print_summary(void);
-void us_write_json(const char *result);
+extern struct hs_sstat hs_sstats[HS_MAX_SCENARIOS];
+extern double hs_ratio, hs_rcu_cbps, hs_mutex_cbps;
+extern char hs_ratio_note[128];
+extern char hs_first_violation[2048];
+void hs_sum(struct hs_totals *t);
+void hs_diff(struct hs_totals *acc, const struct hs_totals *a, const struct hs_totals *b);
+double hs_elapsed(void);
+void hs_status(int force);
+void hs_print_summary(void);
+void hs_write_json(const char *result);
 /* Report a violation (thread context only): prints, writes JSON, exits 1. */
-__attribute__((noreturn, format(printf, 2, 3))) void us_violation(int invariant,
+__attribute__((noreturn, format(printf, 2, 3))) void hs_violation(int invariant,
                                                                  const char *fmt, ...);
 /* Environment error: prints, exits 2. */
-__attribute__((noreturn, format(printf, 1, 2))) void us_fatal(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void hs_fatal(const char *fmt, ...);
 
-/* ---- registrar (us_registrar.c) --------------------------------------------------- */
-extern uint64_t us_reg_rng;
-void *us_registrar_main(void *arg);
-void us_fill(int target);
+/* ---- registrar (hs_registrar.c) --------------------------------------------------- */
+extern uint64_t hs_reg_rng;
+void *hs_registrar_main(void *arg);
+void hs_fill(int target);
 /* Slice end, no worker left: cancel every registered tracer, free them all. */
-void us_registrar_drain(void);
-void us_registrar_dump(void);
-int us_registrar_op(uint64_t *start);
+void hs_registrar_drain(void);
+void hs_registrar_dump(void);
+int hs_registrar_op(uint64_t *start);
 
 /* ---- injectors, migrator, watchdog, slices ---------------------------------------- */
-struct us_worker *us_target_get(uint64_t r);
-void us_target_put(struct us_worker *w);
-void *us_injector_main(void *arg);
-void *us_migrator_main(void *arg);
-extern _Atomic int us_wd_stop;
-void *us_watchdog_main(void *arg);
-const char *us_op_name(int op);
-uint64_t us_slice_seed(int scen, int occurrence, int salt);
-void us_run_slice(int scen, int occurrence, double seconds, const struct us_api *api);
-int us_variant_default(const char *variant, int *out);
+struct hs_worker *hs_target_get(uint64_t r);
+void hs_target_put(struct hs_worker *w);
+void *hs_injector_main(void *arg);
+void *hs_migrator_main(void *arg);
+extern _Atomic int hs_wd_stop;
+void *hs_watchdog_main(void *arg);
+const char *hs_op_name(int op);
+uint64_t hs_slice_seed(int scen, int occurrence, int salt);
+void hs_run_slice(int scen, int occurrence, double seconds, const struct hs_api *api);
+int hs_variant_default(const char *variant, int *out);
 
-#include "us_lifecycle.h"
+#include "hs_lifecycle.h"
 
 #endif
