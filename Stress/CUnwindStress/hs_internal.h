@@ -285,6 +285,27 @@ void hs_pick_end(struct hs_worker *w);
 void hs_log_request(struct hs_worker *w, uint64_t id, uint64_t cookie, int status, uint8_t flags,
                     int depth);
 uint64_t hs_rng_next(uint64_t *s);
+/* A stress handler's entry on worker w (hs_signal.c, hs_longjmp.c): counts the
+ * signal, and the nesting when it interrupted another handler; returns the
+ * handler depth, 1 when not nested.  The handler undoes the depth on its way
+ * out.  Async-signal-safe: relaxed atomics on the worker, nothing else. */
+static inline int hs_handler_enter(struct hs_worker *w)
+{
+    int d = atomic_fetch_add_explicit(&w->hdepth, 1, memory_order_relaxed) + 1;
+    atomic_fetch_add_explicit(&w->n_sig, 1, memory_order_relaxed);
+    if (d > 1)
+        atomic_fetch_add_explicit(&w->n_nested, 1, memory_order_relaxed);
+    return d;
+}
+/* One du_request answer on worker w, from any context (hs_request_some, the
+ * longjmp scenario's loop): counts it, and counts it accepted when ret >= 0.
+ * Async-signal-safe: relaxed atomics on the worker, nothing else. */
+static inline void hs_count_request(struct hs_worker *w, int ret)
+{
+    atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
+    if (ret >= 0)
+        atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
+}
 
 /* ---- helpers (hs_worker.c) ------------------------------------------------------ */
 uint64_t hs_now_ns(void);

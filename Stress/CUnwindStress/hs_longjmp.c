@@ -79,9 +79,7 @@ static void hs_lj_loop(struct hs_worker *w, int depth, uint64_t r)
             for (int n = 0; n < reps && atomic_load_explicit(&w->lj_armed, memory_order_relaxed); n++) {
                 uint64_t c = 0xdeadbeefULL;
                 int ret = hs_api->request(t, &c);
-                atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
-                if (ret >= 0)
-                    atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
+                hs_count_request(w, ret);
                 if (e->status == HS_ST_INFLIGHT) {
                     e->cookie = c;
                     atomic_signal_fence(memory_order_seq_cst); /* cookie before status */
@@ -108,10 +106,7 @@ static void hs_lj_outer(int sig, siginfo_t *si, void *uc)
     int saved_errno = errno;
     struct hs_worker *w = hs_self;
     if (w) {
-        int d = atomic_fetch_add_explicit(&w->hdepth, 1, memory_order_relaxed) + 1;
-        atomic_fetch_add_explicit(&w->n_sig, 1, memory_order_relaxed);
-        if (d > 1)
-            atomic_fetch_add_explicit(&w->n_nested, 1, memory_order_relaxed);
+        int d = hs_handler_enter(w);
         int lvl = d > 3 ? 3 : d;
         uint64_t r = hs_rng_next(&w->hrng[lvl]);
         /* Sections already open below us (thread context or a handler we

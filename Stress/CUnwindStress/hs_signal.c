@@ -25,22 +25,27 @@
 static void hs_du_seed(uint32_t value);
 static void hs_duv_seed(uint32_t value);
 
-const struct hs_api hs_api_du = {
-    .name = "du",
-    .attach = du_thread_attach,
-    .detach = du_thread_detach,
-    .is_attached = du_thread_is_attached,
-    .reg = du_tracer_register,
-    .cancel = du_tracer_cancel,
-    .destroy = du_tracer_destroy,
-    .bit = du_tracer_bit,
-    .request = du_request,
-    .safe_point = du_safe_point,
-    .current_cookie = du_current_cookie,
-    .seed = hs_du_seed,
-    .seed_thread = du_cookie_seed_seq,
-    .claim_depth = du_debug_claim_depth,
-};
+/* One table per library: the same members, each bound to that library's
+ * function of the same name (du_* or duv_*), and its seed function. */
+#define HS_API_TABLE(lib, seed_fn)                     \
+    {                                                  \
+        .name = #lib,                                  \
+        .attach = lib##_thread_attach,                 \
+        .detach = lib##_thread_detach,                 \
+        .is_attached = lib##_thread_is_attached,       \
+        .reg = lib##_tracer_register,                  \
+        .cancel = lib##_tracer_cancel,                 \
+        .destroy = lib##_tracer_destroy,               \
+        .bit = lib##_tracer_bit,                       \
+        .request = lib##_request,                      \
+        .safe_point = lib##_safe_point,                \
+        .current_cookie = lib##_current_cookie,        \
+        .seed = seed_fn,                               \
+        .seed_thread = lib##_cookie_seed_seq,          \
+        .claim_depth = lib##_debug_claim_depth,        \
+    }
+
+const struct hs_api hs_api_du = HS_API_TABLE(du, hs_du_seed);
 
 /* Thread serials: the workers' attaches wrap them (0 is skipped). */
 static void hs_du_seed(uint32_t value)
@@ -59,22 +64,7 @@ static void hs_duv_seed(uint32_t value)
     duv_cookie_seed_serials(UINT32_MAX - 2u);
 }
 
-const struct hs_api hs_api_duv = {
-    .name = "duv",
-    .attach = duv_thread_attach,
-    .detach = duv_thread_detach,
-    .is_attached = duv_thread_is_attached,
-    .reg = duv_tracer_register,
-    .cancel = duv_tracer_cancel,
-    .destroy = duv_tracer_destroy,
-    .bit = duv_tracer_bit,
-    .request = duv_request,
-    .safe_point = duv_safe_point,
-    .current_cookie = duv_current_cookie,
-    .seed = hs_duv_seed,
-    .seed_thread = duv_cookie_seed_seq,
-    .claim_depth = duv_debug_claim_depth,
-};
+const struct hs_api hs_api_duv = HS_API_TABLE(duv, hs_duv_seed);
 
 const struct hs_api *hs_api = &hs_api_du;
 
@@ -205,9 +195,7 @@ void hs_request_some(struct hs_worker *w, int n, int depth, uint8_t flags)
                                         "request was held in a handler (tracer #%llu, worker %d)",
                                      hs_status_name(ret), (unsigned long long)id, w->slot);
                 }
-                atomic_fetch_add_explicit(&w->n_req, 1, memory_order_relaxed);
-                if (ret >= 0)
-                    atomic_fetch_add_explicit(&w->n_acc, 1, memory_order_relaxed);
+                hs_count_request(w, ret);
                 hs_log_request(w, id, cookie, ret, f, depth);
             }
         }
@@ -242,10 +230,7 @@ static void hs_handler(int sig, siginfo_t *si, void *uc)
     int saved_errno = errno;
     struct hs_worker *w = hs_self;
     if (w) {
-        int d = atomic_fetch_add_explicit(&w->hdepth, 1, memory_order_relaxed) + 1;
-        atomic_fetch_add_explicit(&w->n_sig, 1, memory_order_relaxed);
-        if (d > 1)
-            atomic_fetch_add_explicit(&w->n_nested, 1, memory_order_relaxed);
+        int d = hs_handler_enter(w);
         const struct hs_scenario *sc = hs_cur;
         /* Inside the claim span of the thread's request (not before its
          * entry, not after its exit): cancel must wait for it. */
