@@ -35,8 +35,8 @@ URCU_PC := liburcu-bp
 SRC_DIR := Sources/CDeferredUnwind
 BUILD := .build-c
 OBJ_DIR := $(BUILD)/obj
-MAP := c/deferred_unwind.map
-PC_IN := c/deferred_unwind.pc.in
+MAP := Scripts/c-library/deferred_unwind.map
+PC_IN := Scripts/c-library/deferred_unwind.pc.in
 
 LIB_BASE := libdeferred_unwind.so
 LIB_SONAME := $(LIB_BASE).$(SOVERSION)
@@ -161,7 +161,7 @@ $(AGENT_LIB): $(AGENT_OBJS) $(AGENT_CORE_OBJS) $(AGENT_MAP) | urcu-found
 	$(CC) $(CFLAGS) $(LDFLAGS) $(AGENT_LDFLAGS) -o $@ $(AGENT_OBJS) $(AGENT_CORE_OBJS) \
 		$(URCU_LIBS) -lpthread -ldl -lrt
 
-# Benchmark-only (Benchmarks/profiler.sh): the agent with a per-sample
+# Benchmark-only (Scripts/bench/profiler.sh): the agent with a per-sample
 # unwinder in its SIGPROF handler (backtrace() there, one STACK per sample,
 # META flag bit 0), the baseline that deferred unwinding is measured
 # against.  Not async-signal-safe in general (up_sampler.c): never shipped,

@@ -135,16 +135,23 @@ let package = Package(
             path: "Examples/OffCPUWorkload",
             cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror=implicit-function-declaration"])]
         ),
-        // dladdr for the tests (Glibc's Swift overlay does not export it).
-        .target(name: "CTestSupport", dependencies: ["CDeferredUnwind"], path: "Tests/CTestSupport"),
+        // dladdr for the tests (Glibc's Swift overlay does not export it),
+        // and the C halves of the interleaving, lifecycle, model-slip and
+        // step-table tests.  Tests/C/programs holds C programs the tests
+        // compile with cc at run time (programs/core: the core's lifecycle
+        // programs and the C library's link test; programs/agent: the agent
+        // tests' programs), not part of this target.
+        .target(name: "CTestSupport", dependencies: ["CDeferredUnwind"], path: "Tests/C",
+                exclude: ["programs"]),
         .testTarget(
             name: "ProfileTests",
             // CZlib: the pprof tests gunzip the writer's output with zlib's inflate.
             dependencies: ["ProfileFormat", "ProfileReport", "CZlib"],
-            // C programs the agent tests compile and run under the agent; the
-            // decoder fuzzer's corpus and crash inputs, read through #filePath
-            // by FuzzRegressionTests (not resources).
-            exclude: ["Programs", "Fuzz"]
+            // The decoder fuzzer's corpus and crash inputs, read through
+            // #filePath by FuzzRegressionTests (not resources).  The C programs
+            // the agent tests compile and run under the agent are in
+            // Tests/C/programs/agent.
+            exclude: ["Fuzz"]
         ),
         .testTarget(
             name: "DeferredUnwindTests",

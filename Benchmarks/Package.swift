@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 // The benchmark suite (issue 4).  A package of its own so that users of
 // DeferredUnwind never resolve package-benchmark.  Run from the repo root:
-//   Benchmarks/run.sh            (or: swift package --package-path Benchmarks benchmark)
+//   Scripts/bench/run.sh            (or: swift package --package-path Benchmarks benchmark)
 import PackageDescription
 import class Foundation.ProcessInfo
 

@@ -6,7 +6,7 @@
 #     agent helper);
 #  2. readelf -d: BIND_NOW and NOW (-z now), NODELETE, liburcu-bp NEEDED,
 #     no Swift runtime;
-#  3. a smoke run: Tests/ProfileTests/Programs/agent_mix.c with the agent
+#  3. a smoke run: Tests/C/programs/agent/agent_mix.c with the agent
 #     preloaded writes a file that starts with the magic and ends with END;
 #     without UNWIND_PROFILE_OUTPUT the agent is inert (no file, exit 0).
 # Used by `make agent-check`.  Exits 1 with a FAIL line per problem.
@@ -42,7 +42,7 @@ if grep -Eiq 'NEEDED.*(swift|dispatch|Foundation)' <<<"$dyn"; then fail "NEEDED 
 # ---- 3. smoke run -------------------------------------------------------
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$CC" -O1 -g -fno-omit-frame-pointer -pthread Tests/ProfileTests/Programs/agent_mix.c -o "$tmp/mix"
+"$CC" -O1 -g -fno-omit-frame-pointer -pthread Tests/C/programs/agent/agent_mix.c -o "$tmp/mix"
 if LD_PRELOAD="$lib" UNWIND_PROFILE_OUTPUT="$tmp/out.data" UNWIND_PROFILE_FREQUENCY=499 \
         "$tmp/mix" >"$tmp/stdout" 2>"$tmp/stderr"; then ok "profiled run exits 0"
 else fail "profiled run failed: $(cat "$tmp/stderr")"; fi

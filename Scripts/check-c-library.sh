@@ -7,7 +7,7 @@
 #     (-z nodelete), NEEDED liburcu-bp; the soname and dev links in place.
 #  2. nm -D --defined-only: exactly the functions declared in the installed
 #     deferred_unwind.h, each versioned DEFERRED_UNWIND_*, nothing else.
-#  3. Examples/c/example.c and Tests/c/link_test.c built with
+#  3. Examples/c/example.c and Tests/C/programs/core/link_test.c built with
 #     `pkg-config --cflags --libs deferred_unwind` alone, then run.
 # Used by `make check` and .ci/run.  Exits 1 with a FAIL line per problem.
 set -euo pipefail
@@ -87,8 +87,8 @@ not_code=$(awk '$2 != "A" && $2 != "T" { print $3 " (" $2 ")" }' <<<"$dynsyms")
 names=$(sed 's/@.*//' <<<"$exported" | sort -u)
 extra=$(comm -13 <(echo "$from_header") <(echo "$names"))
 missing=$(comm -23 <(echo "$from_header") <(echo "$names"))
-[ -z "$extra" ] || fail "exported but not declared in deferred_unwind.h (add to c/deferred_unwind.map only if public): $(tr '\n' ' ' <<<"$extra")"
-[ -z "$missing" ] || fail "declared in deferred_unwind.h but not exported (add to c/deferred_unwind.map): $(tr '\n' ' ' <<<"$missing")"
+[ -z "$extra" ] || fail "exported but not declared in deferred_unwind.h (add to Scripts/c-library/deferred_unwind.map only if public): $(tr '\n' ' ' <<<"$extra")"
+[ -z "$missing" ] || fail "declared in deferred_unwind.h but not exported (add to Scripts/c-library/deferred_unwind.map): $(tr '\n' ' ' <<<"$missing")"
 [ -n "$extra$missing" ] || ok "exports = header: $(wc -l <<<"$names") functions"
 if nm -D --undefined-only "$lib" | grep -i swift; then
     fail "the library refers to Swift symbols"
@@ -100,7 +100,7 @@ pc=$(pkg-config --cflags --libs deferred_unwind) || { echo "FAIL: pkg-config def
 ok "pkg-config --cflags --libs deferred_unwind: $pc"
 out=$(mktemp -d "${TMPDIR:-/tmp}/du-c-check.XXXXXX")
 trap 'rm -rf "$out"' EXIT
-for src in Examples/c/example.c Tests/c/link_test.c; do
+for src in Examples/c/example.c Tests/C/programs/core/link_test.c; do
     bin="$out/$(basename "$src" .c)"
     # shellcheck disable=SC2086 # pkg-config output is a word list
     if ! "$CC" -std=gnu11 -Wall -Wextra -Werror -g "$src" -o "$bin" $pc; then

@@ -125,7 +125,7 @@ sync_tree() {
     (cd "$root" && git ls-files -co --exclude-standard -z | tar --null -cf - -T -) | (cd "$tree" && tar -xpf -)
     # A header added to an umbrella directory does not invalidate the
     # module cache: touch them so the test module sees every one.
-    touch "$tree"/Tests/CTestSupport/include/*.h
+    touch "$tree"/Tests/C/include/*.h
     # Reuse the resolved dependencies of the checked-out tree (no network).
     if [ -d "$root/.build/checkouts" ] && [ ! -d "$tree/.build/checkouts" ]; then
         mkdir -p "$tree/.build"

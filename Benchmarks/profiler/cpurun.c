@@ -1,6 +1,6 @@
 /*
  * cpurun.c - the CPU time of a command and everything it waited for
- * (Benchmarks/profiler.sh), at microsecond resolution (/usr/bin/time's %U
+ * (Scripts/bench/profiler.sh), at microsecond resolution (/usr/bin/time's %U
  * and %S have 10 ms).
  *
  * Runs the command as a child, waits for it with wait4(), and writes one

@@ -1,5 +1,5 @@
 /*
- * probe.c - what sampling costs the sampled threads (Benchmarks/profiler.sh).
+ * probe.c - what sampling costs the sampled threads (Scripts/bench/profiler.sh).
  *
  * One busy probe thread counts loop iterations while N other threads block
  * in read() on a pipe that stays empty until the end, for S seconds.  Run

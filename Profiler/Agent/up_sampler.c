@@ -75,7 +75,7 @@ static uint64_t up_uc_pc(const void *ucv)
 /*
  * ---- Benchmark-only: the per-sample unwinder baseline --------------------
  * Built only by `make agent-baseline` (libunwind_profile_agent_baseline.so,
- * for Benchmarks/profiler.sh); the shipped agent has none of it (the script
+ * for Scripts/bench/profiler.sh); the shipped agent has none of it (the script
  * checks with nm that no up_baseline symbol is in it).  Here the handler of
  * a sample inside an interposed call unwinds at once with backtrace(), as
  * gperftools-style per-sample unwinders do, and writes one STACK per sample

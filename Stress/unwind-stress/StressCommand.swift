@@ -1,5 +1,5 @@
 // The command line of unwind-stress (swift-argument-parser): options, their
-// validation, --list, and the us_config handed to the C harness.  main.swift
+// validation, --list, and the hs_config handed to the C harness.  main.swift
 // dispatches the hidden --lifecycle-child mode before this parser runs and
 // maps every parse error to exit status 2.
 #if canImport(Glibc)
@@ -42,7 +42,7 @@ struct UnwindStress: ParsableCommand {
 
     @Option(name: .customLong("scenario"), parsing: .unconditionalSingleValue,
             help: ArgumentHelp("""
-                Run this scenario (repeatable; name or number 1-\(us_scenario_count()); default all, \
+                Run this scenario (repeatable; name or number 1-\(hs_scenario_count()); default all, \
                 or the variant's own set when --variant is given).
                 """, valueName: "name"),
             transform: UnwindStress.scenarioIndex)
@@ -83,13 +83,13 @@ struct UnwindStress: ParsableCommand {
     }
 
     static func scenarioIndex(_ s: String) throws -> Int32 {
-        let idx = us_scenario_find(s)
+        let idx = hs_scenario_find(s)
         guard idx >= 0 else { throw InvalidValue(description: "unknown scenario (see --list)") }
         return idx
     }
 
     static func variantName(_ s: String) throws -> String {
-        guard us_variant_valid(s) != 0 else { throw InvalidValue(description: "unknown variant (see --list)") }
+        guard hs_variant_valid(s) != 0 else { throw InvalidValue(description: "unknown variant (see --list)") }
         return s
     }
 
@@ -101,8 +101,8 @@ struct UnwindStress: ParsableCommand {
     }
 
     func validate() throws {
-        guard selectedScenarios.count <= Int(US_MAX_SCENARIOS) else {
-            throw ValidationError("too many --scenario options (at most \(US_MAX_SCENARIOS))")
+        guard selectedScenarios.count <= Int(HS_MAX_SCENARIOS) else {
+            throw ValidationError("too many --scenario options (at most \(HS_MAX_SCENARIOS))")
         }
     }
 
@@ -118,22 +118,22 @@ struct UnwindStress: ParsableCommand {
 
     /// --list: "<name>\tscenario\t<description>", then "<name>\tvariant\t<description>".
     static func printList() -> Int32 {
-        for k in 0..<us_scenario_count() {
-            print("\(String(cString: us_scenario_name(k)))\tscenario\t\(String(cString: us_scenario_desc(k)))")
+        for k in 0..<hs_scenario_count() {
+            print("\(String(cString: hs_scenario_name(k)))\tscenario\t\(String(cString: hs_scenario_desc(k)))")
         }
-        var p = us_variant_names()!
+        var p = hs_variant_names()!
         while let name = p.pointee {
             let n = String(cString: name)
-            print("\(n)\tvariant\t\(String(cString: us_variant_desc(name)))")
+            print("\(n)\tvariant\t\(String(cString: hs_variant_desc(name)))")
             p += 1
         }
         return 0
     }
 
     /// The configuration with the defaults filled in, then the C harness.
-    /// The strings are duplicated for the process's life (us_run keeps them).
+    /// The strings are duplicated for the process's life (hs_run keeps them).
     func runHarness() -> Int32 {
-        var cfg = us_config()
+        var cfg = hs_config()
         cfg.duration = duration ?? 60
         if let s = seed {
             cfg.seed = s
@@ -153,6 +153,6 @@ struct UnwindStress: ParsableCommand {
         cfg.variant = variant.map { UnsafePointer(strdup($0)!) }
         cfg.json_path = jsonPath.map { UnsafePointer(strdup($0)!) }
         cfg.argv0 = UnsafePointer(strdup(CommandLine.arguments[0])!)
-        return us_run(&cfg)
+        return hs_run(&cfg)
     }
 }

@@ -33,7 +33,7 @@ func main() -> Int32 {
     // A child process of the dlopen-cycle scenario (spawned by the harness
     // itself, with its own arguments): never seen by the parser.
     if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "--lifecycle-child" {
-        return us_lifecycle_child(CommandLine.argc, CommandLine.unsafeArgv)
+        return hs_lifecycle_child(CommandLine.argc, CommandLine.unsafeArgv)
     }
     // ArgumentParser's own parse, as is (its order: -h/--help wins over an
     // unknown option anywhere, not over a value its transform refuses);

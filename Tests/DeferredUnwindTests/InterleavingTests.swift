@@ -4,7 +4,7 @@
 //
 // Thread A (requests, safe points with callbacks, detach) and thread B
 // (cancel, register, destroy) park at every step point; a controller in C
-// (Tests/CTestSupport/il_sched.c) resumes one at a time up to its next step
+// (Tests/C/interleavings/il_sched.c) resumes one at a time up to its next step
 // point, and enumerates every interleaving of their steps by depth-first
 // search over the choice sequences, re-running the scenario from scratch
 // (fresh tracers, fresh attach) for each.  Each run is checked against the

@@ -9,7 +9,7 @@ import Glibc
 import Musl
 #endif
 
-/// Runs one C lifecycle check (Tests/CTestSupport/lc_*.c) and reports its
+/// Runs one C lifecycle check (Tests/C/lifecycle/lc_*.c) and reports its
 /// message.  Each check bounds its own children (DU_LC_CHILD_BOUND_S).
 func lifecycleCheck(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) {
     var buffer = [CChar](repeating: 0, count: 512)
@@ -122,7 +122,7 @@ extension LibraryStateTests.LifecycleTests {
     }
 }
 
-/// Builds a test program from Tests/CPrograms with the C compiler, against
+/// Builds a test program from Tests/C/programs/core with the C compiler, against
 /// the header and (optionally) the SwiftPM-built libCDeferredUnwindShared.so.
 enum CProgram {
     static func build(_ source: String, linkLibrary: Bool) throws -> URL {
@@ -138,7 +138,7 @@ enum CProgram {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let binary = out.appendingPathComponent(String(source.dropLast(2)))
         let include = ExampleTests.root.appendingPathComponent("Sources/CDeferredUnwind/include")
-        let file = ExampleTests.root.appendingPathComponent("Tests/CPrograms/\(source)")
+        let file = ExampleTests.root.appendingPathComponent("Tests/C/programs/core/\(source)")
         var args = ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-pthread"]
         args += ["-I", include.path, file.path, "-o", binary.path, "-ldl"]
         if linkLibrary {

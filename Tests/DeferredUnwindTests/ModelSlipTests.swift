@@ -4,7 +4,7 @@
 // Docs/Model.md, "Each slip in the C code") and no older test caught it.  Where the design's
 // window has a step point inside, the step hook interrupts there; where it
 // has none, the x86 trap flag interrupts after every instruction
-// (Tests/CTestSupport/ms_single_step.c), which is what the model's
+// (Tests/C/slips/ms_single_step.c), which is what the model's
 // granularity (one atomic operation per step) asks for.  Deterministic: no
 // timing in any verdict; every wait is bounded only to turn a hang into a
 // failure.

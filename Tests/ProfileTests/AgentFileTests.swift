@@ -1,6 +1,6 @@
 // The record file at the byte level (Docs/ProfileFormat.md), read by the
 // tests' own reader (AgentRecordReader.swift), from a profiled run of
-// Tests/ProfileTests/Programs/agent_mix.c.
+// Tests/C/programs/agent/agent_mix.c.
 import Testing
 
 extension AgentTests {

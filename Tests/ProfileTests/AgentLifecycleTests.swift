@@ -1,6 +1,6 @@
 // The agent across a process's life: inert runs, fork with and without
 // exec, many threads, exit while threads run
-// (Tests/ProfileTests/Programs/agent_fork.c, agent_threads.c, agent_mix.c).
+// (Tests/C/programs/agent/agent_fork.c, agent_threads.c, agent_mix.c).
 import Testing
 
 extension AgentTests {

@@ -1,6 +1,6 @@
 // The profiled program must not notice the sampling signal: no extra EINTR,
 // no shortened or stretched sleep; its own signals still interrupt it, and
-// sigaction reports its own handlers (Tests/ProfileTests/Programs/agent_sleeps.c,
+// sigaction reports its own handlers (Tests/C/programs/agent/agent_sleeps.c,
 // agent_signals.c).
 import Testing
 

@@ -1,5 +1,5 @@
 // Support for the agent tests: build the agent (`make agent`) once per test
-// process, compile the C programs of Tests/ProfileTests/Programs once each,
+// process, compile the C programs of Tests/C/programs/agent once each,
 // and run them with the agent preloaded, every run bounded in time.
 import Foundation
 import Testing
@@ -74,13 +74,13 @@ enum Agent {
     private static let compiled = NSLock()
     nonisolated(unsafe) private static var programs: [String: URL] = [:]
 
-    /// Tests/ProfileTests/Programs/<name>.c compiled with the flags the
+    /// Tests/C/programs/agent/<name>.c compiled with the flags the
     /// issue names, once per test process.
     static func program(_ name: String) throws -> URL {
         compiled.lock()
         defer { compiled.unlock() }
         if let url = programs[name] { return url }
-        let source = root.appendingPathComponent("Tests/ProfileTests/Programs/\(name).c")
+        let source = root.appendingPathComponent("Tests/C/programs/agent/\(name).c")
         let binary = scratch.appendingPathComponent(name)
         let cc = try which("cc")
         var args = ["-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-Wall", "-Wextra", "-Werror",

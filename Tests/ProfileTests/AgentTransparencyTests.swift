@@ -1,5 +1,5 @@
 // The transparency matrix: every case of
-// Tests/ProfileTests/Programs/agent_transparency.c run without the agent
+// Tests/C/programs/agent/agent_transparency.c run without the agent
 // and with it (999 Hz, and the agent's maximum rate for the cases whose
 // answer a tick could change), in the same test run; each case prints what
 // the program saw of its call (return value, errno, bytes, checksum,
@@ -89,7 +89,7 @@ extension AgentTests {
 
         @Test("libaio's io_getevents: events, min_nr across a tick, its timeout and the program's EINTR as without the agent")
         func ioGetevents() throws {
-            // Programs/agent_aio.c (IOCB_CMD_POLL on pipes).  Before the agent
+            // Tests/C/programs/agent/agent_aio.c (IOCB_CMD_POLL on pipes).  Before the agent
             // interposed io_getevents every case answered -EINTR at 999 Hz.
             let plain = try Agent.unprofiled("agent_aio", bound: 60)
             try #require(plain.status == 0, "\(plain.summary)")
@@ -106,7 +106,7 @@ extension AgentTests {
 
         @Test("a FUTEX_WAKE that lands while a tick has the waiter out of its wait still wakes it (no EAGAIN)")
         func futexWakeDuringTick() throws {
-            // Programs/agent_futex_race.c: 1000 rounds of a 1 ms wait.  At
+            // Tests/C/programs/agent/agent_futex_race.c: 1000 rounds of a 1 ms wait.  At
             // 10 kHz a tick's handler overlaps the wake in a few % of the
             // rounds (9 and 28 of 1000 seen before the agent turned a
             // restarted wait's EAGAIN into 0).

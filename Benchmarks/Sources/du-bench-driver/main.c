@@ -8,7 +8,7 @@
  *       measurement and its baseline; medians of ROUNDS blocks each.
  *   du-bench-driver footprint
  *   du-bench-driver urcu-flavors [ROUNDS]  liburcu bp vs memb, bp/memb per
- *       row (urcu_flavors_mode.c; Benchmarks/urcu-flavors.sh adds callgrind)
+ *       row (urcu_flavors_mode.c; Scripts/bench/urcu-flavors.sh adds callgrind)
  *   du-bench-driver urcu-op NAME N         one of those kernels, for callgrind
  *   du-bench-driver cancel-idle [SAMPLES [OTHERS]]  (7a) register + cancel,
  *       no callback running (CCancelBench; du-cancel-bench has the same mode)

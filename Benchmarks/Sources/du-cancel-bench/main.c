@@ -1,6 +1,6 @@
 /*
  * du-cancel-bench - (7a) and (7b) alone, public API only, so that
- * Benchmarks/cancel-ab.sh can build it against an older core as well and run
+ * Scripts/bench/cancel-ab.sh can build it against an older core as well and run
  * the two binaries interleaved.  The calling thread is attached, as in
  * du-bench-driver.
  *   du-cancel-bench cancel-idle [SAMPLES [OTHERS]]   default 2000, 1

@@ -53,7 +53,7 @@ void du_debug_reset_context(void);
 /*
  * The protocol's steps: one table, from which the step enum, the step
  * names (step.c), the interleaving tests' footprints
- * (Tests/CTestSupport/il_reduce.c) and the model check of the step map
+ * (Tests/C/interleavings/il_reduce.c) and the model check of the step map
  * (StepTableTests: Model/steps.tsv) are made.  One row per step, in enum
  * order (append: the enum's values are not part of any ABI, but keep them
  * stable for logs):

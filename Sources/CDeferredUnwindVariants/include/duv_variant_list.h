@@ -4,8 +4,8 @@
  * X(ID, name, description, scenario, scenario): one line per variant, "none"
  * first.  It generates enum duv_variant (prefix.h), the names duv_select()
  * accepts (variant.c), and the harness's descriptions and default scenarios
- * (Stress/CUnwindStress/us_scenarios.c), hence `unwind-stress --list`, which
- * the scripts read (Stress/scripts/detect-variants.sh).  A scenario is a
+ * (Stress/CUnwindStress/hs_scenarios.c), hence `unwind-stress --list`, which
+ * the scripts read (Scripts/detect-variants.sh).  A scenario is a
  * harness scenario name or NULL.  Adding a variant: one line here, its hooks
  * (variant_*.c), and Tests/Fixtures/unwind-stress-list.txt.
  */

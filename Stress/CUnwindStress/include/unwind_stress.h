@@ -1,8 +1,8 @@
 /*
  * unwind_stress.h - the C half of the unwind-stress harness, as seen from
  * Swift (Stress/unwind-stress: StressCommand.swift parses the command line
- * with swift-argument-parser, main.swift calls us_run(), or
- * us_lifecycle_child() before any parsing).  Everything that runs in a
+ * with swift-argument-parser, main.swift calls hs_run(), or
+ * hs_lifecycle_child() before any parsing).  Everything that runs in a
  * signal handler lives in C.
  */
 #ifndef UNWIND_STRESS_H
@@ -14,40 +14,40 @@
 extern "C" {
 #endif
 
-#define US_MAX_SCENARIOS 32
+#define HS_MAX_SCENARIOS 32
 
-struct us_config {
+struct hs_config {
     double duration;          /* seconds of stress (all slices together) */
     uint64_t seed;
     int seed_given;           /* 1 when --seed was given */
     int threads;              /* worker threads */
     int nscenarios;           /* 0: the default set (all, or the variant's) */
-    int scenarios[US_MAX_SCENARIOS]; /* indexes into the scenario table */
+    int scenarios[HS_MAX_SCENARIOS]; /* indexes into the scenario table */
     const char *variant;      /* NULL: release du_ library */
     const char *json_path;    /* NULL: no JSON */
     const char *argv0;        /* how to spell the replay command */
 };
 
 /* Number of scenarios; name/description of scenario i (0-based). */
-int us_scenario_count(void);
-const char *us_scenario_name(int i);
-const char *us_scenario_desc(int i);
-/* Index of a scenario by name (also accepts its number "1".."us_scenario_count()"); -1. */
-int us_scenario_find(const char *name);
+int hs_scenario_count(void);
+const char *hs_scenario_name(int i);
+const char *hs_scenario_desc(int i);
+/* Index of a scenario by name (also accepts its number "1".."hs_scenario_count()"); -1. */
+int hs_scenario_find(const char *name);
 
 /* Variants of the duv_ library: NULL-terminated names, and a description. */
-const char *const *us_variant_names(void);
-const char *us_variant_desc(const char *name);
+const char *const *hs_variant_names(void);
+const char *hs_variant_desc(const char *name);
 /* 1 if the duv_ library knows this variant name. */
-int us_variant_valid(const char *name);
+int hs_variant_valid(const char *name);
 
 /* The exec'ed child of scenario dlopen-cycle: main() calls this when
  * argv[1] is "--lifecycle-child".  Returns the exit status. */
-int us_lifecycle_child(int argc, char **argv);
+int hs_lifecycle_child(int argc, char **argv);
 
 /* Run the harness.  Returns the exit status: 0 pass, 1 violation, 2 error.
  * (A violation usually exits the process directly, as soon as found.) */
-int us_run(const struct us_config *cfg);
+int hs_run(const struct hs_config *cfg);
 
 #ifdef __cplusplus
 }

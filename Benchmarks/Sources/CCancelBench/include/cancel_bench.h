@@ -1,7 +1,7 @@
 /*
  * cancel_bench.h - (7a) and (7b): du_tracer_cancel() on the shipped library,
  * public API only, so the same source builds against an older core
- * (Benchmarks/cancel-ab.sh runs the two builds interleaved).
+ * (Scripts/bench/cancel-ab.sh runs the two builds interleaved).
  */
 #ifndef CANCEL_BENCH_H
 #define CANCEL_BENCH_H
