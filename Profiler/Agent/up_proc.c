@@ -81,7 +81,8 @@ UP_EXPORT long syscall(long nr, ...)
     if ((cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) || !up_call_begin_ex(&c, UP_CALL_FUTEX, 0))
         return real(nr, a1, a2, a3, a4, a5, a6);
     const struct timespec *tmo = (const struct timespec *)a4;
-    /* FUTEX_WAIT_BITSET's timeout is absolute: resumed as it was. */
+    /* FUTEX_WAIT: resumed with what is left of its relative timeout (none:
+     * NULL); FUTEX_WAIT_BITSET: its absolute timeout, as it was (a4). */
     int relative = cmd == FUTEX_WAIT;
     struct up_timeout t = up_timeout_start(relative ? tmo : NULL);
     long r = real(nr, a1, a2, a3, a4, a5, a6);
