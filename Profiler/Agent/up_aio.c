@@ -53,7 +53,7 @@ UP_EXPORT int io_getevents(void *ctx, long min_nr, long nr, void *events, struct
     struct up_call c;
     if (!up_call_begin(&c, UP_CALL_IO_GETEVENTS))
         return real(ctx, min_nr, nr, events, timeout);
-    int64_t t0 = timeout ? up_clock_ns(CLOCK_MONOTONIC) : 0;
+    struct up_timeout t = up_timeout_start(timeout);
     long done = 0;
     int r = real(ctx, min_nr, nr, events, timeout);
     for (;;) {
@@ -64,18 +64,12 @@ UP_EXPORT int io_getevents(void *ctx, long min_nr, long nr, void *events, struct
                   : 0;
         if (!cut)
             break;
-        struct timespec ts, *tp = NULL;
-        if (timeout) {
-            /* *timeout is read only now that the kernel accepted it. */
-            int64_t left = up_left_ns(CLOCK_MONOTONIC, up_deadline(t0, up_ts_to_ns(timeout)));
-            if (left == 0) {
-                r = 0; /* the timeout's answer: the events so far */
-                break;
-            }
-            ts = up_ns_to_ts(left);
-            tp = &ts;
+        struct timespec *left;
+        if (!up_timeout_left(&t, &left)) {
+            r = 0; /* the timeout's answer: the events so far */
+            break;
         }
-        r = real(ctx, min_nr - done, nr - done, (char *)events + done * UP_IO_EVENT_SIZE, tp);
+        r = real(ctx, min_nr - done, nr - done, (char *)events + done * UP_IO_EVENT_SIZE, left);
     }
     up_call_end(&c);
     return done > 0 ? (int)done : r;

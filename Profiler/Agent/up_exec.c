@@ -35,15 +35,22 @@ static int up_may_finish(void)
            (atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed) == 0 || up_handler_repair());
 }
 
+/* Finish the record as process exit does: this thread's pending stack is
+ * delivered at a safe point first.  Context: where up_may_finish() said yes. */
+static void up_finish_here(void)
+{
+    if (up_tls.state == UP_T_ATTACHED)
+        up_safe_point();
+    up_finish_recording();
+}
+
 static void up_before_exec(const char *what)
 {
     if (!up_may_finish())
         return;
     atomic_fetch_or_explicit(&up_end_flags, UP_END_EXEC, memory_order_relaxed);
     up_log("exec of %s: the recording ends here (the new program is not profiled)", what ? what : "?");
-    if (up_tls.state == UP_T_ATTACHED)
-        up_safe_point();
-    up_finish_recording();
+    up_finish_here();
 }
 
 static int up_exec_failed(int r)
@@ -134,22 +141,16 @@ UP_EXPORT int execle(const char *path, const char *arg, ...)
 
 UP_EXPORT void _exit(int status)
 {
-    if (up_may_finish()) {
-        if (up_tls.state == UP_T_ATTACHED)
-            up_safe_point();
-        up_finish_recording();
-    }
+    if (up_may_finish())
+        up_finish_here();
     up_real__exit()(status);
     __builtin_unreachable();
 }
 
 UP_EXPORT void _Exit(int status)
 {
-    if (up_may_finish()) {
-        if (up_tls.state == UP_T_ATTACHED)
-            up_safe_point();
-        up_finish_recording();
-    }
+    if (up_may_finish())
+        up_finish_here();
     up_real__Exit()(status);
     __builtin_unreachable();
 }

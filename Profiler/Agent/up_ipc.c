@@ -35,21 +35,15 @@ UP_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct time
     struct up_call c;
     if (!up_call_begin(&c, UP_CALL_SEMTIMEDOP))
         return up_real_semtimedop()(id, ops, n, tmo);
-    int64_t t0 = tmo ? up_clock_ns(CLOCK_MONOTONIC) : 0;
+    struct up_timeout t = up_timeout_start(tmo);
     int r = up_real_semtimedop()(id, ops, n, tmo);
     while (r < 0 && up_call_ours(&c, errno)) {
-        if (!tmo) {
-            r = up_real_semtimedop()(id, ops, n, NULL);
-            continue;
-        }
-        /* *tmo is read only now that the kernel accepted it. */
-        int64_t left = up_left_ns(CLOCK_MONOTONIC, up_deadline(t0, up_ts_to_ns(tmo)));
-        if (left == 0) {
+        struct timespec *left;
+        if (!up_timeout_left(&t, &left)) {
             errno = EAGAIN; /* the timeout's answer */
             break;
         }
-        struct timespec ts = up_ns_to_ts(left);
-        r = up_real_semtimedop()(id, ops, n, &ts);
+        r = up_real_semtimedop()(id, ops, n, left);
     }
     up_call_end(&c);
     return r;

@@ -215,21 +215,15 @@ UP_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const stru
     struct up_call c;
     if (!up_call_begin(&c, UP_CALL_EPOLL_PWAIT2))
         return up_real_epoll_pwait2()(epfd, ev, max, tmo, mask);
-    int64_t t0 = tmo ? up_clock_ns(CLOCK_MONOTONIC) : 0;
+    struct up_timeout t = up_timeout_start(tmo);
     int r = up_real_epoll_pwait2()(epfd, ev, max, tmo, mask);
     while (r < 0 && up_call_ours(&c, errno)) {
-        if (!tmo) {
-            r = up_real_epoll_pwait2()(epfd, ev, max, NULL, mask);
-            continue;
-        }
-        /* *tmo is read only now that the kernel accepted it. */
-        int64_t left = up_left_ns(CLOCK_MONOTONIC, up_deadline(t0, up_ts_to_ns(tmo)));
-        if (left == 0) {
+        struct timespec *left;
+        if (!up_timeout_left(&t, &left)) {
             r = 0;
             break;
         }
-        struct timespec ts = up_ns_to_ts(left);
-        r = up_real_epoll_pwait2()(epfd, ev, max, &ts, mask);
+        r = up_real_epoll_pwait2()(epfd, ev, max, left, mask);
     }
     up_call_end(&c);
     return r;

@@ -81,8 +81,10 @@ UP_EXPORT long syscall(long nr, ...)
     if ((cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET) || !up_call_begin_ex(&c, UP_CALL_FUTEX, 0))
         return real(nr, a1, a2, a3, a4, a5, a6);
     const struct timespec *tmo = (const struct timespec *)a4;
-    int relative = cmd == FUTEX_WAIT && tmo != NULL;
-    int64_t t0 = relative ? up_clock_ns(CLOCK_MONOTONIC) : 0;
+    /* FUTEX_WAIT: resumed with what is left of its relative timeout (none:
+     * NULL); FUTEX_WAIT_BITSET: its absolute timeout, as it was (a4). */
+    int relative = cmd == FUTEX_WAIT;
+    struct up_timeout t = up_timeout_start(relative ? tmo : NULL);
     long r = real(nr, a1, a2, a3, a4, a5, a6);
     for (int resumed = 0;; resumed = 1) {
         if (r < 0 && errno == EAGAIN && (resumed || up_call_cut_by_tick(&c))) {
@@ -91,18 +93,12 @@ UP_EXPORT long syscall(long nr, ...)
         }
         if (!(r < 0 && up_call_ours(&c, errno)))
             break;
-        if (!relative) {
-            r = real(nr, a1, a2, a3, a4, a5, a6);
-            continue;
-        }
-        /* *tmo is read only now that the kernel accepted it. */
-        int64_t left = up_left_ns(CLOCK_MONOTONIC, up_deadline(t0, up_ts_to_ns(tmo)));
-        if (left == 0) {
+        struct timespec *left;
+        if (!up_timeout_left(&t, &left)) {
             errno = ETIMEDOUT;
             break;
         }
-        struct timespec ts = up_ns_to_ts(left);
-        r = real(nr, a1, a2, a3, (long)&ts, a5, a6);
+        r = real(nr, a1, a2, a3, relative ? (long)left : a4, a5, a6);
     }
     up_call_end(&c);
     return r;

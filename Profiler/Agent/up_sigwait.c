@@ -70,20 +70,15 @@ UP_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
     if (!up_call_begin(&c, UP_CALL_SIGTIMEDWAIT))
         return up_real_sigtimedwait()(set, info, tmo);
     const sigset_t *s = up_without_sigprof(set, &copy);
-    int64_t t0 = tmo ? up_clock_ns(CLOCK_MONOTONIC) : 0;
+    struct up_timeout t = up_timeout_start(tmo);
     int r = up_real_sigtimedwait()(s, info, tmo);
     while (r < 0 && up_call_ours(&c, errno)) {
-        if (!tmo) {
-            r = up_real_sigtimedwait()(s, info, NULL);
-            continue;
-        }
-        int64_t left = up_left_ns(CLOCK_MONOTONIC, up_deadline(t0, up_ts_to_ns(tmo)));
-        if (left == 0) {
+        struct timespec *left;
+        if (!up_timeout_left(&t, &left)) {
             errno = EAGAIN; /* the timeout's answer */
             break;
         }
-        struct timespec ts = up_ns_to_ts(left);
-        r = up_real_sigtimedwait()(s, info, &ts);
+        r = up_real_sigtimedwait()(s, info, left);
     }
     up_call_end(&c);
     return r;

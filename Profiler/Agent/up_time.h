@@ -54,6 +54,49 @@ static inline int64_t up_left_ns(clockid_t clk, int64_t deadline)
     return left > 0 ? left : 0;
 }
 
+/*
+ * A call's relative timeout, resumed after our tick with what is left of
+ * it on CLOCK_MONOTONIC since the call's entry:
+ *
+ *   struct up_timeout t = up_timeout_start(tmo);    at entry
+ *   r = real(..., tmo);
+ *   while (<cut by our tick alone>) {
+ *       struct timespec *left;
+ *       if (!up_timeout_left(&t, &left))
+ *           <answer as the timeout does>;           the deadline has passed
+ *       r = real(..., left);                        NULL when tmo is NULL
+ *   }
+ *
+ * *tmo is read only by up_timeout_left, after the kernel accepted it (a bad
+ * pointer fails with EFAULT, never with our EINTR).  No allocation, no
+ * lock, errno as clock_gettime leaves it (untouched through the vDSO):
+ * usable in threads and handlers alike.
+ */
+struct up_timeout {
+    const struct timespec *tmo; /* the caller's; NULL: none */
+    int64_t t0;                 /* CLOCK_MONOTONIC at entry (with tmo only) */
+    struct timespec left;       /* the next attempt's timeout */
+};
+
+static inline struct up_timeout up_timeout_start(const struct timespec *tmo)
+{
+    return (struct up_timeout){.tmo = tmo, .t0 = tmo ? up_clock_ns(CLOCK_MONOTONIC) : 0};
+}
+
+/* 0: the deadline has passed.  1: resume with *left (NULL: no timeout). */
+static inline int up_timeout_left(struct up_timeout *t, struct timespec **left)
+{
+    *left = NULL;
+    if (!t->tmo)
+        return 1;
+    int64_t ns = up_left_ns(CLOCK_MONOTONIC, up_deadline(t->t0, up_ts_to_ns(t->tmo)));
+    if (ns == 0)
+        return 0;
+    t->left = up_ns_to_ts(ns);
+    *left = &t->left;
+    return 1;
+}
+
 /* Rounded up, so a resumed call never ends before the deadline. */
 static inline struct timeval up_ns_to_tv_up(int64_t ns)
 {

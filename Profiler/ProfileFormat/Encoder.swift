@@ -35,11 +35,7 @@ public struct ProfileEncoder: Sendable {
             put32(s.tid); put32(s.flags); put64(s.cookie); put32(UInt32(ips.count)); put32(0)
             for ip in ips { put64(ip) }
         case .thread(let t):
-            let name = fit(Array(t.name.utf8), UInt32.self)
-            let start = header(.thread, flags: 0, variable: name.count)
-            put32(t.tid); put32(UInt32(name.count))
-            bytes += name
-            pad(from: start)
+            putNamed(.thread, id: t.tid, name: t.name)
         case .map(let m):
             let id = fit(m.buildID, UInt16.self), path = fit(Array(m.path.utf8), UInt16.self)
             let start = header(.map, flags: 0, variable: id.count + path.count)
@@ -52,11 +48,7 @@ public struct ProfileEncoder: Sendable {
             _ = header(.lost, flags: 0, variable: 0)
             put32(l.tid); put32(l.kind); put64(l.count)
         case .call(let c):
-            let name = fit(Array(c.name.utf8), UInt32.self)
-            let start = header(.call, flags: 0, variable: name.count)
-            put32(c.id); put32(UInt32(name.count))
-            bytes += name
-            pad(from: start)
+            putNamed(.call, id: c.id, name: c.name)
         case .end(let e):
             _ = header(.end, flags: e.flags, variable: 0)
             put64(e.timeNanoseconds); put64(e.samples); put64(e.stacks); put64(e.lost)
@@ -96,6 +88,15 @@ public struct ProfileEncoder: Sendable {
         put16(flags)
         put32(UInt32(truncatingIfNeeded: (type.fixedSize + variable + 7) / 8 * 8))
         return start
+    }
+
+    /// THREAD and CALL: a u32 id, the name's u32 length, the name.
+    private mutating func putNamed(_ type: RecordType, id: UInt32, name: String) {
+        let name = fit(Array(name.utf8), UInt32.self)
+        let start = header(type, flags: 0, variable: name.count)
+        put32(id); put32(UInt32(name.count))
+        bytes += name
+        pad(from: start)
     }
 
     private mutating func pad(from start: Int) {
