@@ -16,7 +16,7 @@
  * dl_iterate_phdr hang in their own (glibc 2.36 leaves the loader's write
  * lock held in the child); with the thread looping on ehu_sync() they do
  * not: "EHU fork children_hung raw=../10 ehu_sync=../10".
- * Build/run: Benchmarks/unwinder.sh.
+ * Build/run: Scripts/bench/unwinder.sh.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

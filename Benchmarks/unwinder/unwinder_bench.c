@@ -17,7 +17,7 @@
  * (libunwind_ns=-1 when libunwind.so.8 is not installed).  With a second
  * argument "stack20" only the 20-frame stack is measured (for callgrind:
  * inclusive instructions / iterations = instructions per 20-frame stack).
- * Build and run: Benchmarks/unwinder.sh (callgrind instruction counts too).
+ * Build and run: Scripts/bench/unwinder.sh (callgrind instruction counts too).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

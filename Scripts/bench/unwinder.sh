@@ -12,12 +12,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../../Benchmarks/unwinder"
 out=../.build-unwinder
 mkdir -p "$out"
-W="-Wall -Wextra -std=gnu11"
+# ehu is the core's unwinder (Sources/CDeferredUnwind/ehu*.c), built alone.
+core=../../Sources/CDeferredUnwind
+W="-Wall -Wextra -std=gnu11 -I$core"
 cc -O2 -g -fomit-frame-pointer -c nofp.c -o "$out/nofp.o"
-cc $W -O2 -g -c ehu.c -o "$out/ehu.o"
-cc $W -O2 -g -c ehu_cfi.c -o "$out/ehu_cfi.o"
-cc $W -O2 -g -c ehu_fork.c -o "$out/ehu_fork.o"
-cc -O2 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -rdynamic \
+cc $W -O2 -g -c $core/ehu.c -o "$out/ehu.o"
+cc $W -O2 -g -c $core/ehu_cfi.c -o "$out/ehu_cfi.o"
+cc $W -O2 -g -c $core/ehu_fork.c -o "$out/ehu_fork.o"
+cc -O2 -g -I$core -fno-omit-frame-pointer -fno-optimize-sibling-calls -rdynamic \
     unwinder_bench.c fp_walk.c "$out/nofp.o" "$out/ehu.o" "$out/ehu_cfi.o" "$out/ehu_fork.o" -o "$out/unwinder_bench" -lpthread
 "$out/unwinder_bench" "${1:-20000}"
 # The costs behind ehu's choices (FDE lookup, dlclose check, miss, flush).

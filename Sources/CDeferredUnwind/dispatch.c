@@ -171,7 +171,8 @@ __attribute__((noinline)) int du_safe_point(void)
         return 0;
     /* Inside a frozen region (a handler's call on this thread): a proxy may
      * be this thread's dispatcher now (proxy.c).  Relaxed: our own word. */
-    if (DU_UNLIKELY(atomic_load_explicit(&th->frozen, memory_order_relaxed) != DU_FROZEN_NO))
+    if (DU_UNLIKELY(atomic_load_explicit(&th->frozen, memory_order_relaxed) != DU_FROZEN_NO) &&
+        !du_hook_safe_point_in_region()) /* region-safe-point */
         return -EBUSY;
     return du_dispatch(th, (uintptr_t)__builtin_return_address(0), 0);
 }

@@ -127,6 +127,18 @@ static inline int du_hook_cancel_skips_scrub(void) { return 0; }
  * (variant_hooks.c). */
 static inline int du_hook_exit_drops_pending(void) { return 0; }
 
+/* ---- proxy.c, dispatch.c ---- */
+
+/* Whether leaving a frozen region ignores a proxy's claim (leaves at once,
+ * so the thread's safe point runs beside the proxy).  Shipped: never.
+ * Variant leave-no-wait (variant_hooks.c). */
+static inline int du_hook_leave_ignores_claim(void) { return 0; }
+
+/* Whether the safe point dispatches inside a frozen region (a handler's
+ * call), beside a proxy that may be serving the thread.  Shipped: never.
+ * Variant region-safe-point (variant_hooks.c). */
+static inline int du_hook_safe_point_in_region(void) { return 0; }
+
 /* ---- fork.c ---- */
 
 /* Whether this copy of the core registers atfork handlers and joins the
@@ -153,6 +165,8 @@ DU_HIDDEN void du_hook_cancel_wait_dispatch(void);
 DU_HIDDEN int du_hook_cancel_skips_scrub(void);
 DU_HIDDEN int du_hook_exit_drops_pending(void);
 DU_HIDDEN int du_hook_fork_handlers(void);
+DU_HIDDEN int du_hook_leave_ignores_claim(void);
+DU_HIDDEN int du_hook_safe_point_in_region(void);
 
 #endif /* DU_VARIANTS */
 #endif /* DU_HOOKS_H */

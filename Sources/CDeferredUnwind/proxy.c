@@ -110,6 +110,9 @@ static int du_frozen_release(struct du_thread *th)
 {
     int waited = 0;
     unsigned expected = DU_FROZEN_YES;
+    if (du_hook_leave_ignores_claim()) /* leave-no-wait */
+        return atomic_exchange_explicit(&th->frozen, DU_FROZEN_NO, memory_order_acquire) == DU_FROZEN_NO
+                   ? -EINVAL : 0;
     /* Acquire, partner: the proxy's release store of YES (proxy.c's header). */
     while (!atomic_compare_exchange_weak_explicit(&th->frozen, &expected, DU_FROZEN_NO,
                                                   memory_order_acquire, memory_order_relaxed)) {
@@ -203,8 +206,12 @@ int du_proxy_serve(void)
         }
         pthread_mutex_lock(&du_threads_lock);
         struct du_thread *next = th->next;
-        /* Release, partner: the owner's acquire in du_frozen_release. */
-        atomic_store_explicit(&th->frozen, DU_FROZEN_YES, memory_order_release);
+        /* Release, partner: the owner's acquire in du_frozen_release.  A
+         * compare-exchange, not a store: only this proxy holds CLAIMED, but
+         * the variant leave-no-wait's owner may have left meanwhile. */
+        unsigned claimed = DU_FROZEN_CLAIMED;
+        atomic_compare_exchange_strong_explicit(&th->frozen, &claimed, DU_FROZEN_YES,
+                                                memory_order_release, memory_order_relaxed);
         DU_STEP(DU_STEP_PROXY_RELEASED);
         th = next;
     }

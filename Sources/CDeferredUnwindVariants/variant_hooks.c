@@ -71,3 +71,9 @@ int du_hook_exit_drops_pending(void) { return DUV_IS(EXIT_DROPS_PENDING); }
 /* Not a variant: this copy of the core registers no atfork handlers and
  * joins no fork hub, whatever the variant (fork.c explains why). */
 int du_hook_fork_handlers(void) { return 0; }
+
+/* leave-no-wait: leaving a frozen region ignores a proxy serving it. */
+int du_hook_leave_ignores_claim(void) { return DUV_IS(LEAVE_NO_WAIT); }
+
+/* region-safe-point: the safe point dispatches inside a frozen region. */
+int du_hook_safe_point_in_region(void) { return DUV_IS(REGION_SAFE_POINT); }

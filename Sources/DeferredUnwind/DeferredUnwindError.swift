@@ -65,6 +65,13 @@ public struct DeferredUnwindError: Error, Sendable, Hashable, CustomStringConver
         public static let alreadyCancelled = Code(.alreadyCancelled)
         /// `EBUSY`: ``DeferredUnwinding/maxTracers`` tracers are registered; no bit is free.
         public static let registryFull = Code(.registryFull)
+        /// `EBUSY` from the frozen-region calls: the thread is already in a
+        /// frozen region, or is exiting
+        /// (``DeferredUnwinding/withFrozenRegion(_:)``,
+        /// ``DeferredUnwinding/serveFrozenThreads()``).  The same code as
+        /// ``registryFull`` (one errno, one code): which one it means follows
+        /// from the call that threw.
+        public static let busy = Code(.registryFull)
         /// `EDEADLK`: called from inside a tracer callback, where waiting would hang
         /// (cancel, detach, safe point, or a tracer's deinit).
         public static let wouldDeadlock = Code(.wouldDeadlock)

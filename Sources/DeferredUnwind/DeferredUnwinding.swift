@@ -73,6 +73,48 @@ public enum DeferredUnwinding {
         return Int(ran)
     }
 
+    /// Runs `body` inside a frozen region: while it runs, another attached
+    /// thread's ``serveFrozenThreads()`` may unwind this thread's stack above
+    /// this call and run the callbacks of its pending requests (their traces
+    /// have ``StackTrace/isFromProxy`` set; each request is delivered once,
+    /// by a proxy or by this thread's next ``safePoint()``).  Wrap a call that
+    /// may block for long (a read, a wait on a condition variable).
+    ///
+    /// The contract: `body` must not return into or unwind the frames
+    /// above this call by other means (`longjmp`, thread exit) while it
+    /// runs.  Regions do not nest.  Leaving waits while a proxy serves this
+    /// thread (its unwind and callbacks).  ``safePoint()`` inside the region
+    /// throws ``DeferredUnwindError/Code/busy`` when something is pending.
+    ///
+    /// Context: thread, attached.
+    /// - Throws: ``DeferredUnwindError/Code/notAttached``;
+    ///   ``DeferredUnwindError/Code/busy`` already in a region or exiting;
+    ///   ``DeferredUnwindError/Code/wouldDeadlock`` inside a callback; and
+    ///   whatever `body` throws (the region is left first).
+    public static func withFrozenRegion<R>(_ body: () throws -> R) throws -> R {
+        let entered = du_frozen_enter()
+        if entered < 0 { throw DeferredUnwindError(cReturn: entered) }
+        defer { _ = du_frozen_leave() }
+        return try body()
+    }
+
+    /// Serves every other attached thread that is inside a frozen region
+    /// and has pending requests: unwinds its stack and runs those callbacks
+    /// here, on the calling thread (``StackTrace/isFromProxy``; the cookie is
+    /// that thread's, its ``Cookie/threadHalf`` says whose).
+    ///
+    /// Context: thread, attached, not inside a frozen region or a callback;
+    /// runs callbacks.
+    /// - Returns: the number of callbacks run.
+    /// - Throws: ``DeferredUnwindError/Code/notAttached``,
+    ///   ``DeferredUnwindError/Code/busy`` (the caller is in a frozen region),
+    ///   ``DeferredUnwindError/Code/wouldDeadlock`` inside a callback.
+    public static func serveFrozenThreads() throws(DeferredUnwindError) -> Int {
+        let ran = du_proxy_serve()
+        if ran < 0 { throw DeferredUnwindError(cReturn: ran) }
+        return Int(ran)
+    }
+
     /// The calling thread's cookie for the current entry context, `nil` if
     /// none was handed out since the last safe point (or not attached).
     /// Context: thread; lock-free.
@@ -81,7 +123,7 @@ public enum DeferredUnwinding {
     }
 
     /// Bytes of per-thread state allocated by ``attachCurrentThread()``
-    /// (one cache line).  Context: any.
+    /// (two cache lines).  Context: any.
     public static var threadFootprintBytes: Int {
         Int(du_thread_footprint())
     }

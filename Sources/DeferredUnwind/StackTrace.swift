@@ -30,16 +30,22 @@ public struct StackTrace: Sendable, Hashable {
     /// above the last one was dropped.  Never set for the fallback
     /// unwinder's traces (it cannot tell) or truncated ones.
     public var isComplete: Bool
+    /// Unwound by ``DeferredUnwinding/serveFrozenThreads()`` from the
+    /// thread's frozen region, starting in the function that called
+    /// ``DeferredUnwinding/withFrozenRegion(_:)``; the callback may run on
+    /// another thread (the cookie's ``Cookie/threadHalf`` says whose).
+    public var isFromProxy: Bool
 
     public init(frames: [UInt], isTruncated: Bool = false, isThreadExiting: Bool = false,
                 isUnavailable: Bool = false, isFromFallbackUnwinder: Bool = false,
-                isComplete: Bool = false) {
+                isComplete: Bool = false, isFromProxy: Bool = false) {
         self.frames = frames
         self.isTruncated = isTruncated
         self.isThreadExiting = isThreadExiting
         self.isUnavailable = isUnavailable
         self.isFromFallbackUnwinder = isFromFallbackUnwinder
         self.isComplete = isComplete
+        self.isFromProxy = isFromProxy
     }
 
     /// Copies a C trace.  Context: inside a callback (the C trace's lifetime).
@@ -55,5 +61,6 @@ public struct StackTrace: Sendable, Hashable {
         isUnavailable = t.flags & DU_TRACE_NOMEM.rawValue != 0
         isFromFallbackUnwinder = t.flags & DU_TRACE_BACKTRACE.rawValue != 0
         isComplete = t.flags & DU_TRACE_COMPLETE.rawValue != 0
+        isFromProxy = t.flags & DU_TRACE_PROXY.rawValue != 0
     }
 }

@@ -37,6 +37,12 @@
     X(EXIT_DROPS_PENDING, "exit-drops-pending",                                                    \
       "detach/exit frees without delivering pending requests (race 13)", "thread-exit", NULL)      \
     X(MUTEX_DISPATCH, "mutex-dispatch",                                                            \
-      "v13: callbacks under one global mutex (correct, slow; race 16)", "mutex-vs-rcu", NULL)
+      "v13: callbacks under one global mutex (correct, slow; race 16)", "mutex-vs-rcu", NULL)      \
+    X(LEAVE_NO_WAIT, "leave-no-wait",                                                              \
+      "frozen region: leave does not wait for a proxy serving it (safe point beside the proxy)",  \
+      "proxy", NULL)                                                                               \
+    X(REGION_SAFE_POINT, "region-safe-point",                                                      \
+      "frozen region: a handler's safe point dispatches beside a proxy serving the thread",       \
+      "proxy", NULL)
 
 #endif

@@ -1,0 +1,3 @@
+/* The shipped ehu.c, unchanged, under the dus_ prefix (dus_prefix.h). */
+#include "dus_prefix.h"
+#include "../../../Sources/CDeferredUnwind/ehu.c"
