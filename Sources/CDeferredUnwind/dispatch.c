@@ -52,6 +52,9 @@ static void du_round_trace(struct du_thread *th, uintptr_t caller, int exiting,
         du_unwind(th, caller, trace);
         th->unwound = 1;
         DU_STEP(DU_STEP_DISPATCH_UNWOUND);
+    } else if (!trace->ips) {
+        /* Unwound by a proxy in this context (proxy.c): the cache holds it. */
+        du_cache_trace(th, trace);
     }
 }
 

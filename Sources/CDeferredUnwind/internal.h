@@ -314,6 +314,7 @@ DU_HIDDEN void du_unwind(struct du_thread *th, uintptr_t caller, struct du_trace
 DU_HIDDEN void du_cache_free(struct du_thread *th);
 DU_HIDDEN void du_unwind_warm_up(void);
 DU_HIDDEN void du_unwind_frozen(struct du_thread *th, struct du_trace *out);
+DU_HIDDEN void du_cache_trace(struct du_thread *th, struct du_trace *out);
 
 /* ---- step points ---- */
 #ifdef DU_STEP_POINTS

@@ -98,9 +98,16 @@ __attribute__((noinline)) void du_unwind(struct du_thread *th, uintptr_t caller,
     memcpy(cache->ips, &scratch[start], have * sizeof(uintptr_t));
     cache->nr = have;
     cache->flags = flags;
-    out->ips = cache->ips;
-    out->nr = cache->nr;
-    out->flags = cache->flags;
+    du_cache_trace(th, out);
+}
+
+/* The trace in th's cache (th->unwound).  Thread context, or the proxy
+ * holding the claim. */
+void du_cache_trace(struct du_thread *th, struct du_trace *out)
+{
+    out->ips = th->cache->ips;
+    out->nr = th->cache->nr;
+    out->flags = th->cache->flags;
 }
 
 /* Context: a proxy (proxy.c) holding the claim on `th`, whose region froze
@@ -132,7 +139,5 @@ void du_unwind_frozen(struct du_thread *th, struct du_trace *out)
         cache->flags = flags;
         th->unwound = 1;
     }
-    out->ips = cache->ips;
-    out->nr = cache->nr;
-    out->flags = cache->flags;
+    du_cache_trace(th, out);
 }

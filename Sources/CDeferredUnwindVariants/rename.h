@@ -93,6 +93,7 @@
 #define du_frozen_end DU_RENAME(frozen_end)
 #define du_proxy_serve DU_RENAME(proxy_serve)
 #define du_unwind_frozen DU_RENAME(unwind_frozen)
+#define du_cache_trace DU_RENAME(cache_trace)
 #define du_hook_leave_ignores_claim DU_RENAME(hook_leave_ignores_claim)
 #define du_hook_safe_point_in_region DU_RENAME(hook_safe_point_in_region)
 #endif

@@ -41,4 +41,24 @@ int du_lc_longjmp_leak_repair(char *msg, size_t len);
 /* a handler leaves du_request with siglongjmp while its thread is inside
  * du_tracer_cancel (step point): that cancel does not wait for itself. */
 int du_lc_longjmp_inside_cancel(char *msg, size_t len);
+/* Frozen regions and proxy safe points (lc_proxy.c).  A target thread
+ * requests X, enters a region and blocks; this thread serves it: one
+ * callback on this thread with the target's cookie and a trace that starts
+ * in the region's function and equals the target's own backtrace() above
+ * it; inside the region the target's safe point and detach answer -EBUSY,
+ * a repeat request 1 with the same cookie; after leave its safe point
+ * delivers only the new tracer Y.  `report` gets a summary line. */
+int du_lc_proxy_delivers_once(char *msg, size_t len, char *report, size_t rlen);
+/* The proxy's callback holds until the target has started to leave, then
+ * hold_ms more: leave returns 1 (waited) only after the callback ended. */
+int du_lc_proxy_leave_waits(int hold_ms, char *msg, size_t len, char *report, size_t rlen);
+/* A third thread cancels X while the proxy runs X's callback for the
+ * target: cancel returns only after that callback. */
+int du_lc_proxy_cancel_waits(char *msg, size_t len, char *report, size_t rlen);
+/* pthread_exit below the region's frame: X delivered once (EXITING by the
+ * exit, or by the proxy first when serve_first). */
+int du_lc_proxy_exit_in_region(int serve_first, char *msg, size_t len);
+/* -ESRCH unattached, -EINVAL leave outside, -EBUSY nested enter and serve
+ * inside a region, -EDEADLK serve from a callback. */
+int du_lc_proxy_misuse(char *msg, size_t len);
 #endif

@@ -1,0 +1,405 @@
+/* lc_proxy.c - frozen regions and proxy safe points (proxy.c): who
+ * delivers, with which cookie and trace, what leave waits for, cancel during
+ * a proxy's callback, thread exit inside a region, misuse answers. */
+#include <execinfo.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include "lc_common.h"
+
+#define PX_MAX 16
+#define PX_FRAMES 32
+
+/* One callback: who ran it, for whom, with what. */
+struct px_rec {
+    int tracer;       /* 0 = X, 1 = Y */
+    pthread_t runner; /* the thread that ran the callback */
+    uint64_t cookie;
+    uint32_t flags, nr;
+    uintptr_t ips[PX_FRAMES];
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct px_rec rec[PX_MAX];
+    int n;
+    /* leave-wait check: the callback waits for the target's leave to start */
+    _Atomic int hold, in_cb, leaving, cb_done;
+    int hold_ms;
+} px = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void px_callback(const struct du_trace *t, uint64_t cookie, void *arg)
+{
+    pthread_mutex_lock(&px.lock);
+    if (px.n < PX_MAX) {
+        struct px_rec *r = &px.rec[px.n++];
+        r->tracer = (int)(intptr_t)arg;
+        r->runner = pthread_self();
+        r->cookie = cookie;
+        r->flags = t->flags;
+        r->nr = t->nr;
+        for (uint32_t i = 0; i < t->nr && i < PX_FRAMES; i++)
+            r->ips[i] = t->ips[i];
+    }
+    pthread_mutex_unlock(&px.lock);
+    if (atomic_load(&px.hold)) {
+        atomic_store(&px.in_cb, 1);
+        for (int i = 0; i < 10000 && !atomic_load(&px.leaving); i++)
+            usleep(1000);
+        usleep((useconds_t)px.hold_ms * 1000);
+        atomic_store(&px.cb_done, 1);
+    }
+}
+
+static void px_reset(void)
+{
+    pthread_mutex_lock(&px.lock);
+    px.n = 0;
+    pthread_mutex_unlock(&px.lock);
+    atomic_store(&px.hold, 0);
+    atomic_store(&px.in_cb, 0);
+    atomic_store(&px.leaving, 0);
+    atomic_store(&px.cb_done, 0);
+    px.hold_ms = 0;
+}
+
+static int px_count(void)
+{
+    pthread_mutex_lock(&px.lock);
+    int n = px.n;
+    pthread_mutex_unlock(&px.lock);
+    return n;
+}
+
+/* The target thread's script. */
+struct px_target {
+    du_tracer *x, *y;
+    sem_t frozen, go, done;
+    int exit_in_region; /* pthread_exit from below the region's frame */
+    /* results */
+    int enter_rc, busy_rc, detach_rc, again_rc, y_rc, leave_rc, sp_rc;
+    uint64_t c1, c_again, c_y;
+    void *ref[PX_FRAMES];
+    int ref_n;
+    uintptr_t region_lo; /* region_fn's address */
+    long long leave_ns;
+    pthread_t self;
+};
+
+static long long px_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static __attribute__((noinline)) void px_exit_below(void) { pthread_exit(NULL); }
+
+/* The region's frame: enter, block, leave all from here (the contract). */
+__attribute__((noinline)) void du_lc_px_region(struct px_target *t)
+{
+    t->enter_rc = du_frozen_enter();
+    t->ref_n = backtrace(t->ref, PX_FRAMES); /* ref[1..]: the same callers */
+    sem_post(&t->frozen);
+    if (du_lc_sem_wait(&t->go, 10) != 0)
+        return;
+    if (t->exit_in_region)
+        px_exit_below();
+    t->busy_rc = du_safe_point();      /* inside the region: -EBUSY (pending) */
+    t->detach_rc = du_thread_detach(); /* misuse: -EBUSY */
+    t->again_rc = du_request(t->x, &t->c_again);
+    t->y_rc = du_request(t->y, &t->c_y);
+    atomic_store(&px.leaving, 1);
+    long long t0 = px_now();
+    t->leave_rc = du_frozen_leave();
+    t->leave_ns = px_now() - t0;
+    __asm__ volatile("" ::: "memory"); /* no tail call: the frame stays */
+}
+
+static void *px_target_main(void *arg)
+{
+    struct px_target *t = arg;
+    t->self = pthread_self();
+    t->region_lo = (uintptr_t)du_lc_px_region;
+    du_thread_attach();
+    du_request(t->x, &t->c1);
+    du_lc_px_region(t);
+    t->sp_rc = du_safe_point();
+    du_thread_detach();
+    sem_post(&t->done);
+    return NULL;
+}
+
+static int px_setup(struct px_target *t, char *msg, size_t len)
+{
+    memset(t, 0, sizeof *t);
+    px_reset();
+    sem_init(&t->frozen, 0, 0);
+    sem_init(&t->go, 0, 0);
+    sem_init(&t->done, 0, 0);
+    if (du_tracer_register(px_callback, (void *)0, "px-x", &t->x) ||
+        du_tracer_register(px_callback, (void *)1, "px-y", &t->y))
+        return du_lc_fail(msg, len, "register failed");
+    return 0;
+}
+
+static void px_teardown(struct px_target *t)
+{
+    du_tracer_cancel(t->x);
+    du_tracer_cancel(t->y);
+    du_tracer_destroy(t->x);
+    du_tracer_destroy(t->y);
+}
+
+/* The proxy's trace starts in du_lc_px_region and continues as the
+ * target's own backtrace() from there. */
+static int px_check_trace(const struct px_target *t, const struct px_rec *r, char *msg, size_t len)
+{
+    if (!(r->flags & DU_TRACE_PROXY) || !(r->flags & DU_TRACE_COMPLETE) || (r->flags & DU_TRACE_BACKTRACE))
+        return du_lc_fail(msg, len, "proxy trace flags %#x (want PROXY|COMPLETE)", r->flags);
+    if (r->nr < 3 || r->ips[0] <= t->region_lo || r->ips[0] > (uintptr_t)t->ref[0] + 256 ||
+        r->ips[0] + 256 < (uintptr_t)t->ref[0])
+        return du_lc_fail(msg, len, "proxy frame 0 %#lx not in the region's function (%#lx, ref %p)",
+                          (unsigned long)r->ips[0], (unsigned long)t->region_lo, t->ref[0]);
+    int n = (int)r->nr < t->ref_n ? (int)r->nr : t->ref_n;
+    for (int i = 1; i < n && i < PX_FRAMES; i++)
+        if (r->ips[i] != (uintptr_t)t->ref[i])
+            return du_lc_fail(msg, len, "proxy frame %d %#lx, the thread's own backtrace %p", i,
+                              (unsigned long)r->ips[i], t->ref[i]);
+    if ((int)r->nr != t->ref_n)
+        return du_lc_fail(msg, len, "proxy trace %u frames, backtrace %d", r->nr, t->ref_n);
+    return 0;
+}
+
+int du_lc_proxy_delivers_once(char *msg, size_t len, char *report, size_t rlen)
+{
+    struct px_target t;
+    pthread_t th;
+    int bad = px_setup(&t, msg, len);
+    if (bad)
+        return bad;
+    du_thread_attach();
+    pthread_create(&th, NULL, px_target_main, &t);
+    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
+        bad = du_lc_fail(msg, len, "the target never entered its region");
+        goto out;
+    }
+    if (t.enter_rc != 0) {
+        bad = du_lc_fail(msg, len, "du_frozen_enter: %d", t.enter_rc);
+        goto out;
+    }
+    int served = du_proxy_serve();
+    int again = du_proxy_serve(); /* nothing new: 0 */
+    if (served != 1 || again != 0 || px_count() != 1) {
+        bad = du_lc_fail(msg, len, "du_proxy_serve: %d then %d, callbacks %d (want 1, 0, 1)", served, again,
+                         px_count());
+        goto out;
+    }
+    struct px_rec r0 = px.rec[0];
+    if (r0.tracer != 0 || !pthread_equal(r0.runner, pthread_self()) || r0.cookie != t.c1) {
+        bad = du_lc_fail(msg, len, "proxy callback: tracer %d, on the proxy %d, cookie %#llx want %#llx",
+                         r0.tracer, pthread_equal(r0.runner, pthread_self()), (unsigned long long)r0.cookie,
+                         (unsigned long long)t.c1);
+        goto out;
+    }
+    if ((bad = px_check_trace(&t, &r0, msg, len)))
+        goto out;
+    sem_post(&t.go);
+    if (du_lc_sem_wait(&t.done, 10) != 0) {
+        bad = du_lc_fail(msg, len, "the target did not finish");
+        goto out;
+    }
+    if (t.busy_rc != -EBUSY || t.detach_rc != -EBUSY || t.again_rc != 1 || t.c_again != t.c1 || t.y_rc != 0 ||
+        t.c_y != t.c1 || t.leave_rc != 0 || t.sp_rc != 1) {
+        bad = du_lc_fail(msg, len,
+                         "target: safe point in region %d (-EBUSY), detach %d (-EBUSY), repeat X %d (1) same "
+                         "cookie %d, Y %d (0) same cookie %d, leave %d (0), safe point %d (1)",
+                         t.busy_rc, t.detach_rc, t.again_rc, t.c_again == t.c1, t.y_rc, t.c_y == t.c1,
+                         t.leave_rc, t.sp_rc);
+        goto out;
+    }
+    /* Y at the thread's own safe point: same cookie, the context's trace
+     * (the proxy's, reused), on the thread; X not again. */
+    struct px_rec r1 = px.rec[1];
+    if (px_count() != 2 || r1.tracer != 1 || !pthread_equal(r1.runner, t.self) || r1.cookie != t.c1 ||
+        !(r1.flags & DU_TRACE_PROXY)) {
+        bad = du_lc_fail(msg, len, "after the region: %d callbacks, tracer %d on the target %d, cookie ok %d, "
+                         "flags %#x (want 2, Y, 1, 1, PROXY)", px_count(), r1.tracer,
+                         pthread_equal(r1.runner, t.self), r1.cookie == t.c1, r1.flags);
+        goto out;
+    }
+    snprintf(report, rlen, "proxy trace %u frames, flags %#x; target's repeat request answered 1 with the "
+             "same cookie; Y delivered by the target's safe point", r0.nr, r0.flags);
+out:
+    sem_post(&t.go);
+    pthread_join(th, NULL);
+    du_thread_detach();
+    px_teardown(&t);
+    return bad;
+}
+
+/* Leave waits for the proxy's callback of this thread's context. */
+int du_lc_proxy_leave_waits(int hold_ms, char *msg, size_t len, char *report, size_t rlen)
+{
+    struct px_target t;
+    pthread_t th;
+    int bad = px_setup(&t, msg, len);
+    if (bad)
+        return bad;
+    du_thread_attach();
+    pthread_create(&th, NULL, px_target_main, &t);
+    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
+        bad = du_lc_fail(msg, len, "the target never entered its region");
+        goto out;
+    }
+    px.hold_ms = hold_ms;
+    atomic_store(&px.hold, 1);
+    sem_post(&t.go); /* the target goes on to leave while we serve */
+    long long t0 = px_now();
+    int served = du_proxy_serve();
+    long long serve_ns = px_now() - t0;
+    if (du_lc_sem_wait(&t.done, 10) != 0) {
+        bad = du_lc_fail(msg, len, "the target did not finish");
+        goto out;
+    }
+    /* The target may have left before the claim (then the proxy serves
+     * nothing and the target's safe point delivers X): both are legal, but
+     * the callback must never overlap the target's return from leave. */
+    if (served == 1 && (t.leave_rc != 1 || !atomic_load(&px.cb_done)))
+        bad = du_lc_fail(msg, len, "leave returned %d with the proxy's callback %s (want 1, finished)",
+                         t.leave_rc, atomic_load(&px.cb_done) ? "finished" : "still running");
+    else if (served == 0 && px_count() < 1)
+        bad = du_lc_fail(msg, len, "nobody delivered X");
+    snprintf(report, rlen, "served %d; leave returned %d after %.1f ms (the callback held %d ms; serve took "
+             "%.1f ms)", served, t.leave_rc, t.leave_ns / 1e6, hold_ms, serve_ns / 1e6);
+out:
+    sem_post(&t.go);
+    pthread_join(th, NULL);
+    du_thread_detach();
+    atomic_store(&px.hold, 0);
+    px_teardown(&t);
+    return bad;
+}
+
+struct px_cancel {
+    du_tracer *x;
+    int rc;
+    int cb_done_at_return;
+    long long ns;
+};
+
+static void *px_canceller(void *arg)
+{
+    struct px_cancel *c = arg;
+    while (!atomic_load(&px.in_cb))
+        usleep(1000);
+    long long t0 = px_now();
+    c->rc = du_tracer_cancel(c->x);
+    c->ns = px_now() - t0;
+    c->cb_done_at_return = atomic_load(&px.cb_done);
+    return NULL;
+}
+
+/* Cancel of X while the proxy runs X's callback for the target: cancel
+ * waits for it (the proxy publishes the target's `calling`). */
+int du_lc_proxy_cancel_waits(char *msg, size_t len, char *report, size_t rlen)
+{
+    struct px_target t;
+    pthread_t th, ct;
+    int bad = px_setup(&t, msg, len);
+    if (bad)
+        return bad;
+    du_thread_attach();
+    pthread_create(&th, NULL, px_target_main, &t);
+    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
+        bad = du_lc_fail(msg, len, "the target never entered its region");
+        goto out;
+    }
+    struct px_cancel c = {.x = t.x};
+    px.hold_ms = 100;
+    atomic_store(&px.leaving, 1); /* the callback holds only hold_ms */
+    atomic_store(&px.hold, 1);
+    pthread_create(&ct, NULL, px_canceller, &c);
+    int served = du_proxy_serve();
+    pthread_join(ct, NULL);
+    if (served != 1 || c.rc != 0 || !c.cb_done_at_return)
+        bad = du_lc_fail(msg, len, "served %d (1), cancel %d (0), callback finished when cancel returned %d (1)",
+                         served, c.rc, c.cb_done_at_return);
+    snprintf(report, rlen, "cancel waited %.1f ms for the proxy's 100 ms callback", c.ns / 1e6);
+    atomic_store(&px.hold, 0);
+out:
+    sem_post(&t.go);
+    if (du_lc_sem_wait(&t.done, 10) != 0 && !bad)
+        bad = du_lc_fail(msg, len, "the target did not finish");
+    pthread_join(th, NULL);
+    du_thread_detach();
+    px_teardown(&t);
+    return bad;
+}
+
+/* pthread_exit below the region's frame: the exit destructor ends the
+ * region and delivers X (EXITING) unless a proxy did; never twice. */
+int du_lc_proxy_exit_in_region(int serve_first, char *msg, size_t len)
+{
+    struct px_target t;
+    pthread_t th;
+    int bad = px_setup(&t, msg, len);
+    if (bad)
+        return bad;
+    t.exit_in_region = 1;
+    du_thread_attach();
+    pthread_create(&th, NULL, px_target_main, &t);
+    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
+        bad = du_lc_fail(msg, len, "the target never entered its region");
+        goto out;
+    }
+    int served = serve_first ? du_proxy_serve() : 0;
+    sem_post(&t.go);
+    pthread_join(th, NULL);
+    int n = px_count();
+    if (n != 1)
+        bad = du_lc_fail(msg, len, "%d callbacks for one request (served by the proxy %d)", n, served);
+    else if (!serve_first && !(px.rec[0].flags & DU_TRACE_EXITING))
+        bad = du_lc_fail(msg, len, "exit delivered X with flags %#x (want EXITING)", px.rec[0].flags);
+    else if (serve_first && (served != 1 || !(px.rec[0].flags & DU_TRACE_PROXY)))
+        bad = du_lc_fail(msg, len, "served %d, flags %#x (want 1, PROXY)", served, px.rec[0].flags);
+out:
+    du_thread_detach();
+    px_teardown(&t);
+    return bad;
+}
+
+static int px_callback_serve_rc;
+static void px_serving_callback(const struct du_trace *t, uint64_t cookie, void *arg)
+{
+    (void)t, (void)cookie, (void)arg;
+    px_callback_serve_rc = du_proxy_serve();
+}
+
+/* Answers that make misuse harmless. */
+int du_lc_proxy_misuse(char *msg, size_t len)
+{
+    int a = du_frozen_enter(), b = du_frozen_leave(), c = du_proxy_serve();
+    if (a != -ESRCH || b != -ESRCH || c != -ESRCH)
+        return du_lc_fail(msg, len, "not attached: enter %d leave %d serve %d (want -ESRCH)", a, b, c);
+    du_thread_attach();
+    int bad = 0;
+    b = du_frozen_leave();
+    a = du_frozen_enter();
+    int twice = du_frozen_enter(), serve_in = du_proxy_serve(), leave = du_frozen_leave();
+    if (b != -EINVAL || a != 0 || twice != -EBUSY || serve_in != -EBUSY || leave != 0)
+        bad = du_lc_fail(msg, len, "leave outside %d (-EINVAL), enter %d (0), again %d (-EBUSY), serve inside "
+                         "%d (-EBUSY), leave %d (0)", b, a, twice, serve_in, leave);
+    du_tracer *s;
+    if (!bad && du_tracer_register(px_serving_callback, NULL, "px-serve", &s) == 0) {
+        uint64_t ck;
+        du_request(s, &ck);
+        du_safe_point();
+        if (px_callback_serve_rc != -EDEADLK)
+            bad = du_lc_fail(msg, len, "serve from a callback: %d (-EDEADLK)", px_callback_serve_rc);
+        du_tracer_cancel(s);
+        du_tracer_destroy(s);
+    }
+    du_thread_detach();
+    return bad;
+}
