@@ -46,6 +46,12 @@ let package = Package(
             dependencies: [.product(name: "CDeferredUnwindShared", package: "DeferredUnwind")],
             cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]
         ),
+        // Frozen regions and proxy safe points (row 9): public API only.
+        .target(
+            name: "CProxyBench",
+            dependencies: [.product(name: "CDeferredUnwindShared", package: "DeferredUnwind")],
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra"])]
+        ),
         .executableTarget(
             name: "du-cancel-bench",
             dependencies: ["CCancelBench", .product(name: "CDeferredUnwindShared", package: "DeferredUnwind")]
@@ -66,7 +72,7 @@ let package = Package(
         // interleaved A/B timing ratios.  No Swift runtime in the measured path.
         .executableTarget(
             name: "du-bench-driver",
-            dependencies: ["CBenchSupport", "CURCUFlavors", "CDUSBench", "CCancelBench"]
+            dependencies: ["CBenchSupport", "CURCUFlavors", "CDUSBench", "CCancelBench", "CProxyBench"]
         ),
         .executableTarget(
             name: "DeferredUnwindBenchmarks",

@@ -14,6 +14,8 @@
  *       no callback running (CCancelBench; du-cancel-bench has the same mode)
  *   du-bench-driver cancel-sleep [REPS [MS]]  (7b) cancel of a tracer while
  *       another tracer's callback sleeps MS ms on another thread
+ *   du-bench-driver proxy [ROUNDS [THREADS]]  (9) frozen regions and proxy
+ *       safe points (CProxyBench)
  *
  * ratios rows keep their names and order (runs stay comparable); new rows
  * are appended after the last one.
@@ -27,6 +29,7 @@
 #include "urcu_flavors_mode.h"
 #include "dus_bench.h"
 #include "cancel_bench.h"
+#include "proxy_bench.h"
 
 static void die(const char *what, int r)
 {
@@ -124,6 +127,8 @@ int main(int argc, char **argv)
     if ((r = bench_init("none")) < 0)
         die("duv_select", r);
     /* Cancel rows: their own tracers (the table below holds every bit). */
+    if (argc >= 2 && strcmp(argv[1], "proxy") == 0)
+        return proxy_bench_main(argc >= 3 ? atoi(argv[2]) : 201, argc >= 4 ? atoi(argv[3]) : 8);
     if (argc >= 2 && strncmp(argv[1], "cancel-", 7) == 0) {
         if ((r = bench_attach(BENCH_DU)) < 0)
             die("attach", r);
@@ -175,6 +180,6 @@ int main(int argc, char **argv)
         pair("(1s) request first (dus_) vs lower bd", w_first_dus, 0, w_lb, 0, 200000, rounds);
         return 0;
     }
-    fprintf(stderr, "usage: %s op NAME N | ratios [ROUNDS] | footprint | urcu-flavors [ROUNDS] | urcu-op NAME N | cancel-idle [SAMPLES [OTHERS]] | cancel-sleep [REPS [MS]]\n", argv[0]);
+    fprintf(stderr, "usage: %s op NAME N | ratios [ROUNDS] | footprint | urcu-flavors [ROUNDS] | urcu-op NAME N | cancel-idle [SAMPLES [OTHERS]] | cancel-sleep [REPS [MS]] | proxy [ROUNDS [THREADS]]\n", argv[0]);
     return 2;
 }
