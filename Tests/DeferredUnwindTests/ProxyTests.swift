@@ -48,6 +48,12 @@ extension LibraryStateTests.ProxyTests {
         lifecycleCheck { du_lc_proxy_exit_in_region(serveFirst, $0, $1) }
     }
 
+    @Test("a proxy's callback forks: the child's serve returns, the child works on its own",
+          .enabled(if: !ExampleTests.underAddressSanitizer, "ASan's runtime is not fork-safe with busy threads"))
+    func forkInCallback() {
+        lifecycleCheck { du_lc_proxy_fork_in_callback($0, $1) }
+    }
+
     @Test("misuse answers: -ESRCH, -EINVAL, -EBUSY, -EDEADLK")
     func misuse() {
         lifecycleCheck { du_lc_proxy_misuse($0, $1) }

@@ -58,6 +58,10 @@ int du_lc_proxy_cancel_waits(char *msg, size_t len, char *report, size_t rlen);
 /* pthread_exit below the region's frame: X delivered once (EXITING by the
  * exit, or by the proxy first when serve_first). */
 int du_lc_proxy_exit_in_region(int serve_first, char *msg, size_t len);
+/* A proxy's callback forks: in the child the serve returns at once (the
+ * served thread does not exist there) and the child serves nothing, then
+ * requests and delivers on its own; the parent's target goes on. */
+int du_lc_proxy_fork_in_callback(char *msg, size_t len);
 /* -ESRCH unattached, -EINVAL leave outside, -EBUSY nested enter and serve
  * inside a region, -EDEADLK serve from a callback. */
 int du_lc_proxy_misuse(char *msg, size_t len);

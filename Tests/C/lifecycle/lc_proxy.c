@@ -26,6 +26,7 @@ static struct {
     /* leave-wait check: the callback waits for the target's leave to start */
     _Atomic int hold, in_cb, leaving, cb_done;
     int hold_ms;
+    sem_t *release; /* posted by a holding callback: lets the target go on to leave */
 } px = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void px_callback(const struct du_trace *t, uint64_t cookie, void *arg)
@@ -44,6 +45,8 @@ static void px_callback(const struct du_trace *t, uint64_t cookie, void *arg)
     pthread_mutex_unlock(&px.lock);
     if (atomic_load(&px.hold)) {
         atomic_store(&px.in_cb, 1);
+        if (px.release)
+            sem_post(px.release);
         for (int i = 0; i < 10000 && !atomic_load(&px.leaving); i++)
             usleep(1000);
         usleep((useconds_t)px.hold_ms * 1000);
@@ -61,6 +64,7 @@ static void px_reset(void)
     atomic_store(&px.leaving, 0);
     atomic_store(&px.cb_done, 0);
     px.hold_ms = 0;
+    px.release = NULL;
 }
 
 static int px_count(void)
@@ -253,8 +257,8 @@ int du_lc_proxy_leave_waits(int hold_ms, char *msg, size_t len, char *report, si
         goto out;
     }
     px.hold_ms = hold_ms;
+    px.release = &t.go; /* the callback lets the target go on to leave */
     atomic_store(&px.hold, 1);
-    sem_post(&t.go); /* the target goes on to leave while we serve */
     long long t0 = px_now();
     int served = du_proxy_serve();
     long long serve_ns = px_now() - t0;
@@ -262,14 +266,12 @@ int du_lc_proxy_leave_waits(int hold_ms, char *msg, size_t len, char *report, si
         bad = du_lc_fail(msg, len, "the target did not finish");
         goto out;
     }
-    /* The target may have left before the claim (then the proxy serves
-     * nothing and the target's safe point delivers X): both are legal, but
-     * the callback must never overlap the target's return from leave. */
-    if (served == 1 && (t.leave_rc != 1 || !atomic_load(&px.cb_done)))
-        bad = du_lc_fail(msg, len, "leave returned %d with the proxy's callback %s (want 1, finished)",
-                         t.leave_rc, atomic_load(&px.cb_done) ? "finished" : "still running");
-    else if (served == 0 && px_count() < 1)
-        bad = du_lc_fail(msg, len, "nobody delivered X");
+    /* The target started to leave while the callback ran: leave must wait
+     * for the callback's end. */
+    if (served != 1 || t.leave_rc != 1 || !atomic_load(&px.cb_done) || t.leave_ns < (long long)hold_ms * 1000000 / 2)
+        bad = du_lc_fail(msg, len, "served %d (1); leave returned %d after %.1f ms with the proxy's callback %s "
+                         "(want 1, >= %d ms, finished)", served, t.leave_rc, t.leave_ns / 1e6,
+                         atomic_load(&px.cb_done) ? "finished" : "still running", hold_ms / 2);
     snprintf(report, rlen, "served %d; leave returned %d after %.1f ms (the callback held %d ms; serve took "
              "%.1f ms)", served, t.leave_rc, t.leave_ns / 1e6, hold_ms, serve_ns / 1e6);
 out:
@@ -364,6 +366,61 @@ int du_lc_proxy_exit_in_region(int serve_first, char *msg, size_t len)
     else if (serve_first && (served != 1 || !(px.rec[0].flags & DU_TRACE_PROXY)))
         bad = du_lc_fail(msg, len, "served %d, flags %#x (want 1, PROXY)", served, px.rec[0].flags);
 out:
+    du_thread_detach();
+    px_teardown(&t);
+    return bad;
+}
+
+/* A proxy's callback forks: the serve returns in the child, where the
+ * served thread does not exist; the child can still serve (nothing), request
+ * and deliver on its own; the parent goes on. */
+static _Atomic pid_t px_forked;
+static void px_forking_callback(const struct du_trace *t, uint64_t cookie, void *arg)
+{
+    px_callback(t, cookie, arg);
+    pid_t pid = fork();
+    if (pid > 0)
+        atomic_store(&px_forked, pid);
+}
+
+int du_lc_proxy_fork_in_callback(char *msg, size_t len)
+{
+    struct px_target t;
+    pthread_t th;
+    memset(&t, 0, sizeof t);
+    px_reset();
+    sem_init(&t.frozen, 0, 0);
+    sem_init(&t.go, 0, 0);
+    sem_init(&t.done, 0, 0);
+    if (du_tracer_register(px_forking_callback, (void *)0, "px-fork", &t.x) ||
+        du_tracer_register(px_callback, (void *)1, "px-y", &t.y))
+        return du_lc_fail(msg, len, "register failed");
+    atomic_store(&px_forked, 0);
+    pid_t parent = getpid();
+    int bad = 0;
+    du_thread_attach();
+    pthread_create(&th, NULL, px_target_main, &t);
+    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
+        bad = du_lc_fail(msg, len, "the target never entered its region");
+        goto out;
+    }
+    int served = du_proxy_serve();
+    if (getpid() != parent) {
+        /* The child: one thread, this one, out of the serve. */
+        uint64_t c;
+        int again = du_proxy_serve(), rq = du_request(t.y, &c), sp = du_safe_point();
+        _exit(served == 1 && again == 0 && rq == 0 && sp == 1 ? 0 : 10 + (served != 1) + 2 * (again != 0));
+    }
+    pid_t pid = atomic_load(&px_forked);
+    if (served != 1 || pid <= 0)
+        bad = du_lc_fail(msg, len, "parent: served %d (1), forked %d", served, (int)pid);
+    else if (du_lc_wait_child(pid, -1, msg, len) != 0)
+        bad = 1;
+out:
+    sem_post(&t.go);
+    if (du_lc_sem_wait(&t.done, 10) != 0 && !bad)
+        bad = du_lc_fail(msg, len, "the target did not finish after the fork");
+    pthread_join(th, NULL);
     du_thread_detach();
     px_teardown(&t);
     return bad;
