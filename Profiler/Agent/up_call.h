@@ -51,6 +51,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <deferred_unwind.h>
 #include "up_agent.h"
 #include "up_calls.h"
 #include "up_tls.h"
@@ -58,7 +59,8 @@
 struct up_call {
     uint32_t foreign0; /* up_tls.foreign at entry */
     uint32_t ticks0;   /* up_tls.ticks at the start of the current attempt */
-    uint32_t tracked;  /* the mark was set: clear it and run the safe point */
+    uint16_t tracked;  /* the mark was set: clear it and run the safe point */
+    uint16_t frozen;   /* in a frozen region (the core's du_frozen_enter): leave it first */
     uint64_t t0;       /* socket timeouts: when the call began (up_call_fd_retry) */
 };
 
@@ -83,12 +85,15 @@ int up_handler_repair_at(uintptr_t sp);
  * pthread_mutex_lock and futex waits: those are what allocators and
  * runtimes call while holding their own locks, and attaching allocates
  * (malloc inside a malloc lock would deadlock). */
-static inline int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attach)
+/* Always inlined: the frozen region's frame is the interposer's own (the
+ * frame du_frozen_enter records must stay until du_frozen_leave). */
+static inline __attribute__((always_inline)) int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attach)
 {
     int phase = up_phase_get(); /* acquire: partner the constructor's release */
     if (UP_LIKELY(phase != UP_ACTIVE && phase != UP_STOPPING))
         return 0;
     c->tracked = 0;
+    c->frozen = 0;
     c->t0 = 0;
     /* Relaxed: written by this thread's trampolines and handler only (same
      * thread). */
@@ -129,10 +134,17 @@ static inline int up_call_begin_ex(struct up_call *c, uint32_t id, int may_attac
     atomic_store_explicit(&up_tls.call, id, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
     c->tracked = 1;
+    /* A frozen region around the real call: the writer thread, the core's
+     * proxy, may unwind this thread's stack above this frame and write the
+     * STACK records of its samples while it stays blocked (up_writer.c). */
+    c->frozen = du_frozen_enter() == 0;
     return 1;
 }
 
-static inline int up_call_begin(struct up_call *c, uint32_t id) { return up_call_begin_ex(c, id, 1); }
+static inline __attribute__((always_inline)) int up_call_begin(struct up_call *c, uint32_t id)
+{
+    return up_call_begin_ex(c, id, 1);
+}
 
 /* Whether the attempt that just returned was cut short by our signal
  * alone: our tick ran on this thread since the attempt began and no
@@ -162,6 +174,8 @@ static inline void up_call_end(struct up_call *c)
         return;
     int saved = errno;
     atomic_signal_fence(memory_order_seq_cst); /* after the real call */
+    if (c->frozen)
+        (void)du_frozen_leave(); /* waits while the writer serves this thread */
     atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);
     atomic_store_explicit(&up_tls.call_sp, 0, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* before the safe point */

@@ -64,6 +64,7 @@ struct up_slot *up_slot_claim(uint32_t tid, pthread_t self)
     if (!s)
         return NULL;
     s->tid = tid;
+    atomic_store_explicit(&s->du_serial, 0, memory_order_relaxed); /* the owner sets it at attach */
     up_lock(&up_name_lock);
     s->thread = self;
     s->name_len = 0;

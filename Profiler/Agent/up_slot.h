@@ -46,6 +46,10 @@ struct up_slot {
     /* ---- ownership (see above) ---- */
     _Atomic uint32_t state;
     uint32_t tid; /* written while CLAIMED; read by the writer after OWNED */
+    /* The core's serial of the owner (its cookies' thread half): written by
+     * the owner at attach, read by the writer in a proxy's callback
+     * (up_stack.c) after the core's claim of the owner's region. */
+    _Atomic uint32_t du_serial;
     /* The thread's timer.  timer_live: 1 while `timer` names a timer of this
      * slot that nobody deleted yet.  Exactly one of the thread's exit
      * teardown and process exit deletes it: the one whose exchange takes

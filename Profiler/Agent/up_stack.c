@@ -11,7 +11,13 @@
  * maybe a resume helper (and the core, linked into the agent).  Every
  * leading address inside the agent's executable segment is cut, so the
  * record starts at the program's call site.  Flag 0x200: the frames come
- * from the core's DWARF unwinder (glibc backtrace()).
+ * from the core's unwinder (its rule cache, or glibc backtrace()).
+ *
+ * A proxy's callback (DU_TRACE_PROXY) runs on the writer thread, inside
+ * du_proxy_serve (up_writer.c), for a thread still blocked in an
+ * interposed call: the cookie's thread half names the thread's slot, and
+ * the record goes straight into the file (the writer is the file's only
+ * writer; the blocked thread's ring has its own producer).
  *
  * A full ring: wait for the writer (it drains every 10 ms) up to
  * UP_STACK_WAIT_MS in 1 ms real sleeps, then count the stack lost (LOST
@@ -20,6 +26,7 @@
 #include <deferred_unwind.h>
 #include "up_real.h"
 #include "up_ring.h"
+#include "up_slot.h"
 #include "up_stack.h"
 #include "up_tls.h"
 #include "up_writer.h"
@@ -33,9 +40,57 @@ static int up_in_agent(uintptr_t ip)
     return ip >= up_config.text_start && ip < up_config.text_end;
 }
 
+static uint32_t up_skip_agent(const struct du_trace *trace)
+{
+    uint32_t skip = 0;
+    while (skip < trace->nr && up_in_agent(trace->ips[skip]))
+        skip++;
+    return skip;
+}
+
+/* Context: the writer thread, inside du_proxy_serve. */
+static void up_stack_proxied(const struct du_trace *trace, uint64_t cookie)
+{
+    uint32_t serial = du_cookie_thread_half(cookie);
+    struct up_slot *s = NULL;
+    uint32_t n = up_slot_count();
+    for (uint32_t i = 0; i < n && !s; i++)
+        /* Acquire on the state: the slot's tid (up_slot.h); du_serial was
+         * written by the owner before its region (the core's claim orders it). */
+        if (atomic_load_explicit(&up_slots[i]->state, memory_order_acquire) == UP_SLOT_OWNED &&
+            atomic_load_explicit(&up_slots[i]->du_serial, memory_order_relaxed) == serial)
+            s = up_slots[i];
+    if (!s)
+        return; /* the thread's samples count as stack lost */
+    uint32_t skip = up_skip_agent(trace);
+    uint32_t nr = trace->nr - skip;
+    uint32_t flags = trace->flags | UP_STACK_DWARF;
+    if (nr > UP_STACK_MAX_FRAMES) {
+        nr = UP_STACK_MAX_FRAMES;
+        flags |= DU_TRACE_TRUNCATED;
+    }
+    struct up_rec_stack rec = {
+        .h = {.type = UP_REC_STACK, .flags = 0},
+        .tid = s->tid,
+        .flags = flags,
+        .cookie = cookie,
+        .nr = nr,
+        .reserved = 0,
+    };
+    up_writer_stack(&rec, sizeof rec, nr ? (const void *)(trace->ips + skip) : NULL, (size_t)nr * 8);
+}
+
 void up_stack_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
 {
     (void)arg;
+    if (trace->flags & DU_TRACE_PROXY) {
+        up_tls.guard++;
+        int phase = up_phase_get();
+        if (phase == UP_ACTIVE || phase == UP_STOPPING)
+            up_stack_proxied(trace, cookie);
+        up_tls.guard--;
+        return;
+    }
     up_tls.guard++;
     int phase = up_phase_get();
     struct up_slot *s = atomic_load_explicit(&up_tls.slot, memory_order_relaxed); /* own thread */
@@ -44,9 +99,7 @@ void up_stack_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
     if (!s || up_tls.warming || up_tls.discarding || atomic_load_explicit(&up_tls.stale, memory_order_relaxed) ||
         (phase != UP_ACTIVE && phase != UP_STOPPING))
         goto out;
-    uint32_t skip = 0;
-    while (skip < trace->nr && up_in_agent(trace->ips[skip]))
-        skip++;
+    uint32_t skip = up_skip_agent(trace);
     uint32_t nr = trace->nr - skip;
     uint32_t flags = trace->flags | UP_STACK_DWARF;
     if (nr > UP_STACK_MAX_FRAMES) { /* a core with a deeper cache: keep the innermost */

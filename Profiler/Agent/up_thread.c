@@ -69,12 +69,17 @@ static _Atomic int up_said_slots, up_said_attach, up_said_timer;
  * happen at a later safe point, which can follow a pthread_mutex_lock an
  * allocator made while holding its own lock.  The callback writes nothing
  * for it (up_tls.warming). */
-static void up_warm_unwinder(void)
+static void up_warm_unwinder(struct up_slot *s)
 {
     uint64_t cookie;
     up_tls.warming = 1;
-    if (du_request(up_tracer, &cookie) >= 0)
+    if (du_request(up_tracer, &cookie) >= 0) {
+        /* The cookie's thread half names this thread in a proxy's
+         * callback (up_stack.c).  Relaxed: read by the writer after the
+         * claim of a region this thread enters later (the core orders it). */
+        atomic_store_explicit(&s->du_serial, du_cookie_thread_half(cookie), memory_order_relaxed);
         (void)du_safe_point();
+    }
     up_tls.warming = 0;
 }
 
@@ -109,7 +114,7 @@ static void up_thread_attach(void)
         up_warn_once(&up_said_attach, "pthread_setspecific failed", r);
         goto out;
     }
-    up_warm_unwinder();
+    up_warm_unwinder(s);
     /* Publish to the handler: everything above first (same thread). */
     atomic_signal_fence(memory_order_release);
     atomic_store_explicit(&up_tls.slot, s, memory_order_relaxed);
@@ -155,6 +160,9 @@ __attribute__((noinline)) void up_safe_point(void)
  * (its handler sets `stale`; same-thread order). */
 void up_call_discard_stale(void)
 {
+    /* The jump popped the region's frame: end the region first (-EINVAL
+     * when the abandoned call was not in one). */
+    (void)du_frozen_leave();
     atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);
     atomic_store_explicit(&up_tls.call_sp, 0, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* no request for the old call past here */

@@ -29,6 +29,8 @@
 #include "up_real.h"
 #include "up_ring.h"
 #include "up_thread.h"
+#include <deferred_unwind.h>
+#include "up_tls.h"
 #include "up_writer.h"
 
 static int up_fd = -1;
@@ -105,6 +107,12 @@ void up_writer_record(void *fixed, size_t fixed_len, const void *var, size_t var
     up_emit(zeros, size - fixed_len - var_len);
 }
 
+void up_writer_stack(void *fixed, size_t fixed_len, const void *ips, size_t ips_len)
+{
+    up_writer_record(fixed, fixed_len, ips, ips_len);
+    up_n_stacks++;
+}
+
 static void up_lost_record(uint32_t tid, uint32_t kind, uint64_t now, uint64_t *reported)
 {
     if (now == *reported)
@@ -156,21 +164,41 @@ static void up_drain_all(void)
         up_drain_slot(up_slots[i]);
 }
 
+/* The proxy: deliver the contexts of threads blocked in interposed calls
+ * (frozen regions, up_call.h) from here, once per period, so a thread that
+ * stays blocked still gets its stacks; and once more at the end, for the
+ * threads still blocked then.  The callbacks write their STACK records
+ * here (up_stack.c).  A thread's leave waits while we serve it: the
+ * callbacks only format into the buffer (a flush is a write). */
+static int up_writer_proxy; /* attached to the core: du_proxy_serve works */
+
+static void up_serve_frozen(void)
+{
+    if (up_writer_proxy)
+        (void)du_proxy_serve();
+}
+
 static void *up_writer_main(void *arg)
 {
     (void)arg;
     up_thread_mark_internal();
+    up_tls.guard++; /* nothing the core calls here is marked */
+    up_writer_proxy = du_thread_attach() == 0;
+    up_tls.guard--;
     up_maps_emit();
     up_flush();
     for (;;) {
         int stop = atomic_load_explicit(&up_stop, memory_order_acquire);
         up_drain_all();
+        up_serve_frozen();
         up_flush();
         if (stop)
             break;
         struct timespec period = {.tv_sec = 0, .tv_nsec = UP_WRITER_PERIOD_NS};
         (void)up_real_syscall()(SYS_futex, (long)&up_stop, (long)FUTEX_WAIT_PRIVATE, 0L, (long)&period, 0L, 0L);
     }
+    if (up_writer_proxy)
+        (void)du_thread_detach();
     up_maps_emit();
     struct up_rec_end end = {
         .h = {.type = UP_REC_END,

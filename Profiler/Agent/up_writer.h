@@ -31,4 +31,7 @@ void up_writer_forget(void);
  * thread (or the constructor before it starts). */
 void up_writer_record(void *fixed, size_t fixed_len, const void *var, size_t var_len);
 
+/* A STACK record a proxy's callback made on the writer thread (up_stack.c):
+ * written and counted at once.  Context: the writer thread. */
+void up_writer_stack(void *fixed, size_t fixed_len, const void *ips, size_t ips_len);
 #endif /* UP_WRITER_H */
