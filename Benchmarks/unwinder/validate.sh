@@ -8,13 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 out=../.build-unwinder
 mkdir -p "$out"
-# The unwinder is the core's (Sources/CDeferredUnwind/ehu*.c), built here
-# alone with its test hooks (ehu.h: EHU_TEST_HOOKS).
-core=../../Sources/CDeferredUnwind
-W="-Wall -Wextra -std=gnu11 -I$core -DEHU_TEST_HOOKS"
-cc $W -O2 -g -c $core/ehu.c -o "$out/ehu.o"
-cc $W -O2 -g -c $core/ehu_cfi.c -o "$out/ehu_cfi.o"
-cc $W -O2 -g -c $core/ehu_fork.c -o "$out/ehu_fork.o"
+# The unwinder is the core's, built here alone with its test hooks.
+. ./ehu-objects.sh
+ehu_objects -DEHU_TEST_HOOKS
 cc $W -O2 -g -fomit-frame-pointer -falign-functions=1 -c val_o2.c -o "$out/val_o2.o"
 cc $W -O0 -g -c val_o0.c -o "$out/val_o0.o"
 objs=("$out/ehu.o" "$out/ehu_cfi.o" "$out/ehu_fork.o" "$out/val_o2.o" "$out/val_o0.o")

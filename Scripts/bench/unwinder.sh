@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Cost per frame of the core's unwinder (glibc backtrace(), DWARF CFI)
-# against libunwind's cached unw_backtrace, a bounded, checked frame-pointer
-# walk and ehu (Benchmarks/unwinder/ehu.c: the project's own rule cache built from
-# .eh_frame), and the walks' correctness across a frame without a frame
+# Cost per frame of glibc backtrace() (DWARF CFI, the core's unwinder before
+# ehu and its fallback) against libunwind's cached unw_backtrace, a bounded,
+# checked frame-pointer walk and ehu (Sources/CDeferredUnwind/ehu.c: the
+# core's rule cache built from .eh_frame), and the walks' correctness across a frame without a frame
 # pointer (Docs/Performance.md, "Unwinder cost per frame").  Times from one
 # run; then instruction counts per call from callgrind (repeatable on a
 # shared machine): the 800 calls at depths 8/16/32/64, and per 20-frame
@@ -12,13 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../../Benchmarks/unwinder"
 out=../.build-unwinder
 mkdir -p "$out"
-# ehu is the core's unwinder (Sources/CDeferredUnwind/ehu*.c), built alone.
-core=../../Sources/CDeferredUnwind
-W="-Wall -Wextra -std=gnu11 -I$core"
+. ./ehu-objects.sh # the core's unwinder, built alone: $out/ehu*.o
+ehu_objects
 cc -O2 -g -fomit-frame-pointer -c nofp.c -o "$out/nofp.o"
-cc $W -O2 -g -c $core/ehu.c -o "$out/ehu.o"
-cc $W -O2 -g -c $core/ehu_cfi.c -o "$out/ehu_cfi.o"
-cc $W -O2 -g -c $core/ehu_fork.c -o "$out/ehu_fork.o"
 cc -O2 -g -I$core -fno-omit-frame-pointer -fno-optimize-sibling-calls -rdynamic \
     unwinder_bench.c fp_walk.c "$out/nofp.o" "$out/ehu.o" "$out/ehu_cfi.o" "$out/ehu_fork.o" -o "$out/unwinder_bench" -lpthread
 "$out/unwinder_bench" "${1:-20000}"

@@ -6,6 +6,7 @@
 #ifndef DU_INTERNAL_H
 #define DU_INTERNAL_H
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -305,6 +306,22 @@ DU_HIDDEN int du_fork_init(void);
 extern DU_HIDDEN _Atomic unsigned du_fork_epoch;
 
 /* ---- proxy.c ---- */
+/* The calling thread's state for a call that may dispatch, wait or enter a
+ * region: 0 and *out, or -ESRCH (not attached), -EDEADLK (inside one of its
+ * callbacks or dispatches), -EBUSY (inside its frozen region).  Relaxed:
+ * the thread's own words.  Context: thread, or a handler on it. */
+static inline int du_self_free(struct du_thread **out)
+{
+    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
+    if (!th)
+        return -ESRCH;
+    if (th->in_dispatch)
+        return -EDEADLK;
+    if (atomic_load_explicit(&th->frozen, memory_order_relaxed) != DU_FROZEN_NO)
+        return -EBUSY;
+    *out = th;
+    return 0;
+}
 /* Leave the frozen region if in one, waiting for a proxy serving it.
  * Thread context (leave, detach, thread exit). */
 DU_HIDDEN void du_frozen_end(struct du_thread *th);

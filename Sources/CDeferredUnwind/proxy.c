@@ -67,14 +67,10 @@ _Static_assert(sizeof(uintptr_t) == 8, "x86-64: the stub passes 64-bit registers
 __attribute__((visibility("hidden"), used, noinline)) int du__frozen_enter_at(uintptr_t rip, uintptr_t rsp,
                                                                               uintptr_t rbp)
 {
-    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
-    if (!th)
-        return -ESRCH;
-    if (th->in_dispatch)
-        return -EDEADLK;
-    /* Relaxed: our own word (the claim cannot happen before YES). */
-    if (atomic_load_explicit(&th->frozen, memory_order_relaxed) != DU_FROZEN_NO)
-        return -EBUSY;
+    struct du_thread *th;
+    int err = du_self_free(&th); /* (no claim can come before YES) */
+    if (err)
+        return err;
     if (atomic_load_explicit(&th->mask, memory_order_relaxed) & DU_EXITING)
         return -EBUSY;
     th->frozen_rip = rip;
@@ -169,13 +165,10 @@ static int du_proxy_round(struct du_thread *th)
 
 int du_proxy_serve(void)
 {
-    struct du_thread *self = atomic_load_explicit(&du_self, memory_order_relaxed);
-    if (!self)
-        return -ESRCH;
-    if (self->in_dispatch)
-        return -EDEADLK;
-    if (atomic_load_explicit(&self->frozen, memory_order_relaxed) != DU_FROZEN_NO)
-        return -EBUSY;
+    struct du_thread *self;
+    int err = du_self_free(&self);
+    if (err)
+        return err;
     unsigned epoch = atomic_load_explicit(&du_fork_epoch, memory_order_relaxed);
     int called = 0;
     /* Our callbacks' calls of cancel, detach and safe point answer -EDEADLK,

@@ -205,15 +205,12 @@ static void du_teardown(struct du_thread *th)
 /* Context: thread; may block (callbacks, mutexes); not from a handler. */
 int du_thread_detach(void)
 {
-    struct du_thread *th = atomic_load_explicit(&du_self, memory_order_relaxed);
-    if (!th)
-        return -ESRCH;
-    if (th->in_dispatch)
-        return -EDEADLK;
-    /* Relaxed: our own word.  Detaching inside our own region is misuse:
-     * the region's leave would find no state. */
-    if (atomic_load_explicit(&th->frozen, memory_order_relaxed) != DU_FROZEN_NO)
-        return -EBUSY;
+    /* Inside our own frozen region detaching is misuse (-EBUSY): the
+     * region's leave would find no state. */
+    struct du_thread *th;
+    int err = du_self_free(&th);
+    if (err)
+        return err;
     du_teardown(th);
     return 0;
 }
