@@ -161,17 +161,24 @@ static int px_check_trace(const struct px_target *t, const struct px_rec *r, cha
 {
     if (!(r->flags & DU_TRACE_PROXY) || !(r->flags & DU_TRACE_COMPLETE) || (r->flags & DU_TRACE_BACKTRACE))
         return du_lc_fail(msg, len, "proxy trace flags %#x (want PROXY|COMPLETE)", r->flags);
-    if (r->nr < 3 || r->ips[0] <= t->region_lo || r->ips[0] > (uintptr_t)t->ref[0] + 256 ||
-        r->ips[0] + 256 < (uintptr_t)t->ref[0])
-        return du_lc_fail(msg, len, "proxy frame 0 %#lx not in the region's function (%#lx, ref %p)",
-                          (unsigned long)r->ips[0], (unsigned long)t->region_lo, t->ref[0]);
-    int n = (int)r->nr < t->ref_n ? (int)r->nr : t->ref_n;
+    /* The target's own backtrace() from the region's function: its first
+     * frame there (a sanitizer's interceptor may come first). */
+    int k = 0;
+    while (k < t->ref_n && ((uintptr_t)t->ref[k] <= t->region_lo || (uintptr_t)t->ref[k] > t->region_lo + 4096))
+        k++;
+    if (k == t->ref_n)
+        return du_lc_fail(msg, len, "the target's backtrace() has no frame in the region's function");
+    uintptr_t here = (uintptr_t)t->ref[k];
+    if (r->nr < 3 || r->ips[0] <= t->region_lo || r->ips[0] > here + 256 || r->ips[0] + 256 < here)
+        return du_lc_fail(msg, len, "proxy frame 0 %#lx not in the region's function (%#lx, backtrace %#lx)",
+                          (unsigned long)r->ips[0], (unsigned long)t->region_lo, (unsigned long)here);
+    int n = (int)r->nr < t->ref_n - k ? (int)r->nr : t->ref_n - k;
     for (int i = 1; i < n && i < PX_FRAMES; i++)
-        if (r->ips[i] != (uintptr_t)t->ref[i])
+        if (r->ips[i] != (uintptr_t)t->ref[k + i])
             return du_lc_fail(msg, len, "proxy frame %d %#lx, the thread's own backtrace %p", i,
-                              (unsigned long)r->ips[i], t->ref[i]);
-    if ((int)r->nr != t->ref_n)
-        return du_lc_fail(msg, len, "proxy trace %u frames, backtrace %d", r->nr, t->ref_n);
+                              (unsigned long)r->ips[i], t->ref[k + i]);
+    if ((int)r->nr != t->ref_n - k)
+        return du_lc_fail(msg, len, "proxy trace %u frames, backtrace %d above the region", r->nr, t->ref_n - k);
     return 0;
 }
 
