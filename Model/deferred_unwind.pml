@@ -15,6 +15,9 @@
  * (registered by the Registrant, gets slot 0 once X's cancel frees it); the
  * Canceller cancels X.  Y's and Z's callbacks may block until cancel(X) has
  * returned: a cancel that waits for another tracer's callback deadlocks.
+ * With NSERVE > 0 (the proxy sets) T0's safe points follow a frozen region
+ * (du_frozen_enter, blocked, du_frozen_leave) and T1 is the Proxy
+ * (proxy.pml): NSERVE calls of du_proxy_serve, nothing else.
  */
 
 /* ---- bounds (override with -D; Scripts/model-check.sh names the sets) ----
@@ -24,7 +27,9 @@
  * list head.  "trio": both only exit, T0 with one level-1 and one level-2
  * firing, T1 with one level-1 firing (two requesting threads and the
  * canceller in one wait).  "pair": both run 1 safe point and their exit,
- * no handler. */
+ * no handler.  "proxy": T0 runs 1 frozen region + safe point and its exit,
+ * one level-1 and one level-2 firing, the proxy serves twice; "proxy2": 2
+ * regions, two level-1 firings, two serves. */
 #define NT 2            /* threads */
 #define NS 2            /* tracer slots */
 #define NC 3            /* contexts per thread: safe points + the exit context */
@@ -131,11 +136,13 @@ bit pserving[NT];       /* ghost: a proxy is between its claim of the thread
 #if NSERVE > 0 && !defined(NO_CLAIM_ASSERTS)
 /* P11 the leave never returns while a proxy serves the thread */
 #define LEAVE_CHECK assert(pserving[t] == 0)
-/* P12 the thread's own dispatch never runs while a proxy serves it */
-#define NOT_CLAIMED assert(!pserving[t])
+/* P12 the thread's own dispatch never runs while a proxy serves it
+ * (a statement and its separator: nothing at all without the proxy, so
+ * the other sets' steps and trails stay as they were) */
+#define NOT_CLAIMED assert(!pserving[t]);
 #else
 #define LEAVE_CHECK skip
-#define NOT_CLAIMED skip
+#define NOT_CLAIMED
 #endif
 
 /* ---- ghost state: what the C code does not have, used by the asserts --- */
@@ -166,11 +173,14 @@ init {
         fires[1] = FIRE01; fires[2] = FIRE02;
         fires[4] = FIRE11; fires[5] = FIRE12;
         run Thread(0);
+#if NSERVE > 0
+        run Proxy(1);           /* thread 1 serves; it never detaches */
         run Requester(0, 0);
-        if
-        :: NSERVE > 0 -> run Proxy(1)     /* thread 1 serves; it never detaches */
-        :: else -> run Thread(1); run Requester(1, 0)
-        fi;
+#else
+        run Thread(1);
+        run Requester(0, 0);
+        run Requester(1, 0);
+#endif
         if :: FIRE01 > 0 -> run Requester(0, 1) :: else fi;
         if :: FIRE02 > 0 -> run Requester(0, 2) :: else fi;
         if :: FIRE11 > 0 -> run Requester(1, 1) :: else fi;

@@ -116,7 +116,7 @@ round:
 dispatch_pending_cleared:
     atomic { AT(0) ->
         m = mask[t];
-        NOT_CLAIMED;
+        NOT_CLAIMED
         mask[t] = m & ~PENDING;
         rounds[t]++;
         /* P8 bounded rounds: each round is paid for by a request that
@@ -125,7 +125,7 @@ dispatch_pending_cleared:
 #endif
 round_todo:
     atomic { AT(0) ->
-        NOT_CLAIMED;
+        NOT_CLAIMED
 #ifdef NO_COMPLETED
         todo = m & TRACERS;
 #else
@@ -186,7 +186,7 @@ dispatch_found:
     };
 #endif
 dispatch_completed_set:
-    atomic { AT(0) -> NOT_CLAIMED; completed[t] = completed[t] | SB(sl) };
+    atomic { AT(0) -> NOT_CLAIMED completed[t] = completed[t] | SB(sl) };
 #ifdef CALLING_AFTER_UNLOCK
     /* slip: calling published outside the section */
     atomic { AT(0) -> inst = cbinst[sl] };
@@ -194,7 +194,7 @@ dispatch_completed_set:
     atomic { AT(0) -> calling[t] = sl + 1 };
 #else
 dispatch_marked:
-    atomic { AT(0) -> NOT_CLAIMED; calling[t] = sl + 1; inst = cbinst[sl] };
+    atomic { AT(0) -> NOT_CLAIMED calling[t] = sl + 1; inst = cbinst[sl] };
 dispatch_callback:
     SLOT_UNLOCK;
 #endif
@@ -219,7 +219,7 @@ dispatch_returned:
     atomic { AT(0) ->
         /* P7 no callback of X is still running when cancel(X) has returned */
         assert(!(inst == TX && cret));
-        NOT_CLAIMED;
+        NOT_CLAIMED
         calling[t] = 0;
         inst = 0 };
     goto next_slot;
@@ -282,7 +282,7 @@ reset_begin:
 reset_closing:
     /* R1 */
     atomic { AT(0) ->
-        NOT_CLAIMED;
+        NOT_CLAIMED
 #ifdef R1_PLAIN
         mask[t] = rm | CLOSING; ok = 1
 #else
@@ -300,7 +300,7 @@ reset_closing:
 reset_cookie_cleared:
     /* R2 */
     atomic { AT(0) ->
-        NOT_CLAIMED;
+        NOT_CLAIMED
         cnt[t] = 0;
 #ifdef NAIVE_PERCPU
         hi[t] = 0
