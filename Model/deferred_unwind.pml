@@ -15,6 +15,9 @@
  * (registered by the Registrant, gets slot 0 once X's cancel frees it); the
  * Canceller cancels X.  Y's and Z's callbacks may block until cancel(X) has
  * returned: a cancel that waits for another tracer's callback deadlocks.
+ * With NSERVE > 0 (the proxy sets) T0's safe points follow a frozen region
+ * (du_frozen_enter, blocked, du_frozen_leave) and T1 is the Proxy
+ * (proxy.pml): NSERVE calls of du_proxy_serve, nothing else.
  */
 
 /* ---- bounds (override with -D; Scripts/model-check.sh names the sets) ----
@@ -24,7 +27,9 @@
  * list head.  "trio": both only exit, T0 with one level-1 and one level-2
  * firing, T1 with one level-1 firing (two requesting threads and the
  * canceller in one wait).  "pair": both run 1 safe point and their exit,
- * no handler. */
+ * no handler.  "proxy": T0 runs 1 frozen region + safe point and its exit,
+ * one level-1 and one level-2 firing, the proxy serves twice; "proxy2": 2
+ * regions, two level-1 firings, two serves. */
 #define NT 2            /* threads */
 #define NS 2            /* tracer slots */
 #define NC 3            /* contexts per thread: safe points + the exit context */
@@ -45,6 +50,11 @@
 #endif
 #ifndef FIRE12
 #define FIRE12 0        /* level-2 handler firings on T1 */
+#endif
+#ifndef NSERVE
+#define NSERVE 0        /* the proxy set: serves by the proxy (thread 1), and
+                         * thread 0's safe points run in a frozen region;
+                         * 0: no region, no proxy (every other set) */
 #endif
 #ifndef LIST_HEAD
 #define LIST_HEAD 1     /* the thread at the head of the thread list (new
@@ -116,6 +126,25 @@ byte gone0;             /* du_dropped_gone[slot 0]: counted at unlink, under the
 bit cblock;             /* v13: one lock around every thread's callbacks */
 #endif
 
+/* ---- frozen regions (proxy.c; only with NSERVE > 0) --------------------- */
+#define FNO 0
+#define FYES 1
+#define FCLAIMED 2
+byte frozen[NT];        /* du_thread.frozen: DU_FROZEN_NO, YES, CLAIMED */
+bit pserving[NT];       /* ghost: a proxy is between its claim of the thread
+                         * and its release (the end of its round) */
+#if NSERVE > 0 && !defined(NO_CLAIM_ASSERTS)
+/* P11 the leave never returns while a proxy serves the thread */
+#define LEAVE_CHECK assert(pserving[t] == 0)
+/* P12 the thread's own dispatch never runs while a proxy serves it
+ * (a statement and its separator: nothing at all without the proxy, so
+ * the other sets' steps and trails stay as they were) */
+#define NOT_CLAIMED assert(!pserving[t]);
+#else
+#define LEAVE_CHECK skip
+#define NOT_CLAIMED
+#endif
+
 /* ---- ghost state: what the C code does not have, used by the asserts --- */
 byte gctx[NT];          /* context number of the thread */
 byte acc[NT];           /* instances with an accepted request (0 or 1) in it */
@@ -131,6 +160,7 @@ byte lostctx[NT];       /* contexts (bit per number) that ended with X dropped *
 #include "request.pml"
 #include "thread.pml"
 #include "cancel.pml"
+#include "proxy.pml"
 
 init {
     atomic {
@@ -143,9 +173,14 @@ init {
         fires[1] = FIRE01; fires[2] = FIRE02;
         fires[4] = FIRE11; fires[5] = FIRE12;
         run Thread(0);
+#if NSERVE > 0
+        run Proxy(1);           /* thread 1 serves; it never detaches */
+        run Requester(0, 0);
+#else
         run Thread(1);
         run Requester(0, 0);
         run Requester(1, 0);
+#endif
         if :: FIRE01 > 0 -> run Requester(0, 1) :: else fi;
         if :: FIRE02 > 0 -> run Requester(0, 2) :: else fi;
         if :: FIRE11 > 0 -> run Requester(1, 1) :: else fi;

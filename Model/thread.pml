@@ -42,12 +42,51 @@ proctype Thread(byte t)
     byte k, m, todo, sl, h, m2, inst, rm, c;
     short ck, cl;
     bit exiting, ok;
+#ifdef REGION_SAFE_POINT
+    bit insp;       /* the dispatch is a safe point inside the region */
+#endif
 
 top:
     if
     :: k < nctx[t] ->
 own_request:
-        OWN_REQUEST
+        OWN_REQUEST;
+#if NSERVE > 0
+        /* ---- the frozen region (proxy.c), thread 0 only ---- */
+        if
+        :: t == 0 ->
+frozen_entered:
+            /* du_frozen_enter: the frame, then frozen = YES (release) */
+            atomic { AT(0) -> frozen[t] = FYES };
+            /* blocked in the call: only handlers run on the thread.  A
+             * handler's du_safe_point here answers -EBUSY (or 0 when nothing
+             * is pending) and writes nothing: left out, except in the
+             * variant that dispatches (REGION_SAFE_POINT) */
+#ifdef REGION_SAFE_POINT
+            if
+            :: skip
+            :: atomic { AT(0) ->
+                   if
+                   :: mask[t] == 0 && cnt[t] == 0 -> skip
+                   :: else -> insp = 1; goto dloop
+                   fi }
+            fi;
+region_back:
+#endif
+frozen_waiting:
+            /* leave: CAS(frozen, YES -> NO) acquire; while CLAIMED it fails
+             * and the thread yields (frozen.waiting): a failed CAS writes
+             * nothing, so the leave is the one step enabled at YES */
+#ifdef LEAVE_NO_WAIT
+frozen_left:
+            atomic { AT(0) -> frozen[t] = FNO; LEAVE_CHECK }
+#else
+frozen_left:
+            atomic { AT(0) && frozen[t] == FYES -> frozen[t] = FNO; LEAVE_CHECK }
+#endif
+        :: else
+        fi
+#endif
     :: else ->
 detach_exiting:
         atomic { AT(0) -> mask[t] = mask[t] | EXITING; exiting = 1 };
@@ -77,6 +116,7 @@ round:
 dispatch_pending_cleared:
     atomic { AT(0) ->
         m = mask[t];
+        NOT_CLAIMED
         mask[t] = m & ~PENDING;
         rounds[t]++;
         /* P8 bounded rounds: each round is paid for by a request that
@@ -85,6 +125,7 @@ dispatch_pending_cleared:
 #endif
 round_todo:
     atomic { AT(0) ->
+        NOT_CLAIMED
 #ifdef NO_COMPLETED
         todo = m & TRACERS;
 #else
@@ -145,7 +186,7 @@ dispatch_found:
     };
 #endif
 dispatch_completed_set:
-    atomic { AT(0) -> completed[t] = completed[t] | SB(sl) };
+    atomic { AT(0) -> NOT_CLAIMED completed[t] = completed[t] | SB(sl) };
 #ifdef CALLING_AFTER_UNLOCK
     /* slip: calling published outside the section */
     atomic { AT(0) -> inst = cbinst[sl] };
@@ -153,7 +194,7 @@ dispatch_completed_set:
     atomic { AT(0) -> calling[t] = sl + 1 };
 #else
 dispatch_marked:
-    atomic { AT(0) -> calling[t] = sl + 1; inst = cbinst[sl] };
+    atomic { AT(0) -> NOT_CLAIMED calling[t] = sl + 1; inst = cbinst[sl] };
 dispatch_callback:
     SLOT_UNLOCK;
 #endif
@@ -178,6 +219,7 @@ dispatch_returned:
     atomic { AT(0) ->
         /* P7 no callback of X is still running when cancel(X) has returned */
         assert(!(inst == TX && cret));
+        NOT_CLAIMED
         calling[t] = 0;
         inst = 0 };
     goto next_slot;
@@ -240,6 +282,7 @@ reset_begin:
 reset_closing:
     /* R1 */
     atomic { AT(0) ->
+        NOT_CLAIMED
 #ifdef R1_PLAIN
         mask[t] = rm | CLOSING; ok = 1
 #else
@@ -257,6 +300,7 @@ reset_closing:
 reset_cookie_cleared:
     /* R2 */
     atomic { AT(0) ->
+        NOT_CLAIMED
         cnt[t] = 0;
 #ifdef NAIVE_PERCPU
         hi[t] = 0
@@ -299,6 +343,12 @@ reset_reopened:
 #endif
 
 ddone:
+#ifdef REGION_SAFE_POINT
+    if
+    :: insp -> insp = 0; goto region_back
+    :: else
+    fi;
+#endif
     if
     :: exiting -> goto detach
     :: else -> atomic { k++; goto top }

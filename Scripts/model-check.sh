@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Exhaustive Spin check of Model/deferred_unwind.pml (Docs/Model.md).
 #
-#   Scripts/model-check.sh              default model (four bound sets) + every switch
+#   Scripts/model-check.sh              default model (six bound sets) + every switch
 #   Scripts/model-check.sh --default    default model only
 #   Scripts/model-check.sh --switches   switches only
 #
@@ -41,13 +41,17 @@ declare -A cfg=(
     [pair]="-DNCTX0=1 -DNCTX1=1 -DFIRE01=0 -DFIRE02=0 -DFIRE11=0 -DFIRE12=0 -DLIST_HEAD=1"
     [small]="-DNCTX0=1 -DNCTX1=0 -DFIRE01=0 -DFIRE02=0 -DFIRE11=0 -DFIRE12=0 -DLIST_HEAD=1"
     [medium]="-DNCTX0=1 -DNCTX1=0 -DFIRE01=1 -DFIRE02=0 -DFIRE11=0 -DFIRE12=0 -DLIST_HEAD=1"
+    # frozen region + proxy (NSERVE: the proxy's serves; T1 is the proxy)
+    [proxy]="-DNSERVE=2 -DNCTX0=1 -DNCTX1=0 -DFIRE01=1 -DFIRE02=1 -DFIRE11=0 -DFIRE12=0 -DLIST_HEAD=1"
+    [proxy2]="-DNSERVE=2 -DNCTX0=2 -DNCTX1=0 -DFIRE01=2 -DFIRE02=0 -DFIRE11=0 -DFIRE12=0 -DLIST_HEAD=1"
 )
-default_sets="nest cross trio pair"   # longest first
+default_sets="nest cross trio pair proxy2 proxy"   # longest first
 PAN_DEPTH=5000      # the deepest search is ~490 steps; pan reports if this is too small
 
 # switch(es) | bound set | expect [| extra gcc flags for pan]
 # (-DREVERSE: pan tries the processes lowest first, which reaches
-# CAPPED_LOOK's three-party trail after ~2 M states instead of ~6 M)
+# CAPPED_LOOK's three-party trail after ~2 M states instead of ~6 M, and
+# PROXY_NO_RECHECK's after 0.6 M instead of 2.2 M)
 switches=(
     "COOKIE48|nest|fail" "RETURN_LOCAL|nest|fail" "NAIVE_PERCPU|nest|fail"
     "PENDING_LATE|nest|fail" "NONATOMIC_CLAIM|nest|fail" "PLAIN_RESET|nest|fail"
@@ -62,6 +66,10 @@ switches=(
     "CALLING_AFTER_UNLOCK|small|fail"
     "SPEC_DRAW|nest|fail" "SPEC_SCRUB_ORDER|small|fail" "DROPPED_EXACT|small|fail"
     "CAPPED_LOOK|trio|fail|-DREVERSE"
+    "LEAVE_NO_WAIT|proxy|fail" "REGION_SAFE_POINT|proxy|fail"
+    "PROXY_RELEASE_EARLY|proxy|fail" "PROXY_CLAIM_UNLOCKED|proxy|fail"
+    "LEAVE_NO_WAIT,NO_CLAIM_ASSERTS|proxy|fail" "REGION_SAFE_POINT,NO_CLAIM_ASSERTS|proxy|fail"
+    "PROXY_RELEASE_EARLY,NO_CLAIM_ASSERTS|proxy|fail" "PROXY_NO_RECHECK|proxy|fail|-DREVERSE"
     "REORDER_REQWAIT_AFTER_SYNC|medium|pass" "REORDER_REQWAIT_AFTER_QUIET|medium|pass"
     "REORDER_FREE_BEFORE_QUIET,NO_SLEEP|medium|pass"
 )
@@ -83,6 +91,9 @@ property() {
         *"(cbd[t]&(1<<inst))==0"*) echo "P2 callback twice" ;;
         *"(inst==1)&&cret"*) echo "P7 X's callback after cancel(X) returned" ;;
         *"rounds[t]"*) echo "P8 bounded rounds" ;;
+        *"(pserving[t]==0)"*) echo "P11 leave returned while the proxy serves" ;;
+        *"!(pserving[t])"*) echo "P12 own dispatch while the proxy serves" ;;
+        *"attached[t]"*) echo "P13 proxy touches an unlinked thread" ;;
         *"acc[th]"*|*"lostctx"*|*"(acc[t]&(1<<1))!=0)&&"*) echo "P9 dropped never counts a delivered request" ;;
         *) echo "?" ;;
     esac
