@@ -15,8 +15,8 @@ extension LibraryStateTests {
 
 extension LibraryStateTests.CoreTests {
     // 1. Threads
-    @Test func footprintIsOneCacheLinePlusLazyPage() {
-        #expect(du_thread_footprint() == 64)
+    @Test func footprintIsTwoCacheLinesPlusLazyPage() {
+        #expect(du_thread_footprint() == 128) // the hot line and the frozen region's
         #expect(du_trace_cache_bytes() == 4096)
         #expect(du_trace_capacity() == 511)
     }

@@ -60,7 +60,7 @@ extension LibraryStateTests.SwiftThreadTests {
 
     @Test("footprint, cache size and capacity")
     func sizes() {
-        #expect(DeferredUnwinding.threadFootprintBytes == 64)
+        #expect(DeferredUnwinding.threadFootprintBytes == 128)
         #expect(DeferredUnwinding.traceCacheBytes == 4096)
         #expect(DeferredUnwinding.traceCapacity > 0)
         #expect(DeferredUnwinding.traceCapacity * MemoryLayout<UInt>.size < DeferredUnwinding.traceCacheBytes)

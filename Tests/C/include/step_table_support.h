@@ -19,7 +19,7 @@ int st_step_count(void);
 struct st_row st_step_row(int i);
 
 /* The operations st_record_ops runs, in this order, and their names. */
-enum { ST_OPS = 7 };
+enum { ST_OPS = 11 };
 const char *st_op_name(int op);
 
 /* On the calling thread, detached on entry and on return: attach, then

@@ -1,6 +1,7 @@
 /* st_table.c - the step table as data and one recorded pass of every
  * operation (step_table_support.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include "deferred_unwind.h"
 #include "deferred_unwind_debug.h"
@@ -23,7 +24,8 @@ struct st_row st_step_row(int i)
 }
 
 static const char *const st_ops[ST_OPS] = {
-    "register", "request", "safe-point", "cancel", "register", "request", "detach",
+    "register", "request", "safe-point", "request", "frozen-enter", "proxy-serve", "frozen-leave",
+    "cancel", "register", "request", "detach",
 };
 
 const char *st_op_name(int op) { return op >= 0 && op < ST_OPS ? st_ops[op] : ""; }
@@ -52,6 +54,43 @@ static void st_callback(const struct du_trace *trace, uint64_t cookie, void *arg
     (void)arg;
 }
 
+/* The proxy: another thread, recorded into the same buffer while the
+ * recording thread waits in pthread_join. */
+static void *st_proxy(void *arg)
+{
+    (void)arg;
+    if (du_thread_attach() != 0)
+        return NULL;
+    du_debug_set_step_hook(st_hook, NULL);
+    du_proxy_serve();
+    du_debug_set_step_hook(NULL, NULL);
+    st_put(-1);
+    du_thread_detach();
+    return NULL;
+}
+
+/* A frozen region of this thread, served by a proxy thread, then left; the
+ * safe point after it (a round with nothing to call, the reset) is not
+ * recorded: it is not a pass of "safe-point". */
+static void st_frozen_pass(du_tracer *t)
+{
+    uint64_t cookie;
+    pthread_t proxy;
+    du_request(t, &cookie);
+    st_put(-1);
+    du_frozen_enter();
+    st_put(-1);
+    if (pthread_create(&proxy, NULL, st_proxy, NULL) == 0)
+        pthread_join(proxy, NULL);
+    else
+        st_put(-1);
+    du_frozen_leave();
+    st_put(-1);
+    du_debug_set_step_hook(NULL, NULL);
+    du_safe_point();
+    du_debug_set_step_hook(st_hook, NULL);
+}
+
 int st_record_ops(int *out, int max)
 {
     if (!du_debug_step_points_built())
@@ -72,6 +111,7 @@ int st_record_ops(int *out, int max)
         st_put(-1);
         du_safe_point();
         st_put(-1);
+        st_frozen_pass(t1);
         du_tracer_cancel(t1);
         st_put(-1);
         ret = du_tracer_register(st_callback, NULL, "st-2", &t2);
