@@ -54,6 +54,12 @@ extension LibraryStateTests.ProxyTests {
         lifecycleCheck { du_lc_proxy_fork_in_callback($0, $1) }
     }
 
+    @Test("a tracer cancelled after the proxy read the thread's word, its bit reused: nobody is called",
+          .enabled(if: LibraryStateTests.LifecycleTests.stepPoints, "needs step points (debug build)"))
+    func bitReuse() {
+        lifecycleCheck { du_lc_proxy_bit_reuse($0, $1) }
+    }
+
     @Test("misuse answers: -ESRCH, -EINVAL, -EBUSY, -EDEADLK")
     func misuse() {
         lifecycleCheck { du_lc_proxy_misuse($0, $1) }

@@ -62,6 +62,10 @@ int du_lc_proxy_exit_in_region(int serve_first, char *msg, size_t len);
  * served thread does not exist there) and the child serves nothing, then
  * requests and delivers on its own; the parent's target goes on. */
 int du_lc_proxy_fork_in_callback(char *msg, size_t len);
+/* The proxy has read T's todo {A} and unwound; A is cancelled and D takes
+ * A's slot meanwhile: the proxy's round must not call D (nor A).  Step
+ * points (debug builds); 0 without them. */
+int du_lc_proxy_bit_reuse(char *msg, size_t len);
 /* -ESRCH unattached, -EINVAL leave outside, -EBUSY nested enter and serve
  * inside a region, -EDEADLK serve from a callback. */
 int du_lc_proxy_misuse(char *msg, size_t len);

@@ -433,6 +433,97 @@ out:
     return bad;
 }
 
+/* PROXY_NO_RECHECK on the proxy path (Docs/Model.md): the proxy has read
+ * T's todo {A} and unwound; then A is cancelled and D registered into A's
+ * slot (every other slot is taken); the proxy's du_registry_call finds a
+ * live handle in the slot and must re-read T's word: D is never called. */
+struct px_reuse {
+    sem_t unwound, reused;
+    du_tracer *a, *d;
+    int cancel_rc, register_rc;
+};
+static struct px_reuse *px_reuse_state;
+
+static void px_reuse_hook(enum du_step step, void *arg)
+{
+    (void)arg;
+    if (step != DU_STEP_PROXY_UNWOUND || !px_reuse_state)
+        return;
+    sem_post(&px_reuse_state->unwound);
+    du_lc_sem_wait(&px_reuse_state->reused, 10);
+    px_reuse_state = NULL; /* once */
+}
+
+static void *px_reuser(void *arg)
+{
+    struct px_reuse *r = arg;
+    if (du_lc_sem_wait(&r->unwound, 10) == 0) {
+        r->cancel_rc = du_tracer_cancel(r->a);
+        r->register_rc = du_tracer_register(px_callback, (void *)2, "px-d", &r->d);
+    }
+    sem_post(&r->reused);
+    return NULL;
+}
+
+int du_lc_proxy_bit_reuse(char *msg, size_t len)
+{
+    if (!du_debug_step_points_built())
+        return 0;
+    struct px_target t;
+    struct px_reuse r;
+    du_tracer *fill[DU_MAX_TRACERS];
+    int nfill = 0, bad = px_setup(&t, msg, len);
+    if (bad)
+        return bad;
+    memset(&r, 0, sizeof r);
+    sem_init(&r.unwound, 0, 0);
+    sem_init(&r.reused, 0, 0);
+    r.a = t.x;
+    while (nfill < DU_MAX_TRACERS && du_tracer_register(px_callback, (void *)3, "px-fill", &fill[nfill]) == 0)
+        nfill++;
+    pthread_t th, re;
+    du_thread_attach();
+    pthread_create(&th, NULL, px_target_main, &t);
+    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
+        bad = du_lc_fail(msg, len, "the target never entered its region");
+        goto out;
+    }
+    pthread_create(&re, NULL, px_reuser, &r);
+    px_reuse_state = &r;
+    du_debug_set_step_hook(px_reuse_hook, NULL);
+    int served = du_proxy_serve();
+    du_debug_set_step_hook(NULL, NULL);
+    pthread_join(re, NULL);
+    int d_slot = r.d ? du_tracer_bit(r.d) : -1, a_slot = du_tracer_bit(t.x);
+    pthread_mutex_lock(&px.lock);
+    int calls_a = 0, calls_d = 0;
+    for (int i = 0; i < px.n; i++) {
+        calls_a += px.rec[i].tracer == 0;
+        calls_d += px.rec[i].tracer == 2;
+    }
+    pthread_mutex_unlock(&px.lock);
+    if (r.cancel_rc < 0 || r.register_rc != 0)
+        bad = du_lc_fail(msg, len, "cancel A %d, register D %d", r.cancel_rc, r.register_rc);
+    else if (served != 0 || calls_d != 0 || calls_a != 0)
+        bad = du_lc_fail(msg, len, "served %d: A called %d, D (in A's slot %d: %d) called %d (want 0, 0, 0)",
+                         served, calls_a, a_slot, d_slot, calls_d);
+out:
+    sem_post(&t.go);
+    du_lc_sem_wait(&t.done, 10);
+    pthread_join(th, NULL);
+    du_thread_detach();
+    if (r.d) {
+        du_tracer_cancel(r.d);
+        du_tracer_destroy(r.d);
+    }
+    for (int i = 0; i < nfill; i++) {
+        du_tracer_cancel(fill[i]);
+        du_tracer_destroy(fill[i]);
+    }
+    px_teardown(&t);
+    return bad;
+}
+
 static int px_callback_serve_rc;
 static void px_serving_callback(const struct du_trace *t, uint64_t cookie, void *arg)
 {
