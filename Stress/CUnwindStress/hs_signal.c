@@ -43,6 +43,9 @@ static void hs_duv_seed(uint32_t value);
         .seed = seed_fn,                               \
         .seed_thread = lib##_cookie_seed_seq,          \
         .claim_depth = lib##_debug_claim_depth,        \
+        .frozen_enter = lib##_frozen_enter,            \
+        .frozen_leave = lib##_frozen_leave,            \
+        .proxy_serve = lib##_proxy_serve,              \
     }
 
 const struct hs_api hs_api_du = HS_API_TABLE(du, hs_du_seed);
@@ -100,6 +103,10 @@ void hs_log_request(struct hs_worker *w, uint64_t id, uint64_t cookie, int statu
     e->depth = (uint8_t)depth;
     e->sig = 0;
     atomic_signal_fence(memory_order_release);
+    /* The thread half of this attach's cookies, for the proxies (hs_proxy.c):
+     * the same value for every accepted request of the attach. */
+    if (status >= 0 && cookie && !atomic_load_explicit(&w->pz_serial, memory_order_relaxed))
+        atomic_store_explicit(&w->pz_serial, (uint32_t)(cookie >> 32), memory_order_relaxed);
 }
 
 /* The pick shared by the request loops (hs_request_some, hs_lj_loop).  Any
@@ -248,7 +255,11 @@ static void hs_handler(int sig, siginfo_t *si, void *uc)
             for (volatile uint32_t k = 0, m = (uint32_t)(r % 3000); k < m; k++)
                 ;
         }
+        uint64_t acc0 = atomic_load_explicit(&w->n_acc, memory_order_relaxed);
         hs_request_some(w, n, d, RF_HANDLER);
+        if (sc->lifecycle == LC_PROXY &&
+            atomic_load_explicit(&w->pz_state, memory_order_relaxed) == HS_PZ_IN)
+            hs_proxy_handler(w, idx, atomic_load_explicit(&w->n_acc, memory_order_relaxed) != acc0);
         (void)sig;
         atomic_fetch_sub_explicit(&w->hdepth, 1, memory_order_relaxed);
     }
