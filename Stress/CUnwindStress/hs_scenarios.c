@@ -134,6 +134,7 @@ const struct hs_scenario *hs_cur = &hs_scenarios[0];
  * 3 and its lifecycle additions; later ones by name only. */
 #define HS_NUMBERED 23
 int hs_scenario_count(void) { return hs_nscenarios; }
+int hs_scenario_numbered(void) { return HS_NUMBERED < hs_nscenarios ? HS_NUMBERED : hs_nscenarios; }
 const char *hs_scenario_name(int i) { return i >= 0 && i < hs_nscenarios ? hs_scenarios[i].name : NULL; }
 const char *hs_scenario_desc(int i) { return i >= 0 && i < hs_nscenarios ? hs_scenarios[i].desc : NULL; }
 int hs_scenario_find(const char *name)
