@@ -124,7 +124,7 @@ const struct hs_scenario hs_scenarios[] = {
      .lifecycle = LC_PROXY, .lc_threads = 2, .lc_us = 50, .reg_mode = HS_REG_CHURN, .reg_us = 200,
      .tracers = 6, .hot_tracers = 8, .timer_us = 60, .inject_us = 150, .thread_reqs = 2, .handler_reqs = 2,
      .cb_sleep_pct = 30, .cb_sleep_us = 300, .cb_yield_pct = 20, .cb_rereq_pct = 10, .cb_deadlk_pct = 5,
-     .ctx_spin = 200, .ctx_sleep_pct = 0, .churn = 400},
+     .ctx_spin = 200, .ctx_sleep_pct = 0, .churn = 400, .park_us = 300},
 };
 const int hs_nscenarios = (int)(sizeof(hs_scenarios) / sizeof(hs_scenarios[0]));
 const struct hs_scenario *hs_cur = &hs_scenarios[0];

@@ -184,7 +184,14 @@ void hs_request_some(struct hs_worker *w, int n, int depth, uint8_t flags)
             int reps = (p.r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
             for (int k = 0; k < reps; k++) {
                 uint64_t cookie = 0xdeadbeefULL;
-                int held = depth == 0 && sc->park_us;
+                /* proxy: a first-level handler's request inside the frozen
+                 * region (the thread is blocked, in no request of its own)
+                 * is held by a nested handler the same way, while proxies
+                 * serve the thread and the registrar cancels. */
+                int held = sc->park_us &&
+                           (depth == 0 ||
+                            (depth == 1 && sc->lifecycle == LC_PROXY &&
+                             atomic_load_explicit(&w->pz_state, memory_order_relaxed) == HS_PZ_IN));
                 if (held) {
                     /* held-request: a handler landing in the call parks
                      * on it (hs_park).  Same-thread partners only. */
@@ -241,7 +248,8 @@ static void hs_handler(int sig, siginfo_t *si, void *uc)
         const struct hs_scenario *sc = hs_cur;
         /* Inside the claim span of the thread's request (not before its
          * entry, not after its exit): cancel must wait for it. */
-        uint64_t held = sc->park_us && d == 1 && hs_api->claim_depth() > 0
+        uint64_t held = sc->park_us && (d == 1 || (d == 2 && sc->lifecycle == LC_PROXY)) &&
+                                hs_api->claim_depth() > 0
                             ? atomic_load_explicit(&w->inreq_id, memory_order_relaxed)
                             : 0;
         if (held)
