@@ -13,6 +13,8 @@
  *  - migrator: sched_setaffinity() on live workers.
  *  - registrar: registers and cancels tracers; frees a cancelled tracer only
  *    when no handler/callback/request of any worker can still hold it.
+ *  - proxies (scenario proxy, hs_proxy.c): attached threads looping on
+ *    du_proxy_serve(); their callbacks are the frozen worker's.
  *  - watchdog: invariant 8.
  *  - main: status line, thread churn (join + respawn), slices.
  *

@@ -9,7 +9,10 @@
  *    each with a timeout), leaves, and returns to hs_leaf's safe point.  The
  *    timers' handlers keep requesting meanwhile; inside the region a handler
  *    sometimes calls the safe point, which must refuse (-EBUSY) when this
- *    context has anything requested, or do nothing (0);
+ *    context has anything requested, or do nothing (0); a nested handler
+ *    that lands inside a first-level handler's du_request in the region
+ *    parks there 300 us (held-request's park, hs_signal.c): cancel must
+ *    wait for that request although a proxy serves the thread meanwhile;
  *  - the proxies: two attached threads looping on du_proxy_serve();
  *  - the canceller: the registrar's tracer churn (cancel, re-register).
  *
