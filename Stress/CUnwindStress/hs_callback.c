@@ -40,13 +40,21 @@ static int hs_trace_ok(struct hs_worker *w, const struct du_trace *trace, int ph
         snprintf(why, whylen, "NOMEM trace with %u frames", trace->nr);
         return 0;
     }
+    if (trace->flags & DU_TRACE_PROXY) {
+        /* Only a proxy thread gets a proxy's trace (hs_callback checked). */
+        return hs_proxy_trace_ok(w, trace, why, whylen);
+    }
     if (trace->flags & DU_TRACE_TRUNCATED) {
         snprintf(why, whylen, "trace flagged TRUNCATED for a %d-frame call path", w->depth + 2);
         return 0;
     }
     int d = w->depth;
     if (trace->nr < (uint32_t)d + 2 || !trace->ips) {
-        snprintf(why, whylen, "trace has %u frames, the call path has at least %d", trace->nr, d + 2);
+        snprintf(why, whylen, "trace has %u frames (flags %#x, ips %p), the call path has at least %d%s", trace->nr,
+                 trace->flags, (const void *)trace->ips, d + 2,
+                 w->pz_ctx_region && atomic_load_explicit(&w->npcb, memory_order_relaxed)
+                     ? " (a proxy ran callbacks of this context in its frozen region before this safe point)"
+                     : "");
         return 0;
     }
     uintptr_t expect0 = 0;
@@ -78,10 +86,30 @@ void hs_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
         return;
     }
     struct hs_worker *w = hs_self;
+    /* A proxy thread runs the callbacks of a frozen worker: they are that
+     * worker's (found by the cookie's thread half), logged into its pcbs. */
+    int proxied = !w && hs_proxy_me;
+    if (proxied)
+        w = hs_proxy_target(id, cookie, trace);
     if (!w)
-        hs_violation(5, "expected callbacks only on worker threads (requests are for the calling thread); "
-                        "seen a callback of tracer #%llu on a non-worker thread",
-                     (unsigned long long)id);
+        hs_violation(5, "expected callbacks only on worker threads (requests are for the calling thread) "
+                        "or on proxy threads for a frozen worker; seen a callback of tracer #%llu (cookie %#llx, "
+                        "flags %#x) on a non-worker thread",
+                     (unsigned long long)id, (unsigned long long)cookie, trace->flags);
+    /* On the thread itself a proxy's trace may come back (one unwind per
+     * context: its safe point after the region reuses the proxy's), but only
+     * in a context that had a region. */
+    if (!proxied && (trace->flags & DU_TRACE_PROXY) && !w->pz_ctx_region)
+        hs_violation(7, "expected DU_TRACE_PROXY only in a context with a frozen region; seen it on worker %d's "
+                        "own thread in a context without one (tracer #%llu, cookie %#llx)",
+                     w->slot, (unsigned long long)id, (unsigned long long)cookie);
+    if (!proxied && hs_cur->lifecycle == LC_PROXY &&
+        atomic_load_explicit(&w->pz_state, memory_order_relaxed) != HS_PZ_OUT)
+        hs_violation(4, "expected no callback on a thread inside its frozen region (a proxy may be serving it); "
+                        "seen tracer #%llu's (cookie %#llx) on worker %d, region state %d, handler depth %d",
+                     (unsigned long long)id, (unsigned long long)cookie, w->slot,
+                     atomic_load_explicit(&w->pz_state, memory_order_relaxed),
+                     atomic_load_explicit(&w->hdepth, memory_order_relaxed));
     atomic_fetch_add_explicit(&w->h_enter, 1, memory_order_seq_cst);
     struct hs_rec *rec = &hs_pool[id % HS_POOL];
     int phase = atomic_load_explicit(&w->phase, memory_order_relaxed);
@@ -96,7 +124,20 @@ void hs_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
         hs_violation(7, "expected the delivered trace to be the context's call path; seen: %s "
                         "(tracer #%llu, cookie %#llx, worker %d)",
                      why, (unsigned long long)id, (unsigned long long)cookie, w->slot);
-    if (w->ncb < HS_CBMAX) {
+    if (proxied) {
+        uint32_t k = atomic_fetch_add_explicit(&w->npcb, 1, memory_order_relaxed);
+        if (k >= HS_PCBMAX)
+            hs_violation(4, "expected at most one callback per tracer per context; seen more than %u proxy "
+                            "callbacks in one frozen region of worker %d (tracer #%llu, cookie %#llx)",
+                         HS_PCBMAX, w->slot, (unsigned long long)id, (unsigned long long)cookie);
+        struct hs_cb *c = &w->pcbs[k];
+        c->id = id;
+        c->cookie = cookie;
+        c->tflags = trace->flags;
+        c->phase = (uint16_t)phase;
+        c->bad = 0;
+        c->nr = trace->nr;
+    } else if (w->ncb < HS_CBMAX) {
         struct hs_cb *c = &w->cbs[w->ncb++];
         c->id = id;
         c->cookie = cookie;
@@ -111,7 +152,48 @@ void hs_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
     }
     atomic_fetch_add_explicit(&w->n_cb, 1, memory_order_relaxed);
 
-    uint64_t r = hs_rng_next(&w->hrng[0]);
+    static HS_IE_TLS uint64_t proxy_rng;
+    if (proxied && !proxy_rng)
+        proxy_rng = hs_mix((uint64_t)hs_proxy_me + id) | 1;
+    /* A proxy draws from its own generator: hrng[0] is the worker's. */
+    uint64_t r = hs_rng_next(proxied ? &proxy_rng : &w->hrng[0]);
+    if (proxied) {
+        /* The proxy's callback: the sleeps widen its overlap with the
+         * worker's leave; a request here would be the proxy's own (requests
+         * are for the calling thread), so none; the calls a callback must
+         * see refused answer -EDEADLK on the proxy too. */
+        if (rec->sleep && (r % 100) < (uint64_t)hs_cur->cb_sleep_pct)
+            hs_pause_us(50 + (uint32_t)((r >> 8) % (hs_cur->cb_sleep_us + 1)));
+        if (rec->yield && ((r >> 16) % 100) < (uint64_t)hs_cur->cb_yield_pct)
+            sched_yield();
+        if (rec->deadlk && ((r >> 40) % 100) < (uint64_t)hs_cur->cb_deadlk_pct) {
+            du_tracer *t = atomic_load_explicit(&rec->t, memory_order_acquire);
+            int a = hs_api->cancel(t);
+            int b = hs_api->safe_point();
+            int c = hs_api->proxy_serve();
+            int e = hs_api->frozen_enter();
+            atomic_fetch_add_explicit(&w->n_deadlk, 1, memory_order_relaxed);
+            if (a != -EDEADLK || b != -EDEADLK || c != -EDEADLK || e != -EDEADLK)
+                hs_violation(9, "expected -EDEADLK from cancel, safe point, proxy serve and frozen enter inside a "
+                                "proxy's callback; seen cancel=%s safe_point=%d proxy_serve=%d frozen_enter=%d "
+                                "(tracer #%llu)",
+                             hs_status_name(a), b, c, e, (unsigned long long)id);
+        }
+        /* Still inside the target's region: its leave waits for us. */
+        int zs = atomic_load_explicit(&w->pz_state, memory_order_seq_cst);
+        if (zs == HS_PZ_OUT)
+            hs_violation(4, "expected du_frozen_leave() to wait for a proxy serving the thread; seen worker %d "
+                            "leave its region while the proxy's callback of tracer #%llu (cookie %#llx) ran",
+                         w->slot, (unsigned long long)id, (unsigned long long)cookie);
+        HS_LC_ADD(LCC_PROXIED, 1);
+        st = atomic_load_explicit(&rec->state, memory_order_acquire);
+        if (st == HS_ST_CANCELLED)
+            hs_violation(6, "expected cancel of tracer #%llu to wait for its running callback; seen the cancel "
+                            "return (state poisoned) while a proxy's callback still ran for worker %d",
+                         (unsigned long long)id, w->slot);
+        atomic_fetch_add_explicit(&w->h_exit, 1, memory_order_release);
+        return;
+    }
     w->in_cb++;
     if (rec->sleep && (r % 100) < (uint64_t)hs_cur->cb_sleep_pct)
         hs_pause_us(50 + (uint32_t)((r >> 8) % (hs_cur->cb_sleep_us + 1)));

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hs_internal.h"
@@ -148,6 +149,27 @@ static _Thread_local uint32_t *hs_iused;
 static struct hs_inst hs_itab_main[HS_INST]; /* the main thread's (hs_check_exited) */
 static uint32_t hs_iused_main[HS_INST];
 
+/* UNWIND_STRESS_DUMP=1: a violating context's log on stderr (debugging). */
+static void hs_dump_context(struct hs_worker *w, const struct hs_req *E, uint32_t n, uint64_t ctxid)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("UNWIND_STRESS_DUMP");
+        on = e && *e == '1';
+    }
+    if (!on)
+        return;
+    fprintf(stderr, "context %#llx of worker %d: %u requests, %u callbacks\n", (unsigned long long)ctxid, w->slot, n,
+            w->ncb);
+    for (uint32_t i = 0; i < n; i++)
+        fprintf(stderr, "  req ctx %#llx phase %d depth %d flags %#x tracer #%llu status %d cookie %#llx\n",
+                (unsigned long long)E[i].ctx, E[i].phase, E[i].depth, E[i].flags, (unsigned long long)E[i].id,
+                (int)E[i].status, (unsigned long long)E[i].cookie);
+    for (uint32_t i = 0; i < w->ncb; i++)
+        fprintf(stderr, "  cb tracer #%llu cookie %#llx flags %#x phase %d nr %u\n", (unsigned long long)w->cbs[i].id,
+                (unsigned long long)w->cbs[i].cookie, w->cbs[i].tflags, w->cbs[i].phase, w->cbs[i].nr);
+}
+
 /* Check one ended context: requests E[0..n), callbacks w->cbs[0..w->ncb).
  * S: the global cancel clock read after the context's delivery ended. */
 void hs_check_context(struct hs_worker *w, const struct hs_req *E, uint32_t n, int exiting,
@@ -171,7 +193,7 @@ void hs_check_context(struct hs_worker *w, const struct hs_req *E, uint32_t n, i
         if (s == HS_ST_VOID)
             continue;
         if (e->flags & RF_REPBAD)
-            hs_violation(9, "expected every repeat of a request in one handler to answer 1 with the first one's "
+            hs_dump_context(w, E, n, ctxid), hs_violation(9, "expected every repeat of a request in one handler to answer 1 with the first one's "
                             "cookie, or -ECANCELED once cancelled; seen another answer (tracer #%llu, first %s, "
                             "cookie %#llx, worker %d)",
                          (unsigned long long)e->id, hs_status_name(s), (unsigned long long)e->cookie, w->slot);
@@ -187,25 +209,25 @@ void hs_check_context(struct hs_worker *w, const struct hs_req *E, uint32_t n, i
         int ok = s == 0 || s == 1 || s == -ECANCELED ||
                  (e->phase == PH_EXIT && (s == -ESHUTDOWN || s == -ESRCH));
         if (!ok)
-            hs_violation(9, "expected status 0, 1 or -ECANCELED from a request on an attached thread "
+            hs_dump_context(w, E, n, ctxid), hs_violation(9, "expected status 0, 1 or -ECANCELED from a request on an attached thread "
                             "(-ESHUTDOWN/-ESRCH only while exiting); seen %s (tracer #%llu, %s, worker %d, "
                             "ctx %#llx)",
                          hs_status_name(s), (unsigned long long)e->id, hs_phase_name(e->phase), w->slot,
                          (unsigned long long)ctxid);
         uint64_t began = 0;
         if (s == -ECANCELED && hs_cancel_of(e->id, &began) && began == 0)
-            hs_violation(9, "expected -ECANCELED only after the tracer's cancel began; seen it for tracer "
+            hs_dump_context(w, E, n, ctxid), hs_violation(9, "expected -ECANCELED only after the tracer's cancel began; seen it for tracer "
                             "#%llu whose cancel never began (worker %d)",
                          (unsigned long long)e->id, w->slot);
         if (s < 0)
             continue;
         if (e->flags & RF_SAW_CANCELLED)
-            hs_violation(6, "expected -ECANCELED for a request made after cancel returned; seen %s with "
+            hs_dump_context(w, E, n, ctxid), hs_violation(6, "expected -ECANCELED for a request made after cancel returned; seen %s with "
                             "cookie %#llx (tracer #%llu, worker %d)",
                          hs_status_name(s), (unsigned long long)e->cookie, (unsigned long long)e->id,
                          w->slot);
         if (e->cookie == 0)
-            hs_violation(1, "expected a nonzero cookie from a successful request; seen 0 with status %s "
+            hs_dump_context(w, E, n, ctxid), hs_violation(1, "expected a nonzero cookie from a successful request; seen 0 with status %s "
                             "(tracer #%llu, %s, depth %d, worker %d)",
                          hs_status_name(s), (unsigned long long)e->id, hs_phase_name(e->phase), e->depth,
                          w->slot);
@@ -213,7 +235,7 @@ void hs_check_context(struct hs_worker *w, const struct hs_req *E, uint32_t n, i
             first = e;
             C = e->cookie;
         } else if (e->cookie != C) {
-            hs_violation(2, "expected every request of one %s to get the same cookie; seen %#llx (tracer #%llu, "
+            hs_dump_context(w, E, n, ctxid), hs_violation(2, "expected every request of one %s to get the same cookie; seen %#llx (tracer #%llu, "
                             "%s, depth %d) and %#llx (tracer #%llu, %s, depth %d) on worker %d",
                          where, (unsigned long long)C, (unsigned long long)first->id,
                          hs_phase_name(first->phase), first->depth, (unsigned long long)e->cookie,
@@ -232,7 +254,7 @@ void hs_check_context(struct hs_worker *w, const struct hs_req *E, uint32_t n, i
     for (uint32_t i = 0; i < w->ncb; i++) {
         const struct hs_cb *c = &w->cbs[i];
         if (C && c->cookie != C)
-            hs_violation(2, "expected the callback to receive the context's cookie %#llx; seen %#llx "
+            hs_dump_context(w, E, n, ctxid), hs_violation(2, "expected the callback to receive the context's cookie %#llx; seen %#llx "
                             "(tracer #%llu, worker %d)",
                          (unsigned long long)C, (unsigned long long)c->cookie, (unsigned long long)c->id,
                          w->slot);
@@ -252,41 +274,41 @@ void hs_check_context(struct hs_worker *w, const struct hs_req *E, uint32_t n, i
             atomic_fetch_add_explicit(&hs_total_unjudged, 1, memory_order_relaxed);
         int cancelled = !known || (cs != 0 && cs <= S);
         if (in->ncb > 1)
-            hs_violation(4, "expected exactly one callback per (context, tracer); seen %d callbacks of tracer "
+            hs_dump_context(w, E, n, ctxid), hs_violation(4, "expected exactly one callback per (context, tracer); seen %d callbacks of tracer "
                             "#%llu with cookie %#llx in one %s (worker %d)",
                          in->ncb, (unsigned long long)in->id, (unsigned long long)in->cb_cookie, where,
                          w->slot);
         if (in->n0 + in->n1 == 0 && in->ncb > 0 && !in->nmaybe)
-            hs_violation(5, "expected a callback only for a tracer that requested in the context; seen a "
+            hs_dump_context(w, E, n, ctxid), hs_violation(5, "expected a callback only for a tracer that requested in the context; seen a "
                             "callback of tracer #%llu (cookie %#llx) with no request for it in that %s "
                             "(worker %d)",
                          (unsigned long long)in->id, (unsigned long long)in->cb_cookie, where, w->slot);
         if (in->n0 > 1)
-            hs_violation(9, "expected one request to queue the work (status 0) per (context, tracer); seen "
+            hs_dump_context(w, E, n, ctxid), hs_violation(9, "expected one request to queue the work (status 0) per (context, tracer); seen "
                             "%d requests of tracer #%llu return 0 with cookie %#llx (worker %d)",
                          in->n0, (unsigned long long)in->id, (unsigned long long)C, w->slot);
         if (in->n0 + in->n1 > 0 && in->ncb == 0 && !cancelled)
-            hs_violation(4, "expected exactly one callback for an accepted request (status %s, cookie %#llx, "
+            hs_dump_context(w, E, n, ctxid), hs_violation(4, "expected exactly one callback for an accepted request (status %s, cookie %#llx, "
                             "tracer #%llu, not cancelled); seen none in the %s (worker %d, %d queued, %d "
                             "repeat)",
                          in->n0 ? "0" : "1", (unsigned long long)C, (unsigned long long)in->id, where, w->slot,
                          in->n0, in->n1);
         if (in->n0 == 0 && in->n1 > 0 && !cancelled && !in->nmaybe)
-            hs_violation(9, "expected status 1 only after some request queued the work in the context; "
+            hs_dump_context(w, E, n, ctxid), hs_violation(9, "expected status 1 only after some request queued the work in the context; "
                             "seen %d requests of tracer #%llu return 1 and none return 0 (cookie %#llx, "
                             "worker %d)",
                          in->n1, (unsigned long long)in->id, (unsigned long long)C, w->slot);
         hs_itab[hs_iused[k]].id = 0;
     }
     if (C == 0 && w->ncb > 0)
-        hs_violation(5, "expected no callback in a context without an accepted request; seen %u "
+        hs_dump_context(w, E, n, ctxid), hs_violation(5, "expected no callback in a context without an accepted request; seen %u "
                         "(tracer #%llu, cookie %#llx, worker %d)",
                      w->ncb, (unsigned long long)w->cbs[0].id, (unsigned long long)w->cbs[0].cookie, w->slot);
     if (C) {
         uint64_t owner = ((uint64_t)(w->slot + 1) << 56) | (ctxid & ((1ull << 56) - 1));
         uint64_t prev = hs_cookie_insert(C, owner);
         if (prev && prev != owner)
-            hs_violation(3, "expected a cookie unique to its context; seen %#llx in worker %d ctx %#llx "
+            hs_dump_context(w, E, n, ctxid), hs_violation(3, "expected a cookie unique to its context; seen %#llx in worker %d ctx %#llx "
                             "and before in worker %d ctx %#llx",
                          (unsigned long long)C, w->slot, (unsigned long long)ctxid, (int)(prev >> 56) - 1,
                          (unsigned long long)(prev & ((1ull << 56) - 1)));

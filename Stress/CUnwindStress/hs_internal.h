@@ -13,6 +13,8 @@
  *  - migrator: sched_setaffinity() on live workers.
  *  - registrar: registers and cancels tracers; frees a cancelled tracer only
  *    when no handler/callback/request of any worker can still hold it.
+ *  - proxies (scenario proxy, hs_proxy.c): attached threads looping on
+ *    du_proxy_serve(); their callbacks are the frozen worker's.
  *  - watchdog: invariant 8.
  *  - main: status line, thread churn (join + respawn), slices.
  *
@@ -73,7 +75,16 @@ struct hs_api {
     void (*seed)(uint32_t);        /* process-wide counters (before workers start) */
     void (*seed_thread)(uint32_t); /* the calling worker's context counter */
     uint32_t (*claim_depth)(void); /* du_request calls in progress on this thread */
+    /* frozen regions and proxy safe points (proxy scenario, hs_proxy.c) */
+    int (*frozen_enter)(void);
+    int (*frozen_leave)(void);
+    int (*proxy_serve)(void);
 };
+/* The duv_ copies of proxy.c's entry points (rename.h), which
+ * deferred_unwind_variants.h does not declare. */
+int duv_frozen_enter(void);
+int duv_frozen_leave(void);
+int duv_proxy_serve(void);
 extern const struct hs_api hs_api_du, hs_api_duv;
 /* Written by the main thread before any other thread exists; read-only after. */
 extern const struct hs_api *hs_api;
@@ -257,13 +268,33 @@ struct hs_worker {
      * cancel return.  Thread and its handlers only. */
     _Atomic uint64_t inreq_id;
     _Atomic int inreq_saw_cancel;
+
+    /* proxy (hs_proxy.c).  pz_state: HS_PZ_*, the thread's place around its
+     * frozen region (the thread writes it; its handlers and the proxies'
+     * callbacks read it).  pz_serial: the thread half of this attach's
+     * cookies (from its first accepted request): proxies find the target
+     * of a callback by it.  pz_ra0: the return address into
+     * hs_frozen_block of its du_frozen_enter call (written by the call
+     * stub), pz_ra1: hs_frozen_block's return address into hs_leaf.
+     * pcbs: callbacks a proxy ran for this thread (npcb reserves), merged
+     * into cbs by the thread after its safe point. */
+    _Atomic int pz_state;
+    _Atomic uint32_t pz_serial;
+    _Atomic uint32_t pz_futex;
+    uintptr_t pz_ra0, pz_ra1;
+    int pz_ctx_region; /* this context had a region (thread only) */
+    _Atomic uint32_t npcb;
+    struct hs_cb pcbs[128];
 } __attribute__((aligned(64)));
+enum { HS_PZ_OUT, HS_PZ_ENTERING, HS_PZ_IN, HS_PZ_LEAVING };
+#define HS_PCBMAX 128u
 
 extern struct hs_worker *hs_workers;
 extern int hs_nworkers;
 extern HS_IE_TLS struct hs_worker *hs_self;
 
-enum { HS_OP_NONE, HS_OP_SAFEPOINT, HS_OP_DETACH, HS_OP_CANCEL, HS_OP_REGISTER, HS_OP_EXIT, HS_OP_DESTROY, HS_OP_FORK, HS_OP_WAIT };
+enum { HS_OP_NONE, HS_OP_SAFEPOINT, HS_OP_DETACH, HS_OP_CANCEL, HS_OP_REGISTER, HS_OP_EXIT, HS_OP_DESTROY, HS_OP_FORK, HS_OP_WAIT,
+       HS_OP_FROZEN, HS_OP_PROXY };
 
 /* ---- signal side (hs_signal.c) ---------------------------------------------- */
 extern int hs_sig_a, hs_sig_b;

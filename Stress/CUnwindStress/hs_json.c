@@ -67,7 +67,8 @@ void hs_write_json(const char *result)
         if (hs_scenarios[i].lifecycle) {
             static const char *k[LCC_N] = {"forks", "children_ok", "child_callbacks", "exit_callbacks",
                                            "dlopen_cycles", "landings", "repairs", "churn_calls",
-                                           "same_tracer_calls", "callback_calls", "reused_mid_cancel"};
+                                           "same_tracer_calls", "callback_calls", "reused_mid_cancel", "regions",
+                                           "proxied", "leave_waits", "region_safe_points"};
             for (int j = 0; j < LCC_N; j++)
                 if (s->t.lc[j])
                     fprintf(f, ", \"%s\": %llu", k[j], (unsigned long long)s->t.lc[j]);

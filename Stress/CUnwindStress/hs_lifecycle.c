@@ -54,12 +54,12 @@ static const char *hs_lc_skip_reason(int lifecycle)
 
 int hs_lc_skipped(int lifecycle)
 {
-    static int told[LC_CHURN + 1];
+    static int told[LC_PROXY + 1];
     const char *why = hs_lc_skip_reason(lifecycle);
     if (why && !told[lifecycle]) {
         told[lifecycle] = 1;
         static const char *names[] = {"?", "fork-storm", "exit-pending", "dlopen-cycle", "longjmp-request",
-                                      "tracer-churn"};
+                                      "tracer-churn", "proxy"};
         printf("unwind-stress: scenario %s skipped: %s\n", names[lifecycle], why);
         fflush(stdout);
     }
@@ -128,6 +128,9 @@ void hs_lc_slice_start(int scen, int occurrence)
         break;
     case LC_CHURN:
         hs_lc_spawn(hs_churn_main, n, scen, occurrence, "churner");
+        break;
+    case LC_PROXY:
+        hs_lc_spawn(hs_proxy_main, n, scen, occurrence, "proxy");
         break;
     default:
         break;

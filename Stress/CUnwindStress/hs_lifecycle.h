@@ -8,6 +8,8 @@
  *  dlopen-cycle     hs_dlopen.c   an exec'ed child dlopen/dlclose-cycles the .so
  *  longjmp-request  hs_longjmp.c  a jump signal abandons du_request mid-way
  *  tracer-churn     hs_churn.c    several threads cancel/destroy one tracer
+ *  proxy            hs_proxy.c    workers block in frozen regions, proxy threads
+ *                                 run their callbacks (du_proxy_serve)
  *
  * Children (hs_child.c) report through a table in shared memory: the child
  * writes its current step and, on a violation, the message and invariant,
@@ -19,7 +21,7 @@
 
 #include <sys/types.h>
 
-enum { LC_NONE, LC_FORK, LC_EXIT, LC_DLOPEN, LC_LONGJMP, LC_CHURN };
+enum { LC_NONE, LC_FORK, LC_EXIT, LC_DLOPEN, LC_LONGJMP, LC_CHURN, LC_PROXY };
 
 /* Invariants added by these scenarios (1..9: hs_check.c). */
 enum { INV_CRASH = 10, INV_FORK = 11, INV_EXIT = 12 };
@@ -37,6 +39,10 @@ enum {
     LCC_SAME_TRACER,   /* cancel/destroy calls overlapping another on the same tracer */
     LCC_CB_CALLS,      /* register/cancel/destroy calls from inside callbacks */
     LCC_REUSED_MID,    /* bits given to a new tracer while a call on their old owner still ran */
+    LCC_REGIONS,       /* frozen regions entered by workers (proxy) */
+    LCC_PROXIED,       /* callbacks run by du_proxy_serve on a proxy thread */
+    LCC_LEAVE_WAITS,   /* du_frozen_leave calls that waited for a proxy (returned 1) */
+    LCC_REGION_SP,     /* safe points called by handlers inside a region (-EBUSY or 0) */
     LCC_N
 };
 extern _Atomic uint64_t hs_lc_count[LCC_N];
@@ -126,6 +132,23 @@ void hs_lj_worker_detached(struct hs_worker *w);    /* or after detach repaired 
 void *hs_churn_main(void *arg);                     /* hs_churn.c */
 void hs_churn_from_callback(struct hs_worker *w, uint64_t r);
 void hs_churn_drain(void);
+void *hs_proxy_main(void *arg);                     /* hs_proxy.c: a proxy thread */
+/* hs_leaf, proxy scenario: whether this context has a frozen region (0: no,
+ * else the draw for hs_frozen_block); hs_leaf calls hs_frozen_block itself,
+ * so the frozen frames are hs_frozen_block, hs_leaf, the recursion. */
+uint64_t hs_proxy_region_draw(struct hs_worker *w);
+int hs_frozen_block(struct hs_worker *w, uint64_t r);
+/* A stress handler on w inside its region: sometimes a safe point (-EBUSY
+ * or 0).  accepted: the handler's own requests had one accepted. */
+void hs_proxy_handler(struct hs_worker *w, int depth, int accepted);
+/* hs_callback on a thread that is no worker: the proxy's target, or NULL
+ * (not a proxy thread). */
+struct hs_worker *hs_proxy_target(uint64_t id, uint64_t cookie, const struct du_trace *t);
+/* The thread: the proxies' callbacks of the ended context into w->cbs. */
+void hs_proxy_merge(struct hs_worker *w);
+/* hs_callback: a DU_TRACE_PROXY trace's frames (1 ok, else why). */
+int hs_proxy_trace_ok(struct hs_worker *w, const struct du_trace *trace, char *why, size_t whylen);
+extern HS_IE_TLS int hs_proxy_me; /* 1 + proxy index on proxy threads, else 0 */
 /* Crash handler (hs_report.c): a fatal signal in the harness is invariant
  * 10 with the replay line; in a child it kills the child (the parent reports). */
 void hs_crash_install(void);

@@ -82,6 +82,13 @@ void hs_violation(int inv, const char *fmt, ...)
         va_end(ap);
         hs_child_fail(inv, "%s", msg);
     }
+    /* No stress signal from here on: a handler that lands on the first
+     * reporter and reports too would pause forever below, and the report
+     * with it (a violation found inside a handler, e.g. a callback a
+     * variant runs there). */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     if (atomic_fetch_add(&hs_violations, 1) != 0) {
         for (;;)
             pause(); /* the first reporter exits the process */
@@ -226,12 +233,13 @@ void hs_print_summary(void)
     struct hs_totals t;
     hs_sum(&t);
     double el = hs_elapsed();
-    char ratio[96] = "", lc[400];
+    char ratio[96] = "", lc[512];
     if (hs_ratio >= 0)
         snprintf(ratio, sizeof ratio, " rcu_over_mutex=%.2f", hs_ratio);
     snprintf(lc, sizeof lc,
              " forks=%llu children_ok=%llu exit_callbacks=%llu dlopen_cycles=%llu landings=%llu repairs=%llu "
-             "churn_calls=%llu same_tracer=%llu reused_mid_cancel=%llu callback_calls=%llu unjudged=%llu held=%llu",
+             "churn_calls=%llu same_tracer=%llu reused_mid_cancel=%llu callback_calls=%llu unjudged=%llu held=%llu "
+             "regions=%llu proxied=%llu leave_waits=%llu region_safe_points=%llu",
              (unsigned long long)t.lc[LCC_FORKS], (unsigned long long)t.lc[LCC_CHILD_OK],
              (unsigned long long)t.lc[LCC_EXIT_CBS], (unsigned long long)t.lc[LCC_DLOPEN_CYCLES],
              (unsigned long long)t.lc[LCC_LANDINGS], (unsigned long long)t.lc[LCC_REPAIRS],
@@ -239,7 +247,9 @@ void hs_print_summary(void)
              (unsigned long long)t.lc[LCC_REUSED_MID],
              (unsigned long long)t.lc[LCC_CB_CALLS],
              (unsigned long long)atomic_load(&hs_total_unjudged),
-             (unsigned long long)atomic_load(&hs_total_held));
+             (unsigned long long)atomic_load(&hs_total_held), (unsigned long long)t.lc[LCC_REGIONS],
+             (unsigned long long)t.lc[LCC_PROXIED], (unsigned long long)t.lc[LCC_LEAVE_WAITS],
+             (unsigned long long)t.lc[LCC_REGION_SP]);
     printf("SUMMARY unwind-stress: library=%s variant=%s duration=%.0fs elapsed=%.1fs seed=%llu threads=%d "
            "scenarios=%d contexts=%llu requests=%llu accepted=%llu signals=%llu nested=%llu callbacks=%llu "
            "exiting_callbacks=%llu cancels=%llu registers=%llu ebusy=%llu spawns=%llu%s%s violations=%d "

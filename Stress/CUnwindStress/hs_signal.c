@@ -43,6 +43,9 @@ static void hs_duv_seed(uint32_t value);
         .seed = seed_fn,                               \
         .seed_thread = lib##_cookie_seed_seq,          \
         .claim_depth = lib##_debug_claim_depth,        \
+        .frozen_enter = lib##_frozen_enter,            \
+        .frozen_leave = lib##_frozen_leave,            \
+        .proxy_serve = lib##_proxy_serve,              \
     }
 
 const struct hs_api hs_api_du = HS_API_TABLE(du, hs_du_seed);
@@ -100,6 +103,10 @@ void hs_log_request(struct hs_worker *w, uint64_t id, uint64_t cookie, int statu
     e->depth = (uint8_t)depth;
     e->sig = 0;
     atomic_signal_fence(memory_order_release);
+    /* The thread half of this attach's cookies, for the proxies (hs_proxy.c):
+     * the same value for every accepted request of the attach. */
+    if (status >= 0 && cookie && !atomic_load_explicit(&w->pz_serial, memory_order_relaxed))
+        atomic_store_explicit(&w->pz_serial, (uint32_t)(cookie >> 32), memory_order_relaxed);
 }
 
 /* The pick shared by the request loops (hs_request_some, hs_lj_loop).  Any
@@ -177,7 +184,14 @@ void hs_request_some(struct hs_worker *w, int n, int depth, uint8_t flags)
             int reps = (p.r >> 40) % 4 == 0 ? 2 : 1; /* sometimes ask twice */
             for (int k = 0; k < reps; k++) {
                 uint64_t cookie = 0xdeadbeefULL;
-                int held = depth == 0 && sc->park_us;
+                /* proxy: a first-level handler's request inside the frozen
+                 * region (the thread is blocked, in no request of its own)
+                 * is held by a nested handler the same way, while proxies
+                 * serve the thread and the registrar cancels. */
+                int held = sc->park_us &&
+                           (depth == 0 ||
+                            (depth == 1 && sc->lifecycle == LC_PROXY &&
+                             atomic_load_explicit(&w->pz_state, memory_order_relaxed) == HS_PZ_IN));
                 if (held) {
                     /* held-request: a handler landing in the call parks
                      * on it (hs_park).  Same-thread partners only. */
@@ -234,7 +248,8 @@ static void hs_handler(int sig, siginfo_t *si, void *uc)
         const struct hs_scenario *sc = hs_cur;
         /* Inside the claim span of the thread's request (not before its
          * entry, not after its exit): cancel must wait for it. */
-        uint64_t held = sc->park_us && d == 1 && hs_api->claim_depth() > 0
+        uint64_t held = sc->park_us && (d == 1 || (d == 2 && sc->lifecycle == LC_PROXY)) &&
+                                hs_api->claim_depth() > 0
                             ? atomic_load_explicit(&w->inreq_id, memory_order_relaxed)
                             : 0;
         if (held)
@@ -248,7 +263,11 @@ static void hs_handler(int sig, siginfo_t *si, void *uc)
             for (volatile uint32_t k = 0, m = (uint32_t)(r % 3000); k < m; k++)
                 ;
         }
+        uint64_t acc0 = atomic_load_explicit(&w->n_acc, memory_order_relaxed);
         hs_request_some(w, n, d, RF_HANDLER);
+        if (sc->lifecycle == LC_PROXY &&
+            atomic_load_explicit(&w->pz_state, memory_order_relaxed) == HS_PZ_IN)
+            hs_proxy_handler(w, idx, atomic_load_explicit(&w->n_acc, memory_order_relaxed) != acc0);
         (void)sig;
         atomic_fetch_sub_explicit(&w->hdepth, 1, memory_order_relaxed);
     }

@@ -36,6 +36,10 @@ static void hs_spawn(struct hs_worker *w)
     w->lj_own = NULL;
     w->lj_expect_repair = 0;
     atomic_store(&w->hdepth, 0);
+    atomic_store(&w->pz_state, HS_PZ_OUT);
+    atomic_store(&w->pz_serial, 0);
+    atomic_store(&w->npcb, 0);
+    w->pz_ctx_region = 0;
     atomic_store(&w->phase, PH_RUN);
     atomic_store(&w->ctx, gen << 32);
     atomic_store(&w->op, HS_OP_NONE);

@@ -11,8 +11,8 @@
 const char *hs_op_name(int op)
 {
     static const char *n[] = {"none", "safe-point", "detach", "cancel", "register", "exit", "destroy", "fork",
-                              "wait"};
-    return op >= 0 && op <= HS_OP_WAIT ? n[op] : "?";
+                              "wait", "frozen-region", "proxy-serve"};
+    return op >= 0 && op <= HS_OP_PROXY ? n[op] : "?";
 }
 
 static void hs_dump_states(void)

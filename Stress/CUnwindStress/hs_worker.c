@@ -76,6 +76,12 @@ __attribute__((noinline)) static int hs_leaf(struct hs_worker *w)
                 ;
         }
     }
+    if (sc->lifecycle == LC_PROXY) {
+        /* A frozen region from a frame that stays on the stack (hs_proxy.c). */
+        uint64_t z = hs_proxy_region_draw(w);
+        if (z)
+            (void)hs_frozen_block(w, z);
+    }
     if (sc->ctx_sleep_pct && (r >> 32) % 100 < (uint64_t)sc->ctx_sleep_pct)
         hs_pause_us(50 + (uint32_t)((r >> 40) % (sc->ctx_sleep_us + 1)));
     if (sc->hold_regs && hs_rng_next(&w->hrng[0]) % sc->hold_every == 0)
@@ -123,6 +129,7 @@ __attribute__((noinline)) static int hs_rec_b(struct hs_worker *w, int level, ui
 /* End of context `k`: bump, classify the log, check.  Thread context. */
 static void hs_end_context(struct hs_worker *w, uint64_t k)
 {
+    hs_proxy_merge(w); /* the proxies' callbacks of this context */
     atomic_store_explicit(&w->ctx, k + 1, memory_order_relaxed);
     atomic_store_explicit(&w->phase, PH_RUN, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst);
@@ -190,6 +197,7 @@ void hs_check_exited(struct hs_worker *w)
     uint32_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
     static struct hs_req batch[2 * HS_RING];
     uint32_t nb = 0;
+    hs_proxy_merge(w);
     for (uint32_t i = 0; i < w->ncarry; i++)
         batch[nb++] = w->carry[i];
     for (uint32_t i = h; i != T; i++)

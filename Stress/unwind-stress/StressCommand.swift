@@ -42,7 +42,7 @@ struct UnwindStress: ParsableCommand {
 
     @Option(name: .customLong("scenario"), parsing: .unconditionalSingleValue,
             help: ArgumentHelp("""
-                Run this scenario (repeatable; name or number 1-\(hs_scenario_count()); default all, \
+                Run this scenario (repeatable; name or number 1-\(hs_scenario_numbered()); default all, \
                 or the variant's own set when --variant is given).
                 """, valueName: "name"),
             transform: UnwindStress.scenarioIndex)

@@ -32,8 +32,10 @@ struct hs_config {
 int hs_scenario_count(void);
 const char *hs_scenario_name(int i);
 const char *hs_scenario_desc(int i);
-/* Index of a scenario by name (also accepts its number "1".."hs_scenario_count()"); -1. */
+/* Index of a scenario by name (also accepts its number "1".."hs_scenario_numbered()"); -1. */
 int hs_scenario_find(const char *name);
+/* Scenarios that have a number (the first ones); later ones by name only. */
+int hs_scenario_numbered(void);
 
 /* Variants of the duv_ library: NULL-terminated names, and a description. */
 const char *const *hs_variant_names(void);
