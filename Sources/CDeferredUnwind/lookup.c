@@ -109,8 +109,13 @@ int du_registry_call(struct du_thread *th, uint64_t todo, const struct du_trace 
         atomic_store_explicit(&th->calling, 0, memory_order_release);
         DU_STEP(DU_STEP_DISPATCH_RETURNED);
         /* Thread context again: a count raised now was leaked by a handler
-         * that left du_request() with siglongjmp during the callback. */
-        du_claim_repair(th);
+         * that left du_request() with siglongjmp during the callback.  Only
+         * on the thread itself: on a proxy (proxy.c) `th` is the frozen
+         * thread, whose handlers may be inside du_request() right now; a
+         * repair would end cancel's request wait early (the harness's
+         * `proxy` scenario caught it: a held request set a freed bit). */
+        if (th == atomic_load_explicit(&du_self, memory_order_relaxed)) /* own word */
+            du_claim_repair(th);
         /* Relaxed: written by this same thread (the fork child handler). */
         if (DU_UNLIKELY(atomic_load_explicit(&du_fork_epoch, memory_order_relaxed) != epoch))
             break;
