@@ -32,7 +32,17 @@ enum { IL_MODE_REDUCED, IL_MODE_FULL, IL_MODE_CONSERVATIVE };
 #define IL_NAMES "ABC"
 #define IL_REQUESTER(t) ((t) != IL_B)
 
-enum il_op_kind { IL_END = 0, IL_REQ, IL_SAFE, IL_DETACH, IL_CANCEL, IL_DESTROY, IL_REGISTER };
+enum il_op_kind {
+    IL_END = 0, IL_REQ, IL_SAFE, IL_DETACH, IL_CANCEL, IL_DESTROY, IL_REGISTER,
+    /* Frozen regions (proxy.c), requester A only: ENTER calls du_frozen_enter
+     * from a frame (il_script.c's il_region) that stays on the stack until
+     * LEAVE; the ops between run below it.  BLOCK stands for the blocking
+     * call (a park, nothing else).  A SAFE between them is a safe point
+     * inside the region (-EBUSY when something is pending). */
+    IL_ENTER, IL_BLOCK, IL_LEAVE,
+    /* du_proxy_serve (requester C, the proxy: its callbacks run for A). */
+    IL_SERVE,
+};
 struct il_op {
     enum il_op_kind kind;
     int tracer;
@@ -75,7 +85,8 @@ enum { IL_POS_OP = DU_STEP_COUNT, IL_POS_CB, IL_POS_SYNC, IL_POS_NONE };
 
 enum il_ev_kind {
     EV_STEP, EV_OP, EV_REQ_START, EV_REQ, EV_CB_START, EV_CB_END, EV_CANCEL_START,
-    EV_CANCEL_RET, EV_REG, EV_SAFE_RET, EV_DETACH_RET, EV_CLEANUP
+    EV_CANCEL_RET, EV_REG, EV_SAFE_RET, EV_DETACH_RET, EV_CLEANUP,
+    EV_ENTER_RET, EV_LEAVE_RET, EV_SERVE_RET
 };
 struct il_event {
     uint8_t thread, kind, depth;
@@ -85,6 +96,9 @@ struct il_event {
     int ctx;         /* the logging thread's context number at the time */
     uint64_t cookie;
     uint32_t flags;  /* callback: trace flags; cancel: 1 in cleanup */
+    uint8_t owner;   /* whose context: the thread, or for a proxy's callback
+                      * (DU_TRACE_PROXY) the frozen thread it served; ctx is
+                      * the owner's */
 };
 
 struct il_thr {
@@ -104,6 +118,12 @@ struct il_thr {
     int rounds;        /* requester: dispatch rounds in the current op */
     int cur_cb;        /* requester: tracer whose callback runs, -1 for none */
     int quiet;         /* running the prologue: no parking */
+    int in_region;     /* A: between its du_frozen_enter and du_frozen_leave */
+    int accepted;      /* requester: a request accepted in the current context */
+    int waited;        /* A: parked at frozen.waiting in the current leave */
+    int serving;       /* C: running du_proxy_serve (its callbacks are A's) */
+    int claim;         /* C: holds A's claim (proxy.claimed .. proxy.released) */
+    int proxy_cbs;     /* C: callbacks run in the current du_proxy_serve */
 };
 
 struct il_tracer_arg {
@@ -150,6 +170,9 @@ struct il_dfs {
 void il_problem(struct il_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int il_log(struct il_run *r, int thread, int kind, int step, int tracer, int status,
            uint64_t cookie, uint32_t flags);
+/* The same for an event of `thread` in `owner`'s context (a proxy's callback). */
+int il_log_for(struct il_run *r, int thread, int owner, int kind, int step, int tracer, int status,
+               uint64_t cookie, uint32_t flags);
 void il_park(struct il_run *r, struct il_thr *th, int pos, int arg);
 void il_finish(struct il_run *r, struct il_thr *th);
 /* One run of `sc` from scratch along d's choices; nonzero when a thread

@@ -143,11 +143,29 @@ static unsigned il_own(unsigned bits, int t)
     return (bits & ~(unsigned)IL_OWN) | ((bits & IL_OWN) << IL_C_SHIFT);
 }
 
+/* Whether requester t's segment from `pos` belongs to a frozen region or a
+ * proxy: A's enter, blocking point and leave ops, and everything C does
+ * inside du_proxy_serve (its claim, unwind and release, and the dispatch
+ * and callback steps it takes on A's state, whose table footprints name
+ * the dispatching thread's own words, not the frozen thread's). */
+static int il_frozen_segment(const struct il_run *r, int t, int pos)
+{
+    const struct il_thr *th = &r->th[t];
+    if (th->serving)
+        return 1;
+    if (pos != IL_POS_OP || th->pos != IL_POS_OP || th->pos_arg < 0 || th->pos_arg >= IL_MAX_OPS)
+        return 0;
+    const struct il_op *ops = t == IL_A ? r->sc->a : r->sc->c;
+    enum il_op_kind k = ops[th->pos_arg].kind;
+    return k == IL_ENTER || k == IL_BLOCK || k == IL_LEAVE || k == IL_SERVE;
+}
+
 /* Requester t's footprint; a park where the scenario's nested request
- * ("signal", A only) fires is followed by that request: anything. */
+ * ("signal", A only) fires is followed by that request: anything.  So is a
+ * segment of a frozen region or a proxy (il_frozen_segment). */
 static struct il_fp il_fp_req(const struct il_run *r, int t, int pos)
 {
-    if (t == IL_A && pos == r->sc->sig_step)
+    if ((t == IL_A && pos == r->sc->sig_step) || il_frozen_segment(r, t, pos))
         return FP(IL_ALL, IL_ALL);
     struct il_fp f = il_fp_a(pos, il_acts(r));
     if (f.r == IL_ALL && f.w == IL_ALL)

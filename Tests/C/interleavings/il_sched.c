@@ -116,14 +116,20 @@ void il_problem(struct il_run *r, const char *fmt, ...)
 int il_log(struct il_run *r, int thread, int kind, int step, int tracer, int status,
            uint64_t cookie, uint32_t flags)
 {
+    return il_log_for(r, thread, thread, kind, step, tracer, status, cookie, flags);
+}
+
+int il_log_for(struct il_run *r, int thread, int owner, int kind, int step, int tracer, int status,
+               uint64_t cookie, uint32_t flags)
+{
     pthread_mutex_lock(&il_log_mu);
     int seq = r->nev;
     if (seq < IL_MAX_EVENTS) {
         r->ev[seq] = (struct il_event){
             .thread = (uint8_t)thread, .kind = (uint8_t)kind,
             .depth = (uint8_t)r->th[thread].depth, .step = (int16_t)step,
-            .tracer = (int8_t)tracer, .status = status, .ctx = r->th[thread].ctx,
-            .cookie = cookie, .flags = flags};
+            .tracer = (int8_t)tracer, .status = status, .ctx = r->th[owner].ctx,
+            .cookie = cookie, .flags = flags, .owner = (uint8_t)owner};
         r->nev++;
     }
     pthread_mutex_unlock(&il_log_mu);
@@ -306,11 +312,39 @@ void il_finish(struct il_run *r, struct il_thr *th)
 
 static int il_settled(const struct il_thr *t) { return t->parked || t->done; }
 
-/* Whether thread t's next segment may take du_threads_lock: detach's
- * unlink after the exit delivery (du_teardown). */
-static int il_takes_threads_lock(const struct il_thr *me)
+/* The op a thread parked at IL_POS_OP is about to run. */
+static enum il_op_kind il_next_op(const struct il_run *r, const struct il_thr *me)
 {
-    return me->pos == DU_STEP_DETACH_DRAINED;
+    const struct il_op *ops = me->idx == IL_A ? r->sc->a : me->idx == IL_C ? r->sc->c : r->sc->b;
+    return me->pos == IL_POS_OP && me->pos_arg >= 0 && me->pos_arg < IL_MAX_OPS
+               ? ops[me->pos_arg].kind : IL_END;
+}
+
+/* Whether a parked thread holds du_threads_lock: cancel's look
+ * (cancel.wait-looked, three threads), a proxy between its claim and the
+ * unlock (proxy.claimed) or after its release (proxy.released). */
+static int il_holds_threads_lock(const struct il_thr *me)
+{
+    return me->parked && (me->pos == DU_STEP_CANCEL_WAIT_LOOKED ||
+                          (me->serving && (me->pos == DU_STEP_PROXY_CLAIMED ||
+                                           me->pos == DU_STEP_PROXY_RELEASED)));
+}
+
+/* Whether thread t's next segment may take du_threads_lock: detach's
+ * unlink after the exit delivery (du_teardown); a proxy's first look at
+ * the list (its op) and its re-lock before the release (after the unwind
+ * or a callback); cancel's looks, polls and scrub. */
+static int il_takes_threads_lock(const struct il_run *r, const struct il_thr *me)
+{
+    if (me->pos == DU_STEP_DETACH_DRAINED)
+        return 1;
+    if (me->idx == IL_B)
+        return me->pos == DU_STEP_CANCEL_MARKED || me->pos == DU_STEP_CANCEL_WAIT_POLL ||
+               me->pos == DU_STEP_CANCEL_SYNCED || me->pos == DU_STEP_CANCEL_CALLBACKS_QUIET;
+    if (me->serving)
+        return me->pos == DU_STEP_PROXY_CLAIMED || me->pos == DU_STEP_PROXY_UNWOUND ||
+               me->pos == DU_STEP_DISPATCH_RETURNED;
+    return il_next_op(r, me) == IL_SERVE;
 }
 
 static int il_enabled(const struct il_run *r, int t)
@@ -324,8 +358,10 @@ static int il_enabled(const struct il_run *r, int t)
             continue;
         if (me->pos == IL_POS_SYNC && other->in_section)
             return 0;
-        if (other->pos == DU_STEP_CANCEL_WAIT_LOOKED && other->parked && il_takes_threads_lock(me))
+        if (il_holds_threads_lock(other) && il_takes_threads_lock(r, me))
             return 0; /* it would block on the lock the other one holds */
+        if (me->pos == DU_STEP_FROZEN_WAITING && other->claim)
+            return 0; /* its leave spins until the proxy releases the claim */
     }
     return 1;
 }
