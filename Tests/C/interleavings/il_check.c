@@ -29,8 +29,8 @@
  *     1-7 count it there (its cookie must be that context's); it starts
  *     between C's proxy.claimed and proxy.released.  A callback on the
  *     requesting thread itself never carries DU_TRACE_PROXY.
- *  9. A's leave never returns while C holds the claim: no frozen.left of A
- *     between a proxy.claimed and its proxy.released.
+ *  9. A's leave never returns while C holds the claim: no return of
+ *     du_frozen_leave between a proxy.claimed and its proxy.released.
  *  (At run time, il_script.c: a safe point inside the region answers
  *  -EBUSY when something is pending; the leave answers 1 exactly when it
  *  waited; du_proxy_serve answers the callbacks it ran.)
@@ -95,8 +95,6 @@ static void il_gather(const struct il_run *r, struct il_facts *f)
             }
             if (e->step == DU_STEP_PROXY_RELEASED && f->nclaim > 0)
                 f->released[f->nclaim - 1] = i;
-            if (e->step == DU_STEP_FROZEN_LEFT && f->nleft < IL_MAX_CLAIMS)
-                f->left[f->nleft++] = i;
             if (IL_REQUESTER(e->thread) && e->step == DU_STEP_DETACH_EXITING &&
                 f->exiting[e->thread] == IL_NEVER)
                 f->exiting[e->thread] = i;
@@ -120,6 +118,10 @@ static void il_gather(const struct il_run *r, struct il_facts *f)
                     f->cb[k].end = i;
                     break;
                 }
+            break;
+        case EV_LEAVE_RET: /* frozen.left may be skipped by a leave that does not wait */
+            if (f->nleft < IL_MAX_CLAIMS)
+                f->left[f->nleft++] = i;
             break;
         case EV_CANCEL_RET:
             if (e->flags & 1)
@@ -292,7 +294,7 @@ static void il_check_proxy(struct il_run *r, const struct il_facts *f)
     for (int l = 0; l < f->nleft; l++)
         for (int j = 0; j < f->nclaim; j++)
             if (f->claimed[j] < f->left[l] && f->left[l] < f->released[j])
-                il_problem(r, "A's du_frozen_leave returned (frozen.left) while the proxy held its "
+                il_problem(r, "A's du_frozen_leave returned while the proxy held its "
                               "claim (between proxy.claimed and proxy.released): the proxy still "
                               "unwinds A's frozen stack and runs A's dispatch");
 }
