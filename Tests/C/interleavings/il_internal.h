@@ -198,7 +198,7 @@ void il_do_register(struct il_run *r, struct il_thr *th, int tracer);
 int il_independent(const struct il_run *r, int t, int tpos, int u, int upos);
 /* Whether requester t's segment from tpos touches nothing any other thread
  * touches or sees (it need not be a decision). */
-int il_invisible(const struct il_run *r, int t, int tpos);
+int il_invisible(const struct il_run *r, int t, int tpos, int targ);
 /* il_check.c */
 void il_check(struct il_run *r);
 uint64_t il_outcome(const struct il_run *r);

@@ -239,7 +239,7 @@ void il_park(struct il_run *r, struct il_thr *th, int pos, int arg)
     if (pos == DU_STEP_CANCEL_WAIT_LOOKED && r->nthreads < 3)
         return;
     if (th->quiet ||
-        (IL_REQUESTER(th->idx) && r->mode != IL_MODE_FULL && il_invisible(r, th->idx, pos)))
+        (IL_REQUESTER(th->idx) && r->mode != IL_MODE_FULL && il_invisible(r, th->idx, pos, arg)))
         return;
     int in_section = IL_REQUESTER(th->idx) ? urcu_bp_read_ongoing() != 0 : 0;
     pthread_mutex_lock(&r->mu);
