@@ -15,6 +15,13 @@
 // scheduler is a condition-variable wait bounded by 300 s (generous, for
 // loaded CI runners) whose failure says what was awaited and names the
 // schedule.
+//
+// Frozen regions and proxy safe points (proxy.c): in the proxy scenarios A
+// enters a frozen region (its enter's frame stays on the stack until the
+// leave), C serves it with du_proxy_serve (C's callbacks count in A's
+// context) and B cancels one of A's tracers (or is idle); the checks add
+// the proxy's invariants (il_check.c, 8 and 9; the safe point's -EBUSY
+// inside the region, the leave's and the serve's answers).
 #if DEBUG
 import CDeferredUnwind
 import CTestSupport
@@ -151,9 +158,11 @@ extension LibraryStateTests.InterleavingTests {
     /// outcome: on small scenarios, the full search (every step a decision,
     /// no sleep sets) and the reduced one reach the same set of outcomes
     /// (what each thread saw, and the verdict).
-    /// With DU_IL_SLOW set, also a three-thread scenario (within its
-    /// preemption bound: the full search 70619 schedules, about 2 minutes;
-    /// the reduced 6840).
+    /// proxy-serves-frozen checks the proxy steps' footprints (full 7550
+    /// schedules, reduced 996).  With DU_IL_SLOW set, also three-thread
+    /// scenarios (within their preemption bound: 3t-request-behind-busy,
+    /// full 70619 schedules, about 2 minutes, reduced 6840;
+    /// 3t-proxy-vs-cancel, full 52390, reduced 18147).
     @Test("the reduced search reaches every outcome of the full search",
           arguments: ["detach-vs-cancel", "proxy-serves-frozen"]
             + (ProcessInfo.processInfo.environment["DU_IL_SLOW"] != nil

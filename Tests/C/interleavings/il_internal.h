@@ -4,7 +4,11 @@
  * Threads: A (index 0) and C (index 2) are requesters (attached: requests,
  * safe points, callbacks, detach); B (index 1) is the canceller (cancel,
  * register, destroy; not attached).  Two-thread scenarios run A and B
- * only, exactly as before C existed; three-thread scenarios add C. */
+ * only, exactly as before C existed; three-thread scenarios add C.
+ * Frozen-region scenarios (proxy.c): A enters a region (IL_ENTER ..
+ * IL_LEAVE, il_script.c's il_region) and C is the proxy (IL_SERVE): its
+ * callbacks run for A (DU_TRACE_PROXY) and count in A's context; B cancels
+ * or stays idle (the two-party scenario). */
 #ifndef DU_IL_INTERNAL_H
 #define DU_IL_INTERNAL_H
 #define _GNU_SOURCE

@@ -19,7 +19,12 @@
  *    (urcu_bp_read_ongoing() on that thread when it parked): the grace
  *    period cannot end until that thread moves;
  *  - not about to take du_threads_lock (detach's unlink, from
- *    detach.drained) while another thread is parked at cancel.wait-looked.
+ *    detach.drained; a proxy's look or release; cancel's looks, polls and
+ *    scrub) while another thread is parked holding it (cancel.wait-looked,
+ *    or a proxy at proxy.claimed or proxy.released);
+ *  - not parked at frozen.waiting (a leave that found a proxy's claim and
+ *    spins until the release) while the proxy holds the claim (from its
+ *    proxy.claimed to its proxy.released).
  * Locks: one step point lies inside a core lock: cancel.wait-looked, after
  * each thread's read in the request or callback wait's look, with
  * du_threads_lock held.  Two-thread scenarios do not park there (the other
@@ -28,7 +33,9 @@
  * finish a request between the look's reads of two threads.  While B is
  * parked there, a segment that takes the lock would block for good, hence
  * the third rule (the requesters' scripts attach before the controller
- * starts and detach only after every script is over).  Every other step
+ * starts and detach only after every script is over).  du_proxy_serve
+ * reaches proxy.claimed and proxy.released with the lock held too (the
+ * same rule keeps B's cancel and A's detach off it).  Every other step
  * point is outside the locks (register.published, cancel.marked,
  * cancel.scrubbed and cancel.freed come after the unlock; cancel.wait-poll
  * is outside it; the detach steps come before it).  No thread enabled and
