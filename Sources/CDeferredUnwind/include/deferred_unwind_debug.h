@@ -134,17 +134,17 @@ void du_debug_reset_context(void);
     X(CANCEL_WAIT_LOOKED, "cancel.wait-looked", "thread_wait.c", "cancel_requests_look", \
       IL_FP_ALL, FP(IL_T | IL_CL | IL_K, 0)) /* cancel: a wait's look read one thread's count (list lock held) */ \
     X(FROZEN_ENTERED, "frozen.entered", "proxy.c", "frozen_entered", \
-      IL_FP_ALL, IL_FP_ALL) /* frozen region: frame recorded, frozen published (release) */ \
+      FP(0, 0), IL_FP_ALL) /* frozen region: frame recorded, frozen published (release) */ \
     X(PROXY_CLAIMED, "proxy.claimed", "proxy.c", "proxy_claimed", \
-      IL_FP_ALL, IL_FP_ALL) /* proxy: claim taken (acquire), list lock about to be dropped */ \
+      FP(IL_M | IL_F | IL_T, IL_M | IL_F | IL_O), IL_FP_ALL) /* proxy: claim taken (acquire), list lock about to be dropped */ \
     X(PROXY_UNWOUND, "proxy.unwound", "proxy.c", "proxy_unwound", \
-      IL_FP_ALL, IL_FP_ALL) /* proxy: the frozen stack in the thread's cache */ \
+      FP(IL_L | IL_M | IL_R | IL_F | IL_T, IL_R | IL_F | IL_O), IL_FP_ALL) /* proxy: the frozen stack in the thread's cache */ \
     X(PROXY_RELEASED, "proxy.released", "proxy.c", "proxy_released", \
-      IL_FP_ALL, IL_FP_ALL) /* proxy: claim released (release), list lock held */ \
+      FP(IL_T, 0), IL_FP_ALL) /* proxy: claim released (release), list lock held */ \
     X(FROZEN_WAITING, "frozen.waiting", "proxy.c", "frozen_waiting", \
-      IL_FP_ALL, IL_FP_ALL) /* leave: found the claim, waits for the proxy */ \
+      FP(IL_F, IL_F), IL_FP_ALL) /* leave: found the claim, waits for the proxy */ \
     X(FROZEN_LEFT, "frozen.left", "proxy.c", "frozen_left", \
-      IL_FP_ALL, IL_FP_ALL) /* leave: out of the region (acquire) */ \
+      FP(IL_F, IL_O), IL_FP_ALL) /* leave: out of the region (acquire) */ \
     /* end of DU_STEP_TABLE */
 
 enum du_step {

@@ -24,6 +24,16 @@
  *     (reset.done between the cancel's mark and its scrub) - is not
  *     counted.  Runs where that happened are counted (run->known), not
  *     failed.  The cleanup destroys drop nothing.
+ *  Frozen regions and proxies (proxy.c; requester A enters, C serves):
+ *  8. A proxy's callback (DU_TRACE_PROXY, on C) belongs to A's context:
+ *     1-7 count it there (its cookie must be that context's); it starts
+ *     between C's proxy.claimed and proxy.released.  A callback on the
+ *     requesting thread itself never carries DU_TRACE_PROXY.
+ *  9. A's leave never returns while C holds the claim: no return of
+ *     du_frozen_leave between a proxy.claimed and its proxy.released.
+ *  (At run time, il_script.c: a safe point inside the region answers
+ *  -EBUSY when something is pending; the leave answers 1 exactly when it
+ *  waited; du_proxy_serve answers the callbacks it ran.)
  */
 #include "il_internal.h"
 #include <errno.h>
@@ -37,7 +47,8 @@
 #define IL_MAX_REC 256
 
 struct il_req { int t, status, thr, ctx, seq, start; uint64_t cookie; };
-struct il_cb { int t, thr, ctx, start, end; uint64_t cookie; };
+struct il_cb { int t, thr, on, ctx, start, end; uint64_t cookie; uint32_t flags; };
+#define IL_MAX_CLAIMS 16
 
 struct il_facts {
     struct il_req req[IL_MAX_REC];
@@ -47,6 +58,8 @@ struct il_facts {
     int cleanup_rc[IL_TRACERS];
     int ctx_end[IL_MAX_THREADS][IL_MAX_CTX];
     int detach_ret[IL_MAX_THREADS], exiting[IL_MAX_THREADS];
+    int claimed[IL_MAX_CLAIMS], released[IL_MAX_CLAIMS], nclaim; /* C's, in order */
+    int left[IL_MAX_CLAIMS], nleft;                               /* A's frozen.left */
 };
 
 static void il_gather(const struct il_run *r, struct il_facts *f)
@@ -76,6 +89,12 @@ static void il_gather(const struct il_run *r, struct il_facts *f)
             if (IL_REQUESTER(e->thread) && e->depth == 0 && e->step == DU_STEP_RESET_DONE &&
                 e->ctx < IL_MAX_CTX)
                 f->ctx_end[e->thread][e->ctx] = i;
+            if (e->step == DU_STEP_PROXY_CLAIMED && f->nclaim < IL_MAX_CLAIMS) {
+                f->claimed[f->nclaim] = i;
+                f->released[f->nclaim++] = IL_NEVER;
+            }
+            if (e->step == DU_STEP_PROXY_RELEASED && f->nclaim > 0)
+                f->released[f->nclaim - 1] = i;
             if (IL_REQUESTER(e->thread) && e->step == DU_STEP_DETACH_EXITING &&
                 f->exiting[e->thread] == IL_NEVER)
                 f->exiting[e->thread] = i;
@@ -90,14 +109,19 @@ static void il_gather(const struct il_run *r, struct il_facts *f)
             break;
         case EV_CB_START:
             if (f->ncb < IL_MAX_REC)
-                f->cb[f->ncb++] = (struct il_cb){t, e->thread, e->ctx, i, IL_NEVER, e->cookie};
+                f->cb[f->ncb++] = (struct il_cb){t, e->owner, e->thread, e->ctx, i, IL_NEVER,
+                                                 e->cookie, e->flags};
             break;
         case EV_CB_END:
             for (int k = f->ncb - 1; k >= 0; k--)
-                if (f->cb[k].t == t && f->cb[k].thr == e->thread && f->cb[k].end == IL_NEVER) {
+                if (f->cb[k].t == t && f->cb[k].on == e->thread && f->cb[k].end == IL_NEVER) {
                     f->cb[k].end = i;
                     break;
                 }
+            break;
+        case EV_LEAVE_RET: /* frozen.left may be skipped by a leave that does not wait */
+            if (f->nleft < IL_MAX_CLAIMS)
+                f->left[f->nleft++] = i;
             break;
         case EV_CANCEL_RET:
             if (e->flags & 1)
@@ -249,6 +273,32 @@ static void il_check_delivery(struct il_run *r, const struct il_facts *f)
     }
 }
 
+/* Invariants 8 and 9 (frozen regions). */
+static void il_check_proxy(struct il_run *r, const struct il_facts *f)
+{
+    for (int k = 0; k < f->ncb; k++) {
+        const struct il_cb *c = &f->cb[k];
+        int proxied = (c->flags & DU_TRACE_PROXY) != 0;
+        if (proxied != (c->on != c->thr))
+            il_problem(r, "callback of T%d on %c for %c's context %s DU_TRACE_PROXY", c->t,
+                       IL_NAMES[c->on], IL_NAMES[c->thr], proxied ? "with" : "without");
+        if (!proxied)
+            continue;
+        int inside = 0;
+        for (int j = 0; j < f->nclaim; j++)
+            inside |= f->claimed[j] < c->start && c->start < f->released[j];
+        if (!inside)
+            il_problem(r, "proxy callback of T%d on %c outside every claim of the frozen thread",
+                       c->t, IL_NAMES[c->on]);
+    }
+    for (int l = 0; l < f->nleft; l++)
+        for (int j = 0; j < f->nclaim; j++)
+            if (f->claimed[j] < f->left[l] && f->left[l] < f->released[j])
+                il_problem(r, "A's du_frozen_leave returned while the proxy held its "
+                              "claim (between proxy.claimed and proxy.released): the proxy still "
+                              "unwinds A's frozen stack and runs A's dispatch");
+}
+
 void il_check(struct il_run *r)
 {
     static struct il_facts f;
@@ -257,6 +307,7 @@ void il_check(struct il_run *r)
         il_problem(r, "too many requests or callbacks to check");
     il_check_requests(r, &f);
     il_check_delivery(r, &f);
+    il_check_proxy(r, &f);
 }
 
 /* What each thread saw, in its own order (steps, requests with status and

@@ -4,7 +4,11 @@
  * Threads: A (index 0) and C (index 2) are requesters (attached: requests,
  * safe points, callbacks, detach); B (index 1) is the canceller (cancel,
  * register, destroy; not attached).  Two-thread scenarios run A and B
- * only, exactly as before C existed; three-thread scenarios add C. */
+ * only, exactly as before C existed; three-thread scenarios add C.
+ * Frozen-region scenarios (proxy.c): A enters a region (IL_ENTER ..
+ * IL_LEAVE, il_script.c's il_region) and C is the proxy (IL_SERVE): its
+ * callbacks run for A (DU_TRACE_PROXY) and count in A's context; B cancels
+ * or stays idle (the two-party scenario). */
 #ifndef DU_IL_INTERNAL_H
 #define DU_IL_INTERNAL_H
 #define _GNU_SOURCE
@@ -32,7 +36,17 @@ enum { IL_MODE_REDUCED, IL_MODE_FULL, IL_MODE_CONSERVATIVE };
 #define IL_NAMES "ABC"
 #define IL_REQUESTER(t) ((t) != IL_B)
 
-enum il_op_kind { IL_END = 0, IL_REQ, IL_SAFE, IL_DETACH, IL_CANCEL, IL_DESTROY, IL_REGISTER };
+enum il_op_kind {
+    IL_END = 0, IL_REQ, IL_SAFE, IL_DETACH, IL_CANCEL, IL_DESTROY, IL_REGISTER,
+    /* Frozen regions (proxy.c), requester A only: ENTER calls du_frozen_enter
+     * from a frame (il_script.c's il_region) that stays on the stack until
+     * LEAVE; the ops between run below it.  BLOCK stands for the blocking
+     * call (a park, nothing else).  A SAFE between them is a safe point
+     * inside the region (-EBUSY when something is pending). */
+    IL_ENTER, IL_BLOCK, IL_LEAVE,
+    /* du_proxy_serve (requester C, the proxy: its callbacks run for A). */
+    IL_SERVE,
+};
 struct il_op {
     enum il_op_kind kind;
     int tracer;
@@ -68,6 +82,9 @@ struct il_scenario {
      * `tracer`.  step < 0: none. */
     int sig_step, sig_occurrence, sig_tracer;
     int want_overlap;
+    /* A bug of the core this scenario exposes, not fixed yet: the suite
+     * expects it to fail (InterleavingTests' known-bug test), NULL else. */
+    const char *core_bug;
 };
 
 /* Where a thread is parked. */
@@ -75,7 +92,8 @@ enum { IL_POS_OP = DU_STEP_COUNT, IL_POS_CB, IL_POS_SYNC, IL_POS_NONE };
 
 enum il_ev_kind {
     EV_STEP, EV_OP, EV_REQ_START, EV_REQ, EV_CB_START, EV_CB_END, EV_CANCEL_START,
-    EV_CANCEL_RET, EV_REG, EV_SAFE_RET, EV_DETACH_RET, EV_CLEANUP
+    EV_CANCEL_RET, EV_REG, EV_SAFE_RET, EV_DETACH_RET, EV_CLEANUP,
+    EV_ENTER_RET, EV_LEAVE_RET, EV_SERVE_RET
 };
 struct il_event {
     uint8_t thread, kind, depth;
@@ -85,6 +103,9 @@ struct il_event {
     int ctx;         /* the logging thread's context number at the time */
     uint64_t cookie;
     uint32_t flags;  /* callback: trace flags; cancel: 1 in cleanup */
+    uint8_t owner;   /* whose context: the thread, or for a proxy's callback
+                      * (DU_TRACE_PROXY) the frozen thread it served; ctx is
+                      * the owner's */
 };
 
 struct il_thr {
@@ -104,6 +125,12 @@ struct il_thr {
     int rounds;        /* requester: dispatch rounds in the current op */
     int cur_cb;        /* requester: tracer whose callback runs, -1 for none */
     int quiet;         /* running the prologue: no parking */
+    int in_region;     /* A: between its du_frozen_enter and du_frozen_leave */
+    int accepted;      /* requester: a request accepted in the current context */
+    int waited;        /* A: parked at frozen.waiting in the current leave */
+    int serving;       /* C: running du_proxy_serve (its callbacks are A's) */
+    int claim;         /* C: holds A's claim (proxy.claimed .. proxy.released) */
+    int proxy_cbs;     /* C: callbacks run in the current du_proxy_serve */
 };
 
 struct il_tracer_arg {
@@ -150,6 +177,9 @@ struct il_dfs {
 void il_problem(struct il_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int il_log(struct il_run *r, int thread, int kind, int step, int tracer, int status,
            uint64_t cookie, uint32_t flags);
+/* The same for an event of `thread` in `owner`'s context (a proxy's callback). */
+int il_log_for(struct il_run *r, int thread, int owner, int kind, int step, int tracer, int status,
+               uint64_t cookie, uint32_t flags);
 void il_park(struct il_run *r, struct il_thr *th, int pos, int arg);
 void il_finish(struct il_run *r, struct il_thr *th);
 /* One run of `sc` from scratch along d's choices; nonzero when a thread
@@ -172,7 +202,7 @@ void il_do_register(struct il_run *r, struct il_thr *th, int tracer);
 int il_independent(const struct il_run *r, int t, int tpos, int u, int upos);
 /* Whether requester t's segment from tpos touches nothing any other thread
  * touches or sees (it need not be a decision). */
-int il_invisible(const struct il_run *r, int t, int tpos);
+int il_invisible(const struct il_run *r, int t, int tpos, int targ);
 /* il_check.c */
 void il_check(struct il_run *r);
 uint64_t il_outcome(const struct il_run *r);

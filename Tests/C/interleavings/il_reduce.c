@@ -60,7 +60,13 @@ enum {
     IL_H = 1 << 8, /* the test's tracer handles */
     IL_OWN = IL_M | IL_CL | IL_K | IL_R | IL_O, /* one requester's own (A's; C's shifted) */
     IL_C_SHIFT = 9,
-    IL_ALL = 0x1ff | (IL_OWN << IL_C_SHIFT),
+    /* The frozen thread's region word, frame fields and claim (A's: only A
+     * enters regions); also the scheduler's view of the claim (il_sched.c). */
+    IL_F = 1 << 17,
+    IL_ALL = 0x1ff | (IL_OWN << IL_C_SHIFT) | IL_F,
+    /* The proxy's own part of a proxy segment: C's read-side section and
+     * C's record (its callbacks and returns are in C's sequence). */
+    IL_PROXY_SELF = (IL_R | IL_O) << IL_C_SHIFT,
 };
 
 struct il_fp {
@@ -143,12 +149,71 @@ static unsigned il_own(unsigned bits, int t)
     return (bits & ~(unsigned)IL_OWN) | ((bits & IL_OWN) << IL_C_SHIFT);
 }
 
-/* Requester t's footprint; a park where the scenario's nested request
- * ("signal", A only) fires is followed by that request: anything. */
-static struct il_fp il_fp_req(const struct il_run *r, int t, int pos)
+/* Frozen regions and proxies (proxy.c; A is the frozen thread, C the
+ * proxy).  A proxy's segments act on the frozen thread's state: from
+ * du_proxy_serve's op to proxy.released, the table's fp_a (the proxy rows,
+ * and the dispatch and callback rows it passes through in du_registry_call)
+ * is read with the requester's own bits meaning A's (M: A's pending word,
+ * cookie, completed, trace cache and `unwound`; K: A's `calling`; CL: A's
+ * claim count, which du_registry_call's du_claim_repair touches; O: A's
+ * record), not shifted to C's; C's own section and record are added
+ * (IL_PROXY_SELF).  The release (lock, compare-exchange of the region
+ * word, proxy.released) may follow proxy.claimed, proxy.unwound and
+ * dispatch.returned.  A's ops of the region: the enter writes the region
+ * word (and reads EXITING), the blocking point touches nothing, the leave
+ * reads and writes the region word and logs its return (O, compared with
+ * C's claim by il_check.c), a safe point inside reads the region word. */
+static struct il_fp il_fp_or(struct il_fp a, struct il_fp b) { return FP(a.r | b.r, a.w | b.w); }
+
+static struct il_fp il_fp_proxy(const struct il_run *r, int pos)
+{
+    unsigned acts = il_acts(r);
+    if ((pos == IL_POS_CB || pos == DU_STEP_DISPATCH_CALLBACK) && (acts & (IL_CB_REQ_T2 | IL_CB_REG_T2)))
+        return IL_FP_ALL; /* a callback that requests or registers on the proxy's thread */
+    struct il_fp f = il_fp_a(pos, acts);
+    if (f.r == IL_ALL && f.w == IL_ALL)
+        return f;
+    if (pos == DU_STEP_PROXY_CLAIMED || pos == DU_STEP_PROXY_UNWOUND || pos == DU_STEP_DISPATCH_RETURNED)
+        f = il_fp_or(f, FP(IL_T | IL_F, IL_F | IL_O)); /* the release */
+    return il_fp_or(f, FP(IL_PROXY_SELF, IL_PROXY_SELF));
+}
+
+/* The op requester t parked at IL_POS_OP is about to run (`arg`: its index). */
+static enum il_op_kind il_op_at(const struct il_run *r, int t, int arg)
+{
+    const struct il_op *ops = t == IL_A ? r->sc->a : r->sc->c;
+    return arg >= 0 && arg < IL_MAX_OPS ? ops[arg].kind : IL_END;
+}
+
+/* Requester t's footprint from `pos` (`arg`: the park's argument); a park
+ * where the scenario's nested request ("signal", A only) fires is followed
+ * by that request: anything. */
+static struct il_fp il_fp_req(const struct il_run *r, int t, int pos, int arg)
 {
     if (t == IL_A && pos == r->sc->sig_step)
         return FP(IL_ALL, IL_ALL);
+    if (r->th[t].serving)
+        return il_fp_proxy(r, pos);
+    if (pos == IL_POS_OP) {
+        switch (il_op_at(r, t, arg)) {
+        case IL_ENTER:
+            return FP(IL_F | il_own(IL_M, t), IL_F);
+        case IL_BLOCK:
+            return FP(0, 0);
+        case IL_LEAVE:
+            return FP(IL_F, IL_F | il_own(IL_O, t));
+        case IL_SERVE: /* the look at the list, the claim (or none: the op's end) */
+            return FP(IL_T | IL_F | IL_M | IL_PROXY_SELF, IL_F | IL_O | IL_PROXY_SELF);
+        case IL_SAFE:
+            if (r->th[t].in_region) {
+                struct il_fp f = il_fp_a(pos, il_acts(r));
+                return FP(il_own(f.r, t) | IL_F, il_own(f.w, t));
+            }
+            break;
+        default:
+            break;
+        }
+    }
     struct il_fp f = il_fp_a(pos, il_acts(r));
     if (f.r == IL_ALL && f.w == IL_ALL)
         return f;
@@ -164,7 +229,7 @@ static struct il_fp il_fp_canceller(int pos)
 
 static struct il_fp il_fp_of(const struct il_run *r, int t, int pos)
 {
-    return t == IL_B ? il_fp_canceller(pos) : il_fp_req(r, t, pos);
+    return t == IL_B ? il_fp_canceller(pos) : il_fp_req(r, t, pos, r->th[t].pos_arg);
 }
 
 int il_independent(const struct il_run *r, int t, int tpos, int u, int upos)
@@ -177,8 +242,8 @@ int il_independent(const struct il_run *r, int t, int tpos, int u, int upos)
 /* A park of a requester whose segment touches nothing another thread
  * touches or sees: it commutes with every other segment, so it need not be
  * a decision at all. */
-int il_invisible(const struct il_run *r, int t, int tpos)
+int il_invisible(const struct il_run *r, int t, int tpos, int targ)
 {
-    struct il_fp f = il_fp_req(r, t, tpos);
+    struct il_fp f = il_fp_req(r, t, tpos, targ);
     return f.r == 0 && f.w == 0;
 }

@@ -17,6 +17,10 @@
 #define CANCEL(t) {IL_CANCEL, (t)}
 #define DESTROY(t) {IL_DESTROY, (t)}
 #define REGISTER(t) {IL_REGISTER, (t)}
+#define ENTER {IL_ENTER, -1}
+#define BLOCK {IL_BLOCK, -1}
+#define LEAVE {IL_LEAVE, -1}
+#define SERVE {IL_SERVE, -1}
 #define NOSIG .sig_step = -1
 /* The three-thread scenarios' preemption bound (il_sched.c).  The capped
  * look's bug needs 3: A stops inside du_request(T1) for B; B stops inside
@@ -151,6 +155,64 @@ static const struct il_scenario il_scenarios[] = {
         .threads = 3,
         .preemptions = IL_3T_PREEMPTIONS,
     },
+    /* Frozen regions and proxy safe points (proxy.c): A is the frozen
+     * thread (its region's frame is il_script.c's il_region, on the stack
+     * from the enter to the leave), C the proxy (du_proxy_serve: its
+     * callbacks run for A, flagged DU_TRACE_PROXY), B the canceller.  A's
+     * SAFE between ENTER and LEAVE is a safe point inside the region
+     * (-EBUSY: something is pending); BLOCK stands for the blocking call. */
+    {
+        .name = "proxy-serves-frozen",
+        .about = "A: (request T1) enter, blocked, safe point in the region, leave, safe point; "
+                 "a handler on A requests T0 right after the enter; C: serve. Each request "
+                 "delivered once with its cookie, by C (DU_TRACE_PROXY) or by A's safe point; "
+                 "the leave waits while C holds the claim; the safe point inside answers -EBUSY. "
+                 "B idle",
+        .prereg = {0, 1, -1},
+        .a_pre = {REQ(1)},
+        .a = {ENTER, BLOCK, SAFE, LEAVE, SAFE},
+        .c = {SERVE},
+        .b = {{IL_END, -1}},
+        .sig_step = DU_STEP_FROZEN_ENTERED, .sig_occurrence = 1, .sig_tracer = 0,
+        .threads = 3,
+    },
+    {
+        .name = "3t-proxy-vs-cancel",
+        .about = "A: request T1, enter, blocked, safe point in the region, leave, safe point; "
+                 "a handler on A requests T0 right after the enter; C: serve (T1's callback "
+                 "parks); B: cancel T1. Delivered once (by C or A) or dropped and counted; no "
+                 "callback of T1 after its cancel returned (cancel waits for C's callback, "
+                 "published in A's `calling`); A's leave never returns inside C's claim",
+        .prereg = {0, 1, -1},
+        .a = {REQ(1), ENTER, BLOCK, SAFE, LEAVE, SAFE},
+        .c = {SERVE},
+        .b = {CANCEL(1)},
+        .cb = {[1] = IL_CB_PARK},
+        .sig_step = DU_STEP_FROZEN_ENTERED, .sig_occurrence = 1, .sig_tracer = 0,
+        .threads = 3,
+        .preemptions = IL_3T_PREEMPTIONS,
+    },
+    {
+        .name = "3t-request-in-region-vs-proxy-cancel",
+        .about = "A: (request T0) enter, request T1 (thread context, inside the region), leave, "
+                 "safe point; C: serve (runs T0's callback for A); B: cancel T1. Cancel's "
+                 "request wait must wait for A's request of T1 in progress: the proxy must not "
+                 "touch A's claim count (lookup.c's du_claim_repair after a callback is for the "
+                 "dispatching thread's own count)",
+        .prereg = {0, 1, -1},
+        .a_pre = {REQ(0)},
+        .a = {ENTER, REQ(1), LEAVE, SAFE},
+        .c = {SERVE},
+        .b = {CANCEL(1)},
+        NOSIG,
+        .threads = 3,
+        .preemptions = IL_3T_PREEMPTIONS,
+        .core_bug = "du_registry_call (lookup.c) calls du_claim_repair on the thread it serves; "
+                    "run by a proxy that is the frozen thread, so a proxy's callback return "
+                    "zeroes A's claim count while A is inside du_request: cancel's request wait "
+                    "may then miss that request, and A's claim exit underflows the count (cancel "
+                    "waits for A's next safe point)",
+    },
 };
 
 int il_scenario_count(void) { return (int)(sizeof(il_scenarios) / sizeof(il_scenarios[0])); }
@@ -164,3 +226,4 @@ const char *il_scenario_name(int i) { return il_scenario_get(i) ? il_scenarios[i
 const char *il_scenario_about(int i) { return il_scenario_get(i) ? il_scenarios[i].about : "?"; }
 int il_scenario_threads(int i) { return il_scenario_get(i) && il_scenarios[i].threads == 3 ? 3 : 2; }
 int il_scenario_wants_overlap(int i) { return il_scenario_get(i) ? il_scenarios[i].want_overlap : 0; }
+const char *il_scenario_core_bug(int i) { return il_scenario_get(i) ? il_scenarios[i].core_bug : NULL; }

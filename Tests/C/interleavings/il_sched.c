@@ -19,7 +19,12 @@
  *    (urcu_bp_read_ongoing() on that thread when it parked): the grace
  *    period cannot end until that thread moves;
  *  - not about to take du_threads_lock (detach's unlink, from
- *    detach.drained) while another thread is parked at cancel.wait-looked.
+ *    detach.drained; a proxy's look or release; cancel's looks, polls and
+ *    scrub) while another thread is parked holding it (cancel.wait-looked,
+ *    or a proxy at proxy.claimed or proxy.released);
+ *  - not parked at frozen.waiting (a leave that found a proxy's claim and
+ *    spins until the release) while the proxy holds the claim (from its
+ *    proxy.claimed to its proxy.released).
  * Locks: one step point lies inside a core lock: cancel.wait-looked, after
  * each thread's read in the request or callback wait's look, with
  * du_threads_lock held.  Two-thread scenarios do not park there (the other
@@ -28,7 +33,9 @@
  * finish a request between the look's reads of two threads.  While B is
  * parked there, a segment that takes the lock would block for good, hence
  * the third rule (the requesters' scripts attach before the controller
- * starts and detach only after every script is over).  Every other step
+ * starts and detach only after every script is over).  du_proxy_serve
+ * reaches proxy.claimed and proxy.released with the lock held too (the
+ * same rule keeps B's cancel and A's detach off it).  Every other step
  * point is outside the locks (register.published, cancel.marked,
  * cancel.scrubbed and cancel.freed come after the unlock; cancel.wait-poll
  * is outside it; the detach steps come before it).  No thread enabled and
@@ -116,14 +123,20 @@ void il_problem(struct il_run *r, const char *fmt, ...)
 int il_log(struct il_run *r, int thread, int kind, int step, int tracer, int status,
            uint64_t cookie, uint32_t flags)
 {
+    return il_log_for(r, thread, thread, kind, step, tracer, status, cookie, flags);
+}
+
+int il_log_for(struct il_run *r, int thread, int owner, int kind, int step, int tracer, int status,
+               uint64_t cookie, uint32_t flags)
+{
     pthread_mutex_lock(&il_log_mu);
     int seq = r->nev;
     if (seq < IL_MAX_EVENTS) {
         r->ev[seq] = (struct il_event){
             .thread = (uint8_t)thread, .kind = (uint8_t)kind,
             .depth = (uint8_t)r->th[thread].depth, .step = (int16_t)step,
-            .tracer = (int8_t)tracer, .status = status, .ctx = r->th[thread].ctx,
-            .cookie = cookie, .flags = flags};
+            .tracer = (int8_t)tracer, .status = status, .ctx = r->th[owner].ctx,
+            .cookie = cookie, .flags = flags, .owner = (uint8_t)owner};
         r->nev++;
     }
     pthread_mutex_unlock(&il_log_mu);
@@ -233,7 +246,7 @@ void il_park(struct il_run *r, struct il_thr *th, int pos, int arg)
     if (pos == DU_STEP_CANCEL_WAIT_LOOKED && r->nthreads < 3)
         return;
     if (th->quiet ||
-        (IL_REQUESTER(th->idx) && r->mode != IL_MODE_FULL && il_invisible(r, th->idx, pos)))
+        (IL_REQUESTER(th->idx) && r->mode != IL_MODE_FULL && il_invisible(r, th->idx, pos, arg)))
         return;
     int in_section = IL_REQUESTER(th->idx) ? urcu_bp_read_ongoing() != 0 : 0;
     pthread_mutex_lock(&r->mu);
@@ -306,11 +319,39 @@ void il_finish(struct il_run *r, struct il_thr *th)
 
 static int il_settled(const struct il_thr *t) { return t->parked || t->done; }
 
-/* Whether thread t's next segment may take du_threads_lock: detach's
- * unlink after the exit delivery (du_teardown). */
-static int il_takes_threads_lock(const struct il_thr *me)
+/* The op a thread parked at IL_POS_OP is about to run. */
+static enum il_op_kind il_next_op(const struct il_run *r, const struct il_thr *me)
 {
-    return me->pos == DU_STEP_DETACH_DRAINED;
+    const struct il_op *ops = me->idx == IL_A ? r->sc->a : me->idx == IL_C ? r->sc->c : r->sc->b;
+    return me->pos == IL_POS_OP && me->pos_arg >= 0 && me->pos_arg < IL_MAX_OPS
+               ? ops[me->pos_arg].kind : IL_END;
+}
+
+/* Whether a parked thread holds du_threads_lock: cancel's look
+ * (cancel.wait-looked, three threads), a proxy between its claim and the
+ * unlock (proxy.claimed) or after its release (proxy.released). */
+static int il_holds_threads_lock(const struct il_thr *me)
+{
+    return me->parked && (me->pos == DU_STEP_CANCEL_WAIT_LOOKED ||
+                          (me->serving && (me->pos == DU_STEP_PROXY_CLAIMED ||
+                                           me->pos == DU_STEP_PROXY_RELEASED)));
+}
+
+/* Whether thread t's next segment may take du_threads_lock: detach's
+ * unlink after the exit delivery (du_teardown); a proxy's first look at
+ * the list (its op) and its re-lock before the release (after the unwind
+ * or a callback); cancel's looks, polls and scrub. */
+static int il_takes_threads_lock(const struct il_run *r, const struct il_thr *me)
+{
+    if (me->pos == DU_STEP_DETACH_DRAINED)
+        return 1;
+    if (me->idx == IL_B)
+        return me->pos == DU_STEP_CANCEL_MARKED || me->pos == DU_STEP_CANCEL_WAIT_POLL ||
+               me->pos == DU_STEP_CANCEL_SYNCED || me->pos == DU_STEP_CANCEL_CALLBACKS_QUIET;
+    if (me->serving)
+        return me->pos == DU_STEP_PROXY_CLAIMED || me->pos == DU_STEP_PROXY_UNWOUND ||
+               me->pos == DU_STEP_DISPATCH_RETURNED;
+    return il_next_op(r, me) == IL_SERVE;
 }
 
 static int il_enabled(const struct il_run *r, int t)
@@ -324,8 +365,10 @@ static int il_enabled(const struct il_run *r, int t)
             continue;
         if (me->pos == IL_POS_SYNC && other->in_section)
             return 0;
-        if (other->pos == DU_STEP_CANCEL_WAIT_LOOKED && other->parked && il_takes_threads_lock(me))
+        if (il_holds_threads_lock(other) && il_takes_threads_lock(r, me))
             return 0; /* it would block on the lock the other one holds */
+        if (me->pos == DU_STEP_FROZEN_WAITING && other->claim)
+            return 0; /* its leave spins until the proxy releases the claim */
     }
     return 1;
 }

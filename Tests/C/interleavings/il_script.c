@@ -16,6 +16,7 @@
 #include "il_internal.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static _Thread_local struct il_thr *il_me;
 
@@ -39,6 +40,8 @@ void il_do_request(struct il_run *r, struct il_thr *th, int t)
         th->req_tracer = t; /* parks inside are "in du_request(t)" (il_sched.c) */
     int rc = du_request(h, &cookie);
     th->req_tracer = outer;
+    if (rc == 0 || rc == 1)
+        th->accepted = 1; /* the context has a cookie until its reset */
     il_log(r, th->idx, EV_REQ, 0, t, rc, cookie, 0);
 }
 
@@ -65,7 +68,19 @@ void il_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
         il_problem(r, "callback of T%d on a thread that is not a requester of the run", t);
         return;
     }
-    il_log(r, th->idx, EV_CB_START, 0, t, 0, cookie, trace->flags);
+    /* A proxy's callback (C inside du_proxy_serve) is in the frozen
+     * thread's context: A's (the only thread that enters regions). */
+    int proxied = (trace->flags & DU_TRACE_PROXY) != 0;
+    int owner = proxied ? IL_A : th->idx;
+    if (proxied != th->serving || (proxied && th->idx == IL_A))
+        il_problem(r, "callback of T%d on %c %s DU_TRACE_PROXY (%s du_proxy_serve)", t,
+                   IL_NAMES[th->idx], proxied ? "with" : "without", th->serving ? "in" : "not in");
+    if (proxied && !(trace->flags & DU_TRACE_NOMEM) && trace->nr == 0)
+        il_problem(r, "proxy callback of T%d: empty trace of the frozen stack (flags %#x)", t,
+                   trace->flags);
+    if (proxied)
+        th->proxy_cbs++;
+    il_log_for(r, th->idx, owner, EV_CB_START, 0, t, 0, cookie, trace->flags);
     int outer = th->cur_cb;
     th->cur_cb = t;
     unsigned f = r->sc->cb[t];
@@ -76,7 +91,7 @@ void il_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
     if ((f & IL_CB_REQ_T2) && r->handle[2])
         il_do_request(r, th, 2);
     th->cur_cb = outer;
-    il_log(r, th->idx, EV_CB_END, 0, t, 0, cookie, 0);
+    il_log_for(r, th->idx, owner, EV_CB_END, 0, t, 0, cookie, 0);
 }
 
 void il_hook(enum du_step step, void *arg)
@@ -89,6 +104,16 @@ void il_hook(enum du_step step, void *arg)
     switch (step) {
     case DU_STEP_RESET_DONE:
         th->ctx++;
+        th->accepted = 0;
+        break;
+    case DU_STEP_FROZEN_WAITING:
+        th->waited = 1;
+        break;
+    case DU_STEP_PROXY_CLAIMED: /* the scheduler keeps A's leave waiting meanwhile */
+        th->claim = 1;
+        break;
+    case DU_STEP_PROXY_RELEASED:
+        th->claim = 0;
         break;
     case DU_STEP_DISPATCH_PENDING_CLEARED:
         if (++th->rounds > IL_MAX_ROUNDS)
@@ -113,6 +138,19 @@ void il_hook(enum du_step step, void *arg)
     }
 }
 
+/* DU_IL_REGION_CHECK=0: no check of a safe point's answer inside a frozen
+ * region, to see what a dispatch there breaks later (the record's checks,
+ * il_check.c) - by hand only, as DU_IL_QUIET_CHECK (il_sched.c). */
+static int il_region_check(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("DU_IL_REGION_CHECK");
+        on = !(e && e[0] == '0');
+    }
+    return on;
+}
+
 static void il_do_op(struct il_run *r, struct il_thr *th, const struct il_op *op)
 {
     int t = op->tracer, rc;
@@ -120,12 +158,22 @@ static void il_do_op(struct il_run *r, struct il_thr *th, const struct il_op *op
     case IL_REQ:
         il_do_request(r, th, t);
         break;
-    case IL_SAFE:
+    case IL_SAFE: {
+        /* Inside the region the thread's own dispatch must not run: a
+         * proxy may be its dispatcher (proxy.c).  Nothing requested in
+         * this context (no cookie): the fast path's 0. */
+        int want = th->accepted ? -EBUSY : 0;
         rc = du_safe_point();
         il_log(r, th->idx, EV_SAFE_RET, 0, -1, rc, 0, 0);
-        if (rc < 0)
+        if (th->in_region && il_region_check()) {
+            if (rc != want)
+                il_problem(r, "du_safe_point inside the frozen region returned %d (expected %d: "
+                              "%s)", rc, want, want ? "a request is pending" : "nothing requested");
+        } else if (rc < 0 && !th->in_region) {
             il_problem(r, "du_safe_point: %d", rc);
+        }
         break;
+    }
     case IL_DETACH:
         rc = du_thread_detach();
         if (rc == 0)
@@ -148,9 +196,68 @@ static void il_do_op(struct il_run *r, struct il_thr *th, const struct il_op *op
         if (!r->handle[t])
             il_do_register(r, th, t);
         break;
+    case IL_LEAVE:
+        th->waited = 0;
+        rc = du_frozen_leave();
+        th->in_region = 0;
+        il_log(r, th->idx, EV_LEAVE_RET, 0, -1, rc, 0, 0);
+        /* Invariant 9 (il_check.c) at once, so that it is the first problem. */
+        if (r->nthreads == 3 && r->th[IL_C].claim)
+            il_problem(r, "A's du_frozen_leave returned %d while the proxy C held its claim (C "
+                          "parked at %s, between proxy.claimed and proxy.released)", rc,
+                       r->th[IL_C].pos == IL_POS_CB ? "in-callback"
+                                                    : du_step_name((enum du_step)r->th[IL_C].pos));
+        /* 1 exactly when it found a proxy's claim (and parked at
+         * frozen.waiting until the release: il_sched.c). */
+        if (rc != th->waited)
+            il_problem(r, "du_frozen_leave returned %d, %s at frozen.waiting", rc,
+                       th->waited ? "after waiting" : "without waiting");
+        break;
+    case IL_SERVE:
+        th->serving = 1;
+        th->proxy_cbs = 0;
+        rc = du_proxy_serve();
+        th->serving = 0;
+        il_log(r, th->idx, EV_SERVE_RET, 0, -1, rc, 0, 0);
+        if (rc != th->proxy_cbs)
+            il_problem(r, "du_proxy_serve returned %d, its callbacks ran %d times", rc, th->proxy_cbs);
+        break;
+    case IL_ENTER: /* il_region calls du_frozen_enter itself */
+    case IL_BLOCK: /* the blocking call: the park before this op stands for it */
     case IL_END:
         break;
     }
+}
+
+/* One op of a script: park (another thread may run first), then run it. */
+static void il_run_op(struct il_run *r, struct il_thr *th, const struct il_op *ops, int i)
+{
+    il_park(r, th, IL_POS_OP, i);
+    th->op_tracer = ops[i].tracer;
+    th->rounds = 0;
+    il_log(r, th->idx, EV_OP, i, ops[i].tracer, 0, 0, 0);
+    il_do_op(r, th, &ops[i]);
+}
+
+/* The frozen region from ops[i] (IL_ENTER) to its IL_LEAVE: this frame
+ * calls du_frozen_enter and stays on the stack until the leave returns;
+ * the ops between run below it (the contract: the proxy unwinds from the
+ * return address into this frame, proxy.c).  Returns the leave's index. */
+static __attribute__((noinline)) int il_region(struct il_run *r, struct il_thr *th,
+                                               const struct il_op *ops, int i)
+{
+    int rc = du_frozen_enter();
+    th->in_region = rc == 0;
+    il_log(r, th->idx, EV_ENTER_RET, 0, -1, rc, 0, 0);
+    if (rc != 0)
+        il_problem(r, "du_frozen_enter: %d", rc);
+    for (i++; i < IL_MAX_OPS && ops[i].kind != IL_END; i++) {
+        il_run_op(r, th, ops, i);
+        if (ops[i].kind == IL_LEAVE)
+            return i;
+    }
+    il_problem(r, "a frozen region without its leave");
+    return i;
 }
 
 void *il_thread_main(void *arg)
@@ -176,11 +283,9 @@ void *il_thread_main(void *arg)
         th->quiet = 0;
     }
     for (int i = 0; i < IL_MAX_OPS && ops[i].kind != IL_END; i++) {
-        il_park(r, th, IL_POS_OP, i);
-        th->op_tracer = ops[i].tracer;
-        th->rounds = 0;
-        il_log(r, th->idx, EV_OP, i, ops[i].tracer, 0, 0, 0);
-        il_do_op(r, th, &ops[i]);
+        il_run_op(r, th, ops, i);
+        if (ops[i].kind == IL_ENTER)
+            i = il_region(r, th, ops, i);
     }
     il_finish(r, th);
     /* Cleanup: nothing parks now.  Deliver what is still pending. */

@@ -25,7 +25,8 @@ void il_schedule_text(const struct il_dfs *d, char *buf, size_t len)
 void il_steps_text(const struct il_run *r, char *buf, size_t len)
 {
     static const char *const kinds[] = {"", "op", "req", "=", "cb(", ")cb", "cancel(", "=",
-                                        "register", "safe=", "detach=", "cleanup"};
+                                        "register", "safe=", "detach=", "cleanup",
+                                        "enter=", "leave=", "serve="};
     size_t o = 0;
     buf[0] = 0;
     for (int i = 0; i < r->nev && o + 48 < len; i++) {
@@ -41,6 +42,8 @@ void il_steps_text(const struct il_run *r, char *buf, size_t len)
                      e->kind == EV_CB_START || e->kind == EV_REQ ? " c" : " ",
                      e->kind == EV_CB_START || e->kind == EV_REQ ? (int)(e->cookie & 0xffff)
                                                                   : e->status);
+        if (e->kind == EV_CB_START && e->owner != e->thread) /* a proxy's, for the owner */
+            snprintf(what + strlen(what), sizeof what - strlen(what), " for %c", IL_NAMES[e->owner]);
         o += (size_t)snprintf(buf + o, len - o, "%s%c%s:%s", i ? " " : "", IL_NAMES[e->thread],
                               e->depth ? "'" : "", what);
     }
