@@ -49,11 +49,8 @@ struct InterleavingScenario: Sendable, CustomTestStringConvertible {
         let wanted = Set(names.split(separator: ",").map(String.init))
         return all.filter { wanted.contains($0.name) }
     }
-    /// A bug of the core the scenario exposes, not fixed yet (il_scenarios.c's core_bug).
-    var coreBug: String? { il_scenario_core_bug(index).map { String(cString: $0) } }
-    static var twoThreads: [InterleavingScenario] { selected.filter { $0.threads == 2 && $0.coreBug == nil } }
-    static var threeThreads: [InterleavingScenario] { selected.filter { $0.threads == 3 && $0.coreBug == nil } }
-    static var knownCoreBugs: [InterleavingScenario] { selected.filter { $0.coreBug != nil } }
+    static var twoThreads: [InterleavingScenario] { selected.filter { $0.threads == 2 } }
+    static var threeThreads: [InterleavingScenario] { selected.filter { $0.threads == 3 } }
 }
 
 /// What an exploration found, copied out of the C result.
@@ -108,16 +105,6 @@ extension LibraryStateTests.InterleavingTests {
     @Test("every interleaving of three threads keeps the invariants", arguments: InterleavingScenario.threeThreads)
     func everyInterleavingThreeThreads(_ scenario: InterleavingScenario) {
         check(scenario, mode: 0)
-    }
-
-    /// Scenarios that expose a bug of the core not fixed yet: the search must
-    /// fail (a known issue).  Once the core is fixed the known issue is no
-    /// longer recorded and this test fails: clear the scenario's core_bug.
-    @Test("a scenario that exposes a known bug of the core fails", arguments: InterleavingScenario.knownCoreBugs)
-    func knownCoreBug(_ scenario: InterleavingScenario) {
-        withKnownIssue("\(scenario.coreBug ?? "")") {
-            check(scenario, mode: 0)
-        }
     }
 
     /// The footprint table's B half (il_reduce.c) describes cancel's code

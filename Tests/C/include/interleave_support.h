@@ -40,9 +40,6 @@ int il_scenario_threads(int scenario);
 /* 1 when every schedule must show the overlap above (scenario with a long
  * callback of another tracer while B cancels). */
 int il_scenario_wants_overlap(int scenario);
-/* A bug of the core the scenario exposes and that is not fixed yet (the
- * suite expects a failure), or NULL. */
-const char *il_scenario_core_bug(int scenario);
 
 /* Explore every interleaving of `scenario` (at most `limit` schedules; 0 for
  * no limit).  Returns 0 when every schedule held, else 1 with

@@ -82,9 +82,6 @@ struct il_scenario {
      * `tracer`.  step < 0: none. */
     int sig_step, sig_occurrence, sig_tracer;
     int want_overlap;
-    /* A bug of the core this scenario exposes, not fixed yet: the suite
-     * expects it to fail (InterleavingTests' known-bug test), NULL else. */
-    const char *core_bug;
 };
 
 /* Where a thread is parked. */

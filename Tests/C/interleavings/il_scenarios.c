@@ -198,7 +198,8 @@ static const struct il_scenario il_scenarios[] = {
                  "safe point; C: serve (runs T0's callback for A); B: cancel T1. Cancel's "
                  "request wait must wait for A's request of T1 in progress: the proxy must not "
                  "touch A's claim count (lookup.c's du_claim_repair after a callback is for the "
-                 "dispatching thread's own count)",
+                 "dispatching thread's own count; this scenario found it repairing A's, "
+                 "schedule A5 B5 C8 A3 B1 A4 B9)",
         .prereg = {0, 1, -1},
         .a_pre = {REQ(0)},
         .a = {ENTER, REQ(1), LEAVE, SAFE},
@@ -207,11 +208,6 @@ static const struct il_scenario il_scenarios[] = {
         NOSIG,
         .threads = 3,
         .preemptions = IL_3T_PREEMPTIONS,
-        .core_bug = "du_registry_call (lookup.c) calls du_claim_repair on the thread it serves; "
-                    "run by a proxy that is the frozen thread, so a proxy's callback return "
-                    "zeroes A's claim count while A is inside du_request: cancel's request wait "
-                    "may then miss that request, and A's claim exit underflows the count (cancel "
-                    "waits for A's next safe point)",
     },
 };
 
@@ -226,4 +222,3 @@ const char *il_scenario_name(int i) { return il_scenario_get(i) ? il_scenarios[i
 const char *il_scenario_about(int i) { return il_scenario_get(i) ? il_scenarios[i].about : "?"; }
 int il_scenario_threads(int i) { return il_scenario_get(i) && il_scenarios[i].threads == 3 ? 3 : 2; }
 int il_scenario_wants_overlap(int i) { return il_scenario_get(i) ? il_scenarios[i].want_overlap : 0; }
-const char *il_scenario_core_bug(int i) { return il_scenario_get(i) ? il_scenarios[i].core_bug : NULL; }
