@@ -28,7 +28,8 @@
  *  8. A proxy's callback (DU_TRACE_PROXY, on C) belongs to A's context:
  *     1-7 count it there (its cookie must be that context's); it starts
  *     between C's proxy.claimed and proxy.released.  A callback on the
- *     requesting thread itself never carries DU_TRACE_PROXY.
+ *     requesting thread itself carries DU_TRACE_PROXY only on A, in a
+ *     context a proxy unwound (its later rounds reuse that trace).
  *  9. A's leave never returns while C holds the claim: no return of
  *     du_frozen_leave between a proxy.claimed and its proxy.released.
  *  (At run time, il_script.c: a safe point inside the region answers
@@ -278,10 +279,12 @@ static void il_check_proxy(struct il_run *r, const struct il_facts *f)
 {
     for (int k = 0; k < f->ncb; k++) {
         const struct il_cb *c = &f->cb[k];
-        int proxied = (c->flags & DU_TRACE_PROXY) != 0;
-        if (proxied != (c->on != c->thr))
+        int flagged = (c->flags & DU_TRACE_PROXY) != 0, proxied = c->on != c->thr;
+        /* On another thread: a proxy's, flagged.  On the thread itself:
+         * flagged only for A, whose context a proxy unwound before. */
+        if ((proxied && !flagged) || (flagged && !proxied && c->thr != IL_A))
             il_problem(r, "callback of T%d on %c for %c's context %s DU_TRACE_PROXY", c->t,
-                       IL_NAMES[c->on], IL_NAMES[c->thr], proxied ? "with" : "without");
+                       IL_NAMES[c->on], IL_NAMES[c->thr], flagged ? "with" : "without");
         if (!proxied)
             continue;
         int inside = 0;

@@ -69,13 +69,16 @@ void il_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
         return;
     }
     /* A proxy's callback (C inside du_proxy_serve) is in the frozen
-     * thread's context: A's (the only thread that enters regions). */
-    int proxied = (trace->flags & DU_TRACE_PROXY) != 0;
+     * thread's context: A's (the only thread that enters regions).  A's
+     * own safe point may carry DU_TRACE_PROXY too: after a proxy's unwind
+     * the context's later rounds reuse that trace (dispatch.c). */
+    int flagged = (trace->flags & DU_TRACE_PROXY) != 0;
+    int proxied = th->serving;
     int owner = proxied ? IL_A : th->idx;
-    if (proxied != th->serving || (proxied && th->idx == IL_A))
+    if ((proxied && !flagged) || (flagged && !proxied && th->idx != IL_A))
         il_problem(r, "callback of T%d on %c %s DU_TRACE_PROXY (%s du_proxy_serve)", t,
-                   IL_NAMES[th->idx], proxied ? "with" : "without", th->serving ? "in" : "not in");
-    if (proxied && !(trace->flags & DU_TRACE_NOMEM) && trace->nr == 0)
+                   IL_NAMES[th->idx], flagged ? "with" : "without", th->serving ? "in" : "not in");
+    if (flagged && !(trace->flags & DU_TRACE_NOMEM) && trace->nr == 0)
         il_problem(r, "proxy callback of T%d: empty trace of the frozen stack (flags %#x)", t,
                    trace->flags);
     if (proxied)
