@@ -14,7 +14,7 @@
 # SwiftPM users need none of this: the CDeferredUnwind product is built by
 # `swift build` from the same sources.
 
-VERSION := 0.1.0
+VERSION := 0.2.0
 SOVERSION := 0
 
 PREFIX ?= /usr/local

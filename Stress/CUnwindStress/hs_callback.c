@@ -130,21 +130,11 @@ void hs_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
             hs_violation(4, "expected at most one callback per tracer per context; seen more than %u proxy "
                             "callbacks in one frozen region of worker %d (tracer #%llu, cookie %#llx)",
                          HS_PCBMAX, w->slot, (unsigned long long)id, (unsigned long long)cookie);
-        struct hs_cb *c = &w->pcbs[k];
-        c->id = id;
-        c->cookie = cookie;
-        c->tflags = trace->flags;
-        c->phase = (uint16_t)phase;
-        c->bad = 0;
-        c->nr = trace->nr;
+        w->pcbs[k] = (struct hs_cb){.id = id, .cookie = cookie, .tflags = trace->flags,
+                                         .phase = (uint16_t)phase, .bad = 0, .nr = trace->nr};
     } else if (w->ncb < HS_CBMAX) {
-        struct hs_cb *c = &w->cbs[w->ncb++];
-        c->id = id;
-        c->cookie = cookie;
-        c->tflags = trace->flags;
-        c->phase = (uint16_t)phase;
-        c->bad = 0;
-        c->nr = trace->nr;
+        w->cbs[w->ncb++] = (struct hs_cb){.id = id, .cookie = cookie, .tflags = trace->flags,
+                                          .phase = (uint16_t)phase, .bad = 0, .nr = trace->nr};
     } else {
         hs_violation(4, "expected at most one callback per tracer per context; seen more than %d callbacks "
                         "in one safe point on worker %d (tracer #%llu, cookie %#llx)",
