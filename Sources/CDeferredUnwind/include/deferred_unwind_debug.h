@@ -77,11 +77,11 @@ void du_debug_reset_context(void);
  * model's map disagree.
  */
 #define DU_STEP_TABLE(X) \
-    X(COOKIE_DRAWN, "cookie.drawn", "internal.h", "cookie_seq_read", \
+    X(COOKIE_DRAWN, "cookie.drawn", "cookie.h", "cookie_seq_read", \
       FP(0, 0), IL_FP_ALL) /* cookie: next value computed from the context counter, before the install */ \
-    X(COOKIE_CLAIMED, "cookie.claimed", "internal.h", "cookie_claimed", \
+    X(COOKIE_CLAIMED, "cookie.claimed", "cookie.h", "cookie_claimed", \
       FP(0, 0), IL_FP_ALL) /* cookie: low half compare-exchange done */ \
-    X(COOKIE_SEQ_STORED, "cookie.seq-stored", "internal.h", "cookie_seq_stored", \
+    X(COOKIE_SEQ_STORED, "cookie.seq-stored", "cookie.h", "cookie_seq_stored", \
       FP(0, 0), IL_FP_ALL) /* cookie: the winner stored the context counter */ \
     X(REQUEST_BIT_READ, "request.bit-read", "request.c", "request_bit_read", \
       FP(IL_H, IL_CL | IL_O | IL_K), IL_FP_ALL) /* request: tracer bit and mask read */ \

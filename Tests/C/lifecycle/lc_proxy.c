@@ -5,35 +5,17 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#include "lc_common.h"
+#include "lc_proxy.h"
 
-#define PX_MAX 16
-#define PX_FRAMES 32
+struct lc_px_state lc_px = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* One callback: who ran it, for whom, with what. */
-struct px_rec {
-    int tracer;       /* 0 = X, 1 = Y */
-    pthread_t runner; /* the thread that ran the callback */
-    uint64_t cookie;
-    uint32_t flags, nr;
-    uintptr_t ips[PX_FRAMES];
-};
 
-static struct {
-    pthread_mutex_t lock;
-    struct px_rec rec[PX_MAX];
-    int n;
-    /* leave-wait check: the callback waits for the target's leave to start */
-    _Atomic int hold, in_cb, leaving, cb_done;
-    int hold_ms;
-    sem_t *release; /* posted by a holding callback: lets the target go on to leave */
-} px = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void px_callback(const struct du_trace *t, uint64_t cookie, void *arg)
+void lc_px_callback(const struct du_trace *t, uint64_t cookie, void *arg)
 {
-    pthread_mutex_lock(&px.lock);
-    if (px.n < PX_MAX) {
-        struct px_rec *r = &px.rec[px.n++];
+    pthread_mutex_lock(&lc_px.lock);
+    if (lc_px.n < PX_MAX) {
+        struct px_rec *r = &lc_px.rec[lc_px.n++];
         r->tracer = (int)(intptr_t)arg;
         r->runner = pthread_self();
         r->cookie = cookie;
@@ -42,62 +24,47 @@ static void px_callback(const struct du_trace *t, uint64_t cookie, void *arg)
         for (uint32_t i = 0; i < t->nr && i < PX_FRAMES; i++)
             r->ips[i] = t->ips[i];
     }
-    pthread_mutex_unlock(&px.lock);
-    if (atomic_load(&px.hold)) {
-        atomic_store(&px.in_cb, 1);
-        if (px.release)
-            sem_post(px.release);
-        for (int i = 0; i < 10000 && !atomic_load(&px.leaving); i++)
+    pthread_mutex_unlock(&lc_px.lock);
+    if (atomic_load(&lc_px.hold)) {
+        atomic_store(&lc_px.in_cb, 1);
+        if (lc_px.release)
+            sem_post(lc_px.release);
+        for (int i = 0; i < 10000 && !atomic_load(&lc_px.leaving); i++)
             usleep(1000);
-        usleep((useconds_t)px.hold_ms * 1000);
-        atomic_store(&px.cb_done, 1);
+        usleep((useconds_t)lc_px.hold_ms * 1000);
+        atomic_store(&lc_px.cb_done, 1);
     }
 }
 
-static void px_reset(void)
+void lc_px_reset(void)
 {
-    pthread_mutex_lock(&px.lock);
-    px.n = 0;
-    pthread_mutex_unlock(&px.lock);
-    atomic_store(&px.hold, 0);
-    atomic_store(&px.in_cb, 0);
-    atomic_store(&px.leaving, 0);
-    atomic_store(&px.cb_done, 0);
-    px.hold_ms = 0;
-    px.release = NULL;
+    pthread_mutex_lock(&lc_px.lock);
+    lc_px.n = 0;
+    pthread_mutex_unlock(&lc_px.lock);
+    atomic_store(&lc_px.hold, 0);
+    atomic_store(&lc_px.in_cb, 0);
+    atomic_store(&lc_px.leaving, 0);
+    atomic_store(&lc_px.cb_done, 0);
+    lc_px.hold_ms = 0;
+    lc_px.release = NULL;
 }
 
-static int px_count(void)
+int lc_px_count(void)
 {
-    pthread_mutex_lock(&px.lock);
-    int n = px.n;
-    pthread_mutex_unlock(&px.lock);
+    pthread_mutex_lock(&lc_px.lock);
+    int n = lc_px.n;
+    pthread_mutex_unlock(&lc_px.lock);
     return n;
 }
 
-/* The target thread's script. */
-struct px_target {
-    du_tracer *x, *y;
-    sem_t frozen, go, done;
-    int exit_in_region; /* pthread_exit from below the region's frame */
-    /* results */
-    int enter_rc, busy_rc, detach_rc, again_rc, y_rc, leave_rc, sp_rc;
-    uint64_t c1, c_again, c_y;
-    void *ref[PX_FRAMES];
-    int ref_n;
-    uintptr_t region_lo; /* region_fn's address */
-    long long leave_ns;
-    pthread_t self;
-};
-
-static long long px_now(void)
+long long lc_px_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static __attribute__((noinline)) void px_exit_below(void) { pthread_exit(NULL); }
+static __attribute__((noinline)) void lc_px_exit_below(void) { pthread_exit(NULL); }
 
 /* The region's frame: enter, block, leave all from here (the contract). */
 __attribute__((noinline)) void du_lc_px_region(struct px_target *t)
@@ -108,19 +75,19 @@ __attribute__((noinline)) void du_lc_px_region(struct px_target *t)
     if (du_lc_sem_wait(&t->go, 10) != 0)
         return;
     if (t->exit_in_region)
-        px_exit_below();
+        lc_px_exit_below();
     t->busy_rc = du_safe_point();      /* inside the region: -EBUSY (pending) */
     t->detach_rc = du_thread_detach(); /* misuse: -EBUSY */
     t->again_rc = du_request(t->x, &t->c_again);
     t->y_rc = du_request(t->y, &t->c_y);
-    atomic_store(&px.leaving, 1);
-    long long t0 = px_now();
+    atomic_store(&lc_px.leaving, 1);
+    long long t0 = lc_px_now();
     t->leave_rc = du_frozen_leave();
-    t->leave_ns = px_now() - t0;
+    t->leave_ns = lc_px_now() - t0;
     __asm__ volatile("" ::: "memory"); /* no tail call: the frame stays */
 }
 
-static void *px_target_main(void *arg)
+void *lc_px_target_main(void *arg)
 {
     struct px_target *t = arg;
     t->self = pthread_self();
@@ -134,20 +101,31 @@ static void *px_target_main(void *arg)
     return NULL;
 }
 
-static int px_setup(struct px_target *t, char *msg, size_t len)
+int lc_px_setup(struct px_target *t, char *msg, size_t len)
 {
     memset(t, 0, sizeof *t);
-    px_reset();
+    lc_px_reset();
     sem_init(&t->frozen, 0, 0);
     sem_init(&t->go, 0, 0);
     sem_init(&t->done, 0, 0);
-    if (du_tracer_register(px_callback, (void *)0, "px-x", &t->x) ||
-        du_tracer_register(px_callback, (void *)1, "px-y", &t->y))
+    if (du_tracer_register(lc_px_callback, (void *)0, "px-x", &t->x) ||
+        du_tracer_register(lc_px_callback, (void *)1, "px-y", &t->y))
         return du_lc_fail(msg, len, "register failed");
     return 0;
 }
 
-static void px_teardown(struct px_target *t)
+/* Attach this thread (the proxy), start the target, wait until it is in
+ * its region.  0, or 1 with msg. */
+int lc_px_start(struct px_target *t, pthread_t *th, char *msg, size_t len)
+{
+    du_thread_attach();
+    pthread_create(th, NULL, lc_px_target_main, t);
+    if (du_lc_sem_wait(&t->frozen, 10) != 0)
+        return du_lc_fail(msg, len, "the target never entered its region");
+    return 0;
+}
+
+void lc_px_teardown(struct px_target *t)
 {
     du_tracer_cancel(t->x);
     du_tracer_cancel(t->y);
@@ -186,27 +164,23 @@ int du_lc_proxy_delivers_once(char *msg, size_t len, char *report, size_t rlen)
 {
     struct px_target t;
     pthread_t th;
-    int bad = px_setup(&t, msg, len);
+    int bad = lc_px_setup(&t, msg, len);
     if (bad)
         return bad;
-    du_thread_attach();
-    pthread_create(&th, NULL, px_target_main, &t);
-    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
-        bad = du_lc_fail(msg, len, "the target never entered its region");
+    if ((bad = lc_px_start(&t, &th, msg, len)))
         goto out;
-    }
     if (t.enter_rc != 0) {
         bad = du_lc_fail(msg, len, "du_frozen_enter: %d", t.enter_rc);
         goto out;
     }
     int served = du_proxy_serve();
     int again = du_proxy_serve(); /* nothing new: 0 */
-    if (served != 1 || again != 0 || px_count() != 1) {
+    if (served != 1 || again != 0 || lc_px_count() != 1) {
         bad = du_lc_fail(msg, len, "du_proxy_serve: %d then %d, callbacks %d (want 1, 0, 1)", served, again,
-                         px_count());
+                         lc_px_count());
         goto out;
     }
-    struct px_rec r0 = px.rec[0];
+    struct px_rec r0 = lc_px.rec[0];
     if (r0.tracer != 0 || !pthread_equal(r0.runner, pthread_self()) || r0.cookie != t.c1) {
         bad = du_lc_fail(msg, len, "proxy callback: tracer %d, on the proxy %d, cookie %#llx want %#llx",
                          r0.tracer, pthread_equal(r0.runner, pthread_self()), (unsigned long long)r0.cookie,
@@ -231,11 +205,11 @@ int du_lc_proxy_delivers_once(char *msg, size_t len, char *report, size_t rlen)
     }
     /* Y at the thread's own safe point: same cookie, the context's trace
      * (the proxy's, reused), on the thread; X not again. */
-    struct px_rec r1 = px.rec[1];
-    if (px_count() != 2 || r1.tracer != 1 || !pthread_equal(r1.runner, t.self) || r1.cookie != t.c1 ||
+    struct px_rec r1 = lc_px.rec[1];
+    if (lc_px_count() != 2 || r1.tracer != 1 || !pthread_equal(r1.runner, t.self) || r1.cookie != t.c1 ||
         !(r1.flags & DU_TRACE_PROXY)) {
         bad = du_lc_fail(msg, len, "after the region: %d callbacks, tracer %d on the target %d, cookie ok %d, "
-                         "flags %#x (want 2, Y, 1, 1, PROXY)", px_count(), r1.tracer,
+                         "flags %#x (want 2, Y, 1, 1, PROXY)", lc_px_count(), r1.tracer,
                          pthread_equal(r1.runner, t.self), r1.cookie == t.c1, r1.flags);
         goto out;
     }
@@ -245,7 +219,7 @@ out:
     sem_post(&t.go);
     pthread_join(th, NULL);
     du_thread_detach();
-    px_teardown(&t);
+    lc_px_teardown(&t);
     return bad;
 }
 
@@ -254,39 +228,35 @@ int du_lc_proxy_leave_waits(int hold_ms, char *msg, size_t len, char *report, si
 {
     struct px_target t;
     pthread_t th;
-    int bad = px_setup(&t, msg, len);
+    int bad = lc_px_setup(&t, msg, len);
     if (bad)
         return bad;
-    du_thread_attach();
-    pthread_create(&th, NULL, px_target_main, &t);
-    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
-        bad = du_lc_fail(msg, len, "the target never entered its region");
+    if ((bad = lc_px_start(&t, &th, msg, len)))
         goto out;
-    }
-    px.hold_ms = hold_ms;
-    px.release = &t.go; /* the callback lets the target go on to leave */
-    atomic_store(&px.hold, 1);
-    long long t0 = px_now();
+    lc_px.hold_ms = hold_ms;
+    lc_px.release = &t.go; /* the callback lets the target go on to leave */
+    atomic_store(&lc_px.hold, 1);
+    long long t0 = lc_px_now();
     int served = du_proxy_serve();
-    long long serve_ns = px_now() - t0;
+    long long serve_ns = lc_px_now() - t0;
     if (du_lc_sem_wait(&t.done, 10) != 0) {
         bad = du_lc_fail(msg, len, "the target did not finish");
         goto out;
     }
     /* The target started to leave while the callback ran: leave must wait
      * for the callback's end. */
-    if (served != 1 || t.leave_rc != 1 || !atomic_load(&px.cb_done) || t.leave_ns < (long long)hold_ms * 1000000 / 2)
+    if (served != 1 || t.leave_rc != 1 || !atomic_load(&lc_px.cb_done) || t.leave_ns < (long long)hold_ms * 1000000 / 2)
         bad = du_lc_fail(msg, len, "served %d (1); leave returned %d after %.1f ms with the proxy's callback %s "
                          "(want 1, >= %d ms, finished)", served, t.leave_rc, t.leave_ns / 1e6,
-                         atomic_load(&px.cb_done) ? "finished" : "still running", hold_ms / 2);
+                         atomic_load(&lc_px.cb_done) ? "finished" : "still running", hold_ms / 2);
     snprintf(report, rlen, "served %d; leave returned %d after %.1f ms (the callback held %d ms; serve took "
              "%.1f ms)", served, t.leave_rc, t.leave_ns / 1e6, hold_ms, serve_ns / 1e6);
 out:
     sem_post(&t.go);
     pthread_join(th, NULL);
     du_thread_detach();
-    atomic_store(&px.hold, 0);
-    px_teardown(&t);
+    atomic_store(&lc_px.hold, 0);
+    lc_px_teardown(&t);
     return bad;
 }
 
@@ -300,12 +270,12 @@ struct px_cancel {
 static void *px_canceller(void *arg)
 {
     struct px_cancel *c = arg;
-    while (!atomic_load(&px.in_cb))
+    while (!atomic_load(&lc_px.in_cb))
         usleep(1000);
-    long long t0 = px_now();
+    long long t0 = lc_px_now();
     c->rc = du_tracer_cancel(c->x);
-    c->ns = px_now() - t0;
-    c->cb_done_at_return = atomic_load(&px.cb_done);
+    c->ns = lc_px_now() - t0;
+    c->cb_done_at_return = atomic_load(&lc_px.cb_done);
     return NULL;
 }
 
@@ -315,19 +285,15 @@ int du_lc_proxy_cancel_waits(char *msg, size_t len, char *report, size_t rlen)
 {
     struct px_target t;
     pthread_t th, ct;
-    int bad = px_setup(&t, msg, len);
+    int bad = lc_px_setup(&t, msg, len);
     if (bad)
         return bad;
-    du_thread_attach();
-    pthread_create(&th, NULL, px_target_main, &t);
-    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
-        bad = du_lc_fail(msg, len, "the target never entered its region");
+    if ((bad = lc_px_start(&t, &th, msg, len)))
         goto out;
-    }
     struct px_cancel c = {.x = t.x};
-    px.hold_ms = 100;
-    atomic_store(&px.leaving, 1); /* the callback holds only hold_ms */
-    atomic_store(&px.hold, 1);
+    lc_px.hold_ms = 100;
+    atomic_store(&lc_px.leaving, 1); /* the callback holds only hold_ms */
+    atomic_store(&lc_px.hold, 1);
     pthread_create(&ct, NULL, px_canceller, &c);
     int served = du_proxy_serve();
     pthread_join(ct, NULL);
@@ -335,14 +301,14 @@ int du_lc_proxy_cancel_waits(char *msg, size_t len, char *report, size_t rlen)
         bad = du_lc_fail(msg, len, "served %d (1), cancel %d (0), callback finished when cancel returned %d (1)",
                          served, c.rc, c.cb_done_at_return);
     snprintf(report, rlen, "cancel waited %.1f ms for the proxy's 100 ms callback", c.ns / 1e6);
-    atomic_store(&px.hold, 0);
+    atomic_store(&lc_px.hold, 0);
 out:
     sem_post(&t.go);
     if (du_lc_sem_wait(&t.done, 10) != 0 && !bad)
         bad = du_lc_fail(msg, len, "the target did not finish");
     pthread_join(th, NULL);
     du_thread_detach();
-    px_teardown(&t);
+    lc_px_teardown(&t);
     return bad;
 }
 
@@ -352,209 +318,25 @@ int du_lc_proxy_exit_in_region(int serve_first, char *msg, size_t len)
 {
     struct px_target t;
     pthread_t th;
-    int bad = px_setup(&t, msg, len);
+    int bad = lc_px_setup(&t, msg, len);
     if (bad)
         return bad;
     t.exit_in_region = 1;
-    du_thread_attach();
-    pthread_create(&th, NULL, px_target_main, &t);
-    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
-        bad = du_lc_fail(msg, len, "the target never entered its region");
+    if ((bad = lc_px_start(&t, &th, msg, len)))
         goto out;
-    }
     int served = serve_first ? du_proxy_serve() : 0;
     sem_post(&t.go);
     pthread_join(th, NULL);
-    int n = px_count();
+    int n = lc_px_count();
     if (n != 1)
         bad = du_lc_fail(msg, len, "%d callbacks for one request (served by the proxy %d)", n, served);
-    else if (!serve_first && !(px.rec[0].flags & DU_TRACE_EXITING))
-        bad = du_lc_fail(msg, len, "exit delivered X with flags %#x (want EXITING)", px.rec[0].flags);
-    else if (serve_first && (served != 1 || !(px.rec[0].flags & DU_TRACE_PROXY)))
-        bad = du_lc_fail(msg, len, "served %d, flags %#x (want 1, PROXY)", served, px.rec[0].flags);
+    else if (!serve_first && !(lc_px.rec[0].flags & DU_TRACE_EXITING))
+        bad = du_lc_fail(msg, len, "exit delivered X with flags %#x (want EXITING)", lc_px.rec[0].flags);
+    else if (serve_first && (served != 1 || !(lc_px.rec[0].flags & DU_TRACE_PROXY)))
+        bad = du_lc_fail(msg, len, "served %d, flags %#x (want 1, PROXY)", served, lc_px.rec[0].flags);
 out:
     du_thread_detach();
-    px_teardown(&t);
+    lc_px_teardown(&t);
     return bad;
 }
 
-/* A proxy's callback forks: the serve returns in the child, where the
- * served thread does not exist; the child can still serve (nothing), request
- * and deliver on its own; the parent goes on. */
-static _Atomic pid_t px_forked;
-static void px_forking_callback(const struct du_trace *t, uint64_t cookie, void *arg)
-{
-    px_callback(t, cookie, arg);
-    pid_t pid = fork();
-    if (pid > 0)
-        atomic_store(&px_forked, pid);
-}
-
-int du_lc_proxy_fork_in_callback(char *msg, size_t len)
-{
-    struct px_target t;
-    pthread_t th;
-    memset(&t, 0, sizeof t);
-    px_reset();
-    sem_init(&t.frozen, 0, 0);
-    sem_init(&t.go, 0, 0);
-    sem_init(&t.done, 0, 0);
-    if (du_tracer_register(px_forking_callback, (void *)0, "px-fork", &t.x) ||
-        du_tracer_register(px_callback, (void *)1, "px-y", &t.y))
-        return du_lc_fail(msg, len, "register failed");
-    atomic_store(&px_forked, 0);
-    pid_t parent = getpid();
-    int bad = 0;
-    du_thread_attach();
-    pthread_create(&th, NULL, px_target_main, &t);
-    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
-        bad = du_lc_fail(msg, len, "the target never entered its region");
-        goto out;
-    }
-    int served = du_proxy_serve();
-    if (getpid() != parent) {
-        /* The child: one thread, this one, out of the serve. */
-        uint64_t c;
-        int again = du_proxy_serve(), rq = du_request(t.y, &c), sp = du_safe_point();
-        _exit(served == 1 && again == 0 && rq == 0 && sp == 1 ? 0 : 10 + (served != 1) + 2 * (again != 0));
-    }
-    pid_t pid = atomic_load(&px_forked);
-    if (served != 1 || pid <= 0)
-        bad = du_lc_fail(msg, len, "parent: served %d (1), forked %d", served, (int)pid);
-    else if (du_lc_wait_child(pid, -1, msg, len) != 0)
-        bad = 1;
-out:
-    sem_post(&t.go);
-    if (du_lc_sem_wait(&t.done, 10) != 0 && !bad)
-        bad = du_lc_fail(msg, len, "the target did not finish after the fork");
-    pthread_join(th, NULL);
-    du_thread_detach();
-    px_teardown(&t);
-    return bad;
-}
-
-/* PROXY_NO_RECHECK on the proxy path (Docs/Model.md): the proxy has read
- * T's todo {A} and unwound; then A is cancelled and D registered into A's
- * slot (every other slot is taken); the proxy's du_registry_call finds a
- * live handle in the slot and must re-read T's word: D is never called. */
-struct px_reuse {
-    sem_t unwound, reused;
-    du_tracer *a, *d;
-    int cancel_rc, register_rc;
-};
-static struct px_reuse *px_reuse_state;
-
-static void px_reuse_hook(enum du_step step, void *arg)
-{
-    (void)arg;
-    if (step != DU_STEP_PROXY_UNWOUND || !px_reuse_state)
-        return;
-    sem_post(&px_reuse_state->unwound);
-    du_lc_sem_wait(&px_reuse_state->reused, 10);
-    px_reuse_state = NULL; /* once */
-}
-
-static void *px_reuser(void *arg)
-{
-    struct px_reuse *r = arg;
-    if (du_lc_sem_wait(&r->unwound, 10) == 0) {
-        r->cancel_rc = du_tracer_cancel(r->a);
-        r->register_rc = du_tracer_register(px_callback, (void *)2, "px-d", &r->d);
-    }
-    sem_post(&r->reused);
-    return NULL;
-}
-
-int du_lc_proxy_bit_reuse(char *msg, size_t len)
-{
-    if (!du_debug_step_points_built())
-        return 0;
-    struct px_target t;
-    struct px_reuse r;
-    du_tracer *fill[DU_MAX_TRACERS];
-    int nfill = 0, bad = px_setup(&t, msg, len);
-    if (bad)
-        return bad;
-    memset(&r, 0, sizeof r);
-    sem_init(&r.unwound, 0, 0);
-    sem_init(&r.reused, 0, 0);
-    r.a = t.x;
-    while (nfill < DU_MAX_TRACERS && du_tracer_register(px_callback, (void *)3, "px-fill", &fill[nfill]) == 0)
-        nfill++;
-    pthread_t th, re;
-    du_thread_attach();
-    pthread_create(&th, NULL, px_target_main, &t);
-    if (du_lc_sem_wait(&t.frozen, 10) != 0) {
-        bad = du_lc_fail(msg, len, "the target never entered its region");
-        goto out;
-    }
-    pthread_create(&re, NULL, px_reuser, &r);
-    px_reuse_state = &r;
-    du_debug_set_step_hook(px_reuse_hook, NULL);
-    int served = du_proxy_serve();
-    du_debug_set_step_hook(NULL, NULL);
-    pthread_join(re, NULL);
-    int d_slot = r.d ? du_tracer_bit(r.d) : -1, a_slot = du_tracer_bit(t.x);
-    pthread_mutex_lock(&px.lock);
-    int calls_a = 0, calls_d = 0;
-    for (int i = 0; i < px.n; i++) {
-        calls_a += px.rec[i].tracer == 0;
-        calls_d += px.rec[i].tracer == 2;
-    }
-    pthread_mutex_unlock(&px.lock);
-    if (r.cancel_rc < 0 || r.register_rc != 0)
-        bad = du_lc_fail(msg, len, "cancel A %d, register D %d", r.cancel_rc, r.register_rc);
-    else if (served != 0 || calls_d != 0 || calls_a != 0)
-        bad = du_lc_fail(msg, len, "served %d: A called %d, D (in A's slot %d: %d) called %d (want 0, 0, 0)",
-                         served, calls_a, a_slot, d_slot, calls_d);
-out:
-    sem_post(&t.go);
-    du_lc_sem_wait(&t.done, 10);
-    pthread_join(th, NULL);
-    du_thread_detach();
-    if (r.d) {
-        du_tracer_cancel(r.d);
-        du_tracer_destroy(r.d);
-    }
-    for (int i = 0; i < nfill; i++) {
-        du_tracer_cancel(fill[i]);
-        du_tracer_destroy(fill[i]);
-    }
-    px_teardown(&t);
-    return bad;
-}
-
-static int px_callback_serve_rc;
-static void px_serving_callback(const struct du_trace *t, uint64_t cookie, void *arg)
-{
-    (void)t, (void)cookie, (void)arg;
-    px_callback_serve_rc = du_proxy_serve();
-}
-
-/* Answers that make misuse harmless. */
-int du_lc_proxy_misuse(char *msg, size_t len)
-{
-    int a = du_frozen_enter(), b = du_frozen_leave(), c = du_proxy_serve();
-    if (a != -ESRCH || b != -ESRCH || c != -ESRCH)
-        return du_lc_fail(msg, len, "not attached: enter %d leave %d serve %d (want -ESRCH)", a, b, c);
-    du_thread_attach();
-    int bad = 0;
-    b = du_frozen_leave();
-    a = du_frozen_enter();
-    int twice = du_frozen_enter(), serve_in = du_proxy_serve(), leave = du_frozen_leave();
-    if (b != -EINVAL || a != 0 || twice != -EBUSY || serve_in != -EBUSY || leave != 0)
-        bad = du_lc_fail(msg, len, "leave outside %d (-EINVAL), enter %d (0), again %d (-EBUSY), serve inside "
-                         "%d (-EBUSY), leave %d (0)", b, a, twice, serve_in, leave);
-    du_tracer *s;
-    if (!bad && du_tracer_register(px_serving_callback, NULL, "px-serve", &s) == 0) {
-        uint64_t ck;
-        du_request(s, &ck);
-        du_safe_point();
-        if (px_callback_serve_rc != -EDEADLK)
-            bad = du_lc_fail(msg, len, "serve from a callback: %d (-EDEADLK)", px_callback_serve_rc);
-        du_tracer_cancel(s);
-        du_tracer_destroy(s);
-    }
-    du_thread_detach();
-    return bad;
-}
