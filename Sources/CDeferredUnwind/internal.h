@@ -121,7 +121,6 @@ struct du_thread {
     uint8_t unwound; /* the cache holds this context's trace */
     /* ---- second line: the frozen region (proxy.c has its rules) ---- */
     _Atomic uint32_t frozen __attribute__((aligned(DU_CACHELINE))); /* DU_FROZEN_* */
-    uint32_t frozen_waits; /* leaves that waited for a proxy (owning thread) */
     uintptr_t frozen_rip, frozen_rsp, frozen_rbp; /* the region's frame at entry */
     uintptr_t stack_hi;                           /* top of the thread's stack */
 } __attribute__((aligned(DU_CACHELINE)));

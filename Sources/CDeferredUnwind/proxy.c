@@ -122,8 +122,6 @@ static int du_frozen_release(struct du_thread *th)
         }
         expected = DU_FROZEN_YES;
     }
-    if (waited)
-        th->frozen_waits++;
     DU_STEP(DU_STEP_FROZEN_LEFT);
     return waited;
 }
