@@ -39,14 +39,17 @@ serve:
     :: n == NSERVE -> goto pdone
     :: else
     fi;
-proxy_claimed:
-    atomic { listlock == 0 ->
+    /* proxy.peeked and proxy.claimed: one step of the model (the peeks and
+     * the claim are one hold of the list lock); two with the slip. */
 #ifdef PROXY_CLAIM_UNLOCKED
+proxy_peeked:
+    atomic { listlock == 0 ->
         /* slip: only the peek under the lock; the CAS after it is dropped */
         if
         :: attached[t] && frozen[t] == FYES && (mask[t] & TRACERS) != 0 -> skip
         :: else -> n++; goto serve
         fi };
+proxy_claimed:
     atomic {
         ON_LIST;
         if
@@ -54,6 +57,9 @@ proxy_claimed:
         :: else -> n++; goto serve
         fi };
 #else
+proxy_peeked:
+proxy_claimed:
+    atomic { listlock == 0 ->
         if
         :: attached[t] && frozen[t] == FYES && (mask[t] & TRACERS) != 0 ->
             frozen[t] = FCLAIMED; pserving[t] = 1

@@ -177,8 +177,15 @@ int du_proxy_serve(void)
         unsigned expected = DU_FROZEN_YES;
         /* Relaxed peeks first: most threads are not frozen or have nothing. */
         if (th == self || atomic_load_explicit(&th->frozen, memory_order_relaxed) != DU_FROZEN_YES ||
-            !(atomic_load_explicit(&th->mask, memory_order_relaxed) & DU_TRACER_MASK) ||
-            !atomic_compare_exchange_strong_explicit(&th->frozen, &expected, DU_FROZEN_CLAIMED,
+            !(atomic_load_explicit(&th->mask, memory_order_relaxed) & DU_TRACER_MASK)) {
+            th = th->next;
+            continue;
+        }
+        /* Still under the list lock: between the peek and the claim the
+         * thread may leave (the claim then fails) but cannot detach, whose
+         * unlink takes this lock, so `th` is not freed under the claim. */
+        DU_STEP(DU_STEP_PROXY_PEEKED);
+        if (!atomic_compare_exchange_strong_explicit(&th->frozen, &expected, DU_FROZEN_CLAIMED,
                                                      memory_order_acquire, memory_order_relaxed)) {
             th = th->next;
             continue;

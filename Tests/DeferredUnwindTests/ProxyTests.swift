@@ -60,6 +60,12 @@ extension LibraryStateTests.ProxyTests {
         lifecycleCheck { du_lc_proxy_bit_reuse($0, $1) }
     }
 
+    @Test("a thread cannot detach between a proxy's peek of it and the proxy's claim",
+          .enabled(if: LibraryStateTests.LifecycleTests.stepPoints, "needs step points (debug build)"))
+    func detachWaitsForThePeek() {
+        lifecycleCheck { du_lc_proxy_detach_waits_for_peek($0, $1) }
+    }
+
     @Test("misuse answers: -ESRCH, -EINVAL, -EBUSY, -EDEADLK")
     func misuse() {
         lifecycleCheck { du_lc_proxy_misuse($0, $1) }

@@ -135,6 +135,8 @@ void du_debug_reset_context(void);
       IL_FP_ALL, FP(IL_T | IL_CL | IL_K, 0)) /* cancel: a wait's look read one thread's count (list lock held) */ \
     X(FROZEN_ENTERED, "frozen.entered", "proxy.c", "frozen_entered", \
       FP(0, 0), IL_FP_ALL) /* frozen region: frame recorded, frozen published (release) */ \
+    X(PROXY_PEEKED, "proxy.peeked", "proxy.c", "proxy_peeked", \
+      FP(IL_M | IL_F | IL_T, IL_F | IL_O), IL_FP_ALL) /* proxy: a thread seen frozen with requests (list lock held), before the claim */ \
     X(PROXY_CLAIMED, "proxy.claimed", "proxy.c", "proxy_claimed", \
       FP(IL_M | IL_F | IL_T, IL_M | IL_F | IL_O), IL_FP_ALL) /* proxy: claim taken (acquire), list lock about to be dropped */ \
     X(PROXY_UNWOUND, "proxy.unwound", "proxy.c", "proxy_unwound", \

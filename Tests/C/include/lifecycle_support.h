@@ -68,5 +68,8 @@ int du_lc_proxy_fork_in_callback(char *msg, size_t len);
 int du_lc_proxy_bit_reuse(char *msg, size_t len);
 /* -ESRCH unattached, -EINVAL leave outside, -EBUSY nested enter and serve
  * inside a region, -EDEADLK serve from a callback. */
+/* The target cannot detach while a proxy is between its peek of the
+ * target and its claim (step points only; 0 without them). */
+int du_lc_proxy_detach_waits_for_peek(char *msg, size_t len);
 int du_lc_proxy_misuse(char *msg, size_t len);
 #endif

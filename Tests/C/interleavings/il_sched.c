@@ -21,7 +21,7 @@
  *  - not about to take du_threads_lock (detach's unlink, from
  *    detach.drained; a proxy's look or release; cancel's looks, polls and
  *    scrub) while another thread is parked holding it (cancel.wait-looked,
- *    or a proxy at proxy.claimed or proxy.released);
+ *    or a proxy at proxy.peeked, proxy.claimed or proxy.released);
  *  - not parked at frozen.waiting (a leave that found a proxy's claim and
  *    spins until the release) while the proxy holds the claim (from its
  *    proxy.claimed to its proxy.released).
@@ -34,7 +34,7 @@
  * parked there, a segment that takes the lock would block for good, hence
  * the third rule (the requesters' scripts attach before the controller
  * starts and detach only after every script is over).  du_proxy_serve
- * reaches proxy.claimed and proxy.released with the lock held too (the
+ * reaches proxy.peeked, proxy.claimed and proxy.released with the lock held too (the
  * same rule keeps B's cancel and A's detach off it).  Every other step
  * point is outside the locks (register.published, cancel.marked,
  * cancel.scrubbed and cancel.freed come after the unlock; cancel.wait-poll
@@ -328,12 +328,13 @@ static enum il_op_kind il_next_op(const struct il_run *r, const struct il_thr *m
 }
 
 /* Whether a parked thread holds du_threads_lock: cancel's look
- * (cancel.wait-looked, three threads), a proxy between its claim and the
- * unlock (proxy.claimed) or after its release (proxy.released). */
+ * (cancel.wait-looked, three threads), a proxy between its peek and its
+ * claim (proxy.peeked), between its claim and the unlock (proxy.claimed) or
+ * after its release (proxy.released). */
 static int il_holds_threads_lock(const struct il_thr *me)
 {
     return me->parked && (me->pos == DU_STEP_CANCEL_WAIT_LOOKED ||
-                          (me->serving && (me->pos == DU_STEP_PROXY_CLAIMED ||
+                          (me->serving && (me->pos == DU_STEP_PROXY_PEEKED || me->pos == DU_STEP_PROXY_CLAIMED ||
                                            me->pos == DU_STEP_PROXY_RELEASED)));
 }
 

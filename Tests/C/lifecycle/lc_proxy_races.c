@@ -1,5 +1,6 @@
 /* lc_proxy_races.c - frozen regions and proxies against fork, bit reuse
  * and misuse (the fixture: lc_proxy.h, lc_proxy.c). */
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "lc_proxy.h"
@@ -138,6 +139,81 @@ out:
         du_tracer_cancel(fill[i]);
         du_tracer_destroy(fill[i]);
     }
+    lc_px_teardown(&t);
+    return bad;
+}
+
+/* PROXY_CLAIM_UNLOCKED (Docs/Model.md): between the proxy's peek of T
+ * (frozen, a request pending) and its claim, T leaves, runs its safe point
+ * and detaches.  The detach's unlink needs the list lock, which the proxy
+ * holds from its peeks to its claim: it must not return while the proxy is
+ * parked there (proxy.peeked), or the claim would write T's freed state. */
+struct px_peek {
+    struct px_target *t;
+    int parked, detached_while_parked;
+};
+static struct px_peek *px_peek_state;
+
+static void px_peek_hook(enum du_step step, void *arg)
+{
+    (void)arg;
+    struct px_peek *p = px_peek_state;
+    if (step != DU_STEP_PROXY_PEEKED || !p)
+        return;
+    px_peek_state = NULL; /* once */
+    p->parked = 1;
+    sem_post(&p->t->go); /* T leaves, delivers, detaches */
+    /* Generous for T's three calls when nothing holds it (a few us); the
+     * shipped code makes the whole wait expire. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 500 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int rc;
+    while ((rc = sem_timedwait(&p->t->done, &ts)) != 0 && errno == EINTR)
+        ;
+    if (rc == 0) {
+        p->detached_while_parked = 1;
+        sem_post(&p->t->done); /* for the caller's wait */
+    }
+}
+
+int du_lc_proxy_detach_waits_for_peek(char *msg, size_t len)
+{
+    if (!du_debug_step_points_built())
+        return 0;
+    struct px_target t;
+    struct px_peek p = {.t = &t};
+    pthread_t th;
+    int bad = lc_px_setup(&t, msg, len);
+    if (bad)
+        return bad;
+    if ((bad = lc_px_start(&t, &th, msg, len))) {
+        sem_post(&t.go);
+        goto out;
+    }
+    px_peek_state = &p;
+    du_debug_set_step_hook(px_peek_hook, NULL);
+    int served = du_proxy_serve();
+    du_debug_set_step_hook(NULL, NULL);
+    px_peek_state = NULL;
+    if (!p.parked)
+        bad = du_lc_fail(msg, len, "the proxy never reached proxy.peeked (served %d)", served);
+    else if (p.detached_while_parked)
+        bad = du_lc_fail(msg, len, "the target's detach returned while the proxy was parked between its peek "
+                                   "of the target and its claim (proxy.peeked): the claim would write freed "
+                                   "state (served %d)", served);
+    else if (served != 0 || lc_px_count() != 2)
+        bad = du_lc_fail(msg, len, "served %d, callbacks %d (want 0: the target left before the claim; 2: X "
+                                   "and Y at its own safe point)", served, lc_px_count());
+out:
+    if (du_lc_sem_wait(&t.done, 10) != 0 && !bad)
+        bad = du_lc_fail(msg, len, "the target's detach did not return after the proxy's serve");
+    pthread_join(th, NULL);
+    du_thread_detach();
     lc_px_teardown(&t);
     return bad;
 }
