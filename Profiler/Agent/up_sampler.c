@@ -21,8 +21,10 @@
  * which the agent reports once.
  *
  * The handler (SA_SIGINFO | SA_RESTART, empty mask) records one SAMPLE into
- * the thread's sample ring: tid, call (the mark, 0 = on-CPU), time, cookie,
- * interrupted pc.  Only when the thread is inside an interposed call does
+ * the thread's sample ring: tid, call (the mark, 0 = outside interposed
+ * calls), time, cookie, interrupted pc, the thread's CPU time since its
+ * previous sample and whether the tick woke it from a sleeping system call
+ * (up_syscall.c; the report's on-/off-CPU split, Docs/Profiler.md).  Only when the thread is inside an interposed call does
  * it call du_request (the stack is unwound at the call's return, at its
  * safe point); samples in user code carry the pc alone.  No allocation,
  * lock or stdio; errno preserved.  A SIGPROF that is not one of our ticks
@@ -40,6 +42,7 @@
 #include "up_ring.h"
 #include "up_sampler.h"
 #include "up_signal.h"
+#include "up_syscall.h"
 #include "up_tls.h"
 
 /* Its address marks our timers' signals (sigev_value). */
@@ -159,6 +162,37 @@ static void up_baseline_warm_up(void)
 }
 #endif /* UP_BASELINE_PER_SAMPLE */
 
+/* The thread's state at the tick and its CPU time since its previous
+ * SAMPLE, then the push.  The clock is read last, so the CPU this handler
+ * spent so far counts in this sample.  A dropped sample (ring full) leaves
+ * cpu_us_last alone: the next one carries its CPU time.
+ * Context: the SIGPROF handler on the slot's thread. */
+static void up_sample_state(struct up_slot *s, struct up_rec_sample *rec, const void *ucv)
+{
+    int32_t nr = -1;
+    int st = up_uc_syscall_state(ucv, &nr);
+    if (st != UP_UC_UNKNOWN)
+        rec->cpu_state |= UP_SAMPLE_STATE_KNOWN;
+    if (st == UP_UC_BLOCKED || st == UP_UC_RETURN) {
+        rec->cpu_state |= st == UP_UC_BLOCKED ? UP_SAMPLE_BLOCKED : UP_SAMPLE_AT_RETURN;
+        if (nr >= 0 && nr <= UINT16_MAX) {
+            rec->cpu_state |= UP_SAMPLE_SYSCALL;
+            rec->syscall = (uint16_t)nr;
+        }
+    }
+    uint64_t now = up_thread_cpu_us();
+    uint64_t last = up_tls.cpu_us_last;
+    if (now != 0) {
+        /* Below the last value: a fork child's thread (its clock restarted
+         * and the TLS is the parent's); it counts from its own start. */
+        uint64_t d = now >= last ? now - last : now;
+        rec->cpu_us = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+        rec->cpu_state |= UP_SAMPLE_CPU_MEASURED;
+    }
+    if (up_sample_push(s, rec) == 0 && now != 0)
+        up_tls.cpu_us_last = now;
+}
+
 /* Context: the SIGPROF handler on the slot's thread. */
 static void up_sample(struct up_slot *s, const void *ucv, int overrun)
 {
@@ -205,7 +239,7 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
         rec.cookie = r >= 0 ? cookie : 0;
 #endif
     }
-    up_sample_push(s, &rec);
+    up_sample_state(s, &rec, ucv);
 }
 
 /*

@@ -23,7 +23,7 @@
  * The writer skips FREE and CLAIMED slots.
  *
  * Memory per slot (mmap, pages touched as used): 4 KiB of control, the
- * sample ring (UP_SAMPLE_ENTRIES x 40 bytes = 10 KiB) and the stack ring
+ * sample ring (UP_SAMPLE_ENTRIES x 48 bytes = 12 KiB) and the stack ring
  * (UP_STACK_RING_BYTES = 32 KiB), rounded up to pages: UP_SLOT_BYTES =
  * 48 KiB.
  */
