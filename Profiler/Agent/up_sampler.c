@@ -166,8 +166,13 @@ static void up_baseline_warm_up(void)
  * SAMPLE, then the push.  The clock is read last, so the CPU this handler
  * spent so far counts in this sample.  A dropped sample (ring full) leaves
  * cpu_us_last alone: the next one carries its CPU time.
+ * The clock costs a system call (~0.45 us, Benchmarks/results/2026-12-08/
+ * cpu-split-clock-cost.txt): a thread asleep in the same interposed call
+ * as at its previous sample (`again`) ran nothing since, so its sample goes
+ * without (cpu_state without UP_SAMPLE_CPU_MEASURED; the next read carries
+ * whatever it did use): idle threads cost no more than before.
  * Context: the SIGPROF handler on the slot's thread. */
-static void up_sample_state(struct up_slot *s, struct up_rec_sample *rec, const void *ucv)
+static void up_sample_state(struct up_slot *s, struct up_rec_sample *rec, const void *ucv, int again)
 {
     int32_t nr = -1;
     int st = up_uc_syscall_state(ucv, &nr);
@@ -180,7 +185,7 @@ static void up_sample_state(struct up_slot *s, struct up_rec_sample *rec, const 
             rec->syscall = (uint16_t)nr;
         }
     }
-    uint64_t now = up_thread_cpu_us();
+    uint64_t now = again && st == UP_UC_BLOCKED ? 0 : up_thread_cpu_us();
     uint64_t last = up_tls.cpu_us_last;
     if (now != 0) {
         /* Below the last value: a fork child's thread (its clock restarted
@@ -215,6 +220,7 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
      * call.  On-CPU from here; the next interposed call ends the stale
      * context (up_call.h).  Relaxed: this thread's own words. */
     uintptr_t call_sp = atomic_load_explicit(&up_tls.call_sp, memory_order_relaxed);
+    int again = 0; /* an earlier sample was in the same interposed call */
     if (UP_UNLIKELY(rec.call != UP_CALL_ONCPU && call_sp != 0 && up_uc_sp(ucv) > call_sp &&
                     (atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed) == 0 ||
                      up_handler_repair_at(up_uc_sp(ucv))))) {
@@ -228,6 +234,8 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
         /* The call's first sample (relaxed, same thread: up_call_fd_retry). */
         if (atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) == 0)
             atomic_store_explicit(&up_tls.call_first_ns, rec.time_ns, memory_order_relaxed);
+        else
+            again = 1;
 #ifdef UP_BASELINE_PER_SAMPLE
         up_baseline_unwind(s, &rec); /* benchmark-only, see above */
 #else
@@ -239,7 +247,7 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
         rec.cookie = r >= 0 ? cookie : 0;
 #endif
     }
-    up_sample_state(s, &rec, ucv);
+    up_sample_state(s, &rec, ucv, again);
 }
 
 /*

@@ -55,7 +55,7 @@ int up_uc_syscall_state(const void *ucv, int32_t *nr)
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     int64_t rax = (int64_t)uc->uc_mcontext.gregs[REG_RAX];
     const volatile unsigned char *p = (const volatile unsigned char *)pc;
-    if (pc == 0)
+    if (pc == 0 || pc >= 0x800000000000ull) /* not user text (the vsyscall page is execute-only) */
         return UP_UC_RUNNING;
     if (up_same_page(pc, pc + 1) && p[0] == 0x0f && p[1] == 0x05) {
         *nr = rax >= 0 && rax <= INT32_MAX ? (int32_t)rax : -1;
