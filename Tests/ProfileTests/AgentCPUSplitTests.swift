@@ -94,3 +94,71 @@ extension AgentTests {
         }
     }
 }
+
+/// The SAMPLE fields of minor 1 and the per-thread budget, from files built
+/// with the encoder (no agent).
+@Suite("CPU split: the SAMPLE's CPU fields and the report's budget", .timeLimit(.minutes(1)))
+struct CPUSplitFormatTests {
+    static let meta = MetaRecord(pid: 1, frequencyHz: 1000, startNanoseconds: 0, startRealtimeNanoseconds: 0,
+                                 signal: 27, commandLine: ["prog"])
+    static let read = CallRecord(id: 1, name: "read")
+    static let measured = SampleRecord.cpuMeasured | SampleRecord.stateKnown
+
+    static func sample(tid: UInt32 = 7, call: UInt32 = 0, overruns: UInt16 = 0, cpu: UInt32, state: UInt16,
+                       syscall: UInt16 = 0, time: UInt64 = 1) -> ProfileRecord {
+        .sample(SampleRecord(flags: overruns << SampleRecord.overrunShift, tid: tid, call: call, timeNanoseconds: time,
+                             cookie: 0, pc: 0x1000, cpuMicroseconds: cpu, syscall: syscall, cpuState: state))
+    }
+
+    static func report(_ records: [ProfileRecord]) throws -> (Stitched, [ReportSample]) {
+        let stitched = try decodeAndStitch(ProfileEncoder.file([.meta(meta), .call(read)] + records))
+        let tools = SymbolTools(symbolizer: nil, demangler: nil)
+        return (stitched, ReportBuilder.build(stitched, symbolizer: Symbolizer(maps: [], tools: tools)).profile.samples)
+    }
+
+    @Test("a SAMPLE with CPU fields is 48 bytes and round-trips; 40 bytes reads as unknown; other sizes fail")
+    func sizes() throws {
+        let full = SampleRecord(tid: 1, call: 0, timeNanoseconds: 2, cookie: 0, pc: 3, cpuMicroseconds: 0xdead_beef,
+                                syscall: 61, cpuState: 0x1f)
+        let bytes = ProfileEncoder.file([.meta(Self.meta), .sample(full)])
+        let decoded = try decodeProfile(bytes)
+        #expect(decoded.records.last == .sample(full))
+        #expect(Fixture.recordOffsets(bytes).last.map { bytes.count - $0 } == 48)
+        let old = SampleRecord(tid: 1, call: 0, timeNanoseconds: 2, cookie: 0, pc: 3)
+        let oldBytes = ProfileEncoder.file([.meta(Self.meta), .sample(old)])
+        #expect(Fixture.recordOffsets(oldBytes).last.map { oldBytes.count - $0 } == 40)
+        let stitched = try decodeAndStitch(oldBytes)
+        #expect(stitched.samples.map(\.state) == [.unknown] && stitched.samples.map(\.onCPUPeriods) == [1])
+        var wrong = ProfileEncoder.file([.meta(Self.meta)])
+        wrong += Fixture.le16(2) + Fixture.le16(0) + Fixture.le32(56) + [UInt8](repeating: 0, count: 48)
+        #expect(throws: ProfileFormatError.self) { try decodeProfile(wrong) }
+    }
+
+    @Test("running with CPU for 1 of 3 periods: 1 on-CPU, 2 waiting; asleep in write: off-CPU, named")
+    func budget() throws {
+        let (stitched, samples) = try Self.report([
+            Self.sample(overruns: 2, cpu: 1000, state: Self.measured),
+            Self.sample(cpu: 10, state: Self.measured | SampleRecord.stateBlocked | SampleRecord.stateSyscall,
+                        syscall: 1, time: 2),
+        ])
+        #expect(stitched.samples.map(\.onCPUPeriods) == [1, 0])
+        let names = samples.map { ($0.frames.map(\.name).joined(separator: ";"), $0.periods) }
+        #expect(names.map(\.1) == [1, 2, 1], "\(names)")
+        try #require(names.count == 3, "\(names)")
+        #expect(names[0].0.hasPrefix("[on-cpu];") && names[1].0.hasSuffix(";[waiting for CPU]")
+                && names[2].0.hasSuffix(";[blocked: write (not interposed)]"), "\(names)")
+        #expect(stitched.summary.line.contains("on-CPU 25.0 % of 4 periods, 1 samples blocked outside interposed calls"))
+    }
+
+    @Test("CPU time between ticks beyond 2 periods goes on-CPU on blocked samples; a running call's kernel time is on-CPU")
+    func carry() throws {
+        let blocked = Self.measured | SampleRecord.stateBlocked
+        let (stitched, samples) = try Self.report([
+            Self.sample(cpu: 1500, state: blocked),
+            Self.sample(cpu: 1500, state: blocked, time: 2),
+            Self.sample(call: 1, cpu: 1000, state: Self.measured, time: 3),
+        ])
+        #expect(stitched.samples.map(\.onCPUPeriods) == [0, 1, 1])
+        #expect(samples.last?.frames.map(\.name) == ["[on-cpu]", "[stack lost]", "[read]"])
+    }
+}
