@@ -24,7 +24,9 @@
  * the thread's sample ring: tid, call (the mark, 0 = outside interposed
  * calls), time, cookie, interrupted pc, the thread's CPU time since its
  * previous sample and whether the tick woke it from a sleeping system call
- * (up_syscall.c; the report's on-/off-CPU split, Docs/Profiler.md).  Only when the thread is inside an interposed call does
+ * (up_syscall.c; the report's on-/off-CPU split, Docs/Profiler.md), and
+ * outside interposed calls a copy of the stack window that the writer
+ * unwinds (up_copy.c).  Only when the thread is inside an interposed call does
  * it call du_request (the stack is unwound at the call's return, at its
  * safe point); samples in user code carry the pc alone.  No allocation,
  * lock or stdio; errno preserved.  A SIGPROF that is not one of our ticks
@@ -38,6 +40,7 @@
 #include <deferred_unwind.h>
 #include "up_call.h"
 #include "up_calls.h"
+#include "up_copy.h"
 #include "up_real.h"
 #include "up_ring.h"
 #include "up_sampler.h"
@@ -247,6 +250,10 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
         rec.cookie = r >= 0 ? cookie : 0;
 #endif
     }
+    /* Outside interposed calls: a copy of the stack for the writer to
+     * unwind (up_copy.h); 0 when the ring is full (the pc alone). */
+    if (rec.call == UP_CALL_ONCPU)
+        rec.cookie = up_copy_take(s, ucv);
     up_sample_state(s, &rec, ucv, again);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include "up_real.h"
 #include "up_slot.h"
+#include "../../Sources/CDeferredUnwind/ehu.h"
 
 UP_HIDDEN struct up_slot *up_slots[UP_MAX_SLOTS];
 UP_HIDDEN _Atomic uint32_t up_slots_used;
@@ -34,6 +35,7 @@ static struct up_slot *up_slot_new(void)
             s->samples = (struct up_rec_sample *)((unsigned char *)mem + UP_SLOT_CONTROL_BYTES);
             s->stacks = (unsigned char *)mem + UP_SLOT_CONTROL_BYTES +
                         UP_SAMPLE_ENTRIES * sizeof(struct up_rec_sample);
+            s->copies = s->stacks + UP_STACK_RING_BYTES;
             /* Relaxed: published by the release store of the count below. */
             atomic_store_explicit(&s->state, UP_SLOT_CLAIMED, memory_order_relaxed);
             up_slots[n] = s;
@@ -65,6 +67,7 @@ struct up_slot *up_slot_claim(uint32_t tid, pthread_t self)
         return NULL;
     s->tid = tid;
     atomic_store_explicit(&s->du_serial, 0, memory_order_relaxed); /* the owner sets it at attach */
+    s->stack_hi = ehu_stack_hi(); /* the claimer is the thread (up_thread.c) */
     up_lock(&up_name_lock);
     s->thread = self;
     s->name_len = 0;

@@ -142,6 +142,8 @@ public struct StackRecord: Equatable, Sendable {
     public static let flagExiting: UInt32 = 2
     public static let flagNoMemory: UInt32 = 4
     public static let flagFramePointerWalk: UInt32 = 0x100
+    /// Unwound by the agent's writer from a copy of an on-CPU sample's stack.
+    public static let flagCopy: UInt32 = 0x400
     public static let flagDWARFUnwinder: UInt32 = 0x200
 
     public init(tid: UInt32, flags: UInt32 = 0, cookie: UInt64, ips: [UInt64]) {

@@ -7,6 +7,8 @@ public struct StitchSummary: Equatable, Sendable {
     /// (a deferred stack).  Which periods were on a CPU: onCPUPeriods.
     public var onCPUSamples = 0
     public var offCPUSamples = 0
+    /// Samples outside calls whose stack was unwound from a copy.
+    public var copiedSamples = 0
     /// Samples in calls that got the frames of a STACK.
     public var stitchedSamples = 0
     /// Samples in calls kept as "[stack lost]".
@@ -63,6 +65,7 @@ public struct StitchSummary: Equatable, Sendable {
         let total = onCPUPeriods + offCPUPeriods
         s += "on-CPU \(total == 0 ? "-" : percent(onCPUPeriods, total)) % of \(total) periods"
         if blockedOutsideCalls > 0 { s += ", \(blockedOutsideCalls) samples blocked outside interposed calls" }
+        if copiedSamples > 0 { s += ", \(copiedSamples) outside with stacks unwound from copies" }
         s += "), \(samplesWithLostStack) stacks lost, "
         s += "\(stacksStitched) stacks for \(stitchedSamples) samples in calls"
         if stacksStitched > 0 {

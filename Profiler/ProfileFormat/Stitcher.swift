@@ -25,6 +25,10 @@ public struct StitchedSample: Equatable, Sendable {
     public enum Stack: Equatable, Sendable {
         /// Outside interposed calls: the one frame is the sample's `pc`.
         case onCPU
+        /// Outside interposed calls, unwound by the agent's writer from a
+        /// copy of the stack (STACK flag 0x400): the pc first, then return
+        /// addresses.
+        case copied([UInt64])
         /// In an interposed call: return addresses of the STACK, innermost first.
         case frames([UInt64])
         /// In an interposed call, without a stack.
@@ -127,7 +131,15 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
     for case .sample(let s) in profile.records {
         let stack: StitchedSample.Stack
         if s.call == 0 {
-            stack = .onCPU
+            // A copy's STACK (cookie bit 63, up_copy.h), or the pc alone.
+            let key = StackKey(tid: s.tid, cookie: s.cookie)
+            if s.cookie != 0, let found = stacks[key], !found.ips.isEmpty {
+                used.insert(key)
+                stack = .copied(found.ips)
+                summary.copiedSamples += 1
+            } else {
+                stack = .onCPU
+            }
             summary.onCPUSamples += 1
         } else {
             summary.offCPUSamples += 1
@@ -162,7 +174,7 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
     summary.stacksUsed = used.count
     summary.stacksUnused = stacks.count - used.count
     for key in used where !(stacks[key]?.ips.isEmpty ?? true)
-        && (stacks[key]?.flags ?? 0) & (StackRecord.flagExiting | StackRecord.flagNoMemory) == 0 {
+        && (stacks[key]?.flags ?? 0) & (StackRecord.flagExiting | StackRecord.flagNoMemory | StackRecord.flagCopy) == 0 {
         summary.stacksStitched += 1
     }
     summary.hasEnd = end != nil

@@ -15,6 +15,8 @@ public enum ReportBuilder {
             switch sample.stack {
             case .onCPU:
                 requests.insert(AddressRequest(address: sample.pc, isReturnAddress: false))
+            case .copied(let ips):
+                for (i, ip) in ips.enumerated() { requests.insert(AddressRequest(address: ip, isReturnAddress: i > 0)) }
             case .frames(let ips):
                 for ip in ips { requests.insert(AddressRequest(address: ip, isReturnAddress: true)) }
             case .lost:
@@ -40,6 +42,9 @@ public enum ReportBuilder {
             switch sample.stack {
             case .onCPU:
                 list += frames(sample.pc, isReturn: false).reversed()
+            case .copied(let ips):
+                // The pc first (exact), then return addresses.
+                for (i, ip) in ips.enumerated().reversed() { list += frames(ip, isReturn: i > 0).reversed() }
             case .frames(let ips):
                 for ip in ips.reversed() { list += frames(ip, isReturn: true).reversed() }
             case .lost:
