@@ -37,6 +37,8 @@ _Static_assert(UP_COPY_WINDOW + UP_COPY_REDZONE + 2 * sizeof(struct up_copy_rec)
 uint64_t up_copy_take(struct up_slot *s, const void *ucv)
 {
 #if defined(__x86_64__)
+    if (UP_COPY_WINDOW == 0) /* built without copies (the cost benchmark's baseline) */
+        return 0;
     const ucontext_t *uc = ucv;
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     uintptr_t top = s->stack_hi;

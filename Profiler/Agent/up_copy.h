@@ -22,7 +22,8 @@
 #include "up_slot.h"
 
 /* Bytes of stack above the interrupted sp copied per sample (the red zone
- * below sp, 128 bytes, is copied too).  Overridable for measurements. */
+ * below sp, 128 bytes, is copied too).  Overridable for measurements
+ * (-DUP_COPY_WINDOW=0: no copies, on-CPU samples keep their pc alone). */
 #ifndef UP_COPY_WINDOW
 #define UP_COPY_WINDOW 8192u
 #endif

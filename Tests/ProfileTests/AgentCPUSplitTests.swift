@@ -66,10 +66,25 @@ extension AgentTests {
             #expect(o.summaryLine.contains("on-CPU \(String(format: "%.1f", o.reported)) % of "), "\(o.note)")
         }
 
-        @Test("CPU-heavy: one computing thread")
+        /// Periods of the folded lines that `match`.
+        static func periods(_ folded: String, _ match: (Substring) -> Bool) -> Int {
+            var sum = 0
+            for l in folded.split(separator: "\n") {
+                guard let space = l.lastIndex(of: " "), let n = Int(l[l.index(after: space)...]) else { continue }
+                if match(l[..<space]) { sum += n }
+            }
+            return sum
+        }
+
+        @Test("CPU-heavy: one computing thread; its on-CPU stacks reach main (unwound from copies by the writer)")
         func cpuHeavy() throws {
             let o = try Self.run("cpu")
             Self.check(o)
+            // Item 4: the on-CPU samples' stacks come from the writer's
+            // unwind of the handler's stack copy, not the pc alone.
+            let on = Self.periods(o.folded) { $0.contains(";[on-cpu];") }
+            let deep = Self.periods(o.folded) { $0.contains(";[on-cpu];") && $0.contains(";main;spin_us") }
+            #expect(deep * 10 >= on * 9, "\(deep) of \(on) on-CPU periods have main;spin_us: \(o.note)")
         }
 
         @Test("I/O-heavy: fwrite into a slow pipe sleeps in libc's own write, off-CPU, labelled by name")
@@ -85,6 +100,11 @@ extension AgentTests {
                 if l.hasSuffix(";[blocked: write (not interposed)] \(n)") { blocked += n }
             }
             #expect(blocked * 4 >= all, "\(blocked) of \(all) periods blocked in write (not interposed): \(o.note)")
+            // Their stacks (copies) go up to main's fwrite.
+            let withCaller = Self.periods(o.folded) {
+                $0.hasSuffix(";[blocked: write (not interposed)]") && $0.contains(";main;fwrite;")
+            }
+            #expect(withCaller * 10 >= blocked * 9, "\(withCaller) of \(blocked) blocked periods show main;fwrite")
         }
 
         @Test("mixed: half-busy computing, copying through a pipe (kernel time in interposed calls), waiting")
