@@ -4,12 +4,12 @@
  *
  * The window: [sp - 128, min(sp + UP_COPY_WINDOW, stack top)).  The 128
  * bytes below sp are the red zone, where GCC's CFI may still say a register
- * is saved in an epilogue (ehu.h).  The stack top is the thread's
- * (ehu_stack_hi at claim); when sp is not below it within 1 GiB (an
+ * is saved in an epilogue (ehu.h).  The stack is the thread's
+ * (pthread_getattr_np at claim, up_slot.c); when sp is outside it (an
  * alternate signal stack, a coroutine's stack), only the rest of sp's page
  * is copied: nothing beyond it is known to be mapped.  The red zone is
  * copied only when it lies in sp's page or the stack is known (the page
- * below a stack's lowest is its guard).
+ * below a thread stack's lowest is its guard).
  *
  * A truncated window ends the walk where a frame's CFA leaves the copy
  * (EHU_F_BADREAD): the innermost frames are kept, the outer ones lost, and
@@ -43,11 +43,15 @@ uint64_t up_copy_take(struct up_slot *s, const void *ucv)
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
     uintptr_t top = s->stack_hi;
     uintptr_t page_end = (sp & ~(uintptr_t)(UP_COPY_PAGE - 1)) + UP_COPY_PAGE;
-    int known = top > sp && top - sp <= (1ull << 30);
+    /* From sp up to the top the thread's stack is mapped (a thread stack
+     * wholly; the main thread's from its lowest use up). */
+    int known = sp >= s->stack_lo && sp < top;
     uintptr_t hi = known ? (top - sp > UP_COPY_WINDOW ? sp + UP_COPY_WINDOW : top) : page_end;
     uintptr_t lo = sp - UP_COPY_REDZONE;
     if (!known && lo / UP_COPY_PAGE != sp / UP_COPY_PAGE)
         lo = sp & ~(uintptr_t)(UP_COPY_PAGE - 1);
+    if (known && lo < s->stack_lo)
+        lo = s->stack_lo;
     if (sp < UP_COPY_REDZONE || hi <= lo)
         return 0;
     uint32_t len = (uint32_t)(hi - lo) & ~7u;
@@ -119,8 +123,8 @@ uint32_t up_copy_drain(struct up_slot *s)
         uint32_t flags = UP_STACK_DWARF | UP_STACK_COPY;
         if (fl & EHU_F_COMPLETE)
             flags |= DU_TRACE_COMPLETE;
-        else
-            flags |= DU_TRACE_TRUNCATED;
+        else if (fl & (EHU_F_BADREAD | EHU_F_TRUNCATED))
+            flags |= DU_TRACE_TRUNCATED; /* the window (or the frame limit) ended it */
         struct up_rec_stack out = {
             .h = {.type = UP_REC_STACK, .flags = 0},
             .tid = rec.tid,

@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 #include "up_real.h"
 #include "up_slot.h"
-#include "../../Sources/CDeferredUnwind/ehu.h"
 
 UP_HIDDEN struct up_slot *up_slots[UP_MAX_SLOTS];
 UP_HIDDEN _Atomic uint32_t up_slots_used;
@@ -48,6 +47,24 @@ static struct up_slot *up_slot_new(void)
     return s;
 }
 
+/* The thread's stack [lo, hi), for its handler's stack copies (up_copy.c);
+ * 0, 0 when unknown.  For the main thread glibc reads /proc/self/maps
+ * (it allocates): thread context only. */
+static void up_slot_stack_bounds(struct up_slot *s, pthread_t self)
+{
+    s->stack_lo = s->stack_hi = 0;
+    pthread_attr_t a;
+    if (pthread_getattr_np(self, &a) != 0)
+        return;
+    void *addr;
+    size_t size;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+        s->stack_lo = (uintptr_t)addr;
+        s->stack_hi = (uintptr_t)addr + size;
+    }
+    (void)pthread_attr_destroy(&a);
+}
+
 struct up_slot *up_slot_claim(uint32_t tid, pthread_t self)
 {
     struct up_slot *s = NULL;
@@ -67,7 +84,7 @@ struct up_slot *up_slot_claim(uint32_t tid, pthread_t self)
         return NULL;
     s->tid = tid;
     atomic_store_explicit(&s->du_serial, 0, memory_order_relaxed); /* the owner sets it at attach */
-    s->stack_hi = ehu_stack_hi(); /* the claimer is the thread (up_thread.c) */
+    up_slot_stack_bounds(s, self); /* the claimer is the thread (up_thread.c) */
     up_lock(&up_name_lock);
     s->thread = self;
     s->name_len = 0;

@@ -83,9 +83,9 @@ struct up_slot {
     /* ---- copy ring (up_copy.h): producer = the SIGPROF handler ---- */
     alignas(64) _Atomic uint32_t c_head; /* bytes written (free-running) */
     uint32_t c_serial;                   /* the handler's copy cookies */
-    /* The top of the thread's stack (0 unknown): written by the owner at
-     * claim before OWNED, read by its handler after attach. */
-    uintptr_t stack_hi;
+    /* The thread's stack [stack_lo, stack_hi) (0, 0 unknown): written by
+     * the owner at claim before OWNED, read by its handler after attach. */
+    uintptr_t stack_lo, stack_hi;
     /* ---- copy ring: consumer = the writer ---- */
     alignas(64) _Atomic uint32_t c_tail; /* bytes read */
 
