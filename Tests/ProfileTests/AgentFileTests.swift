@@ -59,8 +59,14 @@ extension AgentTests {
             #expect(samples.allSatisfy { $0.u64(32) != 0 && $0.u64(16) >= meta.u64(16) })
             // Flags bits 0..2 are the request's answer; bits 3.. count the
             // timer's overruns (any sample).
-            #expect(samples.filter { $0.u32(12) == 0 }.allSatisfy { $0.u64(24) == 0 && $0.flags & 7 == 0 },
-                    "on-CPU samples carry no cookie")
+            // Outside calls: no request; a cookie only for a stack copy
+            // (bit 63, up_copy.h), whose STACK the writer wrote.
+            let outside = samples.filter { $0.u32(12) == 0 }
+            #expect(outside.allSatisfy { ($0.u64(24) == 0 || $0.u64(24) >> 63 == 1) && $0.flags & 7 == 0 },
+                    "samples outside calls carry no request's cookie")
+            let copied = outside.filter { $0.u64(24) != 0 }, stackKeys = Set(file.stackKeys)
+            #expect(copied.allSatisfy { stackKeys.contains(.init(tid: $0.u32(8), cookie: $0.u64(24))) },
+                    "a stack copy's STACK is missing")
 
             // Stacks: one per (tid, cookie); every accepted off-CPU sample has one.
             let keys = file.stackKeys
