@@ -126,6 +126,7 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
 
     // Pass 2: the samples, in file order.
     var used = Set<StackKey>()
+    var stitchedKeys = Set<StackKey>() // stacks whose frames went into samples in calls
     var samples: [StitchedSample] = []
     var splitter = CPUSplitter(frequencyHz: meta.frequencyHz)
     for case .sample(let s) in profile.records {
@@ -156,6 +157,7 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
                 } else {
                     stack = .frames(found.ips)
                     summary.stitchedSamples += 1
+                    stitchedKeys.insert(StackKey(tid: s.tid, cookie: s.cookie))
                 }
             } else {
                 stack = .lost(.neverArrived)
@@ -173,10 +175,7 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
     summary.samples = samples.count
     summary.stacksUsed = used.count
     summary.stacksUnused = stacks.count - used.count
-    for key in used where !(stacks[key]?.ips.isEmpty ?? true)
-        && (stacks[key]?.flags ?? 0) & (StackRecord.flagExiting | StackRecord.flagNoMemory | StackRecord.flagCopy) == 0 {
-        summary.stacksStitched += 1
-    }
+    summary.stacksStitched = stitchedKeys.count
     summary.hasEnd = end != nil
     summary.endFlags = end?.flags ?? 0
     return Stitched(meta: meta, calls: calls, threads: threads, maps: maps, samples: samples,
