@@ -86,7 +86,7 @@ static inline int up_is_armed(void)
 #define UP_SIGNAL SIGPROF
 
 /* Limits.  Per thread: one slot of UP_SLOT_BYTES (mapped, touched as used).
- *  - sample ring: 256 SAMPLE records of 40 bytes = 10 KiB, 2.5x what
+ *  - sample ring: 256 SAMPLE records of 48 bytes = 12 KiB, 2.5x what
  *    10 ms (the writer's period) holds at the highest frequency, 10 kHz;
  *  - stack ring: 32 KiB, 7 stacks of the deepest trace (511 frames) or
  *    ~120 of 30 frames.

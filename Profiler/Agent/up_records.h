@@ -11,7 +11,7 @@
 
 #define UP_FILE_MAGIC "DUPROFIL"
 #define UP_FILE_MAJOR 1
-#define UP_FILE_MINOR 0
+#define UP_FILE_MINOR 1 /* 1: SAMPLE grew to 48 bytes (CPU time, state) */
 
 enum up_record_type {
     UP_REC_META = 1,
@@ -36,6 +36,12 @@ enum up_record_type {
  * 1 + overruns periods. */
 #define UP_SAMPLE_OVERRUN_SHIFT 3u
 #define UP_SAMPLE_OVERRUN_MAX 8191u
+/* SAMPLE cpu_state bits (minor 1). */
+#define UP_SAMPLE_CPU_MEASURED 0x1u /* cpu_us holds the thread's CPU time since its previous SAMPLE */
+#define UP_SAMPLE_STATE_KNOWN 0x2u  /* the interrupted context was read: bit 2 says blocked or not */
+#define UP_SAMPLE_BLOCKED 0x4u      /* the tick woke the thread from a sleeping system call */
+#define UP_SAMPLE_SYSCALL 0x8u      /* `syscall` names that call (x86-64 number) */
+#define UP_SAMPLE_AT_RETURN 0x10u   /* the tick came as a system call returned (not bit 2) */
 /* STACK flags, agent bits (above du_trace_flags). */
 #define UP_STACK_FP 0x100u
 #define UP_STACK_DWARF 0x200u
@@ -70,6 +76,8 @@ struct up_rec_sample {
     struct up_rec_header h;
     uint32_t tid, call;
     uint64_t time_ns, cookie, pc;
+    uint32_t cpu_us;                /* CPU time since the thread's previous SAMPLE, saturated */
+    uint16_t syscall, cpu_state;    /* UP_SAMPLE_CPU_MEASURED ... */
 };
 
 struct up_rec_stack {
@@ -113,7 +121,9 @@ _Static_assert(sizeof(struct up_rec_header) == 8, "record header is 8 bytes");
 _Static_assert(sizeof(struct up_rec_meta) == 40, "META fixed part is 40 bytes");
 _Static_assert(offsetof(struct up_rec_meta, start_ns) == 16, "META.start_ns at 16");
 _Static_assert(offsetof(struct up_rec_meta, signal) == 32, "META.signal at 32");
-_Static_assert(sizeof(struct up_rec_sample) == 40, "SAMPLE is 40 bytes");
+_Static_assert(sizeof(struct up_rec_sample) == 48, "SAMPLE is 48 bytes");
+_Static_assert(offsetof(struct up_rec_sample, cpu_us) == 40, "SAMPLE.cpu_us at 40");
+_Static_assert(offsetof(struct up_rec_sample, cpu_state) == 46, "SAMPLE.cpu_state at 46");
 _Static_assert(offsetof(struct up_rec_sample, time_ns) == 16, "SAMPLE.time_ns at 16");
 _Static_assert(offsetof(struct up_rec_sample, pc) == 32, "SAMPLE.pc at 32");
 _Static_assert(sizeof(struct up_rec_stack) == 32, "STACK fixed part is 32 bytes");

@@ -41,18 +41,21 @@
 #define UP_SAMPLE_MASK (UP_SAMPLE_ENTRIES - 1u)
 #define UP_STACK_MASK (UP_STACK_RING_BYTES - 1u)
 
-/* Context: the slot's SIGPROF handler only; async-signal-safe, lock-free. */
-static inline void up_sample_push(struct up_slot *s, const struct up_rec_sample *rec)
+/* Returns 0, or -ENOSPC when the ring is full (the record is dropped and
+ * counted in s_lost).  Context: the slot's SIGPROF handler only;
+ * async-signal-safe, lock-free. */
+static inline int up_sample_push(struct up_slot *s, const struct up_rec_sample *rec)
 {
     uint32_t head = atomic_load_explicit(&s->s_head, memory_order_relaxed); /* ours */
     uint32_t tail = atomic_load_explicit(&s->s_tail, memory_order_acquire);
     if (head - tail >= UP_SAMPLE_ENTRIES) {
         uint64_t lost = atomic_load_explicit(&s->s_lost, memory_order_relaxed);
         atomic_store_explicit(&s->s_lost, lost + 1, memory_order_relaxed);
-        return;
+        return -ENOSPC;
     }
     s->samples[head & UP_SAMPLE_MASK] = *rec;
     atomic_store_explicit(&s->s_head, head + 1, memory_order_release);
+    return 0;
 }
 
 static inline void up_stack_copy_in(unsigned char *ring, uint32_t pos, const void *src, uint32_t n)

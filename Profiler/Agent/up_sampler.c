@@ -21,8 +21,12 @@
  * which the agent reports once.
  *
  * The handler (SA_SIGINFO | SA_RESTART, empty mask) records one SAMPLE into
- * the thread's sample ring: tid, call (the mark, 0 = on-CPU), time, cookie,
- * interrupted pc.  Only when the thread is inside an interposed call does
+ * the thread's sample ring: tid, call (the mark, 0 = outside interposed
+ * calls), time, cookie, interrupted pc, the thread's CPU time since its
+ * previous sample and whether the tick woke it from a sleeping system call
+ * (up_syscall.c; the report's on-/off-CPU split, Docs/Profiler.md), and
+ * outside interposed calls a copy of the stack window that the writer
+ * unwinds (up_copy.c).  Only when the thread is inside an interposed call does
  * it call du_request (the stack is unwound at the call's return, at its
  * safe point); samples in user code carry the pc alone.  No allocation,
  * lock or stdio; errno preserved.  A SIGPROF that is not one of our ticks
@@ -36,10 +40,12 @@
 #include <deferred_unwind.h>
 #include "up_call.h"
 #include "up_calls.h"
+#include "up_copy.h"
 #include "up_real.h"
 #include "up_ring.h"
 #include "up_sampler.h"
 #include "up_signal.h"
+#include "up_syscall.h"
 #include "up_tls.h"
 
 /* Its address marks our timers' signals (sigev_value). */
@@ -159,6 +165,42 @@ static void up_baseline_warm_up(void)
 }
 #endif /* UP_BASELINE_PER_SAMPLE */
 
+/* The thread's state at the tick and its CPU time since its previous
+ * SAMPLE, then the push.  The clock is read last, so the CPU this handler
+ * spent so far counts in this sample.  A dropped sample (ring full) leaves
+ * cpu_us_last alone: the next one carries its CPU time.
+ * The clock costs a system call (~0.45 us, Benchmarks/results/2026-12-08/
+ * cpu-split-clock-cost.txt): a thread asleep in the same interposed call
+ * as at its previous sample (`again`) ran nothing since, so its sample goes
+ * without (cpu_state without UP_SAMPLE_CPU_MEASURED; the next read carries
+ * whatever it did use): idle threads cost no more than before.
+ * Context: the SIGPROF handler on the slot's thread. */
+static void up_sample_state(struct up_slot *s, struct up_rec_sample *rec, const void *ucv, int again)
+{
+    int32_t nr = -1;
+    int st = up_uc_syscall_state(ucv, &nr);
+    if (st != UP_UC_UNKNOWN)
+        rec->cpu_state |= UP_SAMPLE_STATE_KNOWN;
+    if (st == UP_UC_BLOCKED || st == UP_UC_RETURN) {
+        rec->cpu_state |= st == UP_UC_BLOCKED ? UP_SAMPLE_BLOCKED : UP_SAMPLE_AT_RETURN;
+        if (nr >= 0 && nr <= UINT16_MAX) {
+            rec->cpu_state |= UP_SAMPLE_SYSCALL;
+            rec->syscall = (uint16_t)nr;
+        }
+    }
+    uint64_t now = again && st == UP_UC_BLOCKED ? 0 : up_thread_cpu_us();
+    uint64_t last = up_tls.cpu_us_last;
+    if (now != 0) {
+        /* Below the last value: a fork child's thread (its clock restarted
+         * and the TLS is the parent's); it counts from its own start. */
+        uint64_t d = now >= last ? now - last : now;
+        rec->cpu_us = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+        rec->cpu_state |= UP_SAMPLE_CPU_MEASURED;
+    }
+    if (up_sample_push(s, rec) == 0 && now != 0)
+        up_tls.cpu_us_last = now;
+}
+
 /* Context: the SIGPROF handler on the slot's thread. */
 static void up_sample(struct up_slot *s, const void *ucv, int overrun)
 {
@@ -181,6 +223,7 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
      * call.  On-CPU from here; the next interposed call ends the stale
      * context (up_call.h).  Relaxed: this thread's own words. */
     uintptr_t call_sp = atomic_load_explicit(&up_tls.call_sp, memory_order_relaxed);
+    int again = 0; /* an earlier sample was in the same interposed call */
     if (UP_UNLIKELY(rec.call != UP_CALL_ONCPU && call_sp != 0 && up_uc_sp(ucv) > call_sp &&
                     (atomic_load_explicit(&up_tls.in_handler, memory_order_relaxed) == 0 ||
                      up_handler_repair_at(up_uc_sp(ucv))))) {
@@ -194,6 +237,8 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
         /* The call's first sample (relaxed, same thread: up_call_fd_retry). */
         if (atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) == 0)
             atomic_store_explicit(&up_tls.call_first_ns, rec.time_ns, memory_order_relaxed);
+        else
+            again = 1;
 #ifdef UP_BASELINE_PER_SAMPLE
         up_baseline_unwind(s, &rec); /* benchmark-only, see above */
 #else
@@ -205,7 +250,11 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
         rec.cookie = r >= 0 ? cookie : 0;
 #endif
     }
-    up_sample_push(s, &rec);
+    /* Outside interposed calls: a copy of the stack for the writer to
+     * unwind (up_copy.h); 0 when the ring is full (the pc alone). */
+    if (rec.call == UP_CALL_ONCPU)
+        rec.cookie = up_copy_take(s, ucv);
+    up_sample_state(s, &rec, ucv, again);
 }
 
 /*

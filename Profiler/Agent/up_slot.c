@@ -34,6 +34,7 @@ static struct up_slot *up_slot_new(void)
             s->samples = (struct up_rec_sample *)((unsigned char *)mem + UP_SLOT_CONTROL_BYTES);
             s->stacks = (unsigned char *)mem + UP_SLOT_CONTROL_BYTES +
                         UP_SAMPLE_ENTRIES * sizeof(struct up_rec_sample);
+            s->copies = s->stacks + UP_STACK_RING_BYTES;
             /* Relaxed: published by the release store of the count below. */
             atomic_store_explicit(&s->state, UP_SLOT_CLAIMED, memory_order_relaxed);
             up_slots[n] = s;
@@ -44,6 +45,24 @@ static struct up_slot *up_slot_new(void)
     }
     up_unlock(&up_slot_grow_lock);
     return s;
+}
+
+/* The thread's stack [lo, hi), for its handler's stack copies (up_copy.c);
+ * 0, 0 when unknown.  For the main thread glibc reads /proc/self/maps
+ * (it allocates): thread context only. */
+static void up_slot_stack_bounds(struct up_slot *s, pthread_t self)
+{
+    s->stack_lo = s->stack_hi = 0;
+    pthread_attr_t a;
+    if (pthread_getattr_np(self, &a) != 0)
+        return;
+    void *addr;
+    size_t size;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+        s->stack_lo = (uintptr_t)addr;
+        s->stack_hi = (uintptr_t)addr + size;
+    }
+    (void)pthread_attr_destroy(&a);
 }
 
 struct up_slot *up_slot_claim(uint32_t tid, pthread_t self)
@@ -65,6 +84,7 @@ struct up_slot *up_slot_claim(uint32_t tid, pthread_t self)
         return NULL;
     s->tid = tid;
     atomic_store_explicit(&s->du_serial, 0, memory_order_relaxed); /* the owner sets it at attach */
+    up_slot_stack_bounds(s, self); /* the claimer is the thread (up_thread.c) */
     up_lock(&up_name_lock);
     s->thread = self;
     s->name_len = 0;

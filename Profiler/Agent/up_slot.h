@@ -23,9 +23,10 @@
  * The writer skips FREE and CLAIMED slots.
  *
  * Memory per slot (mmap, pages touched as used): 4 KiB of control, the
- * sample ring (UP_SAMPLE_ENTRIES x 40 bytes = 10 KiB) and the stack ring
- * (UP_STACK_RING_BYTES = 32 KiB), rounded up to pages: UP_SLOT_BYTES =
- * 48 KiB.
+ * sample ring (UP_SAMPLE_ENTRIES x 48 bytes = 12 KiB) and the stack ring
+ * (UP_STACK_RING_BYTES = 32 KiB) and the copy ring (UP_COPY_RING_BYTES =
+ * 128 KiB, touched only by threads sampled while running), rounded up to
+ * pages: UP_SLOT_BYTES = 176 KiB.
  */
 #ifndef UP_SLOT_H
 #define UP_SLOT_H
@@ -79,13 +80,27 @@ struct up_slot {
     /* ---- stack ring: consumer = the writer ---- */
     alignas(64) _Atomic uint32_t k_tail; /* bytes read */
 
+    /* ---- copy ring (up_copy.h): producer = the SIGPROF handler ---- */
+    alignas(64) _Atomic uint32_t c_head; /* bytes written (free-running) */
+    uint32_t c_serial;                   /* the handler's copy cookies */
+    /* The thread's stack [stack_lo, stack_hi) (0, 0 unknown): written by
+     * the owner at claim before OWNED, read by its handler after attach. */
+    uintptr_t stack_lo, stack_hi;
+    /* ---- copy ring: consumer = the writer ---- */
+    alignas(64) _Atomic uint32_t c_tail; /* bytes read */
+
     alignas(64) struct up_rec_sample *samples; /* UP_SAMPLE_ENTRIES */
     unsigned char *stacks;                     /* UP_STACK_RING_BYTES */
+    unsigned char *copies;                     /* UP_COPY_RING_BYTES */
 };
 
 #define UP_SLOT_CONTROL_BYTES 4096u
+/* The copy ring: 128 KiB, 10 ms of a running thread's copies at 999 Hz
+ * with full 8 KiB windows plus room (up_copy.h). */
+#define UP_COPY_RING_BYTES (128u * 1024u)
 #define UP_SLOT_USED_BYTES \
-    (UP_SLOT_CONTROL_BYTES + UP_SAMPLE_ENTRIES * sizeof(struct up_rec_sample) + UP_STACK_RING_BYTES)
+    (UP_SLOT_CONTROL_BYTES + UP_SAMPLE_ENTRIES * sizeof(struct up_rec_sample) + UP_STACK_RING_BYTES + \
+     UP_COPY_RING_BYTES)
 #define UP_SLOT_BYTES ((UP_SLOT_USED_BYTES + 4095u) & ~(size_t)4095u)
 
 _Static_assert(sizeof(struct up_slot) <= UP_SLOT_CONTROL_BYTES, "slot control fits its page");

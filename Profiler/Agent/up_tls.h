@@ -93,6 +93,11 @@ struct up_tls {
      * writes no stack for it (its samples count as stack lost, never as
      * another call's).  Thread context only. */
     uint32_t discarding;
+    /* The thread's CPU clock (us) at its last SAMPLE that reached the ring:
+     * the next sample carries the difference.  Written and read by the
+     * thread's SIGPROF handler only (it does not nest with itself); 0 in a
+     * new thread, so its first sample counts from the thread's start. */
+    uint64_t cpu_us_last;
 };
 
 extern UP_IE_TLS struct up_tls up_tls;

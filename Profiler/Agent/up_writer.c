@@ -32,6 +32,7 @@
 #include <deferred_unwind.h>
 #include "up_tls.h"
 #include "up_writer.h"
+#include "up_copy.h"
 
 static int up_fd = -1;
 static dev_t up_fd_dev;
@@ -135,6 +136,7 @@ static void up_drain_slot(struct up_slot *s)
     up_n_samples += up_sample_drain(s, up_emit);
     int bad = 0;
     up_n_stacks += up_stack_drain(s, up_emit, &bad);
+    (void)up_copy_drain(s); /* on-CPU stack copies, unwound here (up_copy.c); counted by up_writer_stack */
     if (bad && !atomic_exchange_explicit(&up_said_bad_ring, 1, memory_order_relaxed))
         up_log("internal error: malformed stack ring of thread %u dropped", s->tid);
     char name[UP_NAME_MAX];

@@ -90,7 +90,7 @@ private func stitchViolation(_ s: Stitched, _ d: DecodedProfile) -> String? {
     }
     for sample in s.samples {
         switch sample.stack {
-        case .onCPU:
+        case .onCPU, .copied:
             onCPU += 1
             guard sample.call == 0 else { return "on-CPU sample with call \(sample.call)" }
         case .frames(let ips):

@@ -152,6 +152,12 @@ struct RecordBytes {
                                     startNanoseconds: u64(16), startRealtimeNanoseconds: u64(24),
                                     signal: u32(32), commandLine: commandLine(at: offset + 40, length: len)))
         case .sample:
+            // 40 bytes (minor 0), or 48 with the CPU time and state (minor 1).
+            if size == SampleRecord.extendedSize {
+                return .sample(SampleRecord(flags: flags, tid: u32(8), call: u32(12), timeNanoseconds: u64(16),
+                                            cookie: u64(24), pc: u64(32), cpuMicroseconds: u32(40),
+                                            syscall: u16(44), cpuState: u16(46)))
+            }
             try expectFixed()
             return .sample(SampleRecord(flags: flags, tid: u32(8), call: u32(12), timeNanoseconds: u64(16),
                                         cookie: u64(24), pc: u64(32)))

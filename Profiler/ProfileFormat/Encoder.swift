@@ -27,8 +27,10 @@ public struct ProfileEncoder: Sendable {
             bytes += cmdline
             pad(from: start)
         case .sample(let s):
-            _ = header(.sample, flags: s.flags, variable: 0)
+            let extra = s.isExtended ? SampleRecord.extendedSize - RecordType.sample.fixedSize : 0
+            _ = header(.sample, flags: s.flags, variable: extra)
             put32(s.tid); put32(s.call); put64(s.timeNanoseconds); put64(s.cookie); put64(s.pc)
+            if extra > 0 { put32(s.cpuMicroseconds); put16(s.syscall); put16(s.cpuState) }
         case .stack(let s):
             let ips = s.ips.count <= Int(UInt32.max) / 8 - 4 ? s.ips : Array(s.ips.prefix(Int(UInt32.max) / 8 - 4))
             _ = header(.stack, flags: 0, variable: 8 * ips.count)

@@ -9,7 +9,8 @@ public enum ProfileFormat {
     /// The one major version this reader knows.
     public static let majorVersion: UInt16 = 1
     /// The minor version the encoder writes (a reader accepts any).
-    public static let minorVersion: UInt16 = 0
+    /// 1: SAMPLE may carry the thread's CPU time and state (48 bytes).
+    public static let minorVersion: UInt16 = 1
     public static let fileHeaderSize = 16
     public static let recordHeaderSize = 8
 }
@@ -83,26 +84,49 @@ public struct SampleRecord: Equatable, Sendable {
     public var timeNanoseconds: UInt64
     public var cookie: UInt64
     public var pc: UInt64
+    /// Minor 1 (a 48-byte SAMPLE): the thread's CPU time since its previous
+    /// SAMPLE in microseconds (valid with cpuMeasured), the system call it
+    /// slept in (valid with stateSyscall), the state bits below.  All 0 in a
+    /// 40-byte SAMPLE: nothing known.
+    public var cpuMicroseconds: UInt32
+    public var syscall: UInt16
+    public var cpuState: UInt16
 
     public static let flagQueued: UInt16 = 1
     public static let flagAlreadyQueued: UInt16 = 2
     public static let flagRequestFailed: UInt16 = 4
     /// Flags bits 3..15: the timer overruns before this sample.
     public static let overrunShift: UInt16 = 3
+    /// cpuState bits: cpuMicroseconds was measured; the interrupted context
+    /// was read; it shows a sleeping system call; `syscall` names the call;
+    /// the tick came as a system call returned.
+    public static let cpuMeasured: UInt16 = 1
+    public static let stateKnown: UInt16 = 2
+    public static let stateBlocked: UInt16 = 4
+    public static let stateSyscall: UInt16 = 8
+    public static let stateAtReturn: UInt16 = 0x10
+    /// The size of a SAMPLE that carries CPU time and state (minor 1).
+    public static let extendedSize = 48
 
     /// Sampling periods this sample stands for: 1 + the timer's overruns
     /// (ticks that passed while the signal waited, e.g. for a CPU).
     public var periods: UInt32 { 1 + UInt32(flags >> Self.overrunShift) }
 
     public init(flags: UInt16 = 0, tid: UInt32, call: UInt32, timeNanoseconds: UInt64,
-                cookie: UInt64, pc: UInt64) {
+                cookie: UInt64, pc: UInt64, cpuMicroseconds: UInt32 = 0, syscall: UInt16 = 0, cpuState: UInt16 = 0) {
         self.flags = flags
         self.tid = tid
         self.call = call
         self.timeNanoseconds = timeNanoseconds
         self.cookie = cookie
         self.pc = pc
+        self.cpuMicroseconds = cpuMicroseconds
+        self.syscall = syscall
+        self.cpuState = cpuState
     }
+
+    /// Whether the encoder writes the 48-byte form (it carries something).
+    public var isExtended: Bool { cpuMicroseconds != 0 || syscall != 0 || cpuState != 0 }
 }
 
 /// 3 STACK: the user stack of one entry context.
@@ -118,6 +142,8 @@ public struct StackRecord: Equatable, Sendable {
     public static let flagExiting: UInt32 = 2
     public static let flagNoMemory: UInt32 = 4
     public static let flagFramePointerWalk: UInt32 = 0x100
+    /// Unwound by the agent's writer from a copy of an on-CPU sample's stack.
+    public static let flagCopy: UInt32 = 0x400
     public static let flagDWARFUnwinder: UInt32 = 0x200
 
     public init(tid: UInt32, flags: UInt32 = 0, cookie: UInt64, ips: [UInt64]) {

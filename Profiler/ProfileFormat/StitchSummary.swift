@@ -3,12 +3,22 @@
 public struct StitchSummary: Equatable, Sendable {
     /// SAMPLE records.
     public var samples = 0
+    /// Samples outside interposed calls (their stack is their pc) and inside
+    /// (a deferred stack).  Which periods were on a CPU: onCPUPeriods.
     public var onCPUSamples = 0
     public var offCPUSamples = 0
-    /// Off-CPU samples that got the frames of a STACK.
+    /// Samples outside calls whose stack was unwound from a copy.
+    public var copiedSamples = 0
+    /// Samples in calls that got the frames of a STACK.
     public var stitchedSamples = 0
-    /// Off-CPU samples kept as "[stack lost]".
+    /// Samples in calls kept as "[stack lost]".
     public var samplesWithLostStack = 0
+    /// The on-/off-CPU split in periods (CPUSplit.swift), as the report's
+    /// outputs weight them; samples asleep in a call the agent does not
+    /// interpose ("[blocked: write (not interposed)]").
+    public var onCPUPeriods: UInt64 = 0
+    public var offCPUPeriods: UInt64 = 0
+    public var blockedOutsideCalls = 0
     /// STACK records (duplicates included).
     public var stacks = 0
     /// STACK records whose (tid, cookie) an earlier STACK already had (ignored).
@@ -40,13 +50,24 @@ public struct StitchSummary: Equatable, Sendable {
         return sum
     }
 
-    /// e.g. "1234 samples (1000 off-CPU, 234 on-CPU), 12 stacks lost, 850
-    /// stacks for 988 off-CPU samples (1.16 samples per unwind), 0 stacks
-    /// never used, 0 lost records".
+    mutating func countSplit(periods: UInt32, onCPU: UInt32, blockedOutsideCalls blocked: Bool) {
+        onCPUPeriods += UInt64(onCPU)
+        offCPUPeriods += UInt64(periods - onCPU)
+        if blocked { blockedOutsideCalls += 1 }
+    }
+
+    /// e.g. "1234 samples (1000 in interposed calls, 234 outside; on-CPU
+    /// 20.1 % of 1300 periods, 12 samples blocked outside interposed
+    /// calls), 12 stacks lost, 850 stacks for 988 samples in calls (1.16
+    /// samples per unwind), 0 stacks never used, 0 lost records".
     public var line: String {
-        var s = "\(samples) samples (\(offCPUSamples) off-CPU, \(onCPUSamples) on-CPU), "
-        s += "\(samplesWithLostStack) stacks lost, "
-        s += "\(stacksStitched) stacks for \(stitchedSamples) off-CPU samples"
+        var s = "\(samples) samples (\(offCPUSamples) in interposed calls, \(onCPUSamples) outside; "
+        let total = onCPUPeriods + offCPUPeriods
+        s += "on-CPU \(total == 0 ? "-" : percent(onCPUPeriods, total)) % of \(total) periods"
+        if blockedOutsideCalls > 0 { s += ", \(blockedOutsideCalls) samples blocked outside interposed calls" }
+        if copiedSamples > 0 { s += ", \(copiedSamples) outside with stacks unwound from copies" }
+        s += "), \(samplesWithLostStack) stacks lost, "
+        s += "\(stacksStitched) stacks for \(stitchedSamples) samples in calls"
         if stacksStitched > 0 {
             s += " (\(ratio(stitchedSamples, stacksStitched)) samples per unwind)"
         }
@@ -60,6 +81,12 @@ public struct StitchSummary: Equatable, Sendable {
         if endFlags & EndRecord.flagForked != 0 { s += "; it forked child processes: they are not profiled" }
         return s
     }
+}
+
+/// 100 a / b with one decimal, rounded (0 <= a <= b, b > 0).
+func percent(_ a: UInt64, _ b: UInt64) -> String {
+    let tenths = Int((Double(a) * 1000 / Double(b)).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
 }
 
 /// a / b with two decimals, rounded (counts are bounded by the file size,

@@ -20,12 +20,18 @@ public enum StackLoss: Equatable, Sendable {
 
 /// One sample after stitching.
 public struct StitchedSample: Equatable, Sendable {
+    /// Where the frames come from (whether the time was on a CPU is
+    /// `onCPUPeriods`, CPUSplit.swift).
     public enum Stack: Equatable, Sendable {
-        /// On-CPU: the one frame is the sample's `pc`.
+        /// Outside interposed calls: the one frame is the sample's `pc`.
         case onCPU
-        /// Off-CPU: return addresses of the STACK, innermost first.
+        /// Outside interposed calls, unwound by the agent's writer from a
+        /// copy of the stack (STACK flag 0x400): the pc first, then return
+        /// addresses.
+        case copied([UInt64])
+        /// In an interposed call: return addresses of the STACK, innermost first.
         case frames([UInt64])
-        /// Off-CPU without a stack.
+        /// In an interposed call, without a stack.
         case lost(StackLoss)
     }
     public var tid: UInt32
@@ -37,9 +43,15 @@ public struct StitchedSample: Equatable, Sendable {
     public var stack: Stack
     /// Sampling periods it stands for (SampleRecord.periods: 1 + overruns).
     public var periods: UInt32
+    /// The thread's state at the tick, and how many of `periods` were on a
+    /// CPU (CPUSplit.swift); the rest were off.
+    public var state: ThreadState
+    public var onCPUPeriods: UInt32
 
+    /// `onCPUPeriods` defaults to the rule of files without CPU time: all
+    /// periods on-CPU outside interposed calls, none inside.
     public init(tid: UInt32, timeNanoseconds: UInt64, call: UInt32, cookie: UInt64, pc: UInt64, stack: Stack,
-                periods: UInt32 = 1) {
+                periods: UInt32 = 1, state: ThreadState = .unknown, onCPUPeriods: UInt32? = nil) {
         self.tid = tid
         self.timeNanoseconds = timeNanoseconds
         self.call = call
@@ -47,6 +59,8 @@ public struct StitchedSample: Equatable, Sendable {
         self.pc = pc
         self.stack = stack
         self.periods = periods
+        self.state = state
+        self.onCPUPeriods = min(periods, onCPUPeriods ?? (call == 0 ? periods : 0))
     }
 }
 
@@ -112,11 +126,21 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
 
     // Pass 2: the samples, in file order.
     var used = Set<StackKey>()
+    var stitchedKeys = Set<StackKey>() // stacks whose frames went into samples in calls
     var samples: [StitchedSample] = []
+    var splitter = CPUSplitter(frequencyHz: meta.frequencyHz)
     for case .sample(let s) in profile.records {
         let stack: StitchedSample.Stack
         if s.call == 0 {
-            stack = .onCPU
+            // A copy's STACK (cookie bit 63, up_copy.h), or the pc alone.
+            let key = StackKey(tid: s.tid, cookie: s.cookie)
+            if s.cookie != 0, let found = stacks[key], !found.ips.isEmpty {
+                used.insert(key)
+                stack = .copied(found.ips)
+                summary.copiedSamples += 1
+            } else {
+                stack = .onCPU
+            }
             summary.onCPUSamples += 1
         } else {
             summary.offCPUSamples += 1
@@ -133,22 +157,25 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
                 } else {
                     stack = .frames(found.ips)
                     summary.stitchedSamples += 1
+                    stitchedKeys.insert(StackKey(tid: s.tid, cookie: s.cookie))
                 }
             } else {
                 stack = .lost(.neverArrived)
             }
             if case .lost = stack { summary.samplesWithLostStack += 1 }
         }
+        let state = ThreadState(s)
+        let on = splitter.onCPUPeriods(s, state: state)
+        summary.countSplit(periods: s.periods, onCPU: on, blockedOutsideCalls: s.call == 0 && on < s.periods
+                           && state != .running && state != .unknown)
         samples.append(StitchedSample(tid: s.tid, timeNanoseconds: s.timeNanoseconds, call: s.call,
-                                      cookie: s.cookie, pc: s.pc, stack: stack, periods: s.periods))
+                                      cookie: s.cookie, pc: s.pc, stack: stack, periods: s.periods,
+                                      state: state, onCPUPeriods: on))
     }
     summary.samples = samples.count
     summary.stacksUsed = used.count
     summary.stacksUnused = stacks.count - used.count
-    for key in used where !(stacks[key]?.ips.isEmpty ?? true)
-        && (stacks[key]?.flags ?? 0) & (StackRecord.flagExiting | StackRecord.flagNoMemory) == 0 {
-        summary.stacksStitched += 1
-    }
+    summary.stacksStitched = stitchedKeys.count
     summary.hasEnd = end != nil
     summary.endFlags = end?.flags ?? 0
     return Stitched(meta: meta, calls: calls, threads: threads, maps: maps, samples: samples,

@@ -1,8 +1,6 @@
 // The stitched file to the writers' model (ReportModel.swift): symbolised
-// frames root first, with the synthetic frames of the off-CPU view:
-//   off-CPU:  root ... leaf, then "[<call>]"            (.blockedIn)
-//   lost:     "[stack lost]", then "[<call>]"
-//   on-CPU:   "[on-cpu]" (.onCPU), then the frames of the pc
+// frames root first, with the synthetic frames of the on-/off-CPU split
+// (CPUSplitFrames.swift): a sample becomes one ReportSample per part.
 
 import Foundation
 import ProfileFormat
@@ -17,6 +15,8 @@ public enum ReportBuilder {
             switch sample.stack {
             case .onCPU:
                 requests.insert(AddressRequest(address: sample.pc, isReturnAddress: false))
+            case .copied(let ips):
+                for (i, ip) in ips.enumerated() { requests.insert(AddressRequest(address: ip, isReturnAddress: i > 0)) }
             case .frames(let ips):
                 for ip in ips { requests.insert(AddressRequest(address: ip, isReturnAddress: true)) }
             case .lost:
@@ -36,25 +36,28 @@ public enum ReportBuilder {
         samples.reserveCapacity(stitched.samples.count)
         var lastTime = meta.startNanoseconds
         for sample in stitched.samples {
+            // The stack without markers, root first; ips and each address's
+            // chain are innermost first.
             var list: [ReportFrame] = []
             switch sample.stack {
             case .onCPU:
-                list.append(synthetic(.onCPU, "[on-cpu]"))
                 list += frames(sample.pc, isReturn: false).reversed()
+            case .copied(let ips):
+                // The pc first (exact), then return addresses.
+                for (i, ip) in ips.enumerated().reversed() { list += frames(ip, isReturn: i > 0).reversed() }
             case .frames(let ips):
-                // ips are innermost first; each address's chain is too.
                 for ip in ips.reversed() { list += frames(ip, isReturn: true).reversed() }
-                list.append(blocked(sample.call, stitched.calls))
             case .lost:
                 list.append(synthetic(.stackLost, "[stack lost]"))
-                list.append(blocked(sample.call, stitched.calls))
             }
             lastTime = max(lastTime, sample.timeNanoseconds)
-            let (weighted, overflow) = period.multipliedReportingOverflow(by: UInt64(sample.periods))
-            samples.append(ReportSample(tid: sample.tid, threadName: stitched.threads[sample.tid] ?? command,
-                                        timeNanoseconds: sample.timeNanoseconds,
-                                        periodNanoseconds: overflow ? .max : weighted,
-                                        frames: list, periods: sample.periods))
+            for part in splitParts(sample, stackFrames: list, calls: stitched.calls) {
+                let (weighted, overflow) = period.multipliedReportingOverflow(by: UInt64(part.periods))
+                samples.append(ReportSample(tid: sample.tid, threadName: stitched.threads[sample.tid] ?? command,
+                                            timeNanoseconds: sample.timeNanoseconds,
+                                            periodNanoseconds: overflow ? .max : weighted,
+                                            frames: part.frames, periods: part.periods))
+            }
         }
         // Time order, as perf script prints (rings drain threads in any
         // order); file order among equal times.

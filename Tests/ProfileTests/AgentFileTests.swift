@@ -59,8 +59,14 @@ extension AgentTests {
             #expect(samples.allSatisfy { $0.u64(32) != 0 && $0.u64(16) >= meta.u64(16) })
             // Flags bits 0..2 are the request's answer; bits 3.. count the
             // timer's overruns (any sample).
-            #expect(samples.filter { $0.u32(12) == 0 }.allSatisfy { $0.u64(24) == 0 && $0.flags & 7 == 0 },
-                    "on-CPU samples carry no cookie")
+            // Outside calls: no request; a cookie only for a stack copy
+            // (bit 63, up_copy.h), whose STACK the writer wrote.
+            let outside = samples.filter { $0.u32(12) == 0 }
+            #expect(outside.allSatisfy { ($0.u64(24) == 0 || $0.u64(24) >> 63 == 1) && $0.flags & 7 == 0 },
+                    "samples outside calls carry no request's cookie")
+            let copied = outside.filter { $0.u64(24) != 0 }, stackKeys = Set(file.stackKeys)
+            #expect(copied.allSatisfy { stackKeys.contains(.init(tid: $0.u32(8), cookie: $0.u64(24))) },
+                    "a stack copy's STACK is missing")
 
             // Stacks: one per (tid, cookie); every accepted off-CPU sample has one.
             let keys = file.stackKeys
@@ -81,7 +87,8 @@ extension AgentTests {
             let program = maps.filter { $0.string(48 + Int($0.u16(40)), Int($0.u16(42))).hasSuffix("/agent_mix") }
             #expect(!program.isEmpty, "no MAP record for the program")
             #expect(program.allSatisfy { $0.u16(40) > 0 && $0.u64(8) < $0.u64(16) }, "program MAP: build id, range")
-            let topFrames = stacks.filter { $0.u32(24) > 0 }.map { $0.u64(32) }
+            // Deferred stacks (a stack copy's starts at its sample's pc, anywhere).
+            let topFrames = stacks.filter { $0.u32(24) > 0 && $0.u32(12) & 0x400 == 0 }.map { $0.u64(32) }
             #expect(topFrames.allSatisfy { ip in program.contains { $0.u64(8) <= ip && ip < $0.u64(16) } },
                     "a stack does not start in the program (the agent's frames were not cut)")
         }

@@ -39,6 +39,7 @@ enum AgentRecordType {
 
 struct AgentRecordFile {
     let records: [AgentRecord]
+    let minor: UInt16
 
     /// Parses and checks framing: header, sizes (>= 8, multiple of 8, within
     /// the file), each type's fixed part and the lengths it declares, zero
@@ -50,9 +51,10 @@ struct AgentRecordFile {
         }
         let major = UInt16(bytes[8]) | UInt16(bytes[9]) << 8
         let minor = UInt16(bytes[10]) | UInt16(bytes[11]) << 8
-        guard major == 1, minor == 0, bytes[12..<16].allSatisfy({ $0 == 0 }) else {
+        guard major == 1, minor <= 1, bytes[12..<16].allSatisfy({ $0 == 0 }) else {
             throw AgentTestError(description: "header: version \(major).\(minor), reserved not zero")
         }
+        self.minor = minor
         var records: [AgentRecord] = []
         var offset = 16
         while offset < bytes.count {
@@ -66,7 +68,7 @@ struct AgentRecordFile {
             }
             let record = AgentRecord(type: header.u16(0), flags: header.u16(2), offset: offset,
                                      bytes: bytes[offset..<(offset + size)])
-            try Self.checkSize(record)
+            try Self.checkSize(record, minor: minor)
             records.append(record)
             offset += size
         }
@@ -77,7 +79,7 @@ struct AgentRecordFile {
 
     /// The size a record of its type must have, from its fixed part and the
     /// lengths it declares; padding must be zero.
-    private static func checkSize(_ r: AgentRecord) throws {
+    private static func checkSize(_ r: AgentRecord, minor: UInt16) throws {
         func need(_ fixed: Int, _ used: (() -> Int)? = nil) throws {
             guard r.size >= fixed else {
                 throw AgentTestError(description: "type \(r.type) record of \(r.size) bytes at offset \(r.offset): below \(fixed)")
@@ -93,7 +95,7 @@ struct AgentRecordFile {
         }
         switch r.type {
         case AgentRecordType.meta: try need(40) { Int(r.u32(36)) }
-        case AgentRecordType.sample: try need(40) { 0 }
+        case AgentRecordType.sample: try need(minor >= 1 ? 48 : 40) { 0 } // minor 1: CPU time and state
         case AgentRecordType.stack: try need(32) { Int(r.u32(24)) * 8 }
         case AgentRecordType.thread: try need(16) { Int(r.u32(12)) }
         case AgentRecordType.map: try need(48) { Int(r.u16(40)) + Int(r.u16(42)) }

@@ -162,8 +162,9 @@ struct CLITests {
         #expect(stderr == [
             "unwind-profile report: warning: /nonexistent/unwind-profile-tests/libgone.so: file not found; "
                 + "its frames are shown as module+offset",
-            "unwind-profile report: 2 samples (1 off-CPU, 1 on-CPU), 0 stacks lost, 1 stacks for 1 off-CPU "
-                + "samples (1.00 samples per unwind), 0 stacks never used, 3 lost records",
+            "unwind-profile report: 2 samples (1 in interposed calls, 1 outside; on-CPU 50.0 % of 2 periods), "
+                + "0 stacks lost, 1 stacks for 1 samples in calls (1.00 samples per unwind), 0 stacks never used, "
+                + "3 lost records",
         ])
     }
 

@@ -42,7 +42,7 @@ struct StitchTests {
         ])
         #expect(s.samples.map(\.stack) == [.frames([0xa, 0xb]), .frames([0xa, 0xb])])
         #expect(s.summary.stacksStitched == 1)
-        #expect(s.summary.line.contains("1 stacks for 2 off-CPU samples (2.00 samples per unwind)"))
+        #expect(s.summary.line.contains("1 stacks for 2 samples in calls (2.00 samples per unwind)"))
     }
 
     @Test("a sample whose stack never arrives is kept as lost and counted")
@@ -122,8 +122,8 @@ struct StitchTests {
         #expect((sum.lostSamples, sum.lostStacks) == (4, .max))
         #expect(sum.lostRecords == .max)
         #expect(!sum.hasEnd)
-        #expect(sum.line == "2 samples (1 off-CPU, 1 on-CPU), 0 stacks lost, 1 stacks for 1 off-CPU samples "
-                + "(1.00 samples per unwind), 1 stacks never used, \(UInt64.max) lost records, "
+        #expect(sum.line == "2 samples (1 in interposed calls, 1 outside; on-CPU 50.0 % of 2 periods), 0 stacks lost, "
+                + "1 stacks for 1 samples in calls (1.00 samples per unwind), 1 stacks never used, \(UInt64.max) lost records, "
                 + "1 duplicate stacks ignored; no END record: the recording was cut short")
     }
 
@@ -131,7 +131,8 @@ struct StitchTests {
     func fixtureSummary() throws {
         let s = try decodeAndStitch(Fixture.file(Fixture.everyType))
         #expect(s.end == EndRecord(timeNanoseconds: 6_000_000_000, samples: 2, stacks: 1, lost: 3))
-        #expect(s.summary.line == "2 samples (1 off-CPU, 1 on-CPU), 0 stacks lost, 1 stacks for 1 off-CPU samples "
+        #expect(s.summary.line == "2 samples (1 in interposed calls, 1 outside; on-CPU 50.0 % of 2 periods), 0 stacks lost, "
+                + "1 stacks for 1 samples in calls "
                 + "(1.00 samples per unwind), 0 stacks never used, 3 lost records")
     }
 }
