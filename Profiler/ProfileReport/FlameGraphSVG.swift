@@ -15,8 +15,8 @@ public enum FlameGraphSVG {
     /// Frames narrower than this many pixels are left out (flamegraph.pl's minwidth).
     static let minimumWidth = 0.1
 
-    public static func render(_ profile: ReportProfile, title: String) -> String {
-        let tree = FlameGraphTree(profile.samples)
+    public static func render(_ profile: ReportProfile, title: String, roots: ThreadRoots = .byName) -> String {
+        let tree = FlameGraphTree(profile, roots: roots)
         let frameArea = (imageWidth - 2 * sidePadding) * 100
         let boxes = tree.layout(left: sidePadding * 100, width: frameArea,
                                 minimumWidth: minimumWidth * 100)

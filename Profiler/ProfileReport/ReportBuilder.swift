@@ -32,35 +32,50 @@ public enum ReportBuilder {
         let meta = stitched.meta
         let command = commandName(meta.commandLine)
         let period: UInt64 = meta.frequencyHz == 0 ? 0 : 1_000_000_000 / UInt64(meta.frequencyHz)
+        // Each distinct stack's frames once, shared by its samples.
+        var stackIDs: [StackIdentity: Int] = [:]
+        var stackFrames: [[ReportFrame]] = []
         var samples: [ReportSample] = []
         samples.reserveCapacity(stitched.samples.count)
         var lastTime = meta.startNanoseconds
-        for sample in stitched.samples {
-            var list: [ReportFrame] = []
-            switch sample.stack {
-            case .onCPU:
-                list.append(synthetic(.onCPU, "[on-cpu]"))
-                list += frames(sample.pc, isReturn: false).reversed()
-            case .frames(let ips):
-                // ips are innermost first; each address's chain is too.
-                for ip in ips.reversed() { list += frames(ip, isReturn: true).reversed() }
-                list.append(blocked(sample.call, stitched.calls))
-            case .lost:
-                list.append(synthetic(.stackLost, "[stack lost]"))
-                list.append(blocked(sample.call, stitched.calls))
+        // Time order, as perf script prints (rings drain threads in any
+        // order); file order among equal times.  The order is sorted, not
+        // the samples, so no second array of samples is made.
+        let all = stitched.samples
+        var order = Array(all.indices)
+        order.sort { (all[$0].timeNanoseconds, $0) < (all[$1].timeNanoseconds, $1) }
+        for index in order {
+            let sample = all[index]
+            let identity = StackIdentity(sample)
+            let id: Int
+            if let known = stackIDs[identity] {
+                id = known
+            } else {
+                var list: [ReportFrame] = []
+                switch sample.stack {
+                case .onCPU:
+                    list.append(synthetic(.onCPU, "[on-cpu]"))
+                    list += frames(sample.pc, isReturn: false).reversed()
+                case .frames(let ips):
+                    // ips are innermost first; each address's chain is too.
+                    for ip in ips.reversed() { list += frames(ip, isReturn: true).reversed() }
+                    list.append(blocked(sample.call, stitched.calls))
+                case .lost:
+                    list.append(synthetic(.stackLost, "[stack lost]"))
+                    list.append(blocked(sample.call, stitched.calls))
+                }
+                id = stackFrames.count
+                stackFrames.append(list)
+                stackIDs[identity] = id
             }
             lastTime = max(lastTime, sample.timeNanoseconds)
             let (weighted, overflow) = period.multipliedReportingOverflow(by: UInt64(sample.periods))
-            samples.append(ReportSample(tid: sample.tid, threadName: stitched.threads[sample.tid] ?? command,
+            let name = sample.threadName ?? stitched.threads[sample.tid] ?? command
+            samples.append(ReportSample(tid: sample.tid, threadName: name,
                                         timeNanoseconds: sample.timeNanoseconds,
                                         periodNanoseconds: overflow ? .max : weighted,
-                                        frames: list, periods: sample.periods))
+                                        frames: stackFrames[id], periods: sample.periods, stackID: id))
         }
-        // Time order, as perf script prints (rings drain threads in any
-        // order); file order among equal times.
-        samples = samples.enumerated()
-            .sorted { ($0.element.timeNanoseconds, $0.offset) < ($1.element.timeNanoseconds, $1.offset) }
-            .map(\.element)
         let endTime = stitched.end.map { max($0.timeNanoseconds, lastTime) } ?? lastTime
         let duration = endTime >= meta.startNanoseconds ? endTime - meta.startNanoseconds : 0
         let mappings = stitched.maps.map {
@@ -79,6 +94,23 @@ public enum ReportBuilder {
         guard let first = commandLine.first, !first.isEmpty else { return "unknown" }
         let name = (first as NSString).lastPathComponent
         return name.isEmpty ? first : name
+    }
+
+    /// What makes two samples' frames equal: the stack (an on-CPU sample's
+    /// is its pc) and the call it ends in.
+    struct StackIdentity: Hashable {
+        var kind: Int
+        var address: UInt64
+        var call: UInt32
+        var ips: [UInt64]
+        init(_ sample: StitchedSample) {
+            call = sample.call
+            switch sample.stack {
+            case .onCPU: (kind, address, ips) = (0, sample.pc, [])
+            case .frames(let list): (kind, address, ips) = (1, 0, list)
+            case .lost: (kind, address, ips) = (2, 0, [])
+            }
+        }
     }
 
     static func synthetic(_ kind: ReportFrame.Kind, _ name: String) -> ReportFrame {
