@@ -5,6 +5,9 @@ public struct StitchSummary: Equatable, Sendable {
     public var samples = 0
     public var onCPUSamples = 0
     public var offCPUSamples = 0
+    /// Sampling periods the samples stand for (SampleRecord.periods summed:
+    /// more than `samples` when the timer overran).
+    public var periods: UInt64 = 0
     /// Off-CPU samples that got the frames of a STACK.
     public var stitchedSamples = 0
     /// Off-CPU samples kept as "[stack lost]".
@@ -45,6 +48,7 @@ public struct StitchSummary: Equatable, Sendable {
     /// never used, 0 lost records".
     public var line: String {
         var s = "\(samples) samples (\(offCPUSamples) off-CPU, \(onCPUSamples) on-CPU), "
+        if periods != UInt64(samples) { s += "\(periods) sampling periods with the timer's overruns, " }
         s += "\(samplesWithLostStack) stacks lost, "
         s += "\(stacksStitched) stacks for \(stitchedSamples) off-CPU samples"
         if stacksStitched > 0 {

@@ -160,6 +160,7 @@ public struct Stitcher {
         for i in samples.indices {
             let s = samples[i]
             if s.threadName == nil { samples[i].threadName = firstNames[s.tid] }
+            summary.periods += UInt64(s.periods)
             if s.call == 0 {
                 summary.onCPUSamples += 1
                 continue

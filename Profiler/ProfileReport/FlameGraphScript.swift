@@ -128,14 +128,18 @@ enum FlameGraphScript {
           const width = w(x) * scale;
           if (width < minPixels) continue;
           boxes.push([x, depth, left, width, false]);
-          let isMatch = regex && regex.test(x.name);
-          if (isMatch) {
-            let covered = false;
-            for (let p = x.parent; p && p !== top.parent; p = p.parent) if (regex.test(p.name)) { covered = true; break; }
-            if (!covered) matchedWeight += w(x);
-          }
           let offset = left;
           for (const c of sorted(x)) { stack.push([c, depth + 1, offset]); offset += w(c) * scale; }
+        }
+        // The matched share counts every frame, drawn or too narrow, each
+        // time once: a match below a match is already covered.
+        if (regex) {
+          const pending = [top];
+          while (pending.length) {
+            const x = pending.pop();
+            if (regex.test(x.name)) { matchedWeight += w(x); continue; }
+            for (const c of x.children.values()) pending.push(c);
+          }
         }
         const depth = boxes.reduce((m, b) => Math.max(m, b[1]), 0) + 1;
         graph.style.height = (depth * rowHeight) + "px";
