@@ -143,4 +143,21 @@ struct ReportStreamingTests {
         #expect(pieces.count > 1)
         #expect(pieces.joined() == PerfScriptWriter.render(profile))
     }
+
+    @Test("the CLI: --per-thread roots folded stacks at \"name (tid)\"; --format html writes the page")
+    func cli() throws {
+        let dir = try TempDir()
+        try Data(Fixture.file(Self.mixed)).write(to: dir.url.appendingPathComponent("p.data"))
+        let folded = try CLI.run(["report", "p.data", "--format", "folded", "--per-thread"],
+                                 environment: CLI.cleanEnvironment, in: dir.url)
+        #expect(folded.status == 0, "\(folded.stderr)")
+        let roots = Set(folded.stdout.split(separator: "\n").map { $0.prefix { $0 != ";" } })
+        #expect(roots == ["first (1)", "second (1)", "two (2)"], "\(folded.stdout)")
+        let html = try CLI.run(["report", "p.data", "--format", "html", "-o", "p.html", "--title", "T"],
+                               environment: CLI.cleanEnvironment, in: dir.url)
+        #expect(html.status == 0 && html.stdout.isEmpty, "\(html.stderr)")
+        let page = try readText(dir.path("p.html"))
+        #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<title>T</title>"))
+        #expect(html.stderr.contains("7 samples (6 off-CPU, 1 on-CPU)"))
+    }
 }
