@@ -1,6 +1,7 @@
 // The external tools of symbolisation: llvm-symbolizer (addresses to
-// function names) and swift-demangle (Swift names to readable ones), both
-// shipped with the Swift toolchain, and how they are run: a batch on stdin,
+// function names), swift-demangle (Swift names to readable ones) and
+// llvm-objdump (the FDE ranges of stripped objects), all shipped with the
+// Swift toolchain, and how they are run: a batch on stdin,
 // the answer on stdout.
 
 import Foundation
@@ -10,10 +11,14 @@ public struct SymbolTools: Sendable {
     public var symbolizer: String?
     /// swift-demangle, nil when not found (Swift names stay mangled).
     public var demangler: String?
+    /// llvm-objdump, nil when not found (addresses without a symbol stay
+    /// module+offset instead of being grouped by function).
+    public var objdump: String?
 
-    public init(symbolizer: String?, demangler: String?) {
+    public init(symbolizer: String?, demangler: String?, objdump: String? = nil) {
         self.symbolizer = symbolizer
         self.demangler = demangler
+        self.objdump = objdump
     }
 
     /// Finds both tools: the directory of the `swift` on PATH (the toolchain
@@ -28,7 +33,8 @@ public struct SymbolTools: Sendable {
         dirs += path
         dirs.append("/opt/swift/usr/bin")
         return SymbolTools(symbolizer: executable(named: "llvm-symbolizer", in: dirs),
-                           demangler: executable(named: "swift-demangle", in: dirs))
+                           demangler: executable(named: "swift-demangle", in: dirs),
+                           objdump: executable(named: "llvm-objdump", in: dirs))
     }
 
     static func executable(named name: String, in dirs: [String]) -> String? {
