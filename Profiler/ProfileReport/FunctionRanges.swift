@@ -16,21 +16,18 @@ struct FunctionRanges {
     /// The ranges of `llvm-objdump --dwarf=frames` output; lines that are
     /// not FDEs (CIEs, instructions) are ignored.
     init(objdumpFrames text: String) {
-        var found: [(start: UInt64, end: UInt64)] = []
-        for line in text.split(separator: "\n") where line.contains(" FDE ") {
-            guard let pc = line.range(of: "pc=") else { continue }
-            let bounds = line[pc.upperBound...].prefix { !$0.isWhitespace }.split(separator: ".",
-                                                                                  omittingEmptySubsequences: true)
-            guard bounds.count == 2, let start = UInt64(bounds[0], radix: 16),
-                  let end = UInt64(bounds[1], radix: 16) else { continue }
-            found.append((start, end))
-        }
-        self.init(ranges: found)
+        var parser = FDELines()
+        parser.feed(Array(text.utf8))
+        self.init(ranges: parser.finish())
     }
 
-    /// Runs `llvm-objdump --dwarf=frames` on `path`.
+    /// Runs `llvm-objdump --dwarf=frames` on `path`, its output parsed as it
+    /// arrives (it is about 30 bytes per instruction of every FDE: 10 MB for
+    /// python3.11, never held).
     static func load(path: String, objdump: String) throws(ToolFailure) -> FunctionRanges {
-        FunctionRanges(objdumpFrames: try runTool(objdump, arguments: ["--dwarf=frames", path], input: ""))
+        var parser = FDELines()
+        try runTool(objdump, arguments: ["--dwarf=frames", path], input: "") { parser.feed($0) }
+        return FunctionRanges(ranges: parser.finish())
     }
 
     /// The start of the function whose range holds `address`, nil when none
@@ -44,5 +41,68 @@ struct FunctionRanges {
         }
         guard lo > 0, address < ranges[lo - 1].end else { return nil }
         return ranges[lo - 1].start
+    }
+}
+
+/// The FDE lines of llvm-objdump's frame dump, from bytes fed in pieces:
+/// "<offset> <length> <cie> FDE cie=<x> pc=<start>...<end>" (unindented;
+/// the CFA instructions under it are indented).
+struct FDELines {
+    private var line: [UInt8] = []
+    private var ranges: [(start: UInt64, end: UInt64)] = []
+
+    mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        for byte in bytes {
+            if byte == 0x0a {
+                parse()
+                line.removeAll(keepingCapacity: true)
+            } else if line.count < 512 {
+                line.append(byte)
+            }
+        }
+    }
+
+    mutating func finish() -> [(start: UInt64, end: UInt64)] {
+        parse()
+        line = []
+        return ranges
+    }
+
+    private mutating func parse() {
+        // Instruction lines are indented: skip them at the first byte.
+        guard let first = line.first, first != 0x20, first != 0x09 else { return }
+        guard let fde = find(Array(" FDE ".utf8), from: 0), let pc = find(Array("pc=".utf8), from: fde) else { return }
+        var at = pc + 3
+        guard let start = hex(&at) else { return }
+        while at < line.count && line[at] == 0x2e { at += 1 } // "..." (or "..")
+        guard let end = hex(&at) else { return }
+        ranges.append((start, end))
+    }
+
+    private func find(_ needle: [UInt8], from: Int) -> Int? {
+        guard line.count >= needle.count, from <= line.count - needle.count else { return nil }
+        for i in from...(line.count - needle.count) where line[i] == needle[0] {
+            if line[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        }
+        return nil
+    }
+
+    /// Hex digits at `at` (at most 16), advancing past them.
+    private func hex(_ at: inout Int) -> UInt64? {
+        var value: UInt64 = 0, digits = 0
+        while at < line.count, digits < 16 {
+            let b = line[at]
+            let d: UInt8
+            switch b {
+            case 0x30...0x39: d = b - 0x30
+            case 0x61...0x66: d = b - 0x61 + 10
+            case 0x41...0x46: d = b - 0x41 + 10
+            default: return digits > 0 ? value : nil
+            }
+            value = value << 4 | UInt64(d)
+            digits += 1
+            at += 1
+        }
+        return digits > 0 ? value : nil
     }
 }

@@ -55,6 +55,15 @@ struct ToolFailure: Error, CustomStringConvertible {
 /// stdout.  The input goes through a temporary file, so a large batch cannot
 /// deadlock against the output pipe; stderr is kept for the failure message.
 func runTool(_ tool: String, arguments: [String], input: String) throws(ToolFailure) -> String {
+    var bytes: [UInt8] = []
+    try runTool(tool, arguments: arguments, input: input) { bytes.append(contentsOf: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// The same, the output handed to `output` in pieces as it is read (64 KiB
+/// at most), so a large answer is never held whole.
+func runTool(_ tool: String, arguments: [String], input: String,
+             output: (UnsafeRawBufferPointer) -> Void) throws(ToolFailure) {
     let fm = FileManager.default
     let base = fm.temporaryDirectory.appendingPathComponent("unwind-profile-\(getpid())-\(UUID().uuidString)")
     let inURL = base.appendingPathExtension("in"), errURL = base.appendingPathExtension("err")
@@ -82,7 +91,18 @@ func runTool(_ tool: String, arguments: [String], input: String) throws(ToolFail
         process.standardOutput = out
         process.standardError = stderrHandle
         try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
+        // Our copy of the write end is closed by Process after the spawn, so
+        // read(2) sees end of file when the tool exits.
+        let fd = out.fileHandleForReading.fileDescriptor
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                chunk.withUnsafeBytes { output(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            } else if n == 0 || errno != EINTR {
+                break
+            }
+        }
         process.waitUntilExit()
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             let err = String(decoding: readWholeFile(errURL.path) ?? [], as: UTF8.self)
@@ -90,7 +110,6 @@ func runTool(_ tool: String, arguments: [String], input: String) throws(ToolFail
             throw ToolFailure(description: "\(name) failed (status \(process.terminationStatus))"
                               + (firstLine.isEmpty ? "" : ": \(firstLine)"))
         }
-        return String(decoding: output, as: UTF8.self)
     } catch let failure as ToolFailure {
         throw failure
     } catch {
