@@ -67,6 +67,16 @@ struct ReportCommand: ParsableCommand {
         for warning in warnings { printError("\(me): warning: \(warning)") }
 
         let roots: ThreadRoots = perThread ? .byThread : .byName
+        // pprof is encoded whole (it is small: one entry per distinct
+        // stack) before the output is opened, so a failure leaves no file.
+        var pprof: [UInt8] = []
+        if format == .pprof {
+            do {
+                pprof = try PprofWriter.encode(profile)
+            } catch {
+                throw fail(me, "pprof: \(error)")
+            }
+        }
         let out: ReportOutput
         do {
             out = try ReportOutput(path: output)
@@ -82,12 +92,7 @@ struct ReportCommand: ParsableCommand {
         case .html:
             let text = title ?? "unwind-profile: " + profile.commandLine.joined(separator: " ")
             out.write(FlameGraphHTML.render(profile, title: text))
-        case .pprof:
-            do {
-                out.write(try PprofWriter.encode(profile))
-            } catch {
-                throw fail(me, "pprof: \(error)")
-            }
+        case .pprof: out.write(pprof)
         }
         let status = out.close()
         guard status == 0 else {
