@@ -107,6 +107,22 @@ struct ReportStreamingTests {
         #expect(FoldedWriter.render(profile).contains("second;"))
     }
 
+    @Test("samples of one stack share one frames array and stack id; different stacks get different ids")
+    func sharedFrames() throws {
+        let s = try decodeAndStitch(Fixture.file(Self.mixed))
+        let (profile, _) = ReportBuilder.build(s, symbolizer: Symbolizer(maps: [], tools: SymbolTools(symbolizer: nil, demangler: nil)))
+        var storage: [Int: Set<UInt>] = [:]
+        var frames: [Int: [ReportFrame]] = [:]
+        for sample in profile.samples {
+            _ = sample.frames.withUnsafeBufferPointer { storage[sample.stackID, default: []].insert(UInt(bitPattern: $0.baseAddress)) }
+            #expect(frames[sample.stackID].map { $0 == sample.frames } ?? true)
+            frames[sample.stackID] = sample.frames
+        }
+        // [1000, 2000] in read (3 samples), [3000] in futex, on-CPU, [stack lost] in read (2).
+        #expect(storage.count == 4 && storage.values.allSatisfy { $0.count == 1 }, "\(storage)")
+        #expect(Set(frames.values.map { $0.map(\.name) }).count == 4)
+    }
+
     static func profile(_ samples: [(UInt32, String, [String])]) -> ReportProfile {
         var profile = ReportFixture.profile
         profile.samples = samples.map { tid, name, frames in
