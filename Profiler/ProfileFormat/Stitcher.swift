@@ -111,8 +111,13 @@ public struct Stitcher {
     /// failed, .lost(.requestFailed).
     private var samples: [StitchedSample] = []
 
-    public init(skippedRecords: Int = 0) {
+    /// `sampleCapacity`: room for this many samples at once (a streamed
+    /// file's size / 40, the SAMPLE record's size, bounds its samples): a
+    /// growing array would copy itself, briefly holding three times its
+    /// size, and the untouched rest of the room is never resident.
+    public init(skippedRecords: Int = 0, sampleCapacity: Int = 0) {
         summary.skippedRecords = skippedRecords
+        samples.reserveCapacity(sampleCapacity)
     }
 
     /// Unknown records skipped (known only at the end of a streamed file).
@@ -207,7 +212,7 @@ public func decodeAndStitch(_ bytes: [UInt8]) throws(ProfileFormatError) -> Stit
 /// The same from memory the caller owns (libFuzzer's buffer, a mapped
 /// file), streaming: no array of records is built.
 public func decodeAndStitch(_ raw: UnsafeRawBufferPointer) throws(ProfileFormatError) -> Stitched {
-    var stitcher = Stitcher()
+    var stitcher = Stitcher(sampleCapacity: raw.count / RecordType.sample.fixedSize)
     let file = try forEachProfileRecord(raw) { stitcher.add($0) }
     stitcher.setSkippedRecords(file.skippedRecords)
     return stitcher.finish()

@@ -51,9 +51,11 @@ public enum FlameGraphSVG {
         return svg
     }
 
-    /// "command: N samples in X.XX s at F Hz (pid P)".
+    /// "command: N samples in X.XX s at F Hz (pid P)"; N counts sampling
+    /// periods, as the frames' tooltips do (a sample whose timer overran
+    /// stands for several; merged samples for all they merge).
     static func subtitle(_ profile: ReportProfile) -> String {
-        let count = profile.samples.count
+        let count = profile.samples.reduce(0) { $0 + Int($1.periods) }
         let seconds = Double(profile.durationNanoseconds) / 1e9
         return "\(profile.command): \(count) sample\(count == 1 ? "" : "s") in "
             + "\(FlameGraphStyle.fixed(seconds, digits: 2)) s at \(profile.frequencyHz) Hz "

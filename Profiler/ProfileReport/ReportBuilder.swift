@@ -9,8 +9,13 @@ import ProfileFormat
 
 public enum ReportBuilder {
     /// Builds the profile; the warnings are the symboliser's (one line each,
-    /// for stderr, not for the output).
-    public static func build(_ stitched: Stitched, symbolizer: Symbolizer) -> (profile: ReportProfile, warnings: [String]) {
+    /// for stderr, not for the output).  `merge`: samples of one thread
+    /// (tid and name) and one stack become one sample (periods and
+    /// periodNanoseconds summed, the first one's timestamp), so the profile
+    /// holds one sample per distinct (thread, stack): what the formats that
+    /// do not print time (folded, flame graphs, pprof) need.
+    public static func build(_ stitched: Stitched, symbolizer: Symbolizer,
+                             merge: Bool = false) -> (profile: ReportProfile, warnings: [String]) {
         // Every distinct address once.
         var requests = Set<AddressRequest>()
         for sample in stitched.samples {
@@ -33,10 +38,12 @@ public enum ReportBuilder {
         let command = commandName(meta.commandLine)
         let period: UInt64 = meta.frequencyHz == 0 ? 0 : 1_000_000_000 / UInt64(meta.frequencyHz)
         // Each distinct stack's frames once, shared by its samples.
+        struct Merged: Hashable { var tid: UInt32; var name: String; var stack: Int }
+        var merged: [Merged: Int] = [:]
         var stackIDs: [StackIdentity: Int] = [:]
         var stackFrames: [[ReportFrame]] = []
         var samples: [ReportSample] = []
-        samples.reserveCapacity(stitched.samples.count)
+        if !merge { samples.reserveCapacity(stitched.samples.count) }
         var lastTime = meta.startNanoseconds
         // Time order, as perf script prints (rings drain threads in any
         // order); file order among equal times.  The order is sorted, not
@@ -71,6 +78,17 @@ public enum ReportBuilder {
             lastTime = max(lastTime, sample.timeNanoseconds)
             let (weighted, overflow) = period.multipliedReportingOverflow(by: UInt64(sample.periods))
             let name = sample.threadName ?? stitched.threads[sample.tid] ?? command
+            if merge {
+                let key = Merged(tid: sample.tid, name: name, stack: id)
+                if let at = merged[key] {
+                    let (periods, over) = samples[at].periods.addingReportingOverflow(sample.periods)
+                    samples[at].periods = over ? .max : periods
+                    let (time, over2) = samples[at].periodNanoseconds.addingReportingOverflow(overflow ? .max : weighted)
+                    samples[at].periodNanoseconds = over2 ? .max : time
+                    continue
+                }
+                merged[key] = samples.count
+            }
             samples.append(ReportSample(tid: sample.tid, threadName: name,
                                         timeNanoseconds: sample.timeNanoseconds,
                                         periodNanoseconds: overflow ? .max : weighted,

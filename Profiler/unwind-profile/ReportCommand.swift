@@ -47,14 +47,16 @@ struct ReportCommand: ParsableCommand {
         let fd = open(file, O_RDONLY)
         guard fd >= 0 else { throw fail(me, "\(file): \(String(cString: strerror(errno)))") }
         close(fd)
-        let data: Data
+        // The mapping lives only while the file is read: it is unmapped
+        // before the report is built.
+        let decoded: Result<Stitched, ProfileFormatError>
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
+            let data = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
+            decoded = data.withUnsafeBytes { raw in
+                Result { () throws(ProfileFormatError) -> Stitched in try decodeAndStitch(raw) }
+            }
         } catch {
             throw fail(me, "\(file): cannot read it (\(error.localizedDescription))")
-        }
-        let decoded = data.withUnsafeBytes { raw in
-            Result { () throws(ProfileFormatError) -> Stitched in try decodeAndStitch(raw) }
         }
         let stitched: Stitched
         switch decoded {
@@ -63,7 +65,9 @@ struct ReportCommand: ParsableCommand {
         }
 
         let symbolizer = Symbolizer(maps: stitched.maps, tools: SymbolTools.find())
-        let (profile, warnings) = ReportBuilder.build(stitched, symbolizer: symbolizer)
+        // Only perf text prints each sample; the other formats get one per
+        // distinct (thread, stack).
+        let (profile, warnings) = ReportBuilder.build(stitched, symbolizer: symbolizer, merge: format != .perf)
         for warning in warnings { printError("\(me): warning: \(warning)") }
 
         let roots: ThreadRoots = perThread ? .byThread : .byName

@@ -123,6 +123,25 @@ struct ReportStreamingTests {
         #expect(Set(frames.values.map { $0.map(\.name) }).count == 4)
     }
 
+    @Test("merged samples (one per thread and stack) give the same folded, SVG, HTML and pprof output")
+    func mergedSamples() throws {
+        let s = try decodeAndStitch(Fixture.file(Self.mixed))
+        let symbolizer = Symbolizer(maps: [], tools: SymbolTools(symbolizer: nil, demangler: nil))
+        let (each, _) = ReportBuilder.build(s, symbolizer: symbolizer)
+        let (merged, _) = ReportBuilder.build(s, symbolizer: symbolizer, merge: true)
+        // (1, first, [1000, 2000]) x2, (2, two, on-CPU), (2, two, [3000]), (1, second, [1000, 2000]),
+        // (1, second, lost), (2, two, lost).
+        #expect(each.samples.count == 7 && merged.samples.count == 6)
+        #expect(merged.samples.reduce(0) { $0 + Int($1.periods) } == 9)
+        for roots in [ThreadRoots.byName, .byThread] {
+            #expect(FoldedWriter.render(merged, roots: roots) == FoldedWriter.render(each, roots: roots))
+            #expect(FlameGraphSVG.render(merged, title: "t", roots: roots) == FlameGraphSVG.render(each, title: "t", roots: roots))
+        }
+        #expect(FlameGraphHTML.render(merged, title: "t") == FlameGraphHTML.render(each, title: "t"))
+        #expect(try PprofWriter.encode(merged) == PprofWriter.encode(each))
+        #expect(FlameGraphSVG.subtitle(each).contains(": 9 samples in"))
+    }
+
     static func profile(_ samples: [(UInt32, String, [String])]) -> ReportProfile {
         var profile = ReportFixture.profile
         profile.samples = samples.map { tid, name, frames in
