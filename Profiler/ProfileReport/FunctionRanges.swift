@@ -5,6 +5,8 @@
 // names is shown as its function, "gzip+func@0x3020", so every address of
 // one function is one frame, never one per address.
 
+import Foundation
+
 struct FunctionRanges {
     /// [start, end) ELF addresses, sorted by start.
     private(set) var ranges: [(start: UInt64, end: UInt64)]
@@ -49,21 +51,43 @@ struct FunctionRanges {
 /// the CFA instructions under it are indented).
 struct FDELines {
     private var line: [UInt8] = []
+    /// The current line is indented: ignored to its end.
+    private var skipping = false
     private var ranges: [(start: UInt64, end: UInt64)] = []
 
-    mutating func feed<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        for byte in bytes {
-            if byte == 0x0a {
-                parse()
-                line.removeAll(keepingCapacity: true)
-            } else if line.count < 512 {
-                line.append(byte)
+    /// Bytes of the output, in order; lines may span pieces.
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        var at = 0
+        while at < bytes.count {
+            // The end of the current line in this piece (or of the piece).
+            var end = bytes.count
+            if let newline = memchr(base + at, 0x0a, bytes.count - at) {
+                end = UnsafeRawPointer(newline) - base
             }
+            if !skipping {
+                // Indented lines (CFA instructions, most of the output)
+                // are never copied: their first byte decides.
+                if line.isEmpty && at < end && (bytes[at] == 0x20 || bytes[at] == 0x09) {
+                    skipping = true
+                } else if line.count < 512 {
+                    line.append(contentsOf: bytes[at..<min(end, at + 512 - line.count)])
+                }
+            }
+            guard end < bytes.count else { return }
+            if !skipping { parse() }
+            line.removeAll(keepingCapacity: true)
+            skipping = false
+            at = end + 1
         }
     }
 
+    mutating func feed(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
     mutating func finish() -> [(start: UInt64, end: UInt64)] {
-        parse()
+        if !skipping { parse() }
         line = []
         return ranges
     }

@@ -81,5 +81,17 @@ struct StrippedSymbolTests {
         #expect(ranges.start(containing: 0x34e0) == nil)
         #expect(ranges.start(containing: 0x3e1a) == 0x3df0)
         #expect(ranges.start(containing: 0x301f) == nil)
+        // Fed in pieces of any size (a pipe's reads), lines across pieces.
+        let bytes = Array(text.utf8)
+        for size in [1, 2, 3, 7, 64] {
+            var parser = FDELines()
+            var at = 0
+            while at < bytes.count {
+                let piece = Array(bytes[at..<min(at + size, bytes.count)])
+                piece.withUnsafeBytes { parser.feed($0) }
+                at += size
+            }
+            #expect(parser.finish().map(\.start) == [0x3df0, 0x3020], "pieces of \(size)")
+        }
     }
 }
