@@ -16,6 +16,7 @@
  *   up_ring.h    the two per-thread SPSC rings (sample ring, stack ring)
  *   up_slot.h/.c the pool of per-thread ring slots, reused after exit
  *   up_thread.c  attach/detach, pthread_create, pthread_setname_np
+ *   up_name.c    prctl(PR_SET_NAME): renames seen as pthread_setname_np's
  *   up_sampler.c per-thread timers and the SIGPROF handler
  *   up_stack.c   the tracer callback (STACK records)
  *   up_signal.c  sigaction emulation: the table, trampolines, foreign-signal count

@@ -79,10 +79,13 @@ private func fileViolation(_ d: DecodedProfile, inputCount: Int) -> String? {
 private func stitchViolation(_ s: Stitched, _ d: DecodedProfile) -> String? {
     let m = s.summary
     var sampleRecords = 0, stackRecords = 0, onCPU = 0, frames = 0, lost = 0
+    var periods: UInt64 = 0
     var lostCounts: [UInt64] = [0, 0, 0]
     for record in d.records {
         switch record {
-        case .sample: sampleRecords += 1
+        case .sample(let sample):
+            sampleRecords += 1
+            periods += UInt64(sample.periods)
         case .stack: stackRecords += 1
         case .lost(let l): lostCounts[Int(min(l.kind, 2))].addSaturating(l.count)
         default: break
@@ -103,6 +106,7 @@ private func stitchViolation(_ s: Stitched, _ d: DecodedProfile) -> String? {
     }
     let checks: [(Bool, String)] = [
         (m.samples == sampleRecords && s.samples.count == sampleRecords, "samples \(m.samples) != \(sampleRecords) SAMPLE records"),
+        (m.periods == periods, "periods \(m.periods) != \(periods) summed over the SAMPLE records"),
         (m.samples == m.onCPUSamples + m.offCPUSamples, "samples \(m.samples) != on-CPU \(m.onCPUSamples) + off-CPU \(m.offCPUSamples)"),
         (m.onCPUSamples == onCPU, "on-CPU count \(m.onCPUSamples) != \(onCPU) on-CPU samples"),
         (m.samplesWithLostStack <= m.offCPUSamples, "lost stacks \(m.samplesWithLostStack) > off-CPU \(m.offCPUSamples)"),

@@ -29,8 +29,31 @@ public func decodeProfile(_ bytes: [UInt8]) throws(ProfileFormatError) -> Decode
     return try result.get()
 }
 
-/// Decodes a whole record file from memory it does not keep.
+/// Decodes a whole record file from memory it does not keep: the streaming
+/// reader's records collected in an array.
 public func decodeProfile(_ raw: UnsafeRawBufferPointer) throws(ProfileFormatError) -> DecodedProfile {
+    var records: [ProfileRecord] = []
+    let file = try forEachProfileRecord(raw) { records.append($0) }
+    return DecodedProfile(major: file.major, minor: file.minor, records: records,
+                          skippedRecords: file.skippedRecords)
+}
+
+/// What the streaming reader found besides the records.
+public struct ProfileFileInfo: Equatable, Sendable {
+    public var major: UInt16
+    public var minor: UInt16
+    /// Records of types this reader does not know, skipped by their size.
+    public var skippedRecords: Int
+}
+
+/// Reads a record file one record at a time (memory O(1) besides the set of
+/// call ids): `body` gets each known record in file order, checked as
+/// decodeProfile checks it, before the next one is read.  An error stops the
+/// walk; the records `body` already got came before the bad one.  `raw` may
+/// be a mapping of the file (it is read once, front to back).
+@discardableResult
+public func forEachProfileRecord(_ raw: UnsafeRawBufferPointer,
+                                 _ body: (ProfileRecord) -> Void) throws(ProfileFormatError) -> ProfileFileInfo {
     let r = ByteReader(raw)
     let header = ProfileFormat.fileHeaderSize
     // The magic first, so a short file that is not ours says so.
@@ -49,7 +72,7 @@ public func decodeProfile(_ raw: UnsafeRawBufferPointer) throws(ProfileFormatErr
             "unsupported major version \(major) at offset 8 (this reader knows version 1)")
     }
 
-    var records: [ProfileRecord] = []
+    var count = 0
     var skipped = 0
     var calls = Set<UInt32>()
     var offset = header
@@ -74,7 +97,7 @@ public func decodeProfile(_ raw: UnsafeRawBufferPointer) throws(ProfileFormatErr
                 "truncated record at offset \(offset): size \(size) but only \(left) bytes left")
         }
         let type = RecordType(rawValue: typeValue)
-        if records.isEmpty {
+        if count == 0 {
             guard type == .meta else {
                 let what = type.map { "a \($0) record" } ?? "a record of unknown type \(typeValue)"
                 throw ProfileFormatError(.metaMissing, at: offset,
@@ -89,7 +112,7 @@ public func decodeProfile(_ raw: UnsafeRawBufferPointer) throws(ProfileFormatErr
         let rec = RecordBytes(reader: r, offset: offset, size: size, flags: flags, type: type)
         let record = try rec.decode()
         switch record {
-        case .meta where !records.isEmpty:
+        case .meta where count > 0:
             throw ProfileFormatError(.metaNotFirst, at: offset,
                 "META record at offset \(offset) is not the first record (a file has exactly one META)")
         case .call(let call):
@@ -100,14 +123,15 @@ public func decodeProfile(_ raw: UnsafeRawBufferPointer) throws(ProfileFormatErr
         default:
             break
         }
-        records.append(record)
+        body(record)
+        count += 1
         offset += size
     }
-    guard !records.isEmpty else {
+    guard count > 0 else {
         throw ProfileFormatError(.metaMissing, at: offset,
             "META missing at offset \(offset): the file has no records after its header")
     }
-    return DecodedProfile(major: major, minor: minor, records: records, skippedRecords: skipped)
+    return ProfileFileInfo(major: major, minor: minor, skippedRecords: skipped)
 }
 
 /// Little-endian loads from memory whose bounds the caller has checked.

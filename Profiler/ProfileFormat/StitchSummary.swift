@@ -9,6 +9,10 @@ public struct StitchSummary: Equatable, Sendable {
     public var offCPUSamples = 0
     /// Samples outside calls whose stack was unwound from a copy.
     public var copiedSamples = 0
+    /// Sampling periods the samples stand for (SampleRecord.periods summed:
+    /// more than `samples` when the timer overran); onCPUPeriods +
+    /// offCPUPeriods.
+    public var periods: UInt64 = 0
     /// Samples in calls that got the frames of a STACK.
     public var stitchedSamples = 0
     /// Samples in calls kept as "[stack lost]".

@@ -43,6 +43,11 @@ public struct StitchedSample: Equatable, Sendable {
     public var stack: Stack
     /// Sampling periods it stands for (SampleRecord.periods: 1 + overruns).
     public var periods: UInt32
+    /// The thread's name when the sample was written: its latest THREAD
+    /// record before the sample in file order, else its first one after
+    /// (the writer drains a thread's samples, then its new name); nil when
+    /// the file names the thread nowhere.
+    public var threadName: String?
     /// The thread's state at the tick, and how many of `periods` were on a
     /// CPU (CPUSplit.swift); the rest were off.
     public var state: ThreadState
@@ -51,7 +56,11 @@ public struct StitchedSample: Equatable, Sendable {
     /// `onCPUPeriods` defaults to the rule of files without CPU time: all
     /// periods on-CPU outside interposed calls, none inside.
     public init(tid: UInt32, timeNanoseconds: UInt64, call: UInt32, cookie: UInt64, pc: UInt64, stack: Stack,
-                periods: UInt32 = 1, state: ThreadState = .unknown, onCPUPeriods: UInt32? = nil) {
+                periods: UInt32 = 1, threadName: String? = nil, state: ThreadState = .unknown,
+                onCPUPeriods: UInt32? = nil) {
+        self.threadName = threadName
+        self.state = state
+        self.onCPUPeriods = min(periods, onCPUPeriods ?? (call == 0 ? periods : 0))
         self.tid = tid
         self.timeNanoseconds = timeNanoseconds
         self.call = call
@@ -59,8 +68,6 @@ public struct StitchedSample: Equatable, Sendable {
         self.pc = pc
         self.stack = stack
         self.periods = periods
-        self.state = state
-        self.onCPUPeriods = min(periods, onCPUPeriods ?? (call == 0 ? periods : 0))
     }
 }
 
@@ -89,23 +96,61 @@ struct StackKey: Hashable {
 /// Stitches a decoded file.  Never fails: every problem the format defines
 /// was reported by the decoder.
 public func stitch(_ profile: DecodedProfile) -> Stitched {
-    var meta = MetaRecord(pid: 0, frequencyHz: 0, startNanoseconds: 0, startRealtimeNanoseconds: 0,
-                          signal: 0, commandLine: [])
-    var calls: [UInt32: String] = [:]
-    var threads: [UInt32: String] = [:]
-    var maps: [MapRecord] = []
-    var seenMaps = Set<MapRecord>()
-    var end: EndRecord?
-    var summary = StitchSummary()
-    summary.skippedRecords = profile.skippedRecords
+    var stitcher = Stitcher(skippedRecords: profile.skippedRecords)
+    for record in profile.records { stitcher.add(record) }
+    return stitcher.finish()
+}
 
-    // Pass 1: every STACK by key (the first of a key wins), and the names.
-    var stacks: [StackKey: StackRecord] = [:]
-    for record in profile.records {
+/// Stitching one record at a time (the streaming reader's visitor): STACKs
+/// are kept by key with their address lists shared (one array per distinct
+/// stack), SAMPLEs as stitched samples whose off-CPU stacks finish()
+/// resolves, since a STACK may come after its samples.
+public struct Stitcher {
+    private var meta = MetaRecord(pid: 0, frequencyHz: 0, startNanoseconds: 0, startRealtimeNanoseconds: 0,
+                                  signal: 0, commandLine: [])
+    private var calls: [UInt32: String] = [:]
+    private var threads: [UInt32: String] = [:]
+    /// Each tid's first name: the name of its samples before any THREAD.
+    private var firstNames: [UInt32: String] = [:]
+    private var maps: [MapRecord] = []
+    private var seenMaps = Set<MapRecord>()
+    private var end: EndRecord?
+    private var summary = StitchSummary()
+    /// Every STACK by key (the first of a key wins).
+    private var stacks: [StackKey: StackRecord] = [:]
+    /// Distinct address lists: equal stacks share one array.
+    private var distinctIPs = Set<[UInt64]>()
+    /// The samples in file order, each with its thread's name then; an
+    /// off-CPU sample's stack is resolved by finish() (its STACK may come
+    /// later), until then it is .lost(.neverArrived) or, when the request
+    /// failed, .lost(.requestFailed).
+    private var samples: [StitchedSample] = []
+    /// The on-/off-CPU split, fed the samples in file order.
+    private var splitter = CPUSplitter(frequencyHz: 0)
+
+    /// `sampleCapacity`: room for this many samples at once (a streamed
+    /// file's size / 40, the SAMPLE record's size, bounds its samples): a
+    /// growing array would copy itself, briefly holding three times its
+    /// size, and the untouched rest of the room is never resident.
+    public init(skippedRecords: Int = 0, sampleCapacity: Int = 0) {
+        summary.skippedRecords = skippedRecords
+        samples.reserveCapacity(sampleCapacity)
+    }
+
+    /// Unknown records skipped (known only at the end of a streamed file).
+    public mutating func setSkippedRecords(_ count: Int) {
+        summary.skippedRecords = count
+    }
+
+    public mutating func add(_ record: ProfileRecord) {
         switch record {
-        case .meta(let m): meta = m
+        case .meta(let m):
+            meta = m
+            splitter = CPUSplitter(frequencyHz: m.frequencyHz)
         case .call(let c): calls[c.id] = c.name
-        case .thread(let t): threads[t.tid] = t.name
+        case .thread(let t):
+            threads[t.tid] = t.name
+            if firstNames[t.tid] == nil { firstNames[t.tid] = t.name }
         case .map(let m):
             if seenMaps.insert(m).inserted { maps.append(m) }
         case .end(let e): end = e
@@ -115,71 +160,76 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
             case LostRecord.kindStacks: summary.lostStacks.addSaturating(l.count)
             default: summary.lostOther.addSaturating(l.count)
             }
-        case .stack(let s):
+        case .stack(var s):
             summary.stacks += 1
             let key = StackKey(tid: s.tid, cookie: s.cookie)
-            if stacks[key] == nil { stacks[key] = s } else { summary.duplicateStacks += 1 }
-        case .sample:
-            break
+            if stacks[key] == nil {
+                s.ips = distinctIPs.insert(s.ips).memberAfterInsert
+                stacks[key] = s
+            } else {
+                summary.duplicateStacks += 1
+            }
+        case .sample(let s):
+            let failed = s.call != 0 && (s.cookie == 0 || s.flags & SampleRecord.flagRequestFailed != 0)
+            let stack: StitchedSample.Stack = s.call == 0 ? .onCPU : .lost(failed ? .requestFailed : .neverArrived)
+            let state = ThreadState(s)
+            let on = splitter.onCPUPeriods(s, state: state)
+            summary.countSplit(periods: s.periods, onCPU: on, blockedOutsideCalls: s.call == 0 && on < s.periods
+                               && state != .running && state != .unknown)
+            samples.append(StitchedSample(tid: s.tid, timeNanoseconds: s.timeNanoseconds, call: s.call,
+                                          cookie: s.cookie, pc: s.pc, stack: stack, periods: s.periods,
+                                          threadName: threads[s.tid], state: state, onCPUPeriods: on))
         }
     }
 
-    // Pass 2: the samples, in file order.
-    var used = Set<StackKey>()
-    var stitchedKeys = Set<StackKey>() // stacks whose frames went into samples in calls
-    var samples: [StitchedSample] = []
-    var splitter = CPUSplitter(frequencyHz: meta.frequencyHz)
-    for case .sample(let s) in profile.records {
-        let stack: StitchedSample.Stack
-        if s.call == 0 {
-            // A copy's STACK (cookie bit 63, up_copy.h), or the pc alone.
-            let key = StackKey(tid: s.tid, cookie: s.cookie)
-            if s.cookie != 0, let found = stacks[key], !found.ips.isEmpty {
-                used.insert(key)
-                stack = .copied(found.ips)
-                summary.copiedSamples += 1
-            } else {
-                stack = .onCPU
+    /// The samples stitched, in file order, and the counts.
+    public mutating func finish() -> Stitched {
+        var used = Set<StackKey>()
+        var stitchedKeys = Set<StackKey>() // stacks whose frames went into samples in calls
+        for i in samples.indices {
+            let s = samples[i]
+            if s.threadName == nil { samples[i].threadName = firstNames[s.tid] }
+            summary.periods += UInt64(s.periods)
+            if s.call == 0 {
+                // A copy's STACK (cookie bit 63, up_copy.h), or the pc alone.
+                let key = StackKey(tid: s.tid, cookie: s.cookie)
+                if s.cookie != 0, let found = stacks[key], !found.ips.isEmpty {
+                    used.insert(key)
+                    samples[i].stack = .copied(found.ips)
+                    summary.copiedSamples += 1
+                }
+                summary.onCPUSamples += 1
+                continue
             }
-            summary.onCPUSamples += 1
-        } else {
             summary.offCPUSamples += 1
-            if s.cookie == 0 || s.flags & SampleRecord.flagRequestFailed != 0 {
-                stack = .lost(.requestFailed)
-            } else if let found = stacks[StackKey(tid: s.tid, cookie: s.cookie)] {
+            // .lost(.requestFailed) was decided by add (cookie 0 or flag bit 2).
+            if s.stack != .lost(.requestFailed), let found = stacks[StackKey(tid: s.tid, cookie: s.cookie)] {
                 used.insert(StackKey(tid: s.tid, cookie: s.cookie))
                 if found.flags & StackRecord.flagExiting != 0 {
-                    stack = .lost(.exiting)
+                    samples[i].stack = .lost(.exiting)
                 } else if found.flags & StackRecord.flagNoMemory != 0 {
-                    stack = .lost(.noMemory)
+                    samples[i].stack = .lost(.noMemory)
                 } else if found.ips.isEmpty {
-                    stack = .lost(.empty)
+                    samples[i].stack = .lost(.empty)
                 } else {
-                    stack = .frames(found.ips)
+                    samples[i].stack = .frames(found.ips)
                     summary.stitchedSamples += 1
                     stitchedKeys.insert(StackKey(tid: s.tid, cookie: s.cookie))
                 }
-            } else {
-                stack = .lost(.neverArrived)
             }
-            if case .lost = stack { summary.samplesWithLostStack += 1 }
+            if case .lost = samples[i].stack { summary.samplesWithLostStack += 1 }
         }
-        let state = ThreadState(s)
-        let on = splitter.onCPUPeriods(s, state: state)
-        summary.countSplit(periods: s.periods, onCPU: on, blockedOutsideCalls: s.call == 0 && on < s.periods
-                           && state != .running && state != .unknown)
-        samples.append(StitchedSample(tid: s.tid, timeNanoseconds: s.timeNanoseconds, call: s.call,
-                                      cookie: s.cookie, pc: s.pc, stack: stack, periods: s.periods,
-                                      state: state, onCPUPeriods: on))
+        summary.samples = samples.count
+        summary.stacksUsed = used.count
+        summary.stacksUnused = stacks.count - used.count
+        summary.stacksStitched = stitchedKeys.count
+        summary.hasEnd = end != nil
+        summary.endFlags = end?.flags ?? 0
+        let result = Stitched(meta: meta, calls: calls, threads: threads, maps: maps, samples: samples,
+                              end: end, summary: summary)
+        samples = []
+        return result
     }
-    summary.samples = samples.count
-    summary.stacksUsed = used.count
-    summary.stacksUnused = stacks.count - used.count
-    summary.stacksStitched = stitchedKeys.count
-    summary.hasEnd = end != nil
-    summary.endFlags = end?.flags ?? 0
-    return Stitched(meta: meta, calls: calls, threads: threads, maps: maps, samples: samples,
-                    end: end, summary: summary)
 }
 
 /// Decode and stitch arbitrary bytes: the fuzzer's entry point.  Any input
@@ -188,7 +238,11 @@ public func decodeAndStitch(_ bytes: [UInt8]) throws(ProfileFormatError) -> Stit
     stitch(try decodeProfile(bytes))
 }
 
-/// The same from memory the caller owns (libFuzzer's buffer).
+/// The same from memory the caller owns (libFuzzer's buffer, a mapped
+/// file), streaming: no array of records is built.
 public func decodeAndStitch(_ raw: UnsafeRawBufferPointer) throws(ProfileFormatError) -> Stitched {
-    stitch(try decodeProfile(raw))
+    var stitcher = Stitcher(sampleCapacity: raw.count / RecordType.sample.fixedSize)
+    let file = try forEachProfileRecord(raw) { stitcher.add($0) }
+    stitcher.setSkippedRecords(file.skippedRecords)
+    return stitcher.finish()
 }

@@ -20,29 +20,37 @@ struct FlameGraphNode {
 struct FlameGraphTree {
     private(set) var nodes: [FlameGraphNode]
 
-    init(_ samples: [ReportSample]) {
+    /// Per-thread roots put a "name (tid)" frame under each thread's stacks.
+    init(_ profile: ReportProfile, roots: ThreadRoots = .byName) {
         nodes = [FlameGraphNode(key: .init(name: "all", kind: .code))]
-        for sample in samples {
+        for stack in StackCounts.merge(profile, roots: roots, nameRoot: false) {
             var current = 0
-            add(sample, to: current)
-            for frame in sample.frames {
-                let key = FlameGraphNode.Key(name: frame.name, kind: frame.kind)
-                if let child = nodes[current].childIndex[key] {
-                    current = child
-                } else {
-                    nodes.append(FlameGraphNode(key: key))
-                    nodes[current].children.append(nodes.count - 1)
-                    nodes[current].childIndex[key] = nodes.count - 1
-                    current = nodes.count - 1
-                }
-                add(sample, to: current)
+            add(stack, to: current)
+            if !stack.root.isEmpty { current = child(of: current, .init(name: stack.root, kind: .thread), stack) }
+            for frame in stack.frames {
+                current = child(of: current, .init(name: frame.name, kind: frame.kind), stack)
             }
         }
     }
 
-    private mutating func add(_ sample: ReportSample, to node: Int) {
-        nodes[node].samples += Int(sample.periods)
-        let (sum, overflow) = nodes[node].nanoseconds.addingReportingOverflow(sample.periodNanoseconds)
+    /// The child of `parent` with `key` (made if new), with `stack` added.
+    private mutating func child(of parent: Int, _ key: FlameGraphNode.Key, _ stack: StackCount) -> Int {
+        let node: Int
+        if let known = nodes[parent].childIndex[key] {
+            node = known
+        } else {
+            nodes.append(FlameGraphNode(key: key))
+            node = nodes.count - 1
+            nodes[parent].children.append(node)
+            nodes[parent].childIndex[key] = node
+        }
+        add(stack, to: node)
+        return node
+    }
+
+    private mutating func add(_ stack: StackCount, to node: Int) {
+        nodes[node].samples += stack.periods
+        let (sum, overflow) = nodes[node].nanoseconds.addingReportingOverflow(stack.nanoseconds)
         nodes[node].nanoseconds = overflow ? .max : sum
     }
 
@@ -63,6 +71,7 @@ extension ReportFrame.Kind {
         case .blockedIn: 1
         case .stackLost: 2
         case .onCPU: 3
+        case .thread: 4
         }
     }
 }

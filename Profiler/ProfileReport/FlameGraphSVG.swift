@@ -15,8 +15,8 @@ public enum FlameGraphSVG {
     /// Frames narrower than this many pixels are left out (flamegraph.pl's minwidth).
     static let minimumWidth = 0.1
 
-    public static func render(_ profile: ReportProfile, title: String) -> String {
-        let tree = FlameGraphTree(profile.samples)
+    public static func render(_ profile: ReportProfile, title: String, roots: ThreadRoots = .byName) -> String {
+        let tree = FlameGraphTree(profile, roots: roots)
         let frameArea = (imageWidth - 2 * sidePadding) * 100
         let boxes = tree.layout(left: sidePadding * 100, width: frameArea,
                                 minimumWidth: minimumWidth * 100)
@@ -51,9 +51,11 @@ public enum FlameGraphSVG {
         return svg
     }
 
-    /// "command: N samples in X.XX s at F Hz (pid P)".
+    /// "command: N samples in X.XX s at F Hz (pid P)"; N counts sampling
+    /// periods, as the frames' tooltips do (a sample whose timer overran
+    /// stands for several; merged samples for all they merge).
     static func subtitle(_ profile: ReportProfile) -> String {
-        let count = profile.samples.count
+        let count = profile.samples.reduce(0) { $0 + Int($1.periods) }
         let seconds = Double(profile.durationNanoseconds) / 1e9
         return "\(profile.command): \(count) sample\(count == 1 ? "" : "s") in "
             + "\(FlameGraphStyle.fixed(seconds, digits: 2)) s at \(profile.frequencyHz) Hz "

@@ -18,6 +18,7 @@ enum FlameGraphStyle {
         case .blockedIn: return rgb(60 + 40 * v1, 110 + 50 * v1, 200 + 55 * v2)
         case .stackLost: return rgb(165 + 20 * v1, 165 + 20 * v1, 165 + 20 * v1)
         case .onCPU: return rgb(225 + 30 * v1, 50 + 40 * v2, 40 + 20 * v3)
+        case .thread: return rgb(120 + 30 * v1, 190 + 40 * v2, 120 + 30 * v3)
         }
     }
 

@@ -16,22 +16,40 @@ public enum PerfScriptWriter {
 
     public static func render(_ profile: ReportProfile) -> String {
         var out = ""
+        write(profile) { out += $0 }
+        return out
+    }
+
+    /// The text in pieces, in order, to `emit` (a buffered file writer):
+    /// nothing the size of the output is built.  Each distinct stack's
+    /// lines are formatted once.
+    public static func write(_ profile: ReportProfile, to emit: (String) -> Void) {
+        var stackText: [Int: String] = [:]
         for var sample in profile.samples {
             // One event per sampling period, as perf prints one per
             // sample: tools that count events (stackcollapse-perf.pl)
             // then agree with the folded counts.
             let periods = max(sample.periods, 1)
             sample.periodNanoseconds /= UInt64(periods)
-            var event = header(sample, profile)
-            event += "\n"
-            for frame in sample.frames.reversed() {
-                event += frameLine(frame)
-                event += "\n"
+            let frames: String
+            if sample.stackID >= 0, let known = stackText[sample.stackID] {
+                frames = known
+            } else {
+                var text = ""
+                for frame in sample.frames.reversed() {
+                    text += frameLine(frame)
+                    text += "\n"
+                }
+                text += "\n"
+                if sample.stackID >= 0 { stackText[sample.stackID] = text }
+                frames = text
             }
-            event += "\n"
-            for _ in 0..<periods { out += event }
+            let head = header(sample, profile) + "\n"
+            for _ in 0..<periods {
+                emit(head)
+                emit(frames)
+            }
         }
-        return out
     }
 
     static func header(_ sample: ReportSample, _ profile: ReportProfile) -> String {
@@ -51,7 +69,7 @@ public enum PerfScriptWriter {
         let dso: String
         switch frame.kind {
         case .code: dso = frame.module.isEmpty ? "[unknown]" : sanitizeDSO(frame.module)
-        case .blockedIn, .stackLost, .onCPU: dso = "[unwind-profile]"
+        case .blockedIn, .stackLost, .onCPU, .thread: dso = "[unwind-profile]"
         }
         let address = String(frame.address, radix: 16)
         let pad = String(repeating: " ", count: max(0, 16 - address.count))

@@ -61,6 +61,8 @@ private struct PprofTables {
     var functions: [Function] = []
     var functionIDs: [FunctionKey: UInt64] = [:]
     var samples: [Sample] = []
+    /// Location ids (leaf first) of each stack id seen.
+    var stackLocations: [Int: [UInt64]] = [:]
     var sampleIndex: [SampleKey: Int] = [:]
 
     init(mappings: [ReportMapping]) {
@@ -128,8 +130,13 @@ private struct PprofTables {
     /// One sample: leaf first; identical stacks of one thread are summed.
     mutating func add(_ sample: ReportSample) {
         var ids: [UInt64] = []
-        ids.reserveCapacity(sample.frames.count)
-        for frame in sample.frames.reversed() { ids.append(locationID(frame)) }
+        if sample.stackID >= 0, let known = stackLocations[sample.stackID] {
+            ids = known
+        } else {
+            ids.reserveCapacity(sample.frames.count)
+            for frame in sample.frames.reversed() { ids.append(locationID(frame)) }
+            if sample.stackID >= 0 { stackLocations[sample.stackID] = ids }
+        }
         let key = SampleKey(locationIDs: ids, tid: sample.tid, thread: sample.threadName)
         _ = string(sample.threadName)
         let wall = Int64(clamping: sample.periodNanoseconds)

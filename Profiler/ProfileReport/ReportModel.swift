@@ -14,6 +14,9 @@ public struct ReportFrame: Hashable, Sendable {
         case stackLost
         /// "[on-cpu]": the root marker of a sample taken while running user code.
         case onCPU
+        /// "name (tid)": a thread's root frame when the graph is split per
+        /// thread (never in a sample's frames).
+        case thread
     }
     public var kind: Kind
     /// Runtime address (0 for the synthetic kinds).
@@ -70,8 +73,12 @@ public struct ReportSample: Sendable {
     public var periods: UInt32
     /// Root first, leaf last; never empty.
     public var frames: [ReportFrame]
+    /// Samples with the same stack id >= 0 have equal `frames` (one shared
+    /// array), so writers format each stack once; -1: not known.
+    public var stackID: Int
     public init(tid: UInt32, threadName: String, timeNanoseconds: UInt64,
-                periodNanoseconds: UInt64, frames: [ReportFrame], periods: UInt32 = 1) {
+                periodNanoseconds: UInt64, frames: [ReportFrame], periods: UInt32 = 1, stackID: Int = -1) {
+        self.stackID = stackID
         self.tid = tid
         self.threadName = threadName
         self.timeNanoseconds = timeNanoseconds

@@ -1,6 +1,7 @@
 // The external tools of symbolisation: llvm-symbolizer (addresses to
-// function names) and swift-demangle (Swift names to readable ones), both
-// shipped with the Swift toolchain, and how they are run: a batch on stdin,
+// function names), swift-demangle (Swift names to readable ones) and
+// llvm-objdump (the FDE ranges of stripped objects), all shipped with the
+// Swift toolchain, and how they are run: a batch on stdin,
 // the answer on stdout.
 
 import Foundation
@@ -10,10 +11,14 @@ public struct SymbolTools: Sendable {
     public var symbolizer: String?
     /// swift-demangle, nil when not found (Swift names stay mangled).
     public var demangler: String?
+    /// llvm-objdump, nil when not found (addresses without a symbol stay
+    /// module+offset instead of being grouped by function).
+    public var objdump: String?
 
-    public init(symbolizer: String?, demangler: String?) {
+    public init(symbolizer: String?, demangler: String?, objdump: String? = nil) {
         self.symbolizer = symbolizer
         self.demangler = demangler
+        self.objdump = objdump
     }
 
     /// Finds both tools: the directory of the `swift` on PATH (the toolchain
@@ -28,7 +33,8 @@ public struct SymbolTools: Sendable {
         dirs += path
         dirs.append("/opt/swift/usr/bin")
         return SymbolTools(symbolizer: executable(named: "llvm-symbolizer", in: dirs),
-                           demangler: executable(named: "swift-demangle", in: dirs))
+                           demangler: executable(named: "swift-demangle", in: dirs),
+                           objdump: executable(named: "llvm-objdump", in: dirs))
     }
 
     static func executable(named name: String, in dirs: [String]) -> String? {
@@ -49,6 +55,15 @@ struct ToolFailure: Error, CustomStringConvertible {
 /// stdout.  The input goes through a temporary file, so a large batch cannot
 /// deadlock against the output pipe; stderr is kept for the failure message.
 func runTool(_ tool: String, arguments: [String], input: String) throws(ToolFailure) -> String {
+    var bytes: [UInt8] = []
+    try runTool(tool, arguments: arguments, input: input) { bytes.append(contentsOf: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// The same, the output handed to `output` in pieces as it is read (64 KiB
+/// at most), so a large answer is never held whole.
+func runTool(_ tool: String, arguments: [String], input: String,
+             output: (UnsafeRawBufferPointer) -> Void) throws(ToolFailure) {
     let fm = FileManager.default
     let base = fm.temporaryDirectory.appendingPathComponent("unwind-profile-\(getpid())-\(UUID().uuidString)")
     let inURL = base.appendingPathExtension("in"), errURL = base.appendingPathExtension("err")
@@ -76,7 +91,18 @@ func runTool(_ tool: String, arguments: [String], input: String) throws(ToolFail
         process.standardOutput = out
         process.standardError = stderrHandle
         try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
+        // Our copy of the write end is closed by Process after the spawn, so
+        // read(2) sees end of file when the tool exits.
+        let fd = out.fileHandleForReading.fileDescriptor
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                chunk.withUnsafeBytes { output(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+            } else if n == 0 || errno != EINTR {
+                break
+            }
+        }
         process.waitUntilExit()
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             let err = String(decoding: readWholeFile(errURL.path) ?? [], as: UTF8.self)
@@ -84,7 +110,6 @@ func runTool(_ tool: String, arguments: [String], input: String) throws(ToolFail
             throw ToolFailure(description: "\(name) failed (status \(process.terminationStatus))"
                               + (firstLine.isEmpty ? "" : ": \(firstLine)"))
         }
-        return String(decoding: output, as: UTF8.self)
     } catch let failure as ToolFailure {
         throw failure
     } catch {

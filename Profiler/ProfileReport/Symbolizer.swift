@@ -2,7 +2,8 @@
 // mapping, ELF address = address - bias (minus one for a return address, so
 // the lookup lands in the call instruction, not after it), then one
 // llvm-symbolizer batch per object and one swift-demangle batch for the Swift
-// names.  An object that is missing, rebuilt (build id differs) or that no
+// names; an address without a symbol is named by the function (FDE range,
+// FunctionRanges.swift) it is in.  An object that is missing, rebuilt (build id differs) or that no
 // tool can read gets "module+0xoffset" frames and one warning.
 
 import Foundation
@@ -127,11 +128,21 @@ public struct Symbolizer {
         for line in lines { symbols.append(LLVMSymbol.parse(line)) }
         let names = demangle(Set(symbols.joined().map(\.name)))
 
+        // Addresses without a symbol (a stripped object): by FDE range,
+        // read only when some address needs it.
+        var functions: FunctionRanges?
+        if symbols.contains(where: \.isEmpty), let objdump = tools.objdump {
+            functions = try? FunctionRanges.load(path: path, objdump: objdump)
+        }
         var result: [[ReportFrame]] = []
         for (i, (request, map)) in items.enumerated() {
             let found = symbols[i]
             guard !found.isEmpty else {
-                result.append([fallback(request.address, map)])
+                if let start = functions?.start(containing: lookups[i]) {
+                    result.append([function(start, request.address, map)])
+                } else {
+                    result.append([fallback(request.address, map)])
+                }
                 continue
             }
             let moduleOffset = request.address &- map.bias
@@ -174,6 +185,14 @@ public struct Symbolizer {
         let base = map.path.isEmpty ? "[unknown]" : (map.path as NSString).lastPathComponent
         return ReportFrame(kind: .code, address: address, name: "\(base)+0x\(String(offset, radix: 16))",
                            module: map.path, moduleOffset: offset)
+    }
+
+    /// "gzip+func@0x3020": an address without a symbol inside the function
+    /// (FDE range) that starts at ELF address `start`.
+    func function(_ start: UInt64, _ address: UInt64, _ map: MapRecord) -> ReportFrame {
+        let base = map.path.isEmpty ? "[unknown]" : (map.path as NSString).lastPathComponent
+        return ReportFrame(kind: .code, address: address, name: "\(base)+func@0x\(String(start, radix: 16))",
+                           module: map.path, moduleOffset: address &- map.bias)
     }
 
     /// An address no MAP contains.

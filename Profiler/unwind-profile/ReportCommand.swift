@@ -6,17 +6,18 @@ import ProfileFormat
 import ProfileReport
 
 enum OutputFormat: String, CaseIterable, ExpressibleByArgument {
-    case perf, folded, pprof, svg
+    case perf, folded, pprof, svg, html
 }
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Turn a record file into perf script text, folded stacks, pprof or an SVG flame graph.",
+        abstract: "Turn a record file into perf script text, folded stacks, pprof, or an SVG or HTML flame graph.",
         discussion: """
             perf: `perf script` text (Firefox Profiler, speedscope, FlameGraph, Perfetto read it); \
             folded: one line per stack, thread name then root first (flamegraph.pl, speedscope); pprof: gzipped \
-            protobuf (go tool pprof); svg: a flame graph.  Off-CPU samples end in the blocking \
+            protobuf (go tool pprof); svg: a flame graph; html: an interactive flame graph in one \
+            self-contained page (search, zoom, thread and process filters).  Off-CPU samples end in the blocking \
             call, e.g. [read]; a sample whose stack never arrived shows [stack lost]; on-CPU \
             samples start with [on-cpu].  A summary goes to stderr.
             """
@@ -31,8 +32,11 @@ struct ReportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
     var output: String?
 
-    @Option(help: ArgumentHelp("Title of the SVG flame graph (default: the command line).", valueName: "text"))
+    @Option(help: ArgumentHelp("Title of the SVG or HTML flame graph (default: the command line).", valueName: "text"))
     var title: String?
+
+    @Flag(help: ArgumentHelp("Split the stacks per thread: a root frame \"name (tid)\" per thread (folded, svg)."))
+    var perThread = false
 
     func run() throws {
         let me = "unwind-profile report"
@@ -43,14 +47,16 @@ struct ReportCommand: ParsableCommand {
         let fd = open(file, O_RDONLY)
         guard fd >= 0 else { throw fail(me, "\(file): \(String(cString: strerror(errno)))") }
         close(fd)
-        let data: Data
+        // The mapping lives only while the file is read: it is unmapped
+        // before the report is built.
+        let decoded: Result<Stitched, ProfileFormatError>
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
+            let data = try Data(contentsOf: URL(fileURLWithPath: file), options: .alwaysMapped)
+            decoded = data.withUnsafeBytes { raw in
+                Result { () throws(ProfileFormatError) -> Stitched in try decodeAndStitch(raw) }
+            }
         } catch {
             throw fail(me, "\(file): cannot read it (\(error.localizedDescription))")
-        }
-        let decoded = data.withUnsafeBytes { raw in
-            Result { () throws(ProfileFormatError) -> Stitched in try decodeAndStitch(raw) }
         }
         let stitched: Stitched
         switch decoded {
@@ -59,31 +65,42 @@ struct ReportCommand: ParsableCommand {
         }
 
         let symbolizer = Symbolizer(maps: stitched.maps, tools: SymbolTools.find())
-        let (profile, warnings) = ReportBuilder.build(stitched, symbolizer: symbolizer)
+        // Only perf text prints each sample; the other formats get one per
+        // distinct (thread, stack).
+        let (profile, warnings) = ReportBuilder.build(stitched, symbolizer: symbolizer, merge: format != .perf)
         for warning in warnings { printError("\(me): warning: \(warning)") }
 
-        let bytes: Data
-        switch format {
-        case .perf: bytes = Data(PerfScriptWriter.render(profile).utf8)
-        case .folded: bytes = Data(FoldedWriter.render(profile).utf8)
-        case .svg:
-            let text = title ?? "unwind-profile: " + profile.commandLine.joined(separator: " ")
-            bytes = Data(FlameGraphSVG.render(profile, title: text).utf8)
-        case .pprof:
+        let roots: ThreadRoots = perThread ? .byThread : .byName
+        // pprof is encoded whole (it is small: one entry per distinct
+        // stack) before the output is opened, so a failure leaves no file.
+        var pprof: [UInt8] = []
+        if format == .pprof {
             do {
-                bytes = Data(try PprofWriter.encode(profile))
+                pprof = try PprofWriter.encode(profile)
             } catch {
                 throw fail(me, "pprof: \(error)")
             }
         }
-        if let output {
-            do {
-                try bytes.write(to: URL(fileURLWithPath: output))
-            } catch {
-                throw fail(me, "cannot write \(output): \(error.localizedDescription)")
-            }
-        } else {
-            FileHandle.standardOutput.write(bytes)
+        let out: ReportOutput
+        do {
+            out = try ReportOutput(path: output)
+        } catch {
+            throw fail(me, "cannot write \(output ?? "standard output"): \(String(cString: strerror(error.errno)))")
+        }
+        switch format {
+        case .perf: PerfScriptWriter.write(profile, to: out.write)
+        case .folded: out.write(FoldedWriter.render(profile, roots: roots))
+        case .svg:
+            let text = title ?? "unwind-profile: " + profile.commandLine.joined(separator: " ")
+            out.write(FlameGraphSVG.render(profile, title: text, roots: roots))
+        case .html:
+            let text = title ?? "unwind-profile: " + profile.commandLine.joined(separator: " ")
+            out.write(FlameGraphHTML.render(profile, title: text))
+        case .pprof: out.write(pprof)
+        }
+        let status = out.close()
+        guard status == 0 else {
+            throw fail(me, "cannot write \(output ?? "standard output"): \(String(cString: strerror(status)))")
         }
         printError("\(me): \(stitched.summary.line)")
     }
