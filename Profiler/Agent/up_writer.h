@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Open the file and put the header, META and the CALL records in the
- * buffer.  0 or -errno.  Context: the constructor, before the writer runs. */
+/* Open the file and put the header, META, this process's PROCESS record
+ * and the CALL records in the buffer (the counts and buffer start empty).
+ * 0 or -errno.  Context: the constructor or a fork child's restart, before
+ * the writer runs. */
 int up_writer_open(const char *path, const char *cmdline, size_t cmdline_len);
 /* Start the writer thread (every signal blocked in it).  0 or -errno.
  * Context: the constructor. */
