@@ -105,7 +105,7 @@ public func stitch(_ profile: DecodedProfile) -> Stitched {
             summary.stacks += 1
             let key = StackKey(tid: s.tid, cookie: s.cookie)
             if stacks[key] == nil { stacks[key] = s } else { summary.duplicateStacks += 1 }
-        case .sample:
+        case .sample, .process:
             break
         }
     }

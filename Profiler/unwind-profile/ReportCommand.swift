@@ -18,7 +18,9 @@ struct ReportCommand: ParsableCommand {
             folded: one line per stack, thread name then root first (flamegraph.pl, speedscope); pprof: gzipped \
             protobuf (go tool pprof); svg: a flame graph.  Off-CPU samples end in the blocking \
             call, e.g. [read]; a sample whose stack never arrived shows [stack lost]; on-CPU \
-            samples start with [on-cpu].  A summary goes to stderr.
+            samples start with [on-cpu].  A summary goes to stderr.  Child processes' files \
+            (<file>.<pid>, written next to it) are read too: each process is rooted at "comm (pid)", \
+            with one summary line per process.
             """
     )
 
@@ -34,10 +36,17 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Title of the SVG flame graph (default: the command line).", valueName: "text"))
     var title: String?
 
+    @Option(help: ArgumentHelp("Only this process (its pid) of a recording with child processes.", valueName: "pid"))
+    var pid: UInt32?
+
     func run() throws {
         let me = "unwind-profile report"
         if format == .pprof && output == nil && isatty(1) != 0 {
             throw fail(me, "pprof output is binary: pass -o <file>")
+        }
+        let siblings = Processes.siblings(of: file)
+        if !siblings.isEmpty || pid != nil {
+            return try runProcesses([file] + siblings, me: me)
         }
         // open() first for the system's own words ("No such file or directory").
         let fd = open(file, O_RDONLY)
@@ -76,6 +85,11 @@ struct ReportCommand: ParsableCommand {
                 throw fail(me, "pprof: \(error)")
             }
         }
+        try emit(bytes, me: me)
+        printError("\(me): \(stitched.summary.line)")
+    }
+
+    private func emit(_ bytes: Data, me: String) throws {
         if let output {
             do {
                 try bytes.write(to: URL(fileURLWithPath: output))
@@ -85,6 +99,42 @@ struct ReportCommand: ParsableCommand {
         } else {
             FileHandle.standardOutput.write(bytes)
         }
-        printError("\(me): \(stitched.summary.line)")
+    }
+
+    /// The root file and its children's files (Processes.swift).
+    private func runProcesses(_ paths: [String], me: String) throws {
+        var processes: [ProcessProfile] = []
+        for path in paths {
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
+                throw fail(me, "\(path): \(String(cString: strerror(errno)))")
+            }
+            do {
+                processes.append(try Processes.load(path, data: data))
+            } catch {
+                printError("\(me): warning: \(path): \(error.message) (process skipped)")
+            }
+        }
+        let all = processes
+        if let pid { processes = processes.filter { $0.pid == pid } }
+        guard !processes.isEmpty else { throw fail(me, "no process \(pid.map(String.init) ?? "") in \(file)") }
+        for warning in Set(processes.flatMap(\.warnings)).sorted() { printError("\(me): warning: \(warning)") }
+        let single = processes.count == 1 ? processes[0].profile : nil
+        let bytes: Data
+        switch format {
+        case .perf: bytes = Data(Processes.perfScript(processes).utf8)
+        case .folded: bytes = Data((single.map(FoldedWriter.render) ?? Processes.folded(processes)).utf8)
+        case .svg:
+            let profile = single ?? Processes.merged(processes)
+            let text = title ?? "unwind-profile: " + profile.commandLine.joined(separator: " ")
+            bytes = Data(FlameGraphSVG.render(profile, title: text).utf8)
+        case .pprof:
+            do {
+                bytes = Data(try PprofWriter.encode(single ?? Processes.merged(processes)))
+            } catch {
+                throw fail(me, "pprof: \(error)")
+            }
+        }
+        try emit(bytes, me: me)
+        for line in Processes.summaryLines(processes, all: all) { printError("\(me): \(line)") }
     }
 }

@@ -35,6 +35,7 @@ struct AgentRecord {
 enum AgentRecordType {
     static let meta: UInt16 = 1, sample: UInt16 = 2, stack: UInt16 = 3, thread: UInt16 = 4
     static let map: UInt16 = 5, lost: UInt16 = 6, call: UInt16 = 7, end: UInt16 = 8
+    static let process: UInt16 = 9
 }
 
 struct AgentRecordFile {
@@ -50,7 +51,7 @@ struct AgentRecordFile {
         }
         let major = UInt16(bytes[8]) | UInt16(bytes[9]) << 8
         let minor = UInt16(bytes[10]) | UInt16(bytes[11]) << 8
-        guard major == 1, minor == 0, bytes[12..<16].allSatisfy({ $0 == 0 }) else {
+        guard major == 1, minor <= 1, bytes[12..<16].allSatisfy({ $0 == 0 }) else {
             throw AgentTestError(description: "header: version \(major).\(minor), reserved not zero")
         }
         var records: [AgentRecord] = []
@@ -100,6 +101,7 @@ struct AgentRecordFile {
         case AgentRecordType.lost: try need(24) { 0 }
         case AgentRecordType.call: try need(16) { Int(r.u32(12)) }
         case AgentRecordType.end: try need(40) { 0 }
+        case AgentRecordType.process: try need(24) { Int(r.u32(20)) }
         default: break // unknown types are skipped by size
         }
     }

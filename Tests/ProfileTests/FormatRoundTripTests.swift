@@ -11,7 +11,7 @@ struct FormatRoundTripTests {
         let records = Fixture.everyType
         let decoded = try decodeProfile(Fixture.file(records))
         #expect(decoded.major == 1)
-        #expect(decoded.minor == 0)
+        #expect(decoded.minor == ProfileFormat.minorVersion)
         #expect(decoded.records == records)
         #expect(decoded.skippedRecords == 0)
     }
