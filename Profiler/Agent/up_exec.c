@@ -52,8 +52,9 @@ static void up_before_exec(const char *what)
     if (!up_may_finish())
         return;
     atomic_fetch_or_explicit(&up_end_flags, UP_END_EXEC, memory_order_relaxed);
-    up_log("exec of %s: this image's recording ends here%s", what ? what : "?",
-           up_self.inherit ? "" : " (the new program is not profiled: --no-inherit)");
+    if (!up_self.inherit)
+        up_log("exec of %s: the recording ends here (the new program is not profiled: --no-inherit)",
+               what ? what : "?");
     up_finish_here();
 }
 
