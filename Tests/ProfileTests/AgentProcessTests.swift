@@ -1,0 +1,161 @@
+// Every process (issue 18 item 1): fork children and exec'd programs
+// profile themselves into <output>.<pid>[.<gen>], `report` shows them side
+// by side, `record --no-inherit` keeps them unprofiled
+// (Tests/C/programs/agent/agent_procs.c, Docs/Agent.md "Every process").
+import Foundation
+import ProfileFormat
+import ProfileReport
+import Testing
+
+/// One `record` run of agent_procs in its own directory.
+private struct Recording {
+    let dir: TempDir
+    let run: CLIResult
+    var root: String { dir.path("p.data") }
+    var files: [String] { [root] + Processes.siblings(of: root) }
+
+    init(_ args: [String], noInherit: Bool = false) throws {
+        dir = try TempDir()
+        let exe = try Agent.program("agent_procs")
+        let agent = try Agent.library.get()
+        run = try CLI.run(["record", "-F", "999", "-o", dir.path("p.data"), "--agent", agent.path]
+                          + (noInherit ? ["--no-inherit"] : []) + ["--", exe.path] + args,
+                          environment: CLI.cleanEnvironment, in: dir.url, seconds: 60)
+    }
+
+    /// Every file decoded: (its PROCESS record of itself, the other PROCESS
+    /// records, END flags or nil without END, samples, stacks).
+    func decoded() throws -> [(own: ProcessRecord?, events: [ProcessRecord], end: UInt16?, samples: Int, stacks: Int)] {
+        try files.map { path in
+            let d = try decodeProfile([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+            var own: ProcessRecord?, events: [ProcessRecord] = [], end: UInt16?, samples = 0, stacks = 0
+            for r in d.records {
+                switch r {
+                case .process(let p) where p.isSelf: own = p
+                case .process(let p): events.append(p)
+                case .end(let e): end = e.flags
+                case .sample: samples += 1
+                case .stack: stacks += 1
+                default: break
+                }
+            }
+            return (own, events, end, samples, stacks)
+        }
+    }
+
+    func report(_ args: [String]) throws -> CLIResult {
+        try CLI.run(["report"] + args + [root], environment: CLI.cleanEnvironment, seconds: 120)
+    }
+}
+
+/// "worker i pid P" / "master pid P" lines of the program's stderr.
+private func pids(_ stderr: String, _ prefix: String) -> [UInt32] {
+    stderr.split(separator: "\n").compactMap { line in
+        guard line.hasPrefix(prefix), let last = line.split(separator: " ").last else { return nil }
+        return UInt32(last)
+    }
+}
+
+private func sortedLines(_ s: String) -> [Substring] { s.split(separator: "\n").sorted() }
+
+extension AgentTests {
+    @Suite("Agent: every process", .timeLimit(.minutes(3)))
+    struct EveryProcess {
+        @Test("a forking server: every worker has its own file, samples and stacks; output and status as unprofiled")
+        func forkingServer() throws {
+            let plain = try Agent.unprofiled("agent_procs", ["workers", "3"])
+            let rec = try Recording(["workers", "3"])
+            #expect(rec.run.status == plain.status && plain.status == 0, "\(rec.run.stderr)")
+            #expect(sortedLines(rec.run.stdout) == sortedLines(plain.stdout), "\(rec.run.stdout) vs \(plain.stdout)")
+            let master = try #require(pids(rec.run.stderr, "master pid").first, "\(rec.run.stderr)")
+            let workers = pids(rec.run.stderr, "worker ")
+            try #require(workers.count == 3, "\(rec.run.stderr)")
+
+            let files = try rec.decoded()
+            #expect(files.count == 4, "files: \(rec.files)")
+            for f in files { #expect(f.end != nil, "a file without END: \(f)") }
+            let root = try #require(files.first)
+            #expect(root.own?.pid == master && root.own?.kind == ProcessRecord.Kind.root.rawValue)
+            // The master's file names each worker it forked.
+            #expect(Set(root.events.filter { $0.kind == ProcessRecord.Kind.fork.rawValue }.map(\.pid)) == Set(workers))
+            for w in workers {
+                let f = try #require(files.first { $0.own?.pid == w }, "no file of worker \(w): \(rec.files)")
+                #expect(f.own?.kind == ProcessRecord.Kind.fork.rawValue && f.own?.ppid == master)
+                // 8 rounds of ~10 ms CPU and 40 ms blocked at 999 Hz: ~400
+                // samples; 50 is far below on a loaded machine.
+                #expect(f.samples >= 50 && f.stacks >= 1, "worker \(w): \(f.samples) samples, \(f.stacks) stacks")
+            }
+
+            let folded = try rec.report(["--format", "folded"])
+            #expect(folded.status == 0, "\(folded.stderr)")
+            for w in workers {
+                let mine = folded.stdout.split(separator: "\n").filter { $0.hasPrefix("agent_procs (\(w));") }
+                #expect(mine.contains { $0.contains(";worker_wait;[read] ") }, "worker \(w) blocked stack: \(mine)")
+                #expect(mine.contains { $0.contains("[on-cpu];worker_spin ") }, "worker \(w) on-CPU: \(mine)")
+                #expect(folded.stderr.contains("process agent_procs (\(w)) [fork of \(master)]"), "\(folded.stderr)")
+            }
+            #expect(!folded.stderr.contains("not profiled"), "\(folded.stderr)")
+
+            let one = try rec.report(["--format", "folded", "--pid", String(workers[1])])
+            let roots = Set(one.stdout.split(separator: "\n").map { $0.prefix { $0 != ";" } })
+            #expect(one.status == 0 && roots == ["agent_procs"], "--pid: \(roots) \(one.stderr)")
+            #expect(one.stderr.components(separatedBy: "report: process ").count == 2, "\(one.stderr)")
+        }
+
+        @Test("fork + exec of /bin/sh -c 'a pipeline': the shell and each program of the pipeline profiled")
+        func shellPipeline() throws {
+            let plain = try Agent.unprofiled("agent_procs", ["shell"])
+            let rec = try Recording(["shell"])
+            #expect(rec.run.status == plain.status && rec.run.stdout == plain.stdout && plain.status == 0,
+                    "\(rec.run.stdout) vs \(plain.stdout); \(rec.run.stderr)")
+            let files = try rec.decoded()
+            for f in files { #expect(f.end != nil, "a file without END: \(f)") }
+            let programs = Set(files.compactMap { $0.own.map { ($0.path as NSString).lastPathComponent } })
+            for p in ["seq", "sort", "tail", "sleep"] {
+                #expect(programs.contains { $0 == p }, "no file of \(p): \(programs)")
+            }
+            let sh = files.filter { ($0.own?.path ?? "").hasSuffix("sh") && $0.own?.kind == 2 }
+            #expect(sh.count == 1, "one exec'd shell (exec after fork): \(files.map { $0.own })")
+            let summary = try rec.report(["--format", "folded"])
+            #expect(summary.status == 0 && summary.stderr.contains("process sort ("), "\(summary.stderr)")
+        }
+
+        @Test("exec in place: the root's file ends at the exec, the new image writes <file>.<pid>")
+        func execInPlace() throws {
+            let plain = try Agent.unprofiled("agent_procs", ["exec"])
+            let rec = try Recording(["exec"])
+            #expect(rec.run.status == plain.status && rec.run.stdout == plain.stdout, "\(rec.run.stderr)")
+            let master = try #require(pids(rec.run.stderr, "master pid").first)
+            let files = try rec.decoded()
+            #expect(files.first?.end.map { $0 & EndRecord.flagExec != 0 } == true)
+            #expect(files.contains { $0.own?.pid == master && $0.own?.kind == ProcessRecord.Kind.exec.rawValue },
+                    "\(files.map { $0.own })")
+            #expect(rec.files.contains(rec.root + ".\(master)"), "\(rec.files)")
+        }
+
+        @Test("record --no-inherit: children run unprofiled, one file, END says children were forked")
+        func noInherit() throws {
+            let rec = try Recording(["workers", "2"], noInherit: true)
+            #expect(rec.run.status == 0 && rec.run.stdout.contains("master done, 0 failed"), "\(rec.run.stderr)")
+            #expect(rec.files.count == 1, "\(rec.files)")
+            let root = try #require(try rec.decoded().first)
+            #expect(root.end.map { $0 & EndRecord.flagForked != 0 } == true)
+            #expect(root.events.isEmpty)
+        }
+
+        @Test("PROCESS records round-trip; a reader skips a PROCESS record it does not know by its size")
+        func processRecordFormat() throws {
+            let meta = MetaRecord(pid: 7, frequencyHz: 99, startNanoseconds: 1, startRealtimeNanoseconds: 2,
+                                  signal: 27, commandLine: ["x"])
+            let records: [ProfileRecord] = [
+                .meta(meta),
+                .process(ProcessRecord(flags: ProcessRecord.flagSelf, pid: 7, ppid: 1, kind: 2, path: "/bin/sh")),
+                .process(ProcessRecord(pid: 8, ppid: 7, kind: 1, path: "")),
+            ]
+            let bytes = ProfileEncoder.file(records)
+            #expect(try decodeProfile(bytes).records == records)
+            let framed = try AgentRecordFile(bytes)
+            #expect(framed.all(AgentRecordType.process).count == 2)
+        }
+    }
+}
