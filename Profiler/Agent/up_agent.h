@@ -125,6 +125,14 @@ void up_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * writer drains and writes END), once.  Context: thread, not a handler. */
 void up_finish_recording(void);
 
+/* A fatal default-action signal arrived (up_signal.c): finish the record
+ * (ACTIVE -> STOPPING, the writer's last round with the proxy's delivery
+ * of blocked threads' stacks, MAPs, END), waiting at most
+ * UP_FATAL_FINISH_MS for the writer.  Only in the profiled process.
+ * Context: signal handler; async-signal-safe. */
+void up_finish_on_signal(void);
+#define UP_FATAL_FINISH_MS 2000
+
 /* CLOCK_MONOTONIC in ns.  Context: async-signal-safe (vDSO). */
 uint64_t up_monotonic_ns(void);
 

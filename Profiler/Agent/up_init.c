@@ -150,6 +150,21 @@ __attribute__((destructor)) static void up_fini(void) { up_at_exit(); }
 
 void up_finish_recording(void) { up_at_exit(); }
 
+void up_finish_on_signal(void)
+{
+    int expect = UP_ACTIVE;
+    /* A vfork child shares our memory, not our writer: never from there. */
+    if (getpid() != up_config.pid)
+        return;
+    /* seq_cst: as up_at_exit (the timers' Dekker); the timers keep
+     * running (timer_delete is not async-signal-safe by POSIX): ticks
+     * after the writer's last drain are simply not written. */
+    if (!atomic_compare_exchange_strong_explicit(&up_phase, &expect, UP_STOPPING, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return;
+    (void)up_writer_finish_bounded((int64_t)UP_FATAL_FINISH_MS * 1000000); /* late: no END */
+}
+
 /* Set by fork()'s wrapper around the real fork (this thread only): the
  * child handler knows the wrapper will restart the child. */
 static UP_IE_TLS int up_forking;

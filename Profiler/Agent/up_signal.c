@@ -43,6 +43,18 @@
  *    depth raised until the thread's next interposed call, which finds the
  *    trampoline's frame gone and repairs it (up_handler_depth.c).
  *
+ * SIGINT, SIGTERM, SIGHUP while their action is SIG_DFL (the program's, or
+ * the one it started with): the kernel holds up_fatal_handler, which
+ * finishes the record file (up_finish_on_signal: the writer's last round,
+ * which also delivers blocked threads' stacks through the proxy, bounded),
+ * then restores SIG_DFL and re-raises, so the process dies of the same
+ * signal as without the agent.  Old actions report the program's SIG_DFL
+ * exactly (the one read at start verbatim; one the program set as the
+ * kernel would keep it).  A handler the program installs replaces it (the
+ * trampoline); SIG_IGN is passed through.  Not covered: an SA_RESETHAND
+ * program handler whose delivery resets the kernel's action to SIG_DFL
+ * (its next delivery kills without END), a raw rt_sigaction instruction.
+ *
  * Concurrency: sigaction() calls (and SA_RESETHAND resets) are serialised
  * by a spin lock taken with every signal blocked, so a handler on the same
  * thread can never find it held by the code it interrupted; the holder
@@ -73,6 +85,7 @@ struct up_sigentry {
     _Atomic int interrupts;
     /* Under up_sig_lock. */
     int known;               /* `action` holds the program's action */
+    int fatal;               /* UP_FATAL_*: the kernel holds up_fatal_handler */
     struct sigaction action; /* as the program passed it */
 };
 
@@ -98,6 +111,53 @@ static void up_sig_unlock(const sigset_t *saved)
 }
 
 static int up_is_function(void *h) { return h != (void *)SIG_DFL && h != (void *)SIG_IGN && h != NULL; }
+
+/* up_sigentry.fatal: the program's SIG_DFL as read at start (reported
+ * verbatim), or as the program set it (reported as the kernel keeps it). */
+enum { UP_FATAL_NONE = 0, UP_FATAL_INITIAL, UP_FATAL_SET };
+
+static int up_is_finish_signal(int sig) { return sig == SIGINT || sig == SIGTERM || sig == SIGHUP; }
+
+/* A fatal default-action signal: finish the file, then die of it.
+ * Context: handler, every signal blocked (sa_mask); async-signal-safe:
+ * atomics, futex, sigaction, tgkill, sigprocmask. */
+static void up_fatal_handler(int sig, siginfo_t *info, void *uc)
+{
+    (void)info;
+    (void)uc;
+    int saved = errno;
+    up_finish_on_signal();
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    (void)up_real_sigaction()(sig, &dfl, NULL);
+    (void)tgkill(getpid(), gettid(), sig);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    (void)pthread_sigmask(SIG_UNBLOCK, &one, NULL); /* the default action: the process ends here */
+    errno = saved;
+}
+
+/* The kernel gets up_fatal_handler for `program`'s SIG_DFL.  Lock held.
+ * 0, or -1 with errno from the kernel. */
+static int up_fatal_install(int sig, const struct sigaction *program, int kind)
+{
+    struct up_sigentry *e = &up_sig[sig];
+    struct sigaction k;
+    memset(&k, 0, sizeof k);
+    k.sa_sigaction = up_fatal_handler;
+    k.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&k.sa_mask);
+    if (up_real_sigaction()(sig, &k, NULL) != 0)
+        return -1;
+    atomic_store_explicit(&e->resethand, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->handler, (void *)SIG_DFL, memory_order_release);
+    e->action = *program;
+    e->known = 1;
+    e->fatal = kind;
+    return 0;
+}
 
 
 /*
@@ -167,8 +227,11 @@ static int up_sig_install(int sig, const struct sigaction *act)
 {
     struct up_sigentry *e = &up_sig[sig];
     void *h = (void *)act->sa_handler;
-    if (h == (void *)up_trampoline) /* handed back to us somehow: keep the entry */
+    if (h == (void *)up_trampoline || h == (void *)up_fatal_handler) /* handed back to us: keep the entry */
         return up_real_sigaction()(sig, act, NULL);
+    if (h == (void *)SIG_DFL && up_is_finish_signal(sig))
+        return up_fatal_install(sig, act, UP_FATAL_SET);
+    e->fatal = UP_FATAL_NONE;
     if (up_is_function(h)) {
         struct sigaction k = *act;
         k.sa_sigaction = up_trampoline;
@@ -215,6 +278,17 @@ static int up_sig_current(int sig, struct sigaction *out)
     if (sig == UP_SIGNAL) {
         *out = e->action;
         out->sa_flags |= k.sa_flags & 0x04000000; /* SA_RESTORER, as libc sets it */
+        return 0;
+    }
+    if ((void *)k.sa_sigaction == (void *)up_fatal_handler && e->fatal != UP_FATAL_NONE) {
+        *out = e->action;
+        if (e->fatal == UP_FATAL_SET) {
+            /* As the kernel keeps an action libc installed. */
+            out->sa_flags |= k.sa_flags & 0x04000000; /* SA_RESTORER */
+            out->sa_restorer = k.sa_restorer;
+            sigdelset(&out->sa_mask, SIGKILL);
+            sigdelset(&out->sa_mask, SIGSTOP);
+        }
         return 0;
     }
     *out = k;
@@ -360,6 +434,8 @@ void up_signal_wrap_existing(void)
         up_sig_lock(&saved);
         if (up_real_sigaction()(sig, NULL, &cur) == 0 && up_is_function((void *)cur.sa_handler))
             (void)up_sig_install(sig, &cur);
+        else if (up_is_finish_signal(sig) && (void *)cur.sa_handler == (void *)SIG_DFL)
+            (void)up_fatal_install(sig, &cur, UP_FATAL_INITIAL);
         up_sig_unlock(&saved);
     }
 }

@@ -19,7 +19,9 @@
 extern _Atomic int up_sig_emulating;
 
 /* Constructor: wrap handlers the program (or an earlier constructor)
- * installed before the agent started, then start emulating. */
+ * installed before the agent started, catch SIGINT, SIGTERM and SIGHUP
+ * while they are SIG_DFL (to finish the file before dying of them), then
+ * start emulating. */
 void up_signal_wrap_existing(void);
 /* Constructor: the SIGPROF disposition our handler replaced is the
  * program's recorded SIGPROF action. */

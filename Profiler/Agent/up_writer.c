@@ -20,6 +20,7 @@
  * does not get records written into its own file.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
@@ -216,6 +217,8 @@ static void *up_writer_main(void *arg)
     (void)close(up_fd);
     up_fd = -1;
     atomic_store_explicit(&up_alive, 0, memory_order_release);
+    /* A fatal signal's handler may wait for this (up_writer_finish_bounded). */
+    (void)up_real_syscall()(SYS_futex, (long)&up_alive, (long)FUTEX_WAKE_PRIVATE, (long)INT_MAX, 0L, 0L, 0L);
     return NULL;
 }
 
@@ -298,6 +301,25 @@ void up_writer_finish(void)
     atomic_store_explicit(&up_stop, 1, memory_order_release);
     (void)up_real_syscall()(SYS_futex, (long)&up_stop, (long)FUTEX_WAKE_PRIVATE, 1L, 0L, 0L, 0L);
     (void)up_real_pthread_join()(up_writer_thread, NULL);
+}
+
+int up_writer_finish_bounded(int64_t timeout_ns)
+{
+    /* Acquire: partner the writer's release store of 0 (its END is out). */
+    if (!atomic_load_explicit(&up_alive, memory_order_acquire))
+        return -ESRCH;
+    atomic_store_explicit(&up_stop, 1, memory_order_release); /* as up_writer_finish */
+    (void)up_real_syscall()(SYS_futex, (long)&up_stop, (long)FUTEX_WAKE_PRIVATE, 1L, 0L, 0L, 0L);
+    uint64_t deadline = up_monotonic_ns() + (uint64_t)timeout_ns;
+    while (atomic_load_explicit(&up_alive, memory_order_acquire)) {
+        uint64_t now = up_monotonic_ns();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        struct timespec left = {.tv_sec = (time_t)((deadline - now) / 1000000000u),
+                                .tv_nsec = (long)((deadline - now) % 1000000000u)};
+        (void)up_real_syscall()(SYS_futex, (long)&up_alive, (long)FUTEX_WAIT_PRIVATE, 1L, (long)&left, 0L, 0L);
+    }
+    return 0;
 }
 
 _Atomic uint32_t up_end_flags;

@@ -18,6 +18,10 @@ int up_writer_start(void);
 /* Stop the writer: last drain, MAPs, LOSTs, END, close; waits for it.
  * Context: process exit. */
 void up_writer_finish(void);
+/* The same from a fatal signal's handler: stop the writer and wait at most
+ * timeout_ns for its END.  0, -ESRCH (no writer) or -ETIMEDOUT.
+ * Context: signal handler (atomics, futex, clock_gettime). */
+int up_writer_finish_bounded(int64_t timeout_ns);
 /* UP_END_* bits for the END record's flags (any thread; relaxed fetch-or:
  * read by the writer at the end, after up_writer_finish's release). */
 extern _Atomic uint32_t up_end_flags;

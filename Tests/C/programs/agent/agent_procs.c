@@ -6,7 +6,10 @@
  *                           not exist in the children), forks N workers and
  *                           feeds them one byte per round through a pipe;
  *                           each worker alternates CPU work (worker_spin) and
- *                           a blocking read (worker_wait) for 8 rounds and
+ *                           a blocking read (worker_wait: the master writes
+ *                           30 ms after the worker said it is ready, so
+ *                           every round blocks, whatever the load) for 8
+ *                           rounds and
  *                           exits (the last one with _exit).  Prints each
  *                           worker's pid and checksum, then "master done".
  *   agent_procs shell       fork + exec of /bin/sh -c 'a pipeline', waits.
@@ -50,12 +53,12 @@ __attribute__((noinline)) static int worker_wait(int fd)
     return n == 1 ? c : -1;
 }
 
-static void worker(int index, int fd, int last)
+static void worker(int index, int fd, int ready, int last)
 {
     uint64_t sum = (uint64_t)index;
     for (int r = 0; r < ROUNDS; r++) {
         sum = worker_spin(sum);
-        if (worker_wait(fd) < 0)
+        if (write(ready, "r", 1) != 1 || worker_wait(fd) < 0)
             _exit(2);
     }
     printf("worker %d checksum %016llx\n", index, (unsigned long long)sum);
@@ -80,10 +83,10 @@ static int workers(int n)
         return 2;
     pthread_t t;
     pthread_create(&t, NULL, helper, NULL);
-    int fds[MAX_WORKERS][2];
+    int fds[MAX_WORKERS][2], back[MAX_WORKERS][2];
     pid_t pids[MAX_WORKERS];
     for (int i = 0; i < n; i++) {
-        if (pipe(fds[i]) != 0)
+        if (pipe(fds[i]) != 0 || pipe(back[i]) != 0)
             return 2;
         fflush(stdout);
         pids[i] = fork();
@@ -91,13 +94,19 @@ static int workers(int n)
             return 2;
         if (pids[i] == 0) {
             close(fds[i][1]);
-            worker(i, fds[i][0], i == n - 1);
+            close(back[i][0]);
+            worker(i, fds[i][0], back[i][1], i == n - 1);
         }
         close(fds[i][0]);
+        close(back[i][1]);
         fprintf(stderr, "worker %d pid %d\n", i, (int)pids[i]);
     }
     for (int r = 0; r < ROUNDS; r++) {
-        nap_ms(40);
+        char c;
+        for (int i = 0; i < n; i++)
+            if (read(back[i][0], &c, 1) != 1)
+                return 2;
+        nap_ms(30);
         for (int i = 0; i < n; i++)
             if (write(fds[i][1], "x", 1) != 1)
                 return 2;
