@@ -58,6 +58,44 @@ private func pids(_ stderr: String, _ prefix: String) -> [UInt32] {
 
 private func sortedLines(_ s: String) -> [Substring] { s.split(separator: "\n").sorted() }
 
+/// Runs exe with `extra` variables through `env --default-signal` (a test
+/// runner started from a background job ignores SIGINT, and children
+/// inherit that; env itself runs without the extra variables), waits for
+/// "ready" on its stdout, lets it run `after` seconds, sends `sig` and
+/// waits (bounded).  Status: exit code, or 128 + signal.
+private func runThenSignal(_ exe: String, _ args: [String], extra: [String: String] = [:], sig: Int32,
+                           after: Double = 1.0, in dir: URL) throws -> (status: Int32, stdout: String) {
+    let outURL = dir.appendingPathComponent("stdout-\(UInt32.random(in: 0...UInt32.max))")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    let out = try FileHandle(forWritingTo: outURL)
+    defer { try? out.close() }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["--default-signal=INT,TERM,HUP"] + extra.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        + [exe] + args
+    p.environment = CLI.cleanEnvironment
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    p.currentDirectoryURL = dir
+    try p.run()
+    let start = Date()
+    while !((try? String(contentsOf: outURL, encoding: .utf8)) ?? "").contains("ready") {
+        guard p.isRunning, Date().timeIntervalSince(start) < 60 else {
+            p.terminate()
+            throw AgentTestError(description: "\(exe) never said ready")
+        }
+        usleep(10_000)
+    }
+    usleep(UInt32(after * 1_000_000))
+    kill(p.processIdentifier, sig)
+    let sent = Date()
+    while p.isRunning && Date().timeIntervalSince(sent) < 30 { usleep(5_000) }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    p.waitUntilExit()
+    let status = p.terminationReason == .exit ? p.terminationStatus : 128 + p.terminationStatus
+    return (status, (try? String(contentsOf: outURL, encoding: .utf8)) ?? "")
+}
+
 extension AgentTests {
     @Suite("Agent: every process", .timeLimit(.minutes(3)))
     struct EveryProcess {
@@ -141,6 +179,51 @@ extension AgentTests {
             let root = try #require(try rec.decoded().first)
             #expect(root.end.map { $0 & EndRecord.flagForked != 0 } == true)
             #expect(root.events.isEmpty)
+        }
+
+        @Test("SIGINT/SIGTERM to a program with blocked threads: END written, stacks delivered, the same death",
+              arguments: [SIGINT, SIGTERM])
+        func fatalSignal(_ sig: Int32) throws {
+            let dir = try TempDir()
+            let exe = try Agent.program("agent_sigint").path
+            let plain = try runThenSignal(exe, [], sig: sig, in: dir.url)
+            let file = dir.path("s.data")
+            let prof = try runThenSignal(exe, [], extra: ["LD_PRELOAD": try Agent.library.get().path,
+                                                          "UNWIND_PROFILE_OUTPUT": file, "UNWIND_PROFILE_FREQUENCY": "999"],
+                                         sig: sig, in: dir.url)
+            #expect(plain.status == 128 + sig && prof.status == plain.status, "status \(prof.status) vs \(plain.status)")
+            #expect(prof.stdout == plain.stdout, "\(prof.stdout) vs \(plain.stdout)")
+            let stitched = try decodeAndStitch([UInt8](try Data(contentsOf: URL(fileURLWithPath: file))))
+            let m = stitched.summary
+            #expect(m.hasEnd, "no END: \(m.line)")
+            // Four threads blocked for >= 1 s at 999 Hz: thousands of samples.
+            #expect(m.samples >= 400 && m.samplesWithLostStack * 100 <= m.samples, "\(m.line)")
+        }
+
+        @Test("the program's own SIGINT handler and SIG_DFL actions: sigaction reports exactly what it would unprofiled")
+        func ownHandler() throws {
+            let dir = try TempDir()
+            let exe = try Agent.program("agent_sigint").path
+            let plain = try runThenSignal(exe, ["handler"], sig: SIGINT, in: dir.url)
+            let prof = try runThenSignal(exe, ["handler"], extra: ["LD_PRELOAD": try Agent.library.get().path,
+                                                                   "UNWIND_PROFILE_OUTPUT": dir.path("h.data"),
+                                                                   "UNWIND_PROFILE_FREQUENCY": "999"],
+                                         sig: SIGINT, in: dir.url)
+            #expect(plain.status == 3 && prof.status == 3, "status \(prof.status) vs \(plain.status)")
+            #expect(prof.stdout == plain.stdout && plain.stdout.contains("caught"), "\(prof.stdout) vs \(plain.stdout)")
+        }
+
+        @Test("SIGINT to record: passed on to the program, which finishes its file; record exits as it did")
+        func interruptRecord() throws {
+            let dir = try TempDir()
+            let exe = try Agent.program("agent_sigint").path
+            let file = dir.path("r.data")
+            let run = try runThenSignal(CLI.executable, ["record", "-F", "999", "-o", file, "--agent",
+                                                         try Agent.library.get().path, "--", exe],
+                                        sig: SIGINT, in: dir.url)
+            #expect(run.status == 128 + SIGINT, "record: status \(run.status)")
+            let m = try decodeAndStitch([UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))).summary
+            #expect(m.hasEnd && m.samplesWithLostStack * 100 <= m.samples, "\(m.line)")
         }
 
         @Test("PROCESS records round-trip; a reader skips a PROCESS record it does not know by its size")
