@@ -21,7 +21,9 @@
  * collect their arguments and go through the v-variants.
  * Context of each: whatever the program calls it from.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <unistd.h>
 #include "up_call.h"
@@ -176,4 +178,55 @@ UP_EXPORT void _Exit(int status)
         up_finish_here();
     up_real__Exit()(status);
     __builtin_unreachable();
+}
+
+/* posix_spawn, posix_spawnp: the spawned program gets the agent's
+ * variables in the environment it is given (up_inherit.c) and this
+ * process's file a PROCESS record (spawn) with its pid.  glibc's own
+ * spawn (clone with CLONE_VM | CLONE_VFORK, its internal execve) runs
+ * none of our code in the child.  The real functions are looked up here,
+ * once (thread context; the default, newest symbol version).
+ * Context: whatever the program calls them from. */
+typedef int up_spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                        char *const[], char *const[]);
+
+static int up_spawn(const char *name, _Atomic(up_spawn_fn *) *cache, pid_t *pid, const char *path,
+                    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr, char *const argv[],
+                    char *const envp[])
+{
+    /* Relaxed: every thread stores the same pointer. */
+    up_spawn_fn *real = atomic_load_explicit(cache, memory_order_relaxed);
+    if (!real) {
+        real = (up_spawn_fn *)dlsym(RTLD_NEXT, name);
+        if (!real)
+            return ENOSYS;
+        atomic_store_explicit(cache, real, memory_order_relaxed);
+    }
+    size_t cap = up_inherit_env_cap(envp);
+    if (cap > UP_ENV_MAX)
+        cap = 0;
+    char *buf[cap ? cap : 1];
+    char proc[64];
+    char *const *spawn_env = up_inherit_spawn_env(envp, buf, cap, proc);
+    pid_t child = 0;
+    int r = real(&child, path, fa, attr, argv, spawn_env);
+    if (r == 0 && spawn_env != envp)
+        up_process_event((uint32_t)child, (uint32_t)up_config.pid, UP_PROC_SPAWN, path);
+    if (r == 0 && pid)
+        *pid = child;
+    return r;
+}
+
+UP_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    static _Atomic(up_spawn_fn *) real;
+    return up_spawn("posix_spawn", &real, pid, path, fa, attr, argv, envp);
+}
+
+UP_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    static _Atomic(up_spawn_fn *) real;
+    return up_spawn("posix_spawnp", &real, pid, file, fa, attr, argv, envp);
 }

@@ -49,6 +49,9 @@ pid_t up_fork(void);
  * written: the lock-free event queue only; `proc` is the caller's buffer
  * for the PROCESS variable). */
 char *const *up_inherit_env(char *const envp[], char **out, size_t cap, char proc[64], const char *path);
+/* The same for posix_spawn (a new pid whose parent is this process; the
+ * caller queues the event once it knows the pid).  Context: thread. */
+char *const *up_inherit_spawn_env(char *const envp[], char **out, size_t cap, char proc[64]);
 /* Entries up_inherit_env needs for envp: its own plus ours and the NULL. */
 size_t up_inherit_env_cap(char *const envp[]);
 /* How many entries up_inherit_env may add. */

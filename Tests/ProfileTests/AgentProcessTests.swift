@@ -171,6 +171,22 @@ extension AgentTests {
             #expect(rec.files.contains(rec.root + ".\(master)"), "\(rec.files)")
         }
 
+        @Test("posix_spawnp of sh -c 'a pipeline': the spawned shell and its programs profiled, the spawn recorded")
+        func spawned() throws {
+            let plain = try Agent.unprofiled("agent_procs", ["spawn"])
+            let rec = try Recording(["spawn"])
+            #expect(rec.run.status == plain.status && rec.run.stdout == plain.stdout && plain.status == 0,
+                    "\(rec.run.stdout) vs \(plain.stdout); \(rec.run.stderr)")
+            let child = try #require(pids(rec.run.stderr, "spawned pid").first, "\(rec.run.stderr)")
+            let files = try rec.decoded()
+            #expect(files.first?.events.contains { $0.pid == child && $0.kind == ProcessRecord.Kind.spawn.rawValue } == true,
+                    "\(files.first?.events ?? [])")
+            #expect(files.contains { $0.own?.pid == child && $0.own?.kind == ProcessRecord.Kind.spawn.rawValue },
+                    "\(files.map { $0.own })")
+            let programs = Set(files.compactMap { $0.own.map { ($0.path as NSString).lastPathComponent } })
+            #expect(programs.isSuperset(of: ["seq", "sort", "tail"]), "\(programs)")
+        }
+
         @Test("record --no-inherit: children run unprofiled, one file, END says children were forked")
         func noInherit() throws {
             let rec = try Recording(["workers", "2"], noInherit: true)

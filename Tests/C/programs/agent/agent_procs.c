@@ -14,10 +14,12 @@
  *                           worker's pid and checksum, then "master done".
  *   agent_procs shell       fork + exec of /bin/sh -c 'a pipeline', waits.
  *   agent_procs exec        exec in place of /bin/sh -c 'a pipeline'.
+ *   agent_procs spawn       posix_spawnp of sh -c 'a pipeline', waits.
  * Output is the same with and without the agent (pids go to stderr).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,10 +145,24 @@ int main(int argc, char **argv)
         printf("shell status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "spawn") == 0) {
+        extern char **environ;
+        char *args[] = {"sh", "-c", (char *)pipeline, NULL};
+        pid_t p;
+        fflush(stdout);
+        if (posix_spawnp(&p, "sh", NULL, NULL, args, environ) != 0)
+            return 2;
+        fprintf(stderr, "spawned pid %d\n", (int)p);
+        int status;
+        if (waitpid(p, &status, 0) != p)
+            return 2;
+        printf("spawn status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "exec") == 0) {
         execl("/bin/sh", "sh", "-c", pipeline, (char *)NULL);
         return 127;
     }
-    fprintf(stderr, "usage: agent_procs workers N | shell | exec\n");
+    fprintf(stderr, "usage: agent_procs workers N | shell | exec | spawn\n");
     return 2;
 }
