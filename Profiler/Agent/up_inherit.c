@@ -37,9 +37,11 @@
  * vfork children (CPython's subprocess, a shell's vfork) exec through the
  * same interposers: the environment is built on the stack and nothing of
  * the parent's state is written but the lock-free event queue.
- * posix_spawn calls glibc's internal execve: the spawned image is profiled
- * when the environment it is given carries the variables, which the
- * program's own environ no longer does (system() and popen() likewise).
+ * posix_spawn and posix_spawnp are interposed (up_exec.c): the variables
+ * go into the environment they pass, and the parent queues a PROCESS
+ * record (kind spawn) with the child's pid.  system() and popen() call
+ * glibc's internal spawn with `environ`, which no longer has the
+ * variables: their commands are neither profiled nor seen.
  *
  * record --no-inherit (UNWIND_PROFILE_INHERIT=0): fork children stay inert
  * and exec passes nothing: the behaviour before this file.
@@ -166,10 +168,25 @@ size_t up_inherit_env_cap(char *const envp[])
     return n + UP_INHERIT_ENV_EXTRA + 1;
 }
 
-char *const *up_inherit_env(char *const envp[], char **out, size_t cap, char proc[64], const char *path)
+static char *const *up_env_build(char *const envp[], char **out, size_t cap, char proc[64], uint32_t kind,
+                                 uint32_t ppid, uint32_t gen);
+
+static int up_inheriting(void)
 {
     int phase = up_phase_get();
-    if (!up_self.inherit || (phase != UP_ACTIVE && phase != UP_STOPPING))
+    return up_self.inherit && (phase == UP_ACTIVE || phase == UP_STOPPING);
+}
+
+char *const *up_inherit_spawn_env(char *const envp[], char **out, size_t cap, char proc[64])
+{
+    if (!up_inheriting())
+        return envp;
+    return up_env_build(envp, out, cap, proc, UP_PROC_SPAWN, (uint32_t)up_config.pid, 0);
+}
+
+char *const *up_inherit_env(char *const envp[], char **out, size_t cap, char proc[64], const char *path)
+{
+    if (!up_inheriting())
         return envp;
     uint32_t kind, ppid, gen;
     if ((uint32_t)getpid() != (uint32_t)up_config.pid) {
@@ -182,10 +199,16 @@ char *const *up_inherit_env(char *const envp[], char **out, size_t cap, char pro
         ppid = up_self.ppid;
         gen = up_self.kind == UP_PROC_ROOT ? 0 : up_self.gen + 1;
     }
+    up_process_event((uint32_t)getpid(), ppid, kind, path);
+    return up_env_build(envp, out, cap, proc, kind, ppid, gen);
+}
+
+static char *const *up_env_build(char *const envp[], char **out, size_t cap, char proc[64], uint32_t kind,
+                                 uint32_t ppid, uint32_t gen)
+{
     size_t n = 0;
     while (envp && envp[n])
         n++;
-    up_process_event((uint32_t)getpid(), ppid, kind, path);
     if (n + UP_INHERIT_ENV_EXTRA + 1 > cap)
         return envp;
     static const char name[] = "UNWIND_PROFILE_PROCESS=";
