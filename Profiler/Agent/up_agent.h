@@ -25,7 +25,8 @@
  *   up_exec.c    exec*, _exit, _Exit: finish the record first
  *   up_writer.c  the writer thread and the file
  *   up_maps.c    MAP records (dl_iterate_phdr)
- *   up_init.c    constructor, process exit, fork
+ *   up_init.c    constructor, process exit, fork, a fatal signal's finish
+ *   up_inherit.c every process: fork children restart, exec'd images inherit
  *   up_io.c, up_net.c, up_poll.c, up_sleep.c, up_sync.c, up_proc.c,
  *   up_ipc.c (SysV IPC), up_aio.c (libaio): interposers
  */
