@@ -206,10 +206,15 @@ char *const *up_inherit_env(char *const envp[], char **out, size_t cap, char pro
 static char *const *up_env_build(char *const envp[], char **out, size_t cap, char proc[64], uint32_t kind,
                                  uint32_t ppid, uint32_t gen)
 {
+    /* Only for an image that will load the agent: an environment without
+     * it in LD_PRELOAD (env -i, a sanitised environment) is passed as the
+     * program built it. */
     size_t n = 0;
-    while (envp && envp[n])
-        n++;
-    if (n + UP_INHERIT_ENV_EXTRA + 1 > cap)
+    int preloads = 0;
+    for (; envp && envp[n]; n++)
+        if (strncmp(envp[n], "LD_PRELOAD=", 11) == 0 && strstr(envp[n], "unwind_profile_agent"))
+            preloads = 1;
+    if (!preloads || n + UP_INHERIT_ENV_EXTRA + 1 > cap)
         return envp;
     static const char name[] = "UNWIND_PROFILE_PROCESS=";
     char *p = proc;

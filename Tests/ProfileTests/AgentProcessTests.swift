@@ -14,12 +14,12 @@ private struct Recording {
     var root: String { dir.path("p.data") }
     var files: [String] { [root] + Processes.siblings(of: root) }
 
-    init(_ args: [String], noInherit: Bool = false) throws {
+    init(_ args: [String], noInherit: Bool = false, program: String? = nil) throws {
         dir = try TempDir()
-        let exe = try Agent.program("agent_procs")
+        let exe = try program ?? Agent.program("agent_procs").path
         let agent = try Agent.library.get()
         run = try CLI.run(["record", "-F", "999", "-o", dir.path("p.data"), "--agent", agent.path]
-                          + (noInherit ? ["--no-inherit"] : []) + ["--", exe.path] + args,
+                          + (noInherit ? ["--no-inherit"] : []) + ["--", exe] + args,
                           environment: CLI.cleanEnvironment, in: dir.url, seconds: 60)
     }
 
@@ -185,6 +185,18 @@ extension AgentTests {
                     "\(files.map { $0.own })")
             let programs = Set(files.compactMap { $0.own.map { ($0.path as NSString).lastPathComponent } })
             #expect(programs.isSuperset(of: ["seq", "sort", "tail"]), "\(programs)")
+        }
+
+        @Test("a child that drops LD_PRELOAD (env -i): gets the environment it was given; seen, not profiled, and the report says so")
+        func unprofiledChild() throws {
+            // The second env prints its (empty) environment.
+            let rec = try Recording(["-c", "env -i /usr/bin/env; echo ok"], program: "/bin/sh")
+            #expect(rec.run.status == 0 && rec.run.stdout == "ok\n", "\(rec.run.stdout) \(rec.run.stderr)")
+            let report = try rec.report(["--format", "folded"])
+            #expect(report.status == 0, "\(report.stderr)")
+            let line = report.stderr.split(separator: "\n").first { $0.contains("seen, not profiled") }
+            #expect(line?.contains("/usr/bin/env") == true, "\(report.stderr)")
+            #expect(report.stderr.contains("process env ("), "\(report.stderr)")
         }
 
         @Test("record --no-inherit: children run unprofiled, one file, END says children were forked")
