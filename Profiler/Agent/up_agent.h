@@ -20,6 +20,7 @@
  *   up_stack.c   the tracer callback (STACK records)
  *   up_signal.c  sigaction emulation: the table, trampolines, foreign-signal count
  *   up_signal_compat.c  signal, bsd_signal, sysv_signal, sigset on it
+ *   up_signal_fatal.c   SIGINT/SIGTERM/SIGHUP at their default: finish, then die
  *   up_handler_depth.c  program-handler depth and its repair after a jump
  *   up_sigwait.c signalfd, sigwait*, pause, sigsuspend
  *   up_exec.c    exec*, _exit, _Exit: finish the record first

@@ -43,17 +43,10 @@
  *    depth raised until the thread's next interposed call, which finds the
  *    trampoline's frame gone and repairs it (up_handler_depth.c).
  *
- * SIGINT, SIGTERM, SIGHUP while their action is SIG_DFL (the program's, or
- * the one it started with): the kernel holds up_fatal_handler, which
- * finishes the record file (up_finish_on_signal: the writer's last round,
- * which also delivers blocked threads' stacks through the proxy, bounded),
- * then restores SIG_DFL and re-raises, so the process dies of the same
- * signal as without the agent.  Old actions report the program's SIG_DFL
- * exactly (the one read at start verbatim; one the program set as the
- * kernel would keep it).  A handler the program installs replaces it (the
- * trampoline); SIG_IGN is passed through.  Not covered: an SA_RESETHAND
- * program handler whose delivery resets the kernel's action to SIG_DFL
- * (its next delivery kills without END), a raw rt_sigaction instruction.
+ * SIGINT, SIGTERM, SIGHUP while their action is SIG_DFL: the kernel holds
+ * up_fatal_handler (up_signal_fatal.c); old actions report the program's
+ * SIG_DFL exactly (read at start: verbatim; set by the program: as the
+ * kernel keeps it).
  *
  * Concurrency: sigaction() calls (and SA_RESETHAND resets) are serialised
  * by a spin lock taken with every signal blocked, so a handler on the same
@@ -115,29 +108,6 @@ static int up_is_function(void *h) { return h != (void *)SIG_DFL && h != (void *
 /* up_sigentry.fatal: the program's SIG_DFL as read at start (reported
  * verbatim), or as the program set it (reported as the kernel keeps it). */
 enum { UP_FATAL_NONE = 0, UP_FATAL_INITIAL, UP_FATAL_SET };
-
-static int up_is_finish_signal(int sig) { return sig == SIGINT || sig == SIGTERM || sig == SIGHUP; }
-
-/* A fatal default-action signal: finish the file, then die of it.
- * Context: handler, every signal blocked (sa_mask); async-signal-safe:
- * atomics, futex, sigaction, tgkill, sigprocmask. */
-static void up_fatal_handler(int sig, siginfo_t *info, void *uc)
-{
-    (void)info;
-    (void)uc;
-    int saved = errno;
-    up_finish_on_signal();
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    (void)up_real_sigaction()(sig, &dfl, NULL);
-    (void)tgkill(getpid(), gettid(), sig);
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, sig);
-    (void)pthread_sigmask(SIG_UNBLOCK, &one, NULL); /* the default action: the process ends here */
-    errno = saved;
-}
 
 /* The kernel gets up_fatal_handler for `program`'s SIG_DFL.  Lock held.
  * 0, or -1 with errno from the kernel. */

@@ -39,6 +39,12 @@ void up_signal_after_fork_child(void);
  * when the caller must make the real syscall.  Context: as sigaction. */
 int up_signal_raw_rt_sigaction(long sig, const void *kact, void *koact, long size, long *ret);
 
+/* The signals whose default action the agent catches to finish the file
+ * first, and its handler for them (up_signal_fatal.c).  Context: any;
+ * the handler: a signal handler, every signal blocked. */
+int up_is_finish_signal(int sig);
+void up_fatal_handler(int sig, siginfo_t *info, void *uc);
+
 /* A vfork child (or any CLONE_VM child) of the profiled process: its
  * sigaction calls go to the kernel alone, never to the table it shares with
  * the parent.  Context: as sigaction. */
