@@ -21,12 +21,14 @@
  *   up_stack.c   the tracer callback (STACK records)
  *   up_signal.c  sigaction emulation: the table, trampolines, foreign-signal count
  *   up_signal_compat.c  signal, bsd_signal, sysv_signal, sigset on it
+ *   up_signal_fatal.c   SIGINT/SIGTERM/SIGHUP at their default: finish, then die
  *   up_handler_depth.c  program-handler depth and its repair after a jump
  *   up_sigwait.c signalfd, sigwait*, pause, sigsuspend
  *   up_exec.c    exec*, _exit, _Exit: finish the record first
  *   up_writer.c  the writer thread and the file
  *   up_maps.c    MAP records (dl_iterate_phdr)
- *   up_init.c    constructor, process exit, fork
+ *   up_init.c    constructor, process exit, fork, a fatal signal's finish
+ *   up_inherit.c every process: fork children restart, exec'd images inherit
  *   up_io.c, up_net.c, up_poll.c, up_sleep.c, up_sync.c, up_proc.c,
  *   up_ipc.c (SysV IPC), up_aio.c (libaio): interposers
  */
@@ -125,6 +127,14 @@ void up_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Finish the record as process exit does (STOPPING, timers stopped, the
  * writer drains and writes END), once.  Context: thread, not a handler. */
 void up_finish_recording(void);
+
+/* A fatal default-action signal arrived (up_signal.c): finish the record
+ * (ACTIVE -> STOPPING, the writer's last round with the proxy's delivery
+ * of blocked threads' stacks, MAPs, END), waiting at most
+ * UP_FATAL_FINISH_MS for the writer.  Only in the profiled process.
+ * Context: signal handler; async-signal-safe. */
+void up_finish_on_signal(void);
+#define UP_FATAL_FINISH_MS 2000
 
 /* CLOCK_MONOTONIC in ns.  Context: async-signal-safe (vDSO). */
 uint64_t up_monotonic_ns(void);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <sys/syscall.h>
 #include "up_call.h"
+#include "up_inherit.h"
 #include "up_real.h"
 #include "up_records.h"
 #include "up_signal.h"
@@ -104,17 +105,5 @@ UP_EXPORT long syscall(long nr, ...)
     return r;
 }
 
-/* fork() runs the atfork handlers (the core's take liburcu's and its own
- * locks with pthread_mutex_lock) under the guard, so they pass straight
- * through.  The child is made inert by up_init.c's atfork child handler. */
-UP_EXPORT pid_t fork(void)
-{
-    up_tls.guard++;
-    pid_t p = up_real_fork()();
-    int saved = errno;
-    up_tls.guard--;
-    if (p > 0 && up_is_active() && !atomic_fetch_or_explicit(&up_end_flags, UP_END_FORKED, memory_order_relaxed))
-        up_log("the program forked (first child pid %d): children are not profiled", (int)p);
-    errno = saved;
-    return p;
-}
+/* The child is restarted, or made inert, by up_init.c (up_fork). */
+UP_EXPORT pid_t fork(void) { return up_fork(); }

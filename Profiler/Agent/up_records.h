@@ -11,7 +11,7 @@
 
 #define UP_FILE_MAGIC "DUPROFIL"
 #define UP_FILE_MAJOR 1
-#define UP_FILE_MINOR 1 /* 1: SAMPLE grew to 48 bytes (CPU time, state) */
+#define UP_FILE_MINOR 1 /* 1: SAMPLE grew to 48 bytes (CPU time, state); PROCESS records */
 
 enum up_record_type {
     UP_REC_META = 1,
@@ -22,6 +22,7 @@ enum up_record_type {
     UP_REC_LOST = 6,
     UP_REC_CALL = 7,
     UP_REC_END = 8,
+    UP_REC_PROCESS = 9,
 };
 
 /* META flags: stacks unwound once per sample (the benchmark baseline agent,
@@ -48,6 +49,15 @@ enum up_record_type {
 /* END flags: how the recording ended, and what it does not contain. */
 #define UP_END_EXEC 0x1u   /* the process exec'd another program: the record ends there */
 #define UP_END_FORKED 0x2u /* the process forked children: they are not profiled */
+/* PROCESS: how a process started (kind) and whose record this file is. */
+enum up_process_kind {
+    UP_PROC_ROOT = 0,       /* started by `record` */
+    UP_PROC_FORK = 1,       /* fork() child, profiled from the fork on */
+    UP_PROC_EXEC_FORK = 2,  /* a program exec'd by a fork child */
+    UP_PROC_EXEC = 3,       /* a program exec'd in place (same pid) */
+    UP_PROC_SPAWN = 4,      /* a program exec'd by a vfork/posix_spawn child */
+};
+#define UP_PROCESS_SELF 0x1u /* flags: this record describes the file's own process */
 /* LOST kinds. */
 #define UP_LOST_SAMPLES 0u
 #define UP_LOST_STACKS 1u
@@ -116,6 +126,15 @@ struct up_rec_end {
     uint64_t time_ns, samples, stacks, lost;
 };
 
+/* 9 PROCESS: the file's own process (flag SELF, right after META), or a
+ * child this process started / a program it exec'd (written when seen). */
+struct up_rec_process {
+    struct up_rec_header h;
+    uint32_t pid, ppid;
+    uint32_t kind, path_len; /* kind: enum up_process_kind */
+    /* path bytes follow (the program, for the exec kinds; may be empty) */
+};
+
 _Static_assert(sizeof(struct up_file_header) == 16, "file header is 16 bytes");
 _Static_assert(sizeof(struct up_rec_header) == 8, "record header is 8 bytes");
 _Static_assert(sizeof(struct up_rec_meta) == 40, "META fixed part is 40 bytes");
@@ -134,6 +153,7 @@ _Static_assert(offsetof(struct up_rec_map, build_id_len) == 40, "MAP.build_id_le
 _Static_assert(sizeof(struct up_rec_lost) == 24, "LOST is 24 bytes");
 _Static_assert(sizeof(struct up_rec_call) == 16, "CALL fixed part is 16 bytes");
 _Static_assert(sizeof(struct up_rec_end) == 40, "END is 40 bytes");
+_Static_assert(sizeof(struct up_rec_process) == 24, "PROCESS fixed part is 24 bytes");
 _Static_assert(sizeof(uintptr_t) == sizeof(uint64_t), "STACK ips are 64-bit addresses");
 
 /* Size of a record with `fixed` + `var` bytes, padded to 8. */

@@ -43,6 +43,11 @@
  *    depth raised until the thread's next interposed call, which finds the
  *    trampoline's frame gone and repairs it (up_handler_depth.c).
  *
+ * SIGINT, SIGTERM, SIGHUP while their action is SIG_DFL: the kernel holds
+ * up_fatal_handler (up_signal_fatal.c); old actions report the program's
+ * SIG_DFL exactly (read at start: verbatim; set by the program: as the
+ * kernel keeps it).
+ *
  * Concurrency: sigaction() calls (and SA_RESETHAND resets) are serialised
  * by a spin lock taken with every signal blocked, so a handler on the same
  * thread can never find it held by the code it interrupted; the holder
@@ -73,6 +78,7 @@ struct up_sigentry {
     _Atomic int interrupts;
     /* Under up_sig_lock. */
     int known;               /* `action` holds the program's action */
+    int fatal;               /* UP_FATAL_*: the kernel holds up_fatal_handler */
     struct sigaction action; /* as the program passed it */
 };
 
@@ -98,6 +104,30 @@ static void up_sig_unlock(const sigset_t *saved)
 }
 
 static int up_is_function(void *h) { return h != (void *)SIG_DFL && h != (void *)SIG_IGN && h != NULL; }
+
+/* up_sigentry.fatal: the program's SIG_DFL as read at start (reported
+ * verbatim), or as the program set it (reported as the kernel keeps it). */
+enum { UP_FATAL_NONE = 0, UP_FATAL_INITIAL, UP_FATAL_SET };
+
+/* The kernel gets up_fatal_handler for `program`'s SIG_DFL.  Lock held.
+ * 0, or -1 with errno from the kernel. */
+static int up_fatal_install(int sig, const struct sigaction *program, int kind)
+{
+    struct up_sigentry *e = &up_sig[sig];
+    struct sigaction k;
+    memset(&k, 0, sizeof k);
+    k.sa_sigaction = up_fatal_handler;
+    k.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&k.sa_mask);
+    if (up_real_sigaction()(sig, &k, NULL) != 0)
+        return -1;
+    atomic_store_explicit(&e->resethand, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->handler, (void *)SIG_DFL, memory_order_release);
+    e->action = *program;
+    e->known = 1;
+    e->fatal = kind;
+    return 0;
+}
 
 
 /*
@@ -167,8 +197,11 @@ static int up_sig_install(int sig, const struct sigaction *act)
 {
     struct up_sigentry *e = &up_sig[sig];
     void *h = (void *)act->sa_handler;
-    if (h == (void *)up_trampoline) /* handed back to us somehow: keep the entry */
+    if (h == (void *)up_trampoline || h == (void *)up_fatal_handler) /* handed back to us: keep the entry */
         return up_real_sigaction()(sig, act, NULL);
+    if (h == (void *)SIG_DFL && up_is_finish_signal(sig))
+        return up_fatal_install(sig, act, UP_FATAL_SET);
+    e->fatal = UP_FATAL_NONE;
     if (up_is_function(h)) {
         struct sigaction k = *act;
         k.sa_sigaction = up_trampoline;
@@ -215,6 +248,17 @@ static int up_sig_current(int sig, struct sigaction *out)
     if (sig == UP_SIGNAL) {
         *out = e->action;
         out->sa_flags |= k.sa_flags & 0x04000000; /* SA_RESTORER, as libc sets it */
+        return 0;
+    }
+    if ((void *)k.sa_sigaction == (void *)up_fatal_handler && e->fatal != UP_FATAL_NONE) {
+        *out = e->action;
+        if (e->fatal == UP_FATAL_SET) {
+            /* As the kernel keeps an action libc installed. */
+            out->sa_flags |= k.sa_flags & 0x04000000; /* SA_RESTORER */
+            out->sa_restorer = k.sa_restorer;
+            sigdelset(&out->sa_mask, SIGKILL);
+            sigdelset(&out->sa_mask, SIGSTOP);
+        }
         return 0;
     }
     *out = k;
@@ -360,6 +404,8 @@ void up_signal_wrap_existing(void)
         up_sig_lock(&saved);
         if (up_real_sigaction()(sig, NULL, &cur) == 0 && up_is_function((void *)cur.sa_handler))
             (void)up_sig_install(sig, &cur);
+        else if (up_is_finish_signal(sig) && (void *)cur.sa_handler == (void *)SIG_DFL)
+            (void)up_fatal_install(sig, &cur, UP_FATAL_INITIAL);
         up_sig_unlock(&saved);
     }
 }

@@ -19,7 +19,9 @@
 extern _Atomic int up_sig_emulating;
 
 /* Constructor: wrap handlers the program (or an earlier constructor)
- * installed before the agent started, then start emulating. */
+ * installed before the agent started, catch SIGINT, SIGTERM and SIGHUP
+ * while they are SIG_DFL (to finish the file before dying of them), then
+ * start emulating. */
 void up_signal_wrap_existing(void);
 /* Constructor: the SIGPROF disposition our handler replaced is the
  * program's recorded SIGPROF action. */
@@ -36,6 +38,12 @@ void up_signal_after_fork_child(void);
  * Returns 1 and the syscall's result in *ret when it handled the call, 0
  * when the caller must make the real syscall.  Context: as sigaction. */
 int up_signal_raw_rt_sigaction(long sig, const void *kact, void *koact, long size, long *ret);
+
+/* The signals whose default action the agent catches to finish the file
+ * first, and its handler for them (up_signal_fatal.c).  Context: any;
+ * the handler: a signal handler, every signal blocked. */
+int up_is_finish_signal(int sig);
+void up_fatal_handler(int sig, siginfo_t *info, void *uc);
 
 /* A vfork child (or any CLONE_VM child) of the profiled process: its
  * sigaction calls go to the kernel alone, never to the table it shares with

@@ -11,20 +11,23 @@
  * 64 KiB buffer, flushed after each round with write() (partial writes and
  * EINTR handled).
  *
- * The file: header, META, CALL x N (constructor), then MAP x N (start),
- * the drained records, and at process exit MAP x N again, the last LOSTs
- * and END.  A write error (disk full...) stops the output: the agent says
+ * The file: header, META, PROCESS (this process: up_inherit.c), CALL x N
+ * (constructor, or a fork child's restart), then MAP x N (start), the
+ * drained records and the PROCESS records of children and execs seen, and
+ * at process exit MAP x N again, the last LOSTs and END.  A write error (disk full...) stops the output: the agent says
  * so once and the file has no END.  The descriptor is checked before each
  * write (st_dev/st_ino): a program that closes it, or reuses its number,
  * does not get records written into its own file.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include "up_calls.h"
+#include "up_inherit.h"
 #include "up_maps.h"
 #include "up_real.h"
 #include "up_ring.h"
@@ -192,6 +195,7 @@ static void *up_writer_main(void *arg)
     for (;;) {
         int stop = atomic_load_explicit(&up_stop, memory_order_acquire);
         up_drain_all();
+        up_process_events_drain();
         up_serve_frozen();
         up_flush();
         if (stop)
@@ -215,11 +219,18 @@ static void *up_writer_main(void *arg)
     (void)close(up_fd);
     up_fd = -1;
     atomic_store_explicit(&up_alive, 0, memory_order_release);
+    /* A fatal signal's handler may wait for this (up_writer_finish_bounded). */
+    (void)up_real_syscall()(SYS_futex, (long)&up_alive, (long)FUTEX_WAKE_PRIVATE, (long)INT_MAX, 0L, 0L, 0L);
     return NULL;
 }
 
 int up_writer_open(const char *path, const char *cmdline, size_t cmdline_len)
 {
+    /* A fork child's restart starts from the parent's copy of all this. */
+    up_len = 0;
+    up_failed = 0;
+    up_n_samples = up_n_stacks = up_n_lost = 0;
+    atomic_store_explicit(&up_stop, 0, memory_order_relaxed); /* no writer yet */
     up_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (up_fd < 0)
         return -errno;
@@ -249,6 +260,16 @@ int up_writer_open(const char *path, const char *cmdline, size_t cmdline_len)
         .cmdline_len = (uint32_t)cmdline_len,
     };
     up_writer_record(&meta, sizeof meta, cmdline, cmdline_len);
+    size_t exe_len;
+    const char *exe = up_inherit_exe(&exe_len);
+    struct up_rec_process self = {
+        .h = {.type = UP_REC_PROCESS, .flags = UP_PROCESS_SELF},
+        .pid = (uint32_t)up_config.pid,
+        .ppid = up_self.ppid,
+        .kind = up_self.kind,
+        .path_len = (uint32_t)exe_len,
+    };
+    up_writer_record(&self, sizeof self, exe, exe_len);
     static const char *const names[] = {
 #define UP_CALL_NAME(id, name) name,
         UP_CALLS(UP_CALL_NAME)
@@ -282,6 +303,25 @@ void up_writer_finish(void)
     atomic_store_explicit(&up_stop, 1, memory_order_release);
     (void)up_real_syscall()(SYS_futex, (long)&up_stop, (long)FUTEX_WAKE_PRIVATE, 1L, 0L, 0L, 0L);
     (void)up_real_pthread_join()(up_writer_thread, NULL);
+}
+
+int up_writer_finish_bounded(int64_t timeout_ns)
+{
+    /* Acquire: partner the writer's release store of 0 (its END is out). */
+    if (!atomic_load_explicit(&up_alive, memory_order_acquire))
+        return -ESRCH;
+    atomic_store_explicit(&up_stop, 1, memory_order_release); /* as up_writer_finish */
+    (void)up_real_syscall()(SYS_futex, (long)&up_stop, (long)FUTEX_WAKE_PRIVATE, 1L, 0L, 0L, 0L);
+    uint64_t deadline = up_monotonic_ns() + (uint64_t)timeout_ns;
+    while (atomic_load_explicit(&up_alive, memory_order_acquire)) {
+        uint64_t now = up_monotonic_ns();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        struct timespec left = {.tv_sec = (time_t)((deadline - now) / 1000000000u),
+                                .tv_nsec = (long)((deadline - now) % 1000000000u)};
+        (void)up_real_syscall()(SYS_futex, (long)&up_alive, (long)FUTEX_WAIT_PRIVATE, 1L, (long)&left, 0L, 0L);
+    }
+    return 0;
 }
 
 _Atomic uint32_t up_end_flags;

@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Open the file and put the header, META and the CALL records in the
- * buffer.  0 or -errno.  Context: the constructor, before the writer runs. */
+/* Open the file and put the header, META, this process's PROCESS record
+ * and the CALL records in the buffer (the counts and buffer start empty).
+ * 0 or -errno.  Context: the constructor or a fork child's restart, before
+ * the writer runs. */
 int up_writer_open(const char *path, const char *cmdline, size_t cmdline_len);
 /* Start the writer thread (every signal blocked in it).  0 or -errno.
  * Context: the constructor. */
@@ -16,6 +18,10 @@ int up_writer_start(void);
 /* Stop the writer: last drain, MAPs, LOSTs, END, close; waits for it.
  * Context: process exit. */
 void up_writer_finish(void);
+/* The same from a fatal signal's handler: stop the writer and wait at most
+ * timeout_ns for its END.  0, -ESRCH (no writer) or -ETIMEDOUT.
+ * Context: signal handler (atomics, futex, clock_gettime). */
+int up_writer_finish_bounded(int64_t timeout_ns);
 /* UP_END_* bits for the END record's flags (any thread; relaxed fetch-or:
  * read by the writer at the end, after up_writer_finish's release). */
 extern _Atomic uint32_t up_end_flags;

@@ -221,6 +221,11 @@ struct RecordBytes {
             try expectFixed()
             return .end(EndRecord(timeNanoseconds: u64(8), samples: u64(16), stacks: u64(24), lost: u64(32),
                                   flags: flags))
+        case .process:
+            let len = Int(u32(20))
+            try expectPadded(length: len, name: "path_len")
+            return .process(ProcessRecord(flags: flags, pid: u32(8), ppid: u32(12), kind: u32(16),
+                                          path: reader.string(offset + 24, len)))
         }
     }
 

@@ -54,6 +54,12 @@ public struct ProfileEncoder: Sendable {
         case .end(let e):
             _ = header(.end, flags: e.flags, variable: 0)
             put64(e.timeNanoseconds); put64(e.samples); put64(e.stacks); put64(e.lost)
+        case .process(let p):
+            let path = fit(Array(p.path.utf8), UInt32.self)
+            let start = header(.process, flags: p.flags, variable: path.count)
+            put32(p.pid); put32(p.ppid); put32(p.kind); put32(UInt32(path.count))
+            bytes += path
+            pad(from: start)
         }
     }
 

@@ -9,7 +9,8 @@ public enum ProfileFormat {
     /// The one major version this reader knows.
     public static let majorVersion: UInt16 = 1
     /// The minor version the encoder writes (a reader accepts any).
-    /// 1: SAMPLE may carry the thread's CPU time and state (48 bytes).
+    /// 1: SAMPLE may carry the thread's CPU time and state (48 bytes);
+    /// PROCESS records.
     public static let minorVersion: UInt16 = 1
     public static let fileHeaderSize = 16
     public static let recordHeaderSize = 8
@@ -17,7 +18,7 @@ public enum ProfileFormat {
 
 /// Record type numbers (the record header's `type`).
 public enum RecordType: UInt16, Sendable, CaseIterable, CustomStringConvertible {
-    case meta = 1, sample = 2, stack = 3, thread = 4, map = 5, lost = 6, call = 7, end = 8
+    case meta = 1, sample = 2, stack = 3, thread = 4, map = 5, lost = 6, call = 7, end = 8, process = 9
 
     /// Size of the fixed fields, record header included: a record may not be
     /// shorter; fixed-size types are exactly this long.
@@ -31,6 +32,7 @@ public enum RecordType: UInt16, Sendable, CaseIterable, CustomStringConvertible 
         case .lost: return 24
         case .call: return 16
         case .end: return 40
+        case .process: return 24
         }
     }
 
@@ -44,6 +46,7 @@ public enum RecordType: UInt16, Sendable, CaseIterable, CustomStringConvertible 
         case .lost: return "LOST"
         case .call: return "CALL"
         case .end: return "END"
+        case .process: return "PROCESS"
         }
     }
 }
@@ -237,6 +240,45 @@ public struct EndRecord: Equatable, Sendable {
     }
 }
 
+/// 9 PROCESS: the file's own process (flagSelf, right after META), or a
+/// child it started or a program it exec'd (written when seen).
+public struct ProcessRecord: Equatable, Sendable {
+    /// How a process image started.
+    public enum Kind: UInt32, Sendable {
+        case root = 0, fork = 1, execAfterFork = 2, exec = 3, spawn = 4
+
+        public var label: String {
+            switch self {
+            case .root: return "root"
+            case .fork: return "fork"
+            case .execAfterFork: return "exec after fork"
+            case .exec: return "exec in place"
+            case .spawn: return "exec after vfork"
+            }
+        }
+    }
+    /// Bit 0: this record describes the file's own process.
+    public var flags: UInt16
+    public var pid: UInt32
+    public var ppid: UInt32
+    /// A Kind raw value (other values are kept, not interpreted).
+    public var kind: UInt32
+    /// The program (exec kinds; the file's own image for flagSelf).
+    public var path: String
+
+    public static let flagSelf: UInt16 = 1
+
+    public var isSelf: Bool { flags & Self.flagSelf != 0 }
+
+    public init(flags: UInt16 = 0, pid: UInt32, ppid: UInt32, kind: UInt32, path: String) {
+        self.flags = flags
+        self.pid = pid
+        self.ppid = ppid
+        self.kind = kind
+        self.path = path
+    }
+}
+
 /// One decoded record.
 public enum ProfileRecord: Equatable, Sendable {
     case meta(MetaRecord)
@@ -247,6 +289,7 @@ public enum ProfileRecord: Equatable, Sendable {
     case lost(LostRecord)
     case call(CallRecord)
     case end(EndRecord)
+    case process(ProcessRecord)
 
     public var type: RecordType {
         switch self {
@@ -258,6 +301,7 @@ public enum ProfileRecord: Equatable, Sendable {
         case .lost: return .lost
         case .call: return .call
         case .end: return .end
+        case .process: return .process
         }
     }
 }

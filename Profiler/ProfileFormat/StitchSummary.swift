@@ -80,7 +80,7 @@ public struct StitchSummary: Equatable, Sendable {
         if skippedRecords > 0 { s += ", \(skippedRecords) records of unknown type skipped" }
         if !hasEnd { s += "; no END record: the recording was cut short" }
         if endFlags & EndRecord.flagExec != 0 {
-            s += "; the program exec'd another program: the recording ends at the exec (not followed)"
+            s += "; the program exec'd another program: this recording ends at the exec"
         }
         if endFlags & EndRecord.flagForked != 0 { s += "; it forked child processes: they are not profiled" }
         return s

@@ -179,6 +179,8 @@ public struct Stitcher {
             samples.append(StitchedSample(tid: s.tid, timeNanoseconds: s.timeNanoseconds, call: s.call,
                                           cookie: s.cookie, pc: s.pc, stack: stack, periods: s.periods,
                                           threadName: threads[s.tid], state: state, onCPUPeriods: on))
+        case .process:
+            break
         }
     }
 

@@ -89,7 +89,7 @@ public enum FlameGraphHTML {
             } else {
                 t = threads.count
                 threadIndex[stack.root] = t
-                threads.append(Thread(pid: profile.pid, tid: stack.tid, name: stack.root,
+                threads.append(Thread(pid: stack.pid == 0 ? profile.pid : stack.pid, tid: stack.tid, name: stack.root,
                                       color: FlameGraphStyle.fill(name: stack.root, kind: .thread)))
             }
             var ids: [Int] = []

@@ -76,9 +76,14 @@ public struct ReportSample: Sendable {
     /// Samples with the same stack id >= 0 have equal `frames` (one shared
     /// array), so writers format each stack once; -1: not known.
     public var stackID: Int
+    /// The process, when a profile holds several (Processes.merged); 0: the
+    /// profile's own.
+    public var pid: UInt32
     public init(tid: UInt32, threadName: String, timeNanoseconds: UInt64,
-                periodNanoseconds: UInt64, frames: [ReportFrame], periods: UInt32 = 1, stackID: Int = -1) {
+                periodNanoseconds: UInt64, frames: [ReportFrame], periods: UInt32 = 1, stackID: Int = -1,
+                pid: UInt32 = 0) {
         self.stackID = stackID
+        self.pid = pid
         self.tid = tid
         self.threadName = threadName
         self.timeNanoseconds = timeNanoseconds

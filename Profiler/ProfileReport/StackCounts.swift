@@ -18,6 +18,8 @@ struct StackCount {
     var root: String
     /// The thread of the first sample merged in (every sample's, by thread).
     var tid: UInt32
+    /// Its process (ReportSample.pid: 0 for the profile's own).
+    var pid: UInt32 = 0
     var frames: [ReportFrame]
     /// Sampling periods (ReportSample.periods summed).
     var periods: Int = 0
@@ -51,7 +53,7 @@ enum StackCounts {
             } else {
                 at = counts.count
                 index[key] = at
-                counts.append(StackCount(root: root, tid: sample.tid, frames: sample.frames))
+                counts.append(StackCount(root: root, tid: sample.tid, pid: sample.pid, frames: sample.frames))
             }
             counts[at].periods += Int(sample.periods)
             let (sum, overflow) = counts[at].nanoseconds.addingReportingOverflow(sample.periodNanoseconds)

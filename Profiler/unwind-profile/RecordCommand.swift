@@ -2,16 +2,20 @@
 
 import ArgumentParser
 import Foundation
+import ProfileReport
 
 struct RecordCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
         abstract: "Run a program under the profiler and write a record file.",
-        usage: "unwind-profile record [-o <file>] [-F <Hz>] [--agent <path>] -- <program> [<args> ...]",
+        usage: "unwind-profile record [-o <file>] [-F <Hz>] [--no-inherit] [--agent <path>] -- <program> [<args> ...]",
         discussion: """
             The agent (\(AgentLocator.libraryName)) is preloaded into the program: --agent, \
             else $UNWIND_PROFILE_AGENT, else next to this executable, else .build-c/ of this \
-            checkout (`make agent`).  An existing output file is renamed to <file>.old.  \
+            checkout (`make agent`).  Child processes (fork, exec) are profiled too, each into \
+            <file>.<pid> next to <file> (`report <file>` reads them all); --no-inherit profiles \
+            the started process alone.  An existing output file is renamed to <file>.old (its \
+            children's files to <file>.old.<pid>).  \
             The exit status is the program's (128 + signal if a signal killed it; 127 if it \
             was not found).
             """
@@ -23,6 +27,9 @@ struct RecordCommand: ParsableCommand {
     @Option(name: [.customShort("F"), .long],
             help: ArgumentHelp("Samples per second per thread (1...10000).", valueName: "Hz"))
     var frequency: Int = 99
+
+    @Flag(name: .customLong("no-inherit"), help: "Do not profile child processes (fork, exec): they run unprofiled.")
+    var noInherit = false
 
     @Option(help: ArgumentHelp("The agent library to preload.", valueName: "path"))
     var agent: String?
@@ -79,12 +86,22 @@ struct RecordCommand: ParsableCommand {
                 throw fail(me, "cannot rename \(output) to \(output).old: \(String(cString: strerror(errno)))")
             }
         }
+        // The previous recording's children go with its root file.
+        for old in Processes.siblings(of: outputPath + ".old") { unlink(old) }
+        for child in Processes.siblings(of: outputPath) {
+            let suffix = String(child.dropFirst(outputPath.count))
+            guard rename(child, outputPath + ".old" + suffix) == 0 else {
+                throw fail(me, "cannot rename \(child) to \(output).old\(suffix): \(String(cString: strerror(errno)))")
+            }
+        }
 
         var env = environment
         let preload = env["LD_PRELOAD"].flatMap { $0.isEmpty ? nil : $0 }
         env["LD_PRELOAD"] = preload.map { "\(agentPath):\($0)" } ?? agentPath
         env["UNWIND_PROFILE_OUTPUT"] = outputPath
         env["UNWIND_PROFILE_FREQUENCY"] = String(frequency)
+        env["UNWIND_PROFILE_INHERIT"] = noInherit ? "0" : nil
+        env["UNWIND_PROFILE_PROCESS"] = nil // the started program is the root
         // The agent's messages go here, never to the program's streams;
         // printed below once the program has finished.
         let logPath = outputPath + ".log"
@@ -108,7 +125,9 @@ struct RecordCommand: ParsableCommand {
         }
         if let attributes = try? FileManager.default.attributesOfItem(atPath: outputPath),
            let size = attributes[.size] as? NSNumber {
-            printError("[ unwind-profile record: wrote \(size.uint64Value) bytes to \(output) ]")
+            let children = Processes.siblings(of: outputPath).count
+            let more = children == 0 ? "" : " and \(children) child process files (\(output).<pid>)"
+            printError("[ unwind-profile record: wrote \(size.uint64Value) bytes to \(output)\(more) ]")
         } else {
             printError("[ unwind-profile record: no record file was written to \(output): the agent did not "
                        + "load or could not write (a static or setuid program ignores LD_PRELOAD) ]")

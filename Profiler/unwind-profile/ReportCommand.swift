@@ -19,7 +19,9 @@ struct ReportCommand: ParsableCommand {
             protobuf (go tool pprof); svg: a flame graph; html: an interactive flame graph in one \
             self-contained page (search, zoom, thread and process filters).  Off-CPU samples end in the blocking \
             call, e.g. [read]; a sample whose stack never arrived shows [stack lost]; on-CPU \
-            samples start with [on-cpu].  A summary goes to stderr.
+            samples start with [on-cpu].  A summary goes to stderr.  Child processes' files \
+            (<file>.<pid>, written next to it) are read too: each process is rooted at "comm (pid)", \
+            with one summary line per process.
             """
     )
 
@@ -38,10 +40,17 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: ArgumentHelp("Split the stacks per thread: a root frame \"name (tid)\" per thread (folded, svg)."))
     var perThread = false
 
+    @Option(help: ArgumentHelp("Only this process (its pid) of a recording with child processes.", valueName: "pid"))
+    var pid: UInt32?
+
     func run() throws {
         let me = "unwind-profile report"
         if format == .pprof && output == nil && isatty(1) != 0 {
             throw fail(me, "pprof output is binary: pass -o <file>")
+        }
+        let siblings = Processes.siblings(of: file)
+        if !siblings.isEmpty || pid != nil {
+            return try runProcesses([file] + siblings, me: me)
         }
         // open() first for the system's own words ("No such file or directory").
         let fd = open(file, O_RDONLY)
@@ -70,6 +79,13 @@ struct ReportCommand: ParsableCommand {
         let (profile, warnings) = ReportBuilder.build(stitched, symbolizer: symbolizer, merge: format != .perf)
         for warning in warnings { printError("\(me): warning: \(warning)") }
 
+        try write(profile, folded: nil, perf: [profile], me: me)
+        printError("\(me): \(stitched.summary.line)")
+    }
+
+    /// Writes `profile` in the format; `folded` replaces the folded text
+    /// and `perf` the profiles printed as perf text (one per process).
+    private func write(_ profile: ReportProfile, folded: String?, perf: [ReportProfile], me: String) throws {
         let roots: ThreadRoots = perThread ? .byThread : .byName
         // pprof is encoded whole (it is small: one entry per distinct
         // stack) before the output is opened, so a failure leaves no file.
@@ -88,8 +104,12 @@ struct ReportCommand: ParsableCommand {
             throw fail(me, "cannot write \(output ?? "standard output"): \(String(cString: strerror(error.errno)))")
         }
         switch format {
-        case .perf: PerfScriptWriter.write(profile, to: out.write)
-        case .folded: out.write(FoldedWriter.render(profile, roots: roots))
+        case .perf:
+            for (i, p) in perf.enumerated() {
+                if i > 0 { out.write("\n") }
+                PerfScriptWriter.write(p, to: out.write)
+            }
+        case .folded: out.write(folded ?? FoldedWriter.render(profile, roots: roots))
         case .svg:
             let text = title ?? "unwind-profile: " + profile.commandLine.joined(separator: " ")
             out.write(FlameGraphSVG.render(profile, title: text, roots: roots))
@@ -102,6 +122,35 @@ struct ReportCommand: ParsableCommand {
         guard status == 0 else {
             throw fail(me, "cannot write \(output ?? "standard output"): \(String(cString: strerror(status)))")
         }
-        printError("\(me): \(stitched.summary.line)")
+    }
+
+    /// The root file and its children's files (Processes.swift).
+    private func runProcesses(_ paths: [String], me: String) throws {
+        var processes: [ProcessProfile] = []
+        for path in paths {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw fail(me, "\(path): \(String(cString: strerror(errno)))") }
+            close(fd)
+            do {
+                let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+                do {
+                    processes.append(try Processes.load(path, data: data, merge: format != .perf))
+                } catch {
+                    printError("\(me): warning: \(path): \(error.message) (process skipped)")
+                }
+            } catch {
+                throw fail(me, "\(path): cannot read it (\(error.localizedDescription))")
+            }
+        }
+        let all = processes
+        if let pid { processes = processes.filter { $0.pid == pid } }
+        guard !processes.isEmpty else { throw fail(me, "no process \(pid.map(String.init) ?? "") in \(file)") }
+        for warning in Set(processes.flatMap(\.warnings)).sorted() { printError("\(me): warning: \(warning)") }
+        let roots: ThreadRoots = perThread ? .byThread : .byName
+        let single = processes.count == 1 ? processes[0].profile : nil
+        try write(single ?? Processes.merged(processes),
+                  folded: single == nil ? Processes.folded(processes, roots: roots) : nil,
+                  perf: processes.map(\.profile), me: me)
+        for line in Processes.summaryLines(processes, all: all) { printError("\(me): \(line)") }
     }
 }

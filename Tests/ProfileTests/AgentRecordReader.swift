@@ -35,6 +35,7 @@ struct AgentRecord {
 enum AgentRecordType {
     static let meta: UInt16 = 1, sample: UInt16 = 2, stack: UInt16 = 3, thread: UInt16 = 4
     static let map: UInt16 = 5, lost: UInt16 = 6, call: UInt16 = 7, end: UInt16 = 8
+    static let process: UInt16 = 9
 }
 
 struct AgentRecordFile {
@@ -102,6 +103,7 @@ struct AgentRecordFile {
         case AgentRecordType.lost: try need(24) { 0 }
         case AgentRecordType.call: try need(16) { Int(r.u32(12)) }
         case AgentRecordType.end: try need(40) { 0 }
+        case AgentRecordType.process: try need(24) { Int(r.u32(20)) }
         default: break // unknown types are skipped by size
         }
     }
