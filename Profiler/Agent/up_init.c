@@ -175,7 +175,8 @@ static void up_fork_child(void)
 {
     if (atomic_load_explicit(&up_phase, memory_order_relaxed) == UP_INERT)
         return;
-    up_restart_pending = up_inherit_fork_child(up_forking);
+    /* The slot locks must have been held across the fork (up_slot.c). */
+    up_restart_pending = up_slot_fork_child() == 0 && up_inherit_fork_child(up_forking);
     /* One thread in the child: relaxed is program order. */
     atomic_store_explicit(&up_phase, UP_CHILD, memory_order_relaxed);
     if (!up_restart_pending) {
@@ -347,7 +348,7 @@ __attribute__((constructor(101))) static void up_init(void)
     r = du_tracer_register(up_stack_callback, NULL, "unwind-profile", &up_tracer);
     if (r < 0)
         return up_inert("du_tracer_register failed", -r);
-    r = pthread_atfork(NULL, NULL, up_fork_child);
+    r = pthread_atfork(up_slot_fork_prepare, up_slot_fork_parent, up_fork_child);
     if (r != 0)
         return up_inert("pthread_atfork failed", r);
     /* From here the program's handlers run behind trampolines, for good

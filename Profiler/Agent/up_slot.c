@@ -5,10 +5,14 @@
  * (claims of FREE slots are a CAS and take no lock); up_name_lock guards
  * every slot's thread/name fields.  Both are taken with the real
  * pthread_mutex_lock, only in thread context, never nested, never in a
- * handler.  A fork child never takes them (it is inert), so a lock held by
- * a vanished thread at fork does not matter.
+ * handler.  fork: the prepare handler takes both (bounded, below), so a
+ * child that restarts the agent finds them free; a child whose fork could
+ * not take them (a holder slower than the bound, or the forking thread
+ * itself interrupted while holding one) stays inert and never takes them.
  */
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include "up_real.h"
 #include "up_slot.h"
@@ -20,6 +24,49 @@ static pthread_mutex_t up_name_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void up_lock(pthread_mutex_t *m) { (void)up_real_pthread_mutex_lock()(m); }
 static void up_unlock(pthread_mutex_t *m) { (void)pthread_mutex_unlock(m); }
+
+/* Which locks this fork's prepare took (1: grow, 2: name); the forking
+ * thread's only (prepare, parent and child run on it). */
+static int up_slot_fork_held;
+
+/* Trylock with a bound: holders copy a name or map a slot (microseconds);
+ * a thread that forks from a handler that interrupted its own hold would
+ * wait forever, hence no blocking lock.  nanosleep: async-signal-safe. */
+static int up_try_bounded(pthread_mutex_t *m)
+{
+    for (int i = 0; i < UP_SLOT_FORK_TRIES; i++) {
+        if (pthread_mutex_trylock(m) == 0)
+            return 1;
+        struct timespec ts = {0, 100000}; /* 0.1 ms */
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+void up_slot_fork_prepare(void)
+{
+    up_slot_fork_held = up_try_bounded(&up_slot_grow_lock);
+    if (up_slot_fork_held && up_try_bounded(&up_name_lock))
+        up_slot_fork_held |= 2;
+}
+
+void up_slot_fork_parent(void)
+{
+    if (up_slot_fork_held & 2)
+        up_unlock(&up_name_lock);
+    if (up_slot_fork_held & 1)
+        up_unlock(&up_slot_grow_lock);
+    up_slot_fork_held = 0;
+}
+
+int up_slot_fork_child(void)
+{
+    int both = up_slot_fork_held == 3;
+    /* The child's one thread held them across fork: unlocking is its own
+     * release (glibc's mutexes have no owner check for the default kind). */
+    up_slot_fork_parent();
+    return both ? 0 : -EBUSY;
+}
 
 static struct up_slot *up_slot_new(void)
 {

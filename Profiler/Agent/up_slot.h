@@ -135,4 +135,14 @@ static inline uint32_t up_slot_count(void)
     return atomic_load_explicit(&up_slots_used, memory_order_acquire);
 }
 
+/* fork: the slot table's two locks taken across fork() (bounded: after
+ * UP_SLOT_FORK_TRIES tries 0.1 ms apart a prepare gives up), released in
+ * the parent and the child; child: 0 if the child may take them again,
+ * -EBUSY if the fork could not hold them (the child must stay inert).
+ * Context: fork's atfork handlers (thread or signal context). */
+#define UP_SLOT_FORK_TRIES 200
+void up_slot_fork_prepare(void);
+void up_slot_fork_parent(void);
+int up_slot_fork_child(void);
+
 #endif /* UP_SLOT_H */
