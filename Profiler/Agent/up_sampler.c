@@ -38,6 +38,7 @@
 #include <deferred_unwind.h>
 #include "up_call.h"
 #include "up_calls.h"
+#include "up_idle.h"
 #include "up_real.h"
 #include "up_ring.h"
 #include "up_sampler.h"
@@ -196,6 +197,8 @@ static void up_sample_state(struct up_slot *s, struct up_rec_sample *rec, const 
 /* Context: the SIGPROF handler on the slot's thread. */
 static void up_sample(struct up_slot *s, const void *ucv, int overrun)
 {
+    if (up_idle_tick_skipped())
+        return; /* parked: the writer or the leave accounts (up_idle.c) */
     struct up_rec_sample rec = {
         .h = {.type = UP_REC_SAMPLE, .flags = 0, .size = sizeof rec},
         .tid = s->tid,
@@ -224,9 +227,11 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
         atomic_store_explicit(&up_tls.xfer_progress, 0, memory_order_relaxed);
         rec.call = UP_CALL_ONCPU;
     }
+    int again = 0; /* not the call's first tick: it may park */
     if (rec.call != UP_CALL_ONCPU) {
         /* The call's first sample (relaxed, same thread: up_call_fd_retry). */
-        if (atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) == 0)
+        again = atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) != 0;
+        if (!again)
             atomic_store_explicit(&up_tls.call_first_ns, rec.time_ns, memory_order_relaxed);
 #ifdef UP_BASELINE_PER_SAMPLE
         up_baseline_unwind(s, &rec); /* benchmark-only, see above */
@@ -240,6 +245,10 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
 #endif
     }
     up_sample_state(s, &rec, ucv);
+#ifndef UP_BASELINE_PER_SAMPLE
+    if (again)
+        up_idle_park_maybe(s, &rec, again);
+#endif
 }
 
 /*
