@@ -53,11 +53,13 @@
  *    late one after the re-arm (SIGPROF blocked by a program handler's
  *    mask meanwhile) arrives before the re-armed grid's first boundary:
  *    ticks earlier than half a period before it are skipped (early_ns).
- *  - A program handler that jumps out of the parked call: the mark stays
- *    set (no tick can find it stale while the timer is off), so the
- *    thread's next interposed call ends that context (up_call_discard_
- *    stale), which unparks first.  A thread that never makes another
- *    interposed call after such a jump stays parked (Docs/Agent.md).
+ *  - A program handler on a parked thread: the trampoline unparks before
+ *    it runs (up_idle_wake), so the handler and wherever it jumps to are
+ *    sampled as usual; returning into the call, the call parks again at
+ *    its next blocked tick.  The trampoline may interrupt the parking
+ *    handler (it sees RUN until everything is published: nothing to do)
+ *    or the thread's own unpark (it sees LEAVING: nothing to do; or it
+ *    unparks first and the thread's exchange then finds 0).
  *  - Thread exit while parked (a cancellation point inside the call): the
  *    teardown deletes the timer, then unparks (no re-arm), before its slot
  *    is retired: a retired slot is never parked.
@@ -147,12 +149,14 @@ void up_idle_park_maybe(struct up_slot *s, const struct up_rec_sample *rec, int 
     atomic_store_explicit(&p->cookie, rec->cookie, memory_order_relaxed);
     atomic_store_explicit(&p->pc, rec->pc, memory_order_relaxed);
     atomic_store_explicit(&p->state, (uint32_t)rec->syscall << 16 | rec->cpu_state, memory_order_relaxed);
-    /* Parked for this thread's own ticks before `due` is visible (a late
-     * tick is delivered as this handler returns). */
-    atomic_store_explicit(&up_idle_tls.state, UP_IDLE_PARKED, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst);
     /* Release: partner the writer's acquire load of `due`. */
     atomic_store_explicit(&p->due, rec->time_ns + up_idle_period(), memory_order_release);
+    /* Then parked for this thread: a program handler nested before this
+     * store finds the thread running and leaves it alone (no unpark of a
+     * half-published park); a late tick of ours cannot come before it
+     * (SIGPROF is blocked while this handler runs). */
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&up_idle_tls.state, UP_IDLE_PARKED, memory_order_relaxed);
 }
 
 /* One SAMPLE standing for k >= 1 periods, the last ending at `last`. */
@@ -184,10 +188,15 @@ void up_idle_unpark(void)
     struct up_idle_slot *p = &up_idle_slots[up_idle_tls.index];
     /* acq_rel RMW: partner the writer's CAS; `due` is where it stopped. */
     uint64_t due = atomic_exchange_explicit(&p->due, 0, memory_order_acq_rel);
+    if (due == 0) { /* a program handler nested before our LEAVING unparked */
+        atomic_signal_fence(memory_order_seq_cst);
+        atomic_store_explicit(&up_idle_tls.state, UP_IDLE_RUN, memory_order_relaxed);
+        return;
+    }
     uint64_t period = up_idle_period();
     uint64_t now = up_monotonic_ns();
-    uint64_t next = due ? due : now + period;
-    if (due != 0 && now >= due) {
+    uint64_t next = due;
+    if (now >= due) {
         uint64_t k = (now - due) / period + 1;
         next = due + k * period;
         /* The CPU time since the last sample (the parking tick's): the
@@ -208,6 +217,12 @@ void up_idle_unpark(void)
                 up_tls.cpu_us_last = cpu;
         }
     }
+    /* Running again before the re-arm, so no tick of the new grid is
+     * skipped; a late one of the old grid in between meets early_ns. */
+    atomic_store_explicit(&up_idle_tls.early_ns, next - period / 2, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&up_idle_tls.state, UP_IDLE_RUN, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
     /* The same grid: the next tick at the first boundary after now. */
     if (atomic_load_explicit(&up_phase, memory_order_relaxed) == UP_ACTIVE &&
         atomic_load_explicit(&s->timer_live, memory_order_seq_cst)) {
@@ -217,9 +232,6 @@ void up_idle_unpark(void)
         };
         (void)timer_settime(s->timer, TIMER_ABSTIME, &its, NULL);
     }
-    atomic_store_explicit(&up_idle_tls.early_ns, next - period / 2, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst);
-    atomic_store_explicit(&up_idle_tls.state, UP_IDLE_RUN, memory_order_relaxed);
 }
 
 uint64_t up_idle_serve(up_emit_fn *emit, int final)

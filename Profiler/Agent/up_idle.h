@@ -56,7 +56,8 @@ void up_idle_park_maybe(struct up_slot *s, const struct up_rec_sample *rec, int 
 /* The thread takes its slot back: accounts the periods the writer did not,
  * as one weighted SAMPLE in its ring, and re-arms its timer on the same
  * period grid.  Context: the parked thread, thread context (or its exit
- * teardown); async-signal-safe. */
+ * teardown), or a program's handler on it (up_idle_wake);
+ * async-signal-safe. */
 void up_idle_unpark(void);
 
 /* The call is left (up_call_end, a stale mark, the thread's exit).  One
@@ -64,6 +65,15 @@ void up_idle_unpark(void);
 static inline void up_idle_leave(void)
 {
     atomic_store_explicit(&up_idle_tls.frozen, 0, memory_order_relaxed);
+    if (UP_UNLIKELY(atomic_load_explicit(&up_idle_tls.state, memory_order_relaxed) == UP_IDLE_PARKED))
+        up_idle_unpark();
+}
+
+/* A program handler is about to run on this thread: a parked thread is
+ * unparked (the handler runs on CPU, and may jump out of the call).
+ * Context: the trampoline (a handler on this thread). */
+static inline void up_idle_wake(void)
+{
     if (UP_UNLIKELY(atomic_load_explicit(&up_idle_tls.state, memory_order_relaxed) == UP_IDLE_PARKED))
         up_idle_unpark();
 }
