@@ -91,7 +91,12 @@ struct up_idle_slot {
 
 static struct up_idle_slot up_idle_slots[UP_MAX_SLOTS];
 
-/* One writer record per parked thread per this much elapsed time. */
+/* One writer record per parked thread per this much elapsed time.  It also
+ * keeps a thread's records in time order in the file: the parking tick's
+ * own SAMPLE, pushed before `due` is published, is drained (every 10 ms)
+ * long before the writer writes the first batch after it.  (The final
+ * round takes every period, but no thread parks once the phase left
+ * ACTIVE, before that round.) */
 #define UP_IDLE_BATCH_NS 100000000ull
 
 static uint64_t up_idle_period(void) { return (uint64_t)up_config.period_ns; }
@@ -182,6 +187,9 @@ static void up_idle_record(struct up_rec_sample *r, const struct up_idle_slot *p
 
 void up_idle_unpark(void)
 {
+    /* The caller saw PARKED: the parking handler's slot, index and fields
+     * are read after it (partner: that handler's fence before PARKED). */
+    atomic_signal_fence(memory_order_acquire);
     struct up_slot *s = up_idle_tls.slot;
     atomic_store_explicit(&up_idle_tls.state, UP_IDLE_LEAVING, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* late ticks skip from here */

@@ -5,8 +5,11 @@
 #   Scripts/bench/idle-threads.sh <agent before.so> [repetitions (5)] [seconds (5)] [idle threads (200)]
 #
 # Runs Tests/C/programs/agent/agent_idle.c (N idle threads blocked in
-# pthread_cond_wait / read / nanosleep, plus one busy thread) for the given
-# seconds, unprofiled and under two agents (`before`: the one given, e.g.
+# pthread_cond_wait / read / nanosleep, plus one busy thread that spins
+# until it used the given seconds of CPU: the same work in every run, so
+# runs compare on a loaded machine; the handler's time on the busy thread
+# counts in its budget, so its own samples' cost is not in the figures,
+# the idle threads' cost is all in), unprofiled and under two agents (`before`: the one given, e.g.
 # built from main; `after`: this tree's `make agent`) at 99 and 999 Hz.  In
 # each repetition every configuration runs once, in an order rotated from
 # one repetition to the next.  CPU time = user + sys of the whole process

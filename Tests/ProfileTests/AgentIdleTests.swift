@@ -18,6 +18,7 @@ extension AgentTests {
             let kind: String
             let tid: UInt32
             let seconds: Double
+            var spin = 0.0 // jump mode: on CPU after leaving the call
         }
 
         /// `IDLE tid=.. kind=.. blocked=..`, `BUSY tid=.. spin=..`, `CPU seconds=..`.
@@ -31,7 +32,8 @@ extension AgentTests {
                 }
                 if line.hasPrefix("IDLE "), let tid = f["tid"].flatMap({ UInt32($0) }),
                    let s = f["blocked"].flatMap({ Double($0) }) {
-                    threads.append(Line(kind: String(f["kind"] ?? "?"), tid: tid, seconds: s))
+                    threads.append(Line(kind: String(f["kind"] ?? "?"), tid: tid, seconds: s,
+                                        spin: f["spin"].flatMap { Double($0) } ?? 0))
                 } else if line.hasPrefix("BUSY "), let tid = f["tid"].flatMap({ UInt32($0) }),
                           let s = f["spin"].flatMap({ Double($0) }) {
                     threads.append(Line(kind: "busy", tid: tid, seconds: s))
@@ -103,6 +105,54 @@ extension AgentTests {
             // they cost seconds of CPU here (Docs/ProfilerPerformance.md).
             let profiledCPU = try #require(cpu, "no CPU line: \(run.summary)")
             #expect(profiledCPU <= 1.5 * baseCPU + 0.5, "CPU cost: \(note)")
+        }
+    
+        /// The races of parking (up_idle.c), 30 idle threads at 999 Hz for
+        /// about a second: exit() while every idle thread is parked (the
+        /// writer's final round accounts them up to the end); the sleepers
+        /// cancelled while parked (their exit teardown unparks before the
+        /// slot is retired, or the writer would go on writing for them);
+        /// SIGUSR1 on the parked readers, whose handler leaves read() with
+        /// siglongjmp and then spins (the trampoline unparks first, or
+        /// their spin would be counted asleep in read).
+        @Test("parked threads at exit, cancelled, and jumped out of by a handler", arguments: ["exit", "cancel", "jump"])
+        func races(mode: String) throws {
+            let frequency = 999.0
+            let run = try Agent.profile("agent_idle", ["1", "30", mode], frequency: "999", bound: 60)
+            try #require(run.status == 0, "\(run.summary)")
+            let idle = Self.parse(run.stdout).threads.filter { $0.kind != "busy" }
+            try #require(idle.count == 30, "\(run.summary)")
+            let file = try AgentRecordFile(try #require(run.file, "no record file"))
+            let stacks = Set(file.stackKeys)
+            var inCall: [UInt32: Double] = [:], onCPU: [UInt32: Double] = [:], unstitched = 0
+            for s in file.all(AgentRecordType.sample) {
+                let w = Double(1 + Int(s.flags >> 3))
+                if s.u32(12) != 0 {
+                    inCall[s.u32(8), default: 0] += w
+                    if !stacks.contains(.init(tid: s.u32(8), cookie: s.u64(24))) { unstitched += 1 }
+                } else {
+                    onCPU[s.u32(8), default: 0] += w
+                }
+            }
+            let lost = file.all(AgentRecordType.lost).map { $0.u64(16) }.reduce(0, +)
+            var bad: [String] = []
+            for t in idle {
+                let expected = t.seconds * frequency, got = inCall[t.tid] ?? 0
+                // After exit() the agent still finishes (exit handlers, the
+                // writer's last round): up to 0.1 s more, never less.
+                let over = mode == "exit" ? 0.02 * expected + 0.1 * frequency : 0.02 * expected + 3
+                if got < expected - (0.02 * expected + 3) || got > expected + over {
+                    bad.append("\(t.kind) \(t.tid): \(Int(got)) in-call ticks for \(t.seconds) s")
+                }
+                if mode == "jump" && t.kind == "read" && (onCPU[t.tid] ?? 0) < 0.8 * t.spin * frequency {
+                    bad.append("read \(t.tid): \(Int(onCPU[t.tid] ?? 0)) on-CPU ticks for its \(t.spin) s spin")
+                }
+            }
+            let note = "\(mode): \(bad.count) threads off: \(bad.prefix(4)); \(lost) lost; \(unstitched) unstitched; load \(loadAverage())"
+            print("idle races: " + note)
+            #expect(bad.isEmpty, "\(note)")
+            #expect(lost == 0, "\(note)")
+            #expect(unstitched == 0, "\(note)")
         }
     }
 }
