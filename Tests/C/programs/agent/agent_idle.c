@@ -15,7 +15,7 @@
  * Modes, for the races of parking (up_idle.c): exit: main calls exit()
  * with every idle thread still blocked (each one's `blocked` is then until
  * that exit; the sleepers sleep until it); cancel: the sleeping threads sleep until main cancels them
- * (blocked: until the cancel); jump: main sends each reader SIGUSR1, whose
+ * (blocked: until the cancel; main exits 0.3 s after); jump: main sends each reader SIGUSR1, whose
  * handler leaves read() with siglongjmp (blocked: until the handler), and
  * the reader then spins for 0.3 s (`spin`, wall).
  * Prints one line per thread
@@ -186,6 +186,11 @@ int main(int argc, char **argv)
             return 1;
     for (int i = 0; i < n; i++)
         pthread_join(threads[i].thread, NULL);
+    if (mode == M_CANCEL) { /* the cancelled threads' slots stay retired a while */
+        struct timespec wait = {0, 300000000};
+        while (nanosleep(&wait, &wait) != 0) {
+        }
+    }
     for (int i = 0; i < n; i++)
         printf("IDLE tid=%d kind=%s blocked=%.6f spin=%.6f\n", (int)threads[i].tid, kinds[threads[i].kind],
                threads[i].blocked, threads[i].spin);
