@@ -54,6 +54,7 @@
 #include <deferred_unwind.h>
 #include "up_agent.h"
 #include "up_calls.h"
+#include "up_idle.h"
 #include "up_tls.h"
 
 struct up_call {
@@ -138,6 +139,8 @@ static inline __attribute__((always_inline)) int up_call_begin_ex(struct up_call
      * proxy, may unwind this thread's stack above this frame and write the
      * STACK records of its samples while it stays blocked (up_writer.c). */
     c->frozen = du_frozen_enter() == 0;
+    /* Relaxed: its partner is this thread's handler (up_idle.h). */
+    atomic_store_explicit(&up_idle_tls.frozen, c->frozen, memory_order_relaxed);
     return 1;
 }
 
@@ -174,6 +177,7 @@ static inline void up_call_end(struct up_call *c)
         return;
     int saved = errno;
     atomic_signal_fence(memory_order_seq_cst); /* after the real call */
+    up_idle_leave(); /* a parked thread takes its periods back, re-arms (up_idle.c) */
     if (c->frozen)
         (void)du_frozen_leave(); /* waits while the writer serves this thread */
     atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);

@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <deferred_unwind.h>
+#include "up_idle.h"
 #include "up_inherit.h"
 #include "up_maps.h"
 #include "up_records.h"
@@ -177,6 +178,7 @@ static void up_fork_child(void)
         return;
     /* The slot locks must have been held across the fork (up_slot.c). */
     up_restart_pending = up_slot_fork_child() == 0 && up_inherit_fork_child(up_forking);
+    up_idle_fork_child();
     /* One thread in the child: relaxed is program order. */
     atomic_store_explicit(&up_phase, UP_CHILD, memory_order_relaxed);
     if (!up_restart_pending) {

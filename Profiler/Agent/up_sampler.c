@@ -41,6 +41,7 @@
 #include "up_call.h"
 #include "up_calls.h"
 #include "up_copy.h"
+#include "up_idle.h"
 #include "up_real.h"
 #include "up_ring.h"
 #include "up_sampler.h"
@@ -204,6 +205,8 @@ static void up_sample_state(struct up_slot *s, struct up_rec_sample *rec, const 
 /* Context: the SIGPROF handler on the slot's thread. */
 static void up_sample(struct up_slot *s, const void *ucv, int overrun)
 {
+    if (up_idle_tick_skipped())
+        return; /* parked: the writer or the leave accounts (up_idle.c) */
     struct up_rec_sample rec = {
         .h = {.type = UP_REC_SAMPLE, .flags = 0, .size = sizeof rec},
         .tid = s->tid,
@@ -235,10 +238,9 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
     }
     if (rec.call != UP_CALL_ONCPU) {
         /* The call's first sample (relaxed, same thread: up_call_fd_retry). */
-        if (atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) == 0)
+        again = atomic_load_explicit(&up_tls.call_first_ns, memory_order_relaxed) != 0;
+        if (!again)
             atomic_store_explicit(&up_tls.call_first_ns, rec.time_ns, memory_order_relaxed);
-        else
-            again = 1;
 #ifdef UP_BASELINE_PER_SAMPLE
         up_baseline_unwind(s, &rec); /* benchmark-only, see above */
 #else
@@ -255,6 +257,10 @@ static void up_sample(struct up_slot *s, const void *ucv, int overrun)
     if (rec.call == UP_CALL_ONCPU)
         rec.cookie = up_copy_take(s, ucv);
     up_sample_state(s, &rec, ucv, again);
+#ifndef UP_BASELINE_PER_SAMPLE
+    if (again)
+        up_idle_park_maybe(s, &rec, again);
+#endif
 }
 
 /*

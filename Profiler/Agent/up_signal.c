@@ -60,6 +60,7 @@
 #include <unistd.h>
 #include "up_call.h"
 #include "up_calls.h"
+#include "up_idle.h"
 #include "up_real.h"
 #include "up_signal.h"
 #include "up_tls.h"
@@ -186,6 +187,7 @@ static void up_trampoline(int sig, siginfo_t *info, void *uc)
         atomic_store_explicit(&e->handler, (void *)SIG_DFL, memory_order_release);
         up_sig_unlock(&saved);
     }
+    up_idle_wake(); /* a parked thread runs the handler on CPU (up_idle.c) */
     if (up_is_function(h))
         ((void (*)(int, siginfo_t *, void *))h)(sig, info, uc);
     up_handler_leave();

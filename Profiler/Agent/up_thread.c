@@ -40,6 +40,7 @@ static void up_thread_exit(void *arg)
         return;
     up_tls.guard++;
     up_timer_stop(s);
+    up_idle_leave(); /* exit while parked: its last periods, no re-arm */
     atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed); /* same-thread handler */
     (void)du_thread_detach(); /* callbacks write STACKs into s */
     /* From here the handler does nothing on this thread (same thread: a
@@ -162,6 +163,7 @@ void up_call_discard_stale(void)
 {
     /* The jump popped the region's frame: end the region first (-EINVAL
      * when the abandoned call was not in one). */
+    up_idle_leave(); /* parked when the jump left the call */
     (void)du_frozen_leave();
     atomic_store_explicit(&up_tls.call, 0, memory_order_relaxed);
     atomic_store_explicit(&up_tls.call_sp, 0, memory_order_relaxed);

@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include "up_calls.h"
 #include "up_inherit.h"
+#include "up_idle.h"
 #include "up_maps.h"
 #include "up_real.h"
 #include "up_ring.h"
@@ -196,6 +197,7 @@ static void *up_writer_main(void *arg)
         int stop = atomic_load_explicit(&up_stop, memory_order_acquire);
         up_drain_all();
         up_process_events_drain();
+        up_n_samples += up_idle_serve(up_emit, stop); /* parked threads' periods (up_idle.c) */
         up_serve_frozen();
         up_flush();
         if (stop)

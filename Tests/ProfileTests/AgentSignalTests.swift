@@ -79,7 +79,7 @@ extension AgentTests {
                 }
                 if withAgent {
                     let file = try AgentRecordFile(try #require(run.file, "no record file"))
-                    offCPU += file.all(AgentRecordType.sample).filter { $0.u32(12) != 0 }.count
+                    offCPU += file.all(AgentRecordType.sample).filter { $0.u32(12) != 0 }.map { 1 + Int($0.flags >> 3) }.reduce(0, +)
                 }
             }
             let loadNote = "load average (before -> after each run): " + loads.joined(separator: "; ")
@@ -142,9 +142,11 @@ extension AgentTests {
                     """)
             }
             print("agent_sleeps: baseline overshoot p90 \(noiseP90) µs over \(noise.count) waits; \(loadNote)")
-            // The waits were really sampled (and so interrupted): at 999 Hz
-            // a 50 ms wait sees ~50 ticks; at least 10 samples per timed
-            // call on average.  Not a share of the ticks: on a loaded
+            // The waits were really sampled: at 999 Hz a 50 ms wait sees
+            // ~50 ticks; at least 10 per timed call on average, counted as
+            // sample weights (a call that blocks parks at its second tick:
+            // its later ticks are written by the writer as weighted
+            // samples, Docs/Agent.md "Parked threads").  Not a share of the ticks: on a loaded
             // machine a woken thread waits for a CPU, and the ticks meanwhile
             // are overruns of the one pending signal, not samples (measured:
             // ~24 samples per call at load average 25 on 2 cores).
