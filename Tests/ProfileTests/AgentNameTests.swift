@@ -17,9 +17,13 @@ extension AgentTests {
             for (before, after) in [("p-before", "p-after"), ("n-before", "n-after")] {
                 let early = stitched.samples.filter { $0.threadName == before }
                 let late = stitched.samples.filter { $0.threadName == after }
-                // 300 ms each at 999 Hz: far more than 10 samples per name.
-                try #require(early.count >= 10 && late.count >= 10,
-                             "\(before): \(early.count) samples, \(after): \(late.count) (\(stitched.summary.line))")
+                // 300 ms each at 999 Hz: far more than 10 periods per name
+                // (a sleeping thread's periods come as a few weighted
+                // samples: parked, Docs/Agent.md).
+                let earlyPeriods = early.reduce(0) { $0 + Int($1.periods) }
+                let latePeriods = late.reduce(0) { $0 + Int($1.periods) }
+                try #require(earlyPeriods >= 10 && latePeriods >= 10,
+                             "\(before): \(earlyPeriods) periods, \(after): \(latePeriods) (\(stitched.summary.line))")
                 #expect(Set(early.map(\.tid)) == Set(late.map(\.tid)), "one thread, two names")
                 let lastEarly = early.map(\.timeNanoseconds).max() ?? 0
                 let firstLate = late.map(\.timeNanoseconds).min() ?? 0
