@@ -135,7 +135,10 @@ rp_expect() {
 # rp_analyse DIR HZ - one profiled run: "processes threads lost% oncpu% measured%".
 rp_analyse() {
     local d=$1 hz=$2 files
-    files=$(ls "$d"/data "$d"/data.[0-9]* 2>/dev/null | grep -v '\.log$' | wc -l)
+    # Processes: the root's file and one pid per child's file
+    # (data.<pid>, or data.<pid>.<n> for a program it exec'd).
+    files=$( (ls "$d"/data >/dev/null 2>&1 && echo root
+              ls "$d" | sed -n 's/^data\.\([0-9][0-9]*\)\(\.[0-9][0-9]*\)\{0,1\}$/\1/p') | sort -u | wc -l)
     "$up" report "$d/data" --format folded --per-thread -o "$d/folded" >"$d/report.txt" 2>&1
     read -r _ user sys <"$d/cpu"
     awk -v files="$files" -v hz="$hz" -v cpu="$(echo "$user + $sys" | bc -l)" '
