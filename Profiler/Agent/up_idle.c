@@ -106,7 +106,7 @@ void up_idle_fork_child(void)
 
 /* One writer record per parked thread per this much elapsed time.  It also
  * keeps a thread's records in time order in the file: the parking tick's
- * own SAMPLE, pushed before `due` is published, is drained (every 10 ms)
+ * own SAMPLE, pushed before `due` is published, is drained (every 10-50 ms)
  * long before the writer writes the first batch after it.  (The final
  * round takes every period, but no thread parks once the phase left
  * ACTIVE, before that round.) */

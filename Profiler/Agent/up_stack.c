@@ -19,7 +19,7 @@
  * the record goes straight into the file (the writer is the file's only
  * writer; the blocked thread's ring has its own producer).
  *
- * A full ring: wait for the writer (it drains every 10 ms) up to
+ * A full ring: wake the writer (up_writer_kick) and wait for it up to
  * UP_STACK_WAIT_MS in 1 ms real sleeps, then count the stack lost (LOST
  * record kind 1).  No wait when the writer has finished (process exit).
  */
@@ -125,6 +125,8 @@ void up_stack_callback(const struct du_trace *trace, uint64_t cookie, void *arg)
             atomic_store_explicit(&s->k_lost, lost + 1, memory_order_relaxed);
             break;
         }
+        if (waited == 0)
+            up_writer_kick(); /* a round now, not at the end of its period */
         struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
         (void)up_real_nanosleep()(&ms, NULL); /* an EINTR just shortens one step */
     }

@@ -4,7 +4,8 @@
  * One thread, started by the constructor with every signal blocked (the
  * program's process-directed signals go to its own threads; no EINTR here).
  * It is an agent thread (up_tls INTERNAL): its own calls are never marked.
- * Every ~10 ms (a futex wait on the stop word, woken at exit) it drains all
+ * Every 10-50 ms (up_agent.h: four sampling periods; a futex wait on the
+ * stop word, woken at exit or by up_writer_kick) it drains all
  * slots: SAMPLE and STACK records as the rings hold them, a THREAD record
  * when a slot's name changed, a LOST record when a slot's drop counts grew,
  * and it frees the slots of exited threads.  Everything goes through one
@@ -184,6 +185,23 @@ static void up_serve_frozen(void)
         (void)du_proxy_serve();
 }
 
+void up_writer_kick(void)
+{
+    /* The writer sleeps in FUTEX_WAIT on up_stop (its loop below); a wake
+     * ends that sleep early and the loop drains.  No order needed: the
+     * ring's own release/acquire pair publishes what the writer drains. */
+    (void)up_real_syscall()(SYS_futex, (long)&up_stop, (long)FUTEX_WAKE_PRIVATE, 1L, 0L, 0L, 0L);
+}
+
+/* The round's period (up_agent.h): UP_WRITER_TICKS sampling periods,
+ * within [UP_WRITER_PERIOD_MIN_NS, UP_WRITER_PERIOD_MAX_NS]. */
+static long up_writer_period_ns(void)
+{
+    long ns = (long)(UP_WRITER_TICKS * 1000000000ull / (up_config.frequency_hz ? up_config.frequency_hz : 1));
+    return ns < UP_WRITER_PERIOD_MIN_NS ? UP_WRITER_PERIOD_MIN_NS
+           : ns > UP_WRITER_PERIOD_MAX_NS ? UP_WRITER_PERIOD_MAX_NS : ns;
+}
+
 static void *up_writer_main(void *arg)
 {
     (void)arg;
@@ -202,7 +220,7 @@ static void *up_writer_main(void *arg)
         up_flush();
         if (stop)
             break;
-        struct timespec period = {.tv_sec = 0, .tv_nsec = UP_WRITER_PERIOD_NS};
+        struct timespec period = {.tv_sec = 0, .tv_nsec = up_writer_period_ns()};
         (void)up_real_syscall()(SYS_futex, (long)&up_stop, (long)FUTEX_WAIT_PRIVATE, 0L, (long)&period, 0L, 0L);
     }
     if (up_writer_proxy)

@@ -28,6 +28,10 @@ extern _Atomic uint32_t up_end_flags;
 /* Whether the writer still drains (a full ring is worth waiting for).
  * Context: any thread. */
 int up_writer_running(void);
+
+/* Wake the writer for a round now (a full stack ring).  Context: thread or
+ * signal context (one futex syscall); any thread but the writer. */
+void up_writer_kick(void);
 /* Forget the file without writing anything more: close our descriptor,
  * mark the writer gone.  Context: a fork child's atfork handler (the
  * parent's file is not ours there), or a start that failed. */

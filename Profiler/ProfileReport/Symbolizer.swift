@@ -78,7 +78,9 @@ public struct Symbolizer {
                 warnings.append("\(object.path): \(why); its frames are shown as module+offset")
             case .ok:
                 do throws(ToolFailure) {
-                    resolved = try resolve(items, path: object.path)
+                    var note: String?
+                    resolved = try resolve(items, path: object.path, note: &note)
+                    if let note { warnings.append("\(object.path): \(note)") }
                 } catch {
                     warnings.append("\(object.path): \(error); its frames are shown as module+offset")
                 }
@@ -111,7 +113,9 @@ public struct Symbolizer {
     }
 
     /// One llvm-symbolizer run for one object; then the Swift names demangled.
-    private func resolve(_ items: [(AddressRequest, MapRecord)], path: String) throws(ToolFailure) -> [[ReportFrame]] {
+    /// `note`: why addresses without a symbol stay module+offset, if so.
+    private func resolve(_ items: [(AddressRequest, MapRecord)], path: String,
+                         note: inout String?) throws(ToolFailure) -> [[ReportFrame]] {
         guard let symbolizer = tools.symbolizer else { throw ToolFailure(description: "no llvm-symbolizer") }
         let lookups = items.map { (request, map) in
             (request.address &- map.bias) &- (request.isReturnAddress ? 1 : 0)
@@ -131,8 +135,17 @@ public struct Symbolizer {
         // Addresses without a symbol (a stripped object): by FDE range,
         // read only when some address needs it.
         var functions: FunctionRanges?
-        if symbols.contains(where: \.isEmpty), let objdump = tools.objdump {
-            functions = try? FunctionRanges.load(path: path, objdump: objdump)
+        if symbols.contains(where: \.isEmpty) {
+            if let objdump = tools.objdump {
+                do throws(ToolFailure) {
+                    functions = try FunctionRanges.load(path: path, objdump: objdump)
+                } catch {
+                    note = "\(error); addresses without a symbol are shown as module+offset"
+                }
+            } else {
+                note = "llvm-objdump not found; addresses without a symbol are shown as module+offset, "
+                    + "not grouped by function"
+            }
         }
         var result: [[ReportFrame]] = []
         for (i, (request, map)) in items.enumerated() {
