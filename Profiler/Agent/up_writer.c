@@ -63,14 +63,32 @@ static void up_fail(const char *what, int err)
     up_len = 0;
 }
 
+/* Whether up_fd is still the file we opened: the program may have closed
+ * it and reused the number (dup2 onto it, as GLib's spawn child does with
+ * its error pipe before exec). */
+static int up_fd_ours(void)
+{
+    struct stat st;
+    return up_fd >= 0 && fstat(up_fd, &st) == 0 && st.st_dev == up_fd_dev && st.st_ino == up_fd_ino;
+}
+
+/* Close our descriptor, never the program's: a number the program reused
+ * is left alone (a glib spawn child's error pipe closed by us made a
+ * failed exec look like a success to its parent). */
+static void up_close_own(void)
+{
+    if (up_fd_ours())
+        (void)close(up_fd);
+    up_fd = -1;
+}
+
 static void up_flush(void)
 {
     if (up_failed || up_len == 0) {
         up_len = 0;
         return;
     }
-    struct stat st;
-    if (fstat(up_fd, &st) != 0 || st.st_dev != up_fd_dev || st.st_ino != up_fd_ino) {
+    if (!up_fd_ours()) {
         up_fail("the program closed or replaced the file's descriptor", EBADF);
         return;
     }
@@ -236,8 +254,7 @@ static void *up_writer_main(void *arg)
     };
     up_writer_record(&end, sizeof end, NULL, 0);
     up_flush();
-    (void)close(up_fd);
-    up_fd = -1;
+    up_close_own();
     atomic_store_explicit(&up_alive, 0, memory_order_release);
     /* A fatal signal's handler may wait for this (up_writer_finish_bounded). */
     (void)up_real_syscall()(SYS_futex, (long)&up_alive, (long)FUTEX_WAKE_PRIVATE, (long)INT_MAX, 0L, 0L, 0L);
@@ -351,9 +368,7 @@ int up_writer_running(void) { return atomic_load_explicit(&up_alive, memory_orde
 void up_writer_forget(void)
 {
     atomic_store_explicit(&up_alive, 0, memory_order_relaxed); /* one thread */
-    if (up_fd >= 0)
-        (void)close(up_fd);
-    up_fd = -1;
+    up_close_own();
     up_failed = 1;
     up_len = 0;
 }

@@ -201,6 +201,17 @@ extension AgentTests {
             #expect(report.stderr.contains("process env ("), "\(report.stderr)")
         }
 
+        @Test("a child moves its error pipe onto the agent's descriptor number, its exec fails: the parent reads the error")
+        func spawnErrorPipe() throws {
+            // GLib's spawn child does this with descriptor 3; the agent
+            // closed the program's pipe when it finished the child's file
+            // at the exec, so the failed exec looked like a success (glib's
+            // spawn-singlethread aborted in test_spawn_nonexistent).
+            let run = try Agent.profile("agent_spawn_fd", frequency: "999")
+            #expect(run.status == 0 && run.stdout == "child reported errno 2 (No such file or directory)\n",
+                    "\(run.summary)")
+        }
+
         @Test("record --no-inherit: children run unprofiled, one file, END says children were forked")
         func noInherit() throws {
             let rec = try Recording(["workers", "2"], noInherit: true)
