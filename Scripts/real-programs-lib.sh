@@ -49,7 +49,7 @@ http {
     fastcgi_temp_path $d/tmp;
     uwsgi_temp_path $d/tmp;
     scgi_temp_path $d/tmp;
-    server { listen 127.0.0.1:$port; root $out/nginx/www; }
+    server { listen 127.0.0.1:$port; root $rp_www; }
 }
 EOF
     mkdir -p "$d/tmp"
@@ -164,8 +164,12 @@ rp_program() {
     local prog=$1 base="$out/$1" rep mode modes fail=0
     mkdir -p "$base"
     if [ "$prog" = nginx ]; then
-        mkdir -p "$base/www"
-        head -c 12288 /dev/zero | tr '\0' 'x' | fold -w 64 >"$base/www/index.html"
+        # nginx's workers drop to `nobody`: the page lives in a directory
+        # they can read (DIR may sit under a private one, e.g. a CI clone).
+        rp_www=$(mktemp -d /tmp/real-programs-www.XXXXXX)
+        chmod 755 "$rp_www"
+        head -c 12288 /dev/zero | tr '\0' 'x' | fold -w 64 >"$rp_www/index.html"
+        chmod 644 "$rp_www/index.html"
     fi
     for rep in $(seq 1 "$reps"); do
         case $((rep % 3)) in 1) modes="none 99 999" ;; 2) modes="99 999 none" ;; 0) modes="999 none 99" ;; esac
@@ -175,6 +179,7 @@ rp_program() {
             "rp_$prog" "$mode" "$d" || { echo "REAL $prog: run $rep-$mode failed to start" >&2; fail=1; }
         done
     done
+    [ "$prog" = nginx ] && rm -rf "$rp_www"
     read -r want_p want_t <<<"$(rp_expect "$prog")"
     local ident=yes o99="" o999="" p=0 t=99999 lostmax=0 on="" meas="" sharebad=0
     for rep in $(seq 1 "$reps"); do
