@@ -102,7 +102,7 @@ public enum FlameGraphHTML {
                     nameIndex[key] = names.count
                     ids.append(names.count)
                     names.append(frame.name)
-                    kinds.append(frame.kind.pageCode)
+                    kinds.append(frame.kind.code)
                     colors.append(FlameGraphStyle.fill(name: frame.name, kind: frame.kind))
                 }
             }
@@ -110,17 +110,5 @@ public enum FlameGraphHTML {
         }
         return Page(title: title, subtitle: FlameGraphSVG.subtitle(profile), names: names, kinds: kinds,
                     colors: colors, threads: threads, stacks: stacks)
-    }
-}
-
-extension ReportFrame.Kind {
-    fileprivate var pageCode: Int {
-        switch self {
-        case .code: 0
-        case .blockedIn: 1
-        case .stackLost: 2
-        case .onCPU: 3
-        case .thread: 4
-        }
     }
 }

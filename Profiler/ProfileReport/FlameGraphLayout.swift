@@ -59,19 +59,7 @@ struct FlameGraphTree {
     func sortedChildren(of node: Int) -> [Int] {
         nodes[node].children.sorted {
             let a = nodes[$0].key, b = nodes[$1].key
-            return (a.name, a.kind.order) < (b.name, b.kind.order)
-        }
-    }
-}
-
-extension ReportFrame.Kind {
-    fileprivate var order: Int {
-        switch self {
-        case .code: 0
-        case .blockedIn: 1
-        case .stackLost: 2
-        case .onCPU: 3
-        case .thread: 4
+            return (a.name, a.kind.code) < (b.name, b.kind.code)
         }
     }
 }

@@ -119,3 +119,17 @@ public struct ReportProfile: Sendable {
         self.samples = samples
     }
 }
+
+extension ReportFrame.Kind {
+    /// A stable number per kind: the flame graph's sort order among equal
+    /// names, and the HTML page's kind code.
+    var code: Int {
+        switch self {
+        case .code: 0
+        case .blockedIn: 1
+        case .stackLost: 2
+        case .onCPU: 3
+        case .thread: 4
+        }
+    }
+}
